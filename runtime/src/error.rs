@@ -1,0 +1,108 @@
+use std::fmt;
+use wasmtime::{Trap, WasmBacktrace};
+
+/// Why a module could not be used or a call did not finish.
+///
+/// The extension maps each variant to a SQLSTATE in one place; this crate
+/// only says what happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuntimeError {
+    /// The engine itself could not be created (configuration bug).
+    Engine(String),
+    /// WebAssembly text that does not parse.
+    InvalidWat(String),
+    /// Bytes that are not a valid WebAssembly module.
+    InvalidModule(String),
+    /// A module larger than the configured maximum.
+    TooLarge { size: usize, limit: usize },
+    /// An import the host does not provide.
+    UnsupportedImport { module: String, name: String },
+    /// An export that is missing or is not a callable function.
+    MissingExport(String),
+    /// Execution stopped: a trap, a limit, or an interruption.
+    Trap {
+        kind: TrapKind,
+        message: String,
+        backtrace: Option<String>,
+    },
+}
+
+/// The class of an execution failure; each class has its own SQLSTATE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrapKind {
+    OutOfFuel,
+    MemoryLimit,
+    Interrupted,
+    StackOverflow,
+    /// unreachable, division by zero, out-of-bounds access, bad conversion, …
+    Trap,
+}
+
+impl fmt::Display for RuntimeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RuntimeError::Engine(m) => write!(f, "cannot create the WebAssembly engine: {m}"),
+            RuntimeError::InvalidWat(m) => write!(f, "invalid WebAssembly text: {m}"),
+            RuntimeError::InvalidModule(m) => write!(f, "invalid WebAssembly module: {m}"),
+            RuntimeError::TooLarge { size, limit } => write!(
+                f,
+                "module is {size} bytes, larger than pg_wasm.max_module_size_mb allows ({limit} bytes)"
+            ),
+            RuntimeError::UnsupportedImport { module, name } => {
+                write!(f, "module imports \"{module}.{name}\", which pg_wasm does not provide")
+            }
+            RuntimeError::MissingExport(name) => {
+                write!(f, "module has no exported function \"{name}\"")
+            }
+            RuntimeError::Trap { message, .. } => f.write_str(message),
+        }
+    }
+}
+
+impl std::error::Error for RuntimeError {}
+
+/// Raised by the store limiter; recognised again when classifying a trap.
+#[derive(Debug)]
+pub(crate) struct MemoryLimitExceeded {
+    pub(crate) desired: usize,
+    pub(crate) limit: usize,
+}
+
+impl fmt::Display for MemoryLimitExceeded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "linear memory of {} bytes exceeds the limit of {} bytes",
+            self.desired, self.limit
+        )
+    }
+}
+
+impl std::error::Error for MemoryLimitExceeded {}
+
+/// Turns whatever wasmtime returned from instantiation or a call into a
+/// [`RuntimeError::Trap`] with its class, message and Wasm backtrace.
+pub(crate) fn classify(err: wasmtime::Error) -> RuntimeError {
+    let backtrace = err
+        .downcast_ref::<WasmBacktrace>()
+        .map(|bt| bt.to_string())
+        .filter(|s| !s.trim().is_empty());
+    let (kind, message) = if let Some(m) = err.downcast_ref::<MemoryLimitExceeded>() {
+        (TrapKind::MemoryLimit, m.to_string())
+    } else if let Some(trap) = err.downcast_ref::<Trap>() {
+        let kind = match trap {
+            Trap::OutOfFuel => TrapKind::OutOfFuel,
+            Trap::Interrupt => TrapKind::Interrupted,
+            Trap::StackOverflow => TrapKind::StackOverflow,
+            _ => TrapKind::Trap,
+        };
+        (kind, trap.to_string().trim_start_matches("wasm trap: ").to_string())
+    } else {
+        (TrapKind::Trap, err.root_cause().to_string())
+    };
+    RuntimeError::Trap {
+        kind,
+        message,
+        backtrace,
+    }
+}

@@ -1,0 +1,117 @@
+use crate::error::RuntimeError;
+use crate::types::FuncSig;
+use sha2::{Digest, Sha256};
+use wasmtime::{Engine, ExternType, Module};
+
+/// One import or export of a module, for `wasm.inspect` and the catalog.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExternInfo {
+    /// "func", "memory", "table", "global" or "tag".
+    pub kind: &'static str,
+    /// Import module name; `None` for exports.
+    pub module: Option<String>,
+    pub name: String,
+    /// Wasm parameter and result types of functions, as written in WAT.
+    pub params: Vec<String>,
+    pub results: Vec<String>,
+    /// The numeric signature when pg_wasm can call it.
+    pub sig: Option<FuncSig>,
+}
+
+/// What a module imports and exports.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ModuleInfo {
+    pub imports: Vec<ExternInfo>,
+    pub exports: Vec<ExternInfo>,
+}
+
+impl ModuleInfo {
+    /// The exported function `name`, if there is one.
+    pub fn export_func(&self, name: &str) -> Option<&ExternInfo> {
+        self.exports
+            .iter()
+            .find(|e| e.kind == "func" && e.name == name)
+    }
+}
+
+/// WebAssembly text to binary.
+pub fn parse_wat(text: &str) -> Result<Vec<u8>, RuntimeError> {
+    wat::parse_str(text).map_err(|e| RuntimeError::InvalidWat(e.to_string()))
+}
+
+pub fn sha256(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
+/// Validates and compiles `bytes`.
+///
+/// `max_size` bounds the input before any parsing; `allowed_import` decides
+/// which imports the host will satisfy, so a module needing anything else is
+/// refused here, naming the import, rather than failing at first call.
+pub fn compile(
+    engine: &Engine,
+    bytes: &[u8],
+    max_size: usize,
+    allowed_import: impl Fn(&str, &str) -> bool,
+) -> Result<Module, RuntimeError> {
+    if bytes.len() > max_size {
+        return Err(RuntimeError::TooLarge {
+            size: bytes.len(),
+            limit: max_size,
+        });
+    }
+    if !bytes.starts_with(b"\0asm") {
+        return Err(RuntimeError::InvalidModule(
+            "bytes do not start with the WebAssembly magic number \\0asm".into(),
+        ));
+    }
+    let module = Module::from_binary(engine, bytes)
+        .map_err(|e| RuntimeError::InvalidModule(format!("{e:#}")))?;
+    if let Some(i) = module
+        .imports()
+        .find(|i| !allowed_import(i.module(), i.name()))
+    {
+        return Err(RuntimeError::UnsupportedImport {
+            module: i.module().to_string(),
+            name: i.name().to_string(),
+        });
+    }
+    Ok(module)
+}
+
+fn extern_info(kind_ty: ExternType, module: Option<&str>, name: &str) -> ExternInfo {
+    let (kind, params, results, sig) = match &kind_ty {
+        ExternType::Func(f) => (
+            "func",
+            f.params().map(|t| t.to_string()).collect(),
+            f.results().map(|t| t.to_string()).collect(),
+            FuncSig::from_func_type(f),
+        ),
+        ExternType::Memory(_) => ("memory", vec![], vec![], None),
+        ExternType::Table(_) => ("table", vec![], vec![], None),
+        ExternType::Global(g) => ("global", vec![], vec![g.content().to_string()], None),
+        ExternType::Tag(_) => ("tag", vec![], vec![], None),
+    };
+    ExternInfo {
+        kind,
+        module: module.map(str::to_string),
+        name: name.to_string(),
+        params,
+        results,
+        sig,
+    }
+}
+
+/// Imports and exports of a compiled module.
+pub fn describe(module: &Module) -> ModuleInfo {
+    ModuleInfo {
+        imports: module
+            .imports()
+            .map(|i| extern_info(i.ty(), Some(i.module()), i.name()))
+            .collect(),
+        exports: module
+            .exports()
+            .map(|e| extern_info(e.ty(), None, e.name()))
+            .collect(),
+    }
+}

@@ -1,0 +1,61 @@
+-- pg_wasm: the language, the views and the default privileges. Runs last.
+
+CREATE FUNCTION wasm.wasm_call_handler() RETURNS language_handler
+    LANGUAGE c AS 'MODULE_PATHNAME', 'wasm_call_handler';
+CREATE FUNCTION wasm.wasm_validator(oid) RETURNS void
+    LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'wasm_validator';
+
+-- Trusted: Wasm code cannot reach the server beyond what pg_wasm hands it,
+-- so any role with USAGE may create wasm functions; the validator still
+-- requires that the creator owns the module a function calls.
+CREATE TRUSTED LANGUAGE wasm
+    HANDLER wasm.wasm_call_handler
+    VALIDATOR wasm.wasm_validator;
+COMMENT ON LANGUAGE wasm IS 'WebAssembly functions (pg_wasm)';
+
+CREATE VIEW wasm.modules AS
+SELECT m.name,
+       m.owner,
+       octet_length(m.bytes) AS size,
+       encode(m.sha256, 'hex') AS sha256,
+       m.exports,
+       m.limits,
+       m.capabilities,
+       m.generation,
+       m.loaded_at,
+       m.replaced_at
+  FROM wasm.module m;
+COMMENT ON VIEW wasm.modules IS 'Loaded WebAssembly modules (without their code).';
+
+CREATE VIEW wasm.functions AS
+SELECT p.oid::regprocedure AS function,
+       CASE WHEN left(btrim(p.prosrc), 1) = '(' THEN NULL
+            ELSE split_part(btrim(p.prosrc), '.', 1) END AS module,
+       CASE WHEN left(btrim(p.prosrc), 1) = '(' THEN p.proname::text
+            ELSE substr(btrim(p.prosrc), strpos(btrim(p.prosrc), '.') + 1) END AS export,
+       CASE WHEN p.prorettype = 'pg_catalog.trigger'::regtype THEN 'trigger'
+            WHEN p.proretset THEN 'set'
+            ELSE 'scalar' END AS kind
+  FROM pg_catalog.pg_proc p
+  JOIN pg_catalog.pg_language l ON l.oid = p.prolang
+ WHERE l.lanname = 'wasm';
+COMMENT ON VIEW wasm.functions IS
+  'Functions of language wasm and the module export each calls (module is NULL for inline WAT).';
+
+CREATE VIEW wasm.stats AS
+SELECT s.fn_oid::regprocedure AS function,
+       s.calls,
+       s.total_time_ms,
+       s.fuel_used,
+       s.traps
+  FROM wasm.backend_stats() s;
+COMMENT ON VIEW wasm.stats IS
+  'Calls, time (with pg_wasm.track_time), fuel and traps of wasm functions in this backend.';
+
+GRANT USAGE ON SCHEMA wasm TO PUBLIC;
+GRANT SELECT ON wasm.modules, wasm.functions, wasm.stats TO PUBLIC;
+
+-- Loading code is a privilege: the superuser grants it (SPEC §7).
+REVOKE EXECUTE ON FUNCTION wasm.load(text, bytea, jsonb) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION wasm.load_wat(text, text, jsonb) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION wasm.replace(text, bytea, jsonb) FROM PUBLIC;

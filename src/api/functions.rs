@@ -1,0 +1,293 @@
+//! Creating SQL functions for a module's exports (`options.functions`).
+//!
+//! Functions are made with plain CREATE FUNCTION ... LANGUAGE wasm, so they
+//! go through the validator and are ordinary pg_proc rows: DROP, GRANT,
+//! ALTER and pg_dump work on them as on any function.
+
+use super::options::FunctionsOption;
+use crate::error::{PgWasmError, Result};
+use crate::marshal::{self, Scalar};
+use pg_wasm_runtime::ModuleInfo;
+use pgrx::prelude::*;
+use serde_json::{Map, Value};
+
+/// One function to create.
+#[derive(Debug)]
+struct Spec {
+    name: String,
+    export: String,
+    args: Vec<String>,
+    returns: String,
+    strict: bool,
+    volatility: String,
+    parallel: String,
+}
+
+/// Exports that are ABI plumbing rather than user functions.
+fn is_internal_export(name: &str) -> bool {
+    name.starts_with("pg_wasm_") || name == "_start" || name == "_initialize"
+}
+
+fn quote_ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+fn quote_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// A SQL type name from the user, resolved and printed back by PostgreSQL
+/// so that only real type names reach the DDL.
+fn resolve_type(name: &str, export: &str) -> Result<String> {
+    let oid = Spi::get_one_with_args::<pg_sys::Oid>(
+        "SELECT pg_catalog.to_regtype($1)::oid",
+        &[name.into()],
+    )?;
+    match oid {
+        Some(oid) if oid != pg_sys::InvalidOid => Ok(marshal::type_name(oid)),
+        _ => Err(PgWasmError::InvalidParameter(format!(
+            "functions.{export}: type \"{name}\" does not exist"
+        ))),
+    }
+}
+
+fn auto_spec(module: &str, prefix: &str, info: &ModuleInfo, export: &str) -> Option<Spec> {
+    let sig = info.export_func(export)?.sig.as_ref()?;
+    if sig.results.len() > 1 {
+        return None;
+    }
+    let _ = module;
+    Some(Spec {
+        name: format!("{prefix}{export}"),
+        export: export.to_string(),
+        args: sig
+            .params
+            .iter()
+            .map(|t| Scalar::sql_name_for(*t).to_string())
+            .collect(),
+        returns: sig
+            .results
+            .first()
+            .map_or("void", |t| Scalar::sql_name_for(*t))
+            .to_string(),
+        strict: true,
+        volatility: "volatile".into(),
+        parallel: "safe".into(),
+    })
+}
+
+fn one_of(export: &str, key: &str, v: Option<&Value>, allowed: &[&str], default: &str) -> Result<String> {
+    match v {
+        None | Some(Value::Null) => Ok(default.to_string()),
+        Some(Value::String(s)) if allowed.contains(&s.to_lowercase().as_str()) => {
+            Ok(s.to_lowercase())
+        }
+        Some(v) => Err(PgWasmError::InvalidParameter(format!(
+            "functions.{export}.{key} must be one of {}, not {v}",
+            allowed.join(", ")
+        ))),
+    }
+}
+
+fn explicit_spec(
+    module: &str,
+    prefix: &str,
+    info: &ModuleInfo,
+    export: &str,
+    def: &Value,
+) -> Result<Spec> {
+    let Some(def) = def.as_object() else {
+        return Err(PgWasmError::InvalidParameter(format!(
+            "functions.{export} must be an object"
+        )));
+    };
+    const KEYS: &[&str] = &["name", "args", "returns", "strict", "volatility", "parallel"];
+    if let Some(k) = def.keys().find(|k| !KEYS.contains(&k.as_str())) {
+        return Err(PgWasmError::InvalidParameter(format!(
+            "functions.{export}: unknown key \"{k}\" (expected one of: {})",
+            KEYS.join(", ")
+        )));
+    }
+    if info.export_func(export).is_none() {
+        return Err(PgWasmError::InvalidParameter(format!(
+            "functions.{export}: wasm module \"{module}\" has no exported function \"{export}\""
+        )));
+    }
+    let auto = auto_spec(module, prefix, info, export);
+    let name = match def.get("name") {
+        Some(Value::String(s)) => s.clone(),
+        None | Some(Value::Null) => format!("{prefix}{export}"),
+        Some(v) => {
+            return Err(PgWasmError::InvalidParameter(format!(
+                "functions.{export}.name must be a string, not {v}"
+            )))
+        }
+    };
+    let args = match def.get("args") {
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|t| match t {
+                Value::String(s) => resolve_type(s, export),
+                v => Err(PgWasmError::InvalidParameter(format!(
+                    "functions.{export}.args must hold type names, not {v}"
+                ))),
+            })
+            .collect::<Result<Vec<_>>>()?,
+        None | Some(Value::Null) => auto.as_ref().map(|a| a.args.clone()).ok_or_else(|| {
+            PgWasmError::InvalidParameter(format!("functions.{export} needs \"args\""))
+        })?,
+        Some(v) => {
+            return Err(PgWasmError::InvalidParameter(format!(
+                "functions.{export}.args must be an array, not {v}"
+            )))
+        }
+    };
+    let returns = match def.get("returns") {
+        Some(Value::String(s)) => resolve_type(s, export)?,
+        None | Some(Value::Null) => auto.as_ref().map(|a| a.returns.clone()).ok_or_else(|| {
+            PgWasmError::InvalidParameter(format!("functions.{export} needs \"returns\""))
+        })?,
+        Some(v) => {
+            return Err(PgWasmError::InvalidParameter(format!(
+                "functions.{export}.returns must be a type name, not {v}"
+            )))
+        }
+    };
+    let strict = match def.get("strict") {
+        None | Some(Value::Null) => true,
+        Some(Value::Bool(b)) => *b,
+        Some(v) => {
+            return Err(PgWasmError::InvalidParameter(format!(
+                "functions.{export}.strict must be true or false, not {v}"
+            )))
+        }
+    };
+    Ok(Spec {
+        name,
+        export: export.to_string(),
+        args,
+        returns,
+        strict,
+        volatility: one_of(export, "volatility", def.get("volatility"), &["immutable", "stable", "volatile"], "volatile")?,
+        parallel: one_of(export, "parallel", def.get("parallel"), &["safe", "restricted", "unsafe"], "safe")?,
+    })
+}
+
+fn specs(
+    module: &str,
+    prefix: &str,
+    info: &ModuleInfo,
+    functions: &FunctionsOption,
+) -> Result<Vec<Spec>> {
+    match functions {
+        FunctionsOption::None => Ok(vec![]),
+        FunctionsOption::Auto => Ok(info
+            .exports
+            .iter()
+            .filter(|e| e.kind == "func" && !is_internal_export(&e.name))
+            .filter_map(|e| auto_spec(module, prefix, info, &e.name))
+            .collect()),
+        FunctionsOption::Explicit(map) => map
+            .iter()
+            .map(|(export, def)| explicit_spec(module, prefix, info, export, def))
+            .collect(),
+    }
+}
+
+/// Creates the functions `functions` asks for; returns their OIDs.
+/// `skip_existing` (for `wasm.replace`) leaves alone names already taken
+/// with the same argument types.
+pub fn create(
+    module: &str,
+    info: &ModuleInfo,
+    functions: &FunctionsOption,
+    schema: Option<&str>,
+    prefix: Option<&str>,
+    skip_existing: bool,
+) -> Result<Vec<pg_sys::Oid>> {
+    let default_prefix = format!("{module}_");
+    let prefix = prefix.unwrap_or(&default_prefix);
+    let specs = specs(module, prefix, info, functions)?;
+    if specs.is_empty() {
+        return Ok(vec![]);
+    }
+    let schema = match schema {
+        Some(s) => s.to_string(),
+        None => Spi::get_one::<String>("SELECT pg_catalog.current_schema()::text")?.ok_or_else(
+            || {
+                PgWasmError::InvalidParameter(
+                    "no schema has been selected to create functions in (search_path is empty); \
+                     set option \"schema\""
+                        .into(),
+                )
+            },
+        )?,
+    };
+    let mut oids = Vec::with_capacity(specs.len());
+    for spec in specs {
+        let signature = format!(
+            "{}.{}({})",
+            quote_ident(&schema),
+            quote_ident(&spec.name),
+            spec.args.join(", ")
+        );
+        let existing = Spi::get_one_with_args::<pg_sys::Oid>(
+            "SELECT pg_catalog.to_regprocedure($1)::oid",
+            &[signature.as_str().into()],
+        )?;
+        if skip_existing && existing.is_some() {
+            continue;
+        }
+        let ddl = format!(
+            "CREATE FUNCTION {signature} RETURNS {returns} LANGUAGE wasm {volatility} {strict} \
+             PARALLEL {parallel} AS {body}",
+            returns = spec.returns,
+            volatility = spec.volatility.to_uppercase(),
+            strict = if spec.strict { "STRICT" } else { "CALLED ON NULL INPUT" },
+            parallel = spec.parallel.to_uppercase(),
+            body = quote_literal(&format!("{module}.{}", spec.export)),
+        );
+        Spi::run(&ddl)?;
+        let oid = Spi::get_one_with_args::<pg_sys::Oid>(
+            "SELECT pg_catalog.to_regprocedure($1)::oid",
+            &[signature.as_str().into()],
+        )?
+        .ok_or_else(|| PgWasmError::Internal(format!("function {signature} vanished")))?;
+        oids.push(oid);
+    }
+    Ok(oids)
+}
+
+/// The export name and SQL types of the functions of a module, for the
+/// catalog's `exports` column.
+pub fn exports_json(info: &ModuleInfo) -> Value {
+    Value::Array(
+        info.exports
+            .iter()
+            .map(|e| {
+                let mut m = Map::new();
+                m.insert("name".into(), e.name.clone().into());
+                m.insert("kind".into(), e.kind.into());
+                if e.kind == "func" {
+                    m.insert("params".into(), e.params.clone().into());
+                    m.insert("results".into(), e.results.clone().into());
+                }
+                Value::Object(m)
+            })
+            .collect(),
+    )
+}
+
+pub fn imports_json(info: &ModuleInfo) -> Value {
+    Value::Array(
+        info.imports
+            .iter()
+            .map(|e| {
+                serde_json::json!({
+                    "module": e.module, "name": e.name, "kind": e.kind,
+                    "params": e.params, "results": e.results,
+                })
+            })
+            .collect(),
+    )
+}

@@ -1,0 +1,55 @@
+//! wasm.inspect(bytea): a module's imports and exports, without storing it.
+
+use crate::error::RuntimeContext;
+use crate::guc;
+use crate::pg::cache;
+use pg_wasm_runtime::{compile, describe};
+use pgrx::prelude::*;
+
+type Row = (String, String, Option<Vec<String>>, Option<Vec<String>>);
+
+#[pg_extern(sql = r#"
+CREATE FUNCTION wasm.inspect(module bytea)
+RETURNS TABLE(kind text, name text, params text[], results text[]) STABLE STRICT
+LANGUAGE c AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
+COMMENT ON FUNCTION wasm.inspect(bytea) IS
+  'Imports and exports of a module, without loading it. kind is "import func", "export func", "export memory", ...';
+"#)]
+fn inspect(
+    module: &[u8],
+) -> TableIterator<
+    'static,
+    (
+        name!(kind, String),
+        name!(name, String),
+        name!(params, Option<Vec<String>>),
+        name!(results, Option<Vec<String>>),
+    ),
+> {
+    let result = cache::engine().and_then(|engine| {
+        // Unlike wasm.load, any import is fine here: showing it is the point.
+        compile(engine, module, guc::max_module_size(), |_, _| true).in_module("(inspect)")
+    });
+    let module = result.unwrap_or_else(|e| e.raise());
+    let info = describe(&module);
+    let row = |dir: &str, e: &pg_wasm_runtime::ExternInfo| -> Row {
+        let name = match &e.module {
+            Some(m) => format!("{m}.{}", e.name),
+            None => e.name.clone(),
+        };
+        let is_func = e.kind == "func";
+        (
+            format!("{dir} {}", e.kind),
+            name,
+            is_func.then(|| e.params.clone()),
+            (is_func || e.kind == "global").then(|| e.results.clone()),
+        )
+    };
+    let rows: Vec<Row> = info
+        .imports
+        .iter()
+        .map(|e| row("import", e))
+        .chain(info.exports.iter().map(|e| row("export", e)))
+        .collect();
+    TableIterator::new(rows)
+}

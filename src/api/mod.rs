@@ -1,0 +1,9 @@
+//! The SQL-facing functions of schema `wasm` (SPEC §3). Each entry point is
+//! a thin wrapper that raises the error of an `_inner` function returning
+//! `Result`.
+
+mod functions;
+mod inspect;
+mod modules;
+mod options;
+mod stats;

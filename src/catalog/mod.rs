@@ -1,0 +1,220 @@
+//! The module catalog, table `wasm.module` (sql/catalog.sql), read and
+//! written through SPI. Nothing here runs on the per-row call path: the
+//! caches in `pg::cache` read it once per invalidation.
+
+pub mod settings;
+
+pub use settings::Settings;
+
+use crate::error::{PgWasmError, Result};
+use pgrx::prelude::*;
+use pgrx::JsonB;
+
+/// A module's row without its bytes.
+#[derive(Clone, Debug)]
+pub struct ModuleMeta {
+    pub name: String,
+    pub owner: pg_sys::Oid,
+    pub generation: i64,
+    pub settings: Settings,
+}
+
+/// A function of language wasm that calls into a module.
+#[derive(Clone, Debug)]
+pub struct FunctionRef {
+    pub oid: pg_sys::Oid,
+    /// `schema.name(argtypes)` as regprocedure prints it.
+    pub signature: String,
+    pub export: String,
+}
+
+const META_COLUMNS: &str = "name, owner::oid, generation, limits";
+
+fn meta_from_row(row: &pgrx::spi::SpiHeapTupleData<'_>) -> Result<ModuleMeta> {
+    let settings: JsonB = row.get(4)?.unwrap_or(JsonB(serde_json::json!({})));
+    Ok(ModuleMeta {
+        name: row.get(1)?.unwrap_or_default(),
+        owner: row.get(2)?.unwrap_or(pg_sys::InvalidOid),
+        generation: row.get(3)?.unwrap_or(0),
+        settings: Settings::from_json(&settings.0)?,
+    })
+}
+
+/// The module's metadata, or `None` if there is no such module.
+pub fn find(name: &str) -> Result<Option<ModuleMeta>> {
+    Spi::connect(|client| {
+        let table = client.select(
+            &format!("SELECT {META_COLUMNS} FROM wasm.module WHERE name = $1"),
+            Some(1),
+            &[name.into()],
+        )?;
+        match table.into_iter().next() {
+            Some(row) => Ok(Some(meta_from_row(&row)?)),
+            None => Ok(None),
+        }
+    })
+}
+
+/// Locks the module's row for the rest of the transaction, so concurrent
+/// replaces, unloads and configures of one module run one after the other.
+pub fn lock(name: &str) -> Result<ModuleMeta> {
+    Spi::connect_mut(|client| {
+        let table = client.update(
+            &format!("SELECT {META_COLUMNS} FROM wasm.module WHERE name = $1 FOR UPDATE"),
+            Some(1),
+            &[name.into()],
+        )?;
+        match table.into_iter().next() {
+            Some(row) => meta_from_row(&row),
+            None => Err(PgWasmError::UnknownModule(name.to_string())),
+        }
+    })
+}
+
+/// The module's code and the generation it belongs to.
+pub fn code(name: &str) -> Result<Option<(i64, Vec<u8>)>> {
+    Spi::connect(|client| {
+        let table = client.select(
+            "SELECT generation, bytes FROM wasm.module WHERE name = $1",
+            Some(1),
+            &[name.into()],
+        )?;
+        match table.into_iter().next() {
+            Some(row) => Ok(Some((
+                row.get(1)?.unwrap_or(0),
+                row.get(2)?.unwrap_or_default(),
+            ))),
+            None => Ok(None),
+        }
+    })
+}
+
+/// What gets stored about a module's code.
+pub struct NewCode<'a> {
+    pub bytes: &'a [u8],
+    pub sha256: [u8; 32],
+    pub exports: serde_json::Value,
+    pub imports: serde_json::Value,
+}
+
+/// Stores a new module owned by the current user; returns its generation.
+pub fn insert(name: &str, code: &NewCode<'_>, settings: &Settings) -> Result<i64> {
+    let generation = Spi::connect_mut(|client| {
+        client
+            .update(
+                "INSERT INTO wasm.module (name, bytes, sha256, exports, imports, limits)
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING generation",
+                Some(1),
+                &[
+                    name.into(),
+                    code.bytes.to_vec().into(),
+                    code.sha256.to_vec().into(),
+                    JsonB(code.exports.clone()).into(),
+                    JsonB(code.imports.clone()).into(),
+                    JsonB(settings.to_json()).into(),
+                ],
+            )?
+            .first()
+            .get_one::<i64>()
+    })?;
+    invalidate()?;
+    generation.ok_or_else(|| PgWasmError::Internal("INSERT returned no generation".into()))
+}
+
+/// Replaces a module's code; returns the new generation.
+pub fn update_code(name: &str, code: &NewCode<'_>) -> Result<i64> {
+    let generation = Spi::connect_mut(|client| {
+        client
+            .update(
+                "UPDATE wasm.module SET bytes = $2, sha256 = $3, exports = $4, imports = $5,
+                        generation = nextval('wasm.module_generation'), replaced_at = now()
+                 WHERE name = $1 RETURNING generation",
+                Some(1),
+                &[
+                    name.into(),
+                    code.bytes.to_vec().into(),
+                    code.sha256.to_vec().into(),
+                    JsonB(code.exports.clone()).into(),
+                    JsonB(code.imports.clone()).into(),
+                ],
+            )?
+            .first()
+            .get_one::<i64>()
+    })?;
+    invalidate()?;
+    generation.ok_or_else(|| PgWasmError::UnknownModule(name.to_string()))
+}
+
+pub fn update_settings(name: &str, settings: &Settings) -> Result<()> {
+    Spi::run_with_args(
+        "UPDATE wasm.module SET limits = $2 WHERE name = $1",
+        &[name.into(), JsonB(settings.to_json()).into()],
+    )?;
+    invalidate()
+}
+
+pub fn delete(name: &str) -> Result<()> {
+    Spi::run_with_args("DELETE FROM wasm.module WHERE name = $1", &[name.into()])?;
+    invalidate()
+}
+
+/// Functions whose body is `'<module>.<export>'`.
+pub fn functions_using(module: &str) -> Result<Vec<FunctionRef>> {
+    Spi::connect(|client| {
+        let table = client.select(
+            "SELECT p.oid, p.oid::regprocedure::text,
+                    substr(btrim(p.prosrc), length($1) + 2)
+               FROM pg_catalog.pg_proc p
+               JOIN pg_catalog.pg_language l ON l.oid = p.prolang
+              WHERE l.lanname = 'wasm'
+                AND left(btrim(p.prosrc), 1) <> '('
+                AND split_part(btrim(p.prosrc), '.', 1) = $1
+              ORDER BY p.oid",
+            None,
+            &[module.into()],
+        )?;
+        table
+            .into_iter()
+            .map(|row| {
+                Ok(FunctionRef {
+                    oid: row.get(1)?.unwrap_or(pg_sys::InvalidOid),
+                    signature: row.get(2)?.unwrap_or_default(),
+                    export: row.get(3)?.unwrap_or_default(),
+                })
+            })
+            .collect()
+    })
+}
+
+/// OID of `wasm.module`, whose relcache invalidations tell every backend
+/// that some module changed.
+pub fn table_oid() -> Result<pg_sys::Oid> {
+    Spi::get_one::<pg_sys::Oid>("SELECT 'wasm.module'::regclass::oid")?
+        .ok_or_else(|| PgWasmError::Internal("wasm.module is missing".into()))
+}
+
+/// Queues a relcache invalidation of `wasm.module`. PostgreSQL delivers it
+/// to every backend when this transaction commits (and to this backend at
+/// the next command, or at abort), which is how module caches learn that
+/// they must re-read the catalog.
+fn invalidate() -> Result<()> {
+    let oid = table_oid()?;
+    // SAFETY: plain catalog call with a valid relation OID; any ERROR it
+    // raises is turned into a Rust panic by pgrx's FFI guard.
+    unsafe { pg_sys::CacheInvalidateRelcacheByRelid(oid) };
+    Ok(())
+}
+
+/// Only the module's owner (a member of that role, or a superuser) may
+/// change it or build functions on it.
+pub fn check_owner(meta: &ModuleMeta) -> Result<()> {
+    // SAFETY: both are plain lookups of the current role's memberships.
+    let ok = unsafe { pg_sys::has_privs_of_role(pg_sys::GetUserId(), meta.owner) };
+    if ok {
+        Ok(())
+    } else {
+        Err(PgWasmError::NotOwner {
+            module: meta.name.clone(),
+        })
+    }
+}

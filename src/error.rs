@@ -1,0 +1,184 @@
+//! The extension's one error type and its mapping to SQLSTATEs.
+//!
+//! Every fallible function below the SQL entry points returns
+//! `Result<_, PgWasmError>`; only the entry points call [`PgWasmError::raise`],
+//! after any Wasm frames are gone, so a PostgreSQL ERROR never unwinds
+//! through guest code.
+
+use pg_wasm_runtime::{RuntimeError, TrapKind};
+use pgrx::pg_sys::panic::ErrorReport;
+use pgrx::{PgLogLevel, PgSqlErrorCode};
+use std::fmt;
+
+pub type Result<T, E = PgWasmError> = std::result::Result<T, E>;
+
+#[derive(Debug)]
+pub enum PgWasmError {
+    /// A module failed validation, compilation, instantiation or a call.
+    /// `target` is "module" or "module.export".
+    Runtime { target: String, err: RuntimeError },
+    /// Bad user input: names, options, values (22023).
+    InvalidParameter(String),
+    /// A module name already in use (42710).
+    DuplicateModule(String),
+    /// No module with that name (42704).
+    UnknownModule(String),
+    /// A function definition that does not fit its module (42P13).
+    InvalidFunction { message: String, detail: Option<String> },
+    /// A module still used by functions (2BP01).
+    InUse { module: String, functions: Vec<String> },
+    /// The caller does not own the module (42501).
+    NotOwner { module: String },
+    /// Something pg_wasm does not do (yet) (0A000).
+    Unsupported(String),
+    /// A result that does not fit the declared SQL type (22003).
+    OutOfRange(String),
+    /// A failed catalog query; a bug or a damaged installation (XX000).
+    Internal(String),
+}
+
+impl PgWasmError {
+    pub fn invalid_function(message: impl Into<String>, detail: Option<String>) -> Self {
+        PgWasmError::InvalidFunction {
+            message: message.into(),
+            detail,
+        }
+    }
+
+    pub fn sqlstate(&self) -> PgSqlErrorCode {
+        use PgSqlErrorCode::*;
+        match self {
+            PgWasmError::Runtime { err, .. } => match err {
+                RuntimeError::Trap { kind, .. } => match kind {
+                    TrapKind::OutOfFuel => ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+                    TrapKind::MemoryLimit => ERRCODE_OUT_OF_MEMORY,
+                    TrapKind::Interrupted => ERRCODE_QUERY_CANCELED,
+                    TrapKind::StackOverflow | TrapKind::Trap => {
+                        ERRCODE_EXTERNAL_ROUTINE_EXCEPTION
+                    }
+                },
+                RuntimeError::TooLarge { .. } => ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+                RuntimeError::Engine(_) => ERRCODE_INTERNAL_ERROR,
+                RuntimeError::MissingExport(_) => ERRCODE_INVALID_FUNCTION_DEFINITION,
+                RuntimeError::InvalidWat(_)
+                | RuntimeError::InvalidModule(_)
+                | RuntimeError::UnsupportedImport { .. } => ERRCODE_INVALID_PARAMETER_VALUE,
+            },
+            PgWasmError::InvalidParameter(_) => ERRCODE_INVALID_PARAMETER_VALUE,
+            PgWasmError::DuplicateModule(_) => ERRCODE_DUPLICATE_OBJECT,
+            PgWasmError::UnknownModule(_) => ERRCODE_UNDEFINED_OBJECT,
+            PgWasmError::InvalidFunction { .. } => ERRCODE_INVALID_FUNCTION_DEFINITION,
+            PgWasmError::InUse { .. } => ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST,
+            PgWasmError::NotOwner { .. } => ERRCODE_INSUFFICIENT_PRIVILEGE,
+            PgWasmError::Unsupported(_) => ERRCODE_FEATURE_NOT_SUPPORTED,
+            PgWasmError::OutOfRange(_) => ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
+            PgWasmError::Internal(_) => ERRCODE_INTERNAL_ERROR,
+        }
+    }
+
+    fn detail(&self) -> Option<String> {
+        match self {
+            PgWasmError::Runtime {
+                err: RuntimeError::Trap { backtrace, .. },
+                ..
+            } => backtrace.clone(),
+            PgWasmError::InvalidFunction { detail, .. } => detail.clone(),
+            PgWasmError::InUse { functions, .. } => {
+                Some(format!("used by: {}", functions.join(", ")))
+            }
+            _ => None,
+        }
+    }
+
+    fn hint(&self) -> Option<&'static str> {
+        match self {
+            PgWasmError::InUse { .. } => {
+                Some("Drop the functions first, or call wasm.unload(name, cascade => true).")
+            }
+            PgWasmError::Runtime {
+                err:
+                    RuntimeError::Trap {
+                        kind: TrapKind::OutOfFuel,
+                        ..
+                    },
+                ..
+            } => Some("Raise pg_wasm.fuel_limit or the module's \"fuel\" setting (0 = unlimited)."),
+            PgWasmError::Runtime {
+                err:
+                    RuntimeError::Trap {
+                        kind: TrapKind::MemoryLimit,
+                        ..
+                    },
+                ..
+            } => Some("Raise pg_wasm.memory_limit_mb or the module's \"memory_mb\" setting."),
+            _ => None,
+        }
+    }
+
+    /// Raises this error as a PostgreSQL ERROR. Call only where no Wasm
+    /// frames are on the stack.
+    pub fn raise(self) -> ! {
+        let mut report = ErrorReport::new(self.sqlstate(), self.to_string(), "pg_wasm");
+        if let Some(d) = self.detail() {
+            report = report.set_detail(d);
+        }
+        if let Some(h) = self.hint() {
+            report = report.set_hint(h);
+        }
+        report.report(PgLogLevel::ERROR);
+        unreachable!("ERROR returned")
+    }
+}
+
+impl fmt::Display for PgWasmError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PgWasmError::Runtime { target, err } => match err {
+                RuntimeError::Trap { kind, message, .. } => {
+                    let what = match kind {
+                        TrapKind::OutOfFuel => "ran out of fuel",
+                        TrapKind::MemoryLimit => "exceeded its memory limit",
+                        TrapKind::Interrupted => "was interrupted",
+                        TrapKind::StackOverflow | TrapKind::Trap => "trapped",
+                    };
+                    write!(f, "wasm function \"{target}\" {what}: {message}")
+                }
+                other => write!(f, "wasm module \"{target}\": {other}"),
+            },
+            PgWasmError::InvalidParameter(m)
+            | PgWasmError::Unsupported(m)
+            | PgWasmError::OutOfRange(m)
+            | PgWasmError::InvalidFunction { message: m, .. } => f.write_str(m),
+            PgWasmError::DuplicateModule(n) => write!(f, "wasm module \"{n}\" already exists"),
+            PgWasmError::UnknownModule(n) => write!(f, "wasm module \"{n}\" does not exist"),
+            PgWasmError::InUse { module, .. } => write!(
+                f,
+                "cannot unload wasm module \"{module}\" because functions use it"
+            ),
+            PgWasmError::NotOwner { module } => {
+                write!(f, "must be owner of wasm module \"{module}\"")
+            }
+            PgWasmError::Internal(m) => write!(f, "pg_wasm internal error: {m}"),
+        }
+    }
+}
+
+impl From<pgrx::spi::Error> for PgWasmError {
+    fn from(e: pgrx::spi::Error) -> Self {
+        PgWasmError::Internal(format!("catalog query failed: {e}"))
+    }
+}
+
+/// Attaches the module (or module.export) a runtime error is about.
+pub trait RuntimeContext<T> {
+    fn in_module(self, target: &str) -> Result<T>;
+}
+
+impl<T> RuntimeContext<T> for std::result::Result<T, RuntimeError> {
+    fn in_module(self, target: &str) -> Result<T> {
+        self.map_err(|err| PgWasmError::Runtime {
+            target: target.to_string(),
+            err,
+        })
+    }
+}

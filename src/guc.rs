@@ -1,0 +1,54 @@
+//! Settings (SPEC §7). Modules may only tighten these through
+//! `wasm.configure`; the effective limit is the smaller of the two.
+
+use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
+
+pub static FUEL_LIMIT: GucSetting<i32> = GucSetting::<i32>::new(1_000_000_000);
+pub static MEMORY_LIMIT_MB: GucSetting<i32> = GucSetting::<i32>::new(64);
+pub static MAX_MODULE_SIZE_MB: GucSetting<i32> = GucSetting::<i32>::new(32);
+pub static TRACK_TIME: GucSetting<bool> = GucSetting::<bool>::new(false);
+
+pub fn register() {
+    GucRegistry::define_int_guc(
+        c"pg_wasm.fuel_limit",
+        c"Fuel per wasm call (about one unit per Wasm instruction); 0 means unlimited.",
+        c"A call that uses more fuel fails with SQLSTATE 54000.",
+        &FUEL_LIMIT,
+        0,
+        i32::MAX,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"pg_wasm.memory_limit_mb",
+        c"Largest linear memory of one wasm instance, in megabytes.",
+        c"Growing past it fails with SQLSTATE 53200.",
+        &MEMORY_LIMIT_MB,
+        1,
+        65536,
+        GucContext::Userset,
+        GucFlags::UNIT_MB,
+    );
+    GucRegistry::define_int_guc(
+        c"pg_wasm.max_module_size_mb",
+        c"Largest module wasm.load and wasm.replace accept, in megabytes.",
+        c"",
+        &MAX_MODULE_SIZE_MB,
+        1,
+        1024,
+        GucContext::Suset,
+        GucFlags::UNIT_MB,
+    );
+    GucRegistry::define_bool_guc(
+        c"pg_wasm.track_time",
+        c"Measure the wall-clock time of each wasm call for wasm.stats.",
+        c"Costs two clock reads per call, so it is off by default.",
+        &TRACK_TIME,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+}
+
+pub fn max_module_size() -> usize {
+    (MAX_MODULE_SIZE_MB.get().max(1) as usize) << 20
+}

@@ -1,0 +1,156 @@
+//! SQL values ⇄ Wasm values (SPEC §5, numeric rows).
+//!
+//! The signature check runs once, in the validator and when a call site is
+//! prepared; the per-row conversions are branch-on-enum bit copies.
+
+use crate::error::{PgWasmError, Result};
+use pg_wasm_runtime::{FuncSig, ValRaw, WasmType};
+use pgrx::pg_sys;
+
+/// A SQL type that crosses the boundary as one Wasm number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scalar {
+    Bool,
+    Int2,
+    Int4,
+    Int8,
+    Float4,
+    Float8,
+}
+
+impl Scalar {
+    pub fn from_type_oid(oid: pg_sys::Oid) -> Option<Self> {
+        Some(match oid {
+            pg_sys::BOOLOID => Scalar::Bool,
+            pg_sys::INT2OID => Scalar::Int2,
+            pg_sys::INT4OID => Scalar::Int4,
+            pg_sys::INT8OID => Scalar::Int8,
+            pg_sys::FLOAT4OID => Scalar::Float4,
+            pg_sys::FLOAT8OID => Scalar::Float8,
+            _ => return None,
+        })
+    }
+
+    pub fn wasm_type(self) -> WasmType {
+        match self {
+            Scalar::Bool | Scalar::Int2 | Scalar::Int4 => WasmType::I32,
+            Scalar::Int8 => WasmType::I64,
+            Scalar::Float4 => WasmType::F32,
+            Scalar::Float8 => WasmType::F64,
+        }
+    }
+
+    /// The SQL type name `wasm.load` uses for an export's Wasm type.
+    pub fn sql_name_for(t: WasmType) -> &'static str {
+        match t {
+            WasmType::I32 => "integer",
+            WasmType::I64 => "bigint",
+            WasmType::F32 => "real",
+            WasmType::F64 => "double precision",
+        }
+    }
+
+    /// A by-value Datum of this type as the Wasm argument.
+    #[inline(always)]
+    pub fn to_raw(self, d: pg_sys::Datum) -> ValRaw {
+        let v = d.value();
+        match self {
+            Scalar::Bool => ValRaw::i32((v != 0) as i32),
+            Scalar::Int2 => ValRaw::i32(v as i16 as i32),
+            Scalar::Int4 => ValRaw::i32(v as i32),
+            Scalar::Int8 => ValRaw::i64(v as i64),
+            Scalar::Float4 => ValRaw::f32(v as u32),
+            Scalar::Float8 => ValRaw::f64(v as u64),
+        }
+    }
+
+    /// The Wasm result as a Datum of this type; a value the type cannot hold
+    /// is an error naming the function.
+    #[inline(always)]
+    pub fn from_raw(self, r: ValRaw, function: &str) -> Result<pg_sys::Datum> {
+        Ok(match self {
+            Scalar::Bool => match r.get_i32() {
+                0 => pg_sys::Datum::from(false),
+                1 => pg_sys::Datum::from(true),
+                other => return Err(out_of_range(function, "boolean", &other.to_string())),
+            },
+            Scalar::Int2 => {
+                let v = r.get_i32();
+                let v = i16::try_from(v)
+                    .map_err(|_| out_of_range(function, "smallint", &v.to_string()))?;
+                pg_sys::Datum::from(v)
+            }
+            Scalar::Int4 => pg_sys::Datum::from(r.get_i32()),
+            Scalar::Int8 => pg_sys::Datum::from(r.get_i64()),
+            Scalar::Float4 => pg_sys::Datum::from(r.get_f32() as usize),
+            Scalar::Float8 => pg_sys::Datum::from(r.get_f64() as usize),
+        })
+    }
+}
+
+#[cold]
+fn out_of_range(function: &str, ty: &str, value: &str) -> PgWasmError {
+    PgWasmError::OutOfRange(format!(
+        "wasm function \"{function}\" returned {value}, which is out of range for type {ty}"
+    ))
+}
+
+/// What a call site needs to move values across: one [`Scalar`] per SQL
+/// argument and the result's, `None` for `void`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Shape {
+    pub args: Vec<Scalar>,
+    pub result: Option<Scalar>,
+}
+
+/// Checks that the SQL signature fits the Wasm one. The error says which
+/// argument or result does not fit, in both type systems.
+pub fn shape(
+    arg_types: &[pg_sys::Oid],
+    ret_type: pg_sys::Oid,
+    wasm: &FuncSig,
+) -> std::result::Result<Shape, String> {
+    let args = arg_types
+        .iter()
+        .enumerate()
+        .map(|(i, &oid)| {
+            Scalar::from_type_oid(oid).ok_or_else(|| {
+                format!(
+                    "argument {} has type {}, which wasm functions do not support yet",
+                    i + 1,
+                    type_name(oid)
+                )
+            })
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let result = if ret_type == pg_sys::VOIDOID {
+        None
+    } else {
+        Some(Scalar::from_type_oid(ret_type).ok_or_else(|| {
+            format!(
+                "return type {} is not supported by wasm functions yet",
+                type_name(ret_type)
+            )
+        })?)
+    };
+    let expected = FuncSig {
+        params: args.iter().map(|s| s.wasm_type()).collect(),
+        results: result.iter().map(|s| s.wasm_type()).collect(),
+    };
+    if &expected != wasm {
+        return Err(format!(
+            "the SQL signature needs a Wasm function {expected}, but the export is {wasm}"
+        ));
+    }
+    Ok(Shape { args, result })
+}
+
+/// `format_type_be` for messages.
+pub fn type_name(oid: pg_sys::Oid) -> String {
+    // SAFETY: format_type_be accepts any OID (unknown ones print as "???")
+    // and returns a palloc'd C string in the current memory context.
+    unsafe {
+        let p = pg_sys::format_type_be(oid);
+        std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned()
+    }
+}

@@ -1,0 +1,166 @@
+//! Per-backend engine and compiled-module caches.
+//!
+//! A backend compiles a module once per generation. Writers of
+//! `wasm.module` queue a relcache invalidation of that table
+//! (`catalog::invalidate`); our callback bumps [`epoch`], and a cached
+//! module whose check is older than the epoch re-reads its generation from
+//! the catalog before use. Invalidations arrive at transaction start and at
+//! lock acquisition, so every backend sees a committed replace from its next
+//! statement on, and a rolled-back load or replace leaves nothing in use.
+
+use crate::catalog::{self, ModuleMeta};
+use crate::error::{PgWasmError, Result, RuntimeContext};
+use crate::guc;
+use once_cell::sync::OnceCell;
+use pg_wasm_runtime::{compile, parse_wat, sha256, Engine, Module};
+use pgrx::pg_sys;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+static ENGINE: OnceCell<Engine> = OnceCell::new();
+static EPOCH: AtomicU64 = AtomicU64::new(1);
+static TABLE_OID: AtomicU32 = AtomicU32::new(0);
+static CALLBACK: OnceCell<()> = OnceCell::new();
+
+/// The backend's engine, created on first use (never in the postmaster).
+pub fn engine() -> Result<&'static Engine> {
+    ENGINE.get_or_try_init(|| pg_wasm_runtime::new_engine().in_module("(engine)"))
+}
+
+/// Changes whenever `wasm.module` may have changed. Call sites compare it on
+/// every call (one load and compare) to notice a replace mid-transaction.
+#[inline(always)]
+pub fn epoch() -> u64 {
+    EPOCH.load(Ordering::Relaxed)
+}
+
+unsafe extern "C-unwind" fn on_relcache_invalidation(_arg: pg_sys::Datum, relid: pg_sys::Oid) {
+    // No PostgreSQL calls here: this runs inside invalidation processing.
+    let ours = TABLE_OID.load(Ordering::Relaxed);
+    if relid == pg_sys::InvalidOid || relid.to_u32() == ours {
+        EPOCH.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+fn watch_catalog() -> Result<()> {
+    TABLE_OID.store(catalog::table_oid()?.to_u32(), Ordering::Relaxed);
+    CALLBACK.get_or_init(|| {
+        // SAFETY: registering a callback with a 'static function; PostgreSQL
+        // keeps it for the life of the backend. Done once per backend.
+        unsafe {
+            pg_sys::CacheRegisterRelcacheCallback(
+                Some(on_relcache_invalidation),
+                pg_sys::Datum::from(0),
+            )
+        }
+    });
+    Ok(())
+}
+
+/// A compiled module with the catalog row it was checked against.
+pub struct CachedModule {
+    pub meta: ModuleMeta,
+    pub module: Module,
+}
+
+struct Entry {
+    checked_at: u64,
+    module: Rc<CachedModule>,
+}
+
+thread_local! {
+    static MODULES: RefCell<HashMap<String, Entry>> = RefCell::new(HashMap::new());
+    static INLINE: RefCell<HashMap<[u8; 32], Module>> = RefCell::new(HashMap::new());
+}
+
+/// Imports the host provides. None yet: the host API (SPEC §8) comes with
+/// the limits and security work, and a module asking for anything is refused
+/// at load, naming the import.
+pub fn allowed_import(_module: &str, _name: &str) -> bool {
+    false
+}
+
+/// Validates and compiles module bytes with the backend's engine.
+pub fn compile_module(target: &str, bytes: &[u8]) -> Result<Module> {
+    compile(engine()?, bytes, guc::max_module_size(), allowed_import).in_module(target)
+}
+
+/// The current compiled code of module `name`.
+pub fn module(name: &str) -> Result<Rc<CachedModule>> {
+    let epoch_before = epoch();
+    let cached = MODULES.with(|m| {
+        m.borrow()
+            .get(name)
+            .map(|e| (e.checked_at, e.module.clone()))
+    });
+    if let Some((checked_at, module)) = &cached {
+        if *checked_at == epoch_before && *checked_at != 0 {
+            return Ok(module.clone());
+        }
+    }
+    watch_catalog()?;
+    let epoch_before = epoch();
+    let Some(meta) = catalog::find(name)? else {
+        MODULES.with(|m| m.borrow_mut().remove(name));
+        return Err(PgWasmError::UnknownModule(name.to_string()));
+    };
+    let module = match cached {
+        Some((_, c)) if c.meta.generation == meta.generation => c.module.clone(),
+        _ => {
+            let (generation, bytes) =
+                catalog::code(name)?.ok_or_else(|| PgWasmError::UnknownModule(name.into()))?;
+            if generation != meta.generation {
+                return Err(PgWasmError::Internal(format!(
+                    "module \"{name}\" changed while it was being read"
+                )));
+            }
+            compile_module(name, &bytes)?
+        }
+    };
+    let entry = Rc::new(CachedModule { meta, module });
+    MODULES.with(|m| {
+        m.borrow_mut().insert(
+            name.to_string(),
+            Entry {
+                checked_at: epoch_before,
+                module: entry.clone(),
+            },
+        )
+    });
+    Ok(entry)
+}
+
+/// Remembers code that `wasm.load` or `wasm.replace` just compiled, so the
+/// first call does not compile it again. The entry is re-checked against
+/// the catalog before use, so a rollback still wins.
+pub fn prime(meta: ModuleMeta, module: Module) {
+    MODULES.with(|m| {
+        m.borrow_mut().insert(
+            meta.name.clone(),
+            Entry {
+                checked_at: 0,
+                module: Rc::new(CachedModule { meta, module }),
+            },
+        )
+    });
+}
+
+/// Compiled inline WAT bodies, keyed by the text's hash.
+pub fn inline_module(target: &str, wat: &str) -> Result<Module> {
+    let key = sha256(wat.as_bytes());
+    if let Some(m) = INLINE.with(|c| c.borrow().get(&key).cloned()) {
+        return Ok(m);
+    }
+    let bytes = parse_wat(wat).in_module(target)?;
+    let module = compile_module(target, &bytes)?;
+    INLINE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= 256 {
+            c.clear();
+        }
+        c.insert(key, module.clone());
+    });
+    Ok(module)
+}

@@ -1,0 +1,117 @@
+//! The state of one call site (one FmgrInfo), kept in `fn_extra`.
+//!
+//! Preparing resolves the function, its module and export, checks the
+//! signature and instantiates the module: catalog reads and compiles happen
+//! here, once per statement at most. A warm call only copies arguments into
+//! a preallocated buffer, resets fuel and enters Wasm.
+
+use super::cache;
+use super::function::FunctionDef;
+use super::stats::{self, Counters};
+use crate::error::{PgWasmError, Result};
+use crate::guc;
+use crate::marshal::Shape;
+use pg_wasm_runtime::{Instance, RuntimeError, ValRaw};
+use pgrx::pg_sys;
+use std::time::Instant;
+
+pub struct CallSite {
+    /// Cache epoch the site was prepared under; a different current epoch
+    /// (a module changed) or `POISONED` (the last call trapped) means
+    /// prepare again before calling.
+    epoch: u64,
+    fn_oid: pg_sys::Oid,
+    target: String,
+    shape: Shape,
+    instance: Instance,
+    buf: Vec<ValRaw>,
+    counters: Counters,
+    track_time: bool,
+}
+
+const POISONED: u64 = u64::MAX;
+
+impl CallSite {
+    pub fn prepare(fn_oid: pg_sys::Oid) -> Result<Self> {
+        let epoch = cache::epoch();
+        let def = FunctionDef::load(fn_oid)?;
+        let r = def.resolve(false)?;
+        let instance = Instance::new(cache::engine()?, &r.module, &r.export, r.limits).map_err(
+            |err| PgWasmError::Runtime {
+                target: r.target.clone(),
+                err,
+            },
+        )?;
+        let buf = vec![ValRaw::i64(0); instance.slots().max(1)];
+        Ok(CallSite {
+            epoch,
+            fn_oid,
+            target: r.target,
+            shape: r.shape,
+            instance,
+            buf,
+            counters: Counters::default(),
+            track_time: guc::TRACK_TIME.get(),
+        })
+    }
+
+    /// Whether the site may be used for the next call as it is.
+    #[inline(always)]
+    pub fn is_current(&self) -> bool {
+        self.epoch == cache::epoch()
+    }
+
+    /// Calls the export with the arguments in `fcinfo`.
+    ///
+    /// # Safety
+    /// `fcinfo` must be the call's valid FunctionCallInfo whose arguments
+    /// have the types this site was prepared for.
+    #[inline]
+    pub unsafe fn call(&mut self, fcinfo: pg_sys::FunctionCallInfo) -> Result<Option<pg_sys::Datum>> {
+        // SAFETY: the caller guarantees fcinfo is valid; nargs is the
+        // function's argument count, which is the number of args filled in.
+        let args = unsafe { (*fcinfo).args.as_slice((*fcinfo).nargs as usize) };
+        for ((slot, arg), scalar) in self.buf.iter_mut().zip(args).zip(&self.shape.args) {
+            if arg.isnull {
+                // A numeric argument cannot be NULL in Wasm: the function
+                // behaves as STRICT (SPEC §5).
+                return Ok(None);
+            }
+            *slot = scalar.to_raw(arg.value);
+        }
+        let started = self.track_time.then(Instant::now);
+        let outcome = self.instance.call(&mut self.buf);
+        if let Some(t) = started {
+            self.counters.nanos += t.elapsed().as_nanos() as u64;
+        }
+        self.counters.calls += 1;
+        match outcome {
+            Ok(fuel) => {
+                self.counters.fuel += fuel;
+                match self.shape.result {
+                    Some(scalar) => scalar.from_raw(self.buf[0], &self.target).map(Some),
+                    None => Ok(Some(pg_sys::Datum::from(0))),
+                }
+            }
+            Err(err) => Err(self.trapped(err)),
+        }
+    }
+
+    #[cold]
+    fn trapped(&mut self, err: RuntimeError) -> PgWasmError {
+        self.counters.traps += 1;
+        // The guest's state after a trap is whatever it was mid-call; never
+        // reuse it.
+        self.epoch = POISONED;
+        PgWasmError::Runtime {
+            target: self.target.clone(),
+            err,
+        }
+    }
+}
+
+impl Drop for CallSite {
+    fn drop(&mut self) {
+        stats::flush(self.fn_oid, &self.counters);
+    }
+}

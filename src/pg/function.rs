@@ -1,0 +1,180 @@
+//! A wasm function's definition (pg_proc) resolved against its module.
+
+use super::body::{self, Body};
+use super::cache;
+use crate::catalog;
+use crate::error::{PgWasmError, Result};
+use crate::marshal::{self, Shape};
+use pg_wasm_runtime::{describe, Limits, Module};
+use pgrx::pg_catalog::pg_proc::PgProc;
+use pgrx::pg_sys;
+
+/// What pg_proc says about a function of language wasm.
+pub struct FunctionDef {
+    pub name: String,
+    pub arg_types: Vec<pg_sys::Oid>,
+    pub ret_type: pg_sys::Oid,
+    pub retset: bool,
+    pub body: Body,
+}
+
+/// Everything a call site needs, checked.
+pub struct Resolved {
+    /// "module.export", or "function (inline)" for inline WAT; used in messages.
+    pub target: String,
+    pub module: Module,
+    pub export: String,
+    pub shape: Shape,
+    pub limits: Limits,
+}
+
+impl FunctionDef {
+    pub fn load(oid: pg_sys::Oid) -> Result<Self> {
+        let proc = PgProc::new(oid)
+            .ok_or_else(|| PgWasmError::Internal(format!("function {oid:?} not found")))?;
+        Ok(FunctionDef {
+
+            name: function_name(oid),
+            arg_types: proc.proargtypes(),
+            ret_type: proc.prorettype(),
+            retset: proc.proretset(),
+            body: body::parse(&proc.prosrc())?,
+        })
+    }
+
+    fn signature(&self) -> String {
+        let args: Vec<String> = self
+            .arg_types
+            .iter()
+            .map(|&t| marshal::type_name(t))
+            .collect();
+        format!("{}({})", self.name, args.join(", "))
+    }
+
+    /// Finds the module and export and checks that the signatures fit.
+    /// `as_creator` adds the checks that apply when the function is created:
+    /// the creator must own the module.
+    pub fn resolve(&self, as_creator: bool) -> Result<Resolved> {
+        if self.ret_type == pg_sys::TRIGGEROID || self.ret_type == pg_sys::EVENT_TRIGGEROID {
+            return Err(PgWasmError::Unsupported(format!(
+                "wasm function {}: trigger functions are not supported yet",
+                self.signature()
+            )));
+        }
+        if self.retset {
+            return Err(PgWasmError::Unsupported(format!(
+                "wasm function {}: set-returning functions are not supported yet",
+                self.signature()
+            )));
+        }
+        let (label, target, module, export, limits) = match &self.body {
+            Body::Export { module, export } => {
+                let cached = cache::module(module).map_err(|e| match e {
+                    PgWasmError::UnknownModule(m) if as_creator => PgWasmError::invalid_function(
+                        format!("wasm module \"{m}\" does not exist"),
+                        Some(format!("function {} refers to \"{m}.{export}\"", self.signature())),
+                    ),
+                    other => other,
+                })?;
+                if as_creator {
+                    catalog::check_owner(&cached.meta)?;
+                }
+                (
+                    module.clone(),
+                    format!("{module}.{export}"),
+                    cached.module.clone(),
+                    export.clone(),
+                    cached.meta.settings.effective(),
+                )
+            }
+            Body::InlineWat(wat) => {
+                let target = format!("{} (inline)", self.name);
+                let module = cache::inline_module(&target, wat)?;
+                let export = inline_export(&module, &self.name).ok_or_else(|| {
+                    PgWasmError::invalid_function(
+                        format!(
+                            "inline WebAssembly of function {} must export a function named \"{}\" or exactly one function",
+                            self.signature(),
+                            self.name
+                        ),
+                        None,
+                    )
+                })?;
+                let limits = catalog::Settings::default().effective();
+                (target.clone(), target, module, export, limits)
+            }
+        };
+        let info = describe(&module);
+        let func = info.export_func(&export).ok_or_else(|| {
+            PgWasmError::invalid_function(
+                format!("wasm module \"{label}\" has no exported function \"{export}\""),
+                Some(format!(
+                    "Exported functions: {}.",
+                    exported_functions(&info).join(", ")
+                )),
+            )
+        })?;
+        let sig = func.sig.as_ref().ok_or_else(|| {
+            PgWasmError::invalid_function(
+                format!("wasm export \"{target}\" uses Wasm types pg_wasm cannot pass"),
+                Some(format!("({}) -> ({})", func.params.join(", "), func.results.join(", "))),
+            )
+        })?;
+        let shape = marshal::shape(&self.arg_types, self.ret_type, sig).map_err(|detail| {
+            PgWasmError::invalid_function(
+                format!(
+                    "wasm function {} does not match the signature of \"{target}\"",
+                    self.signature()
+                ),
+                Some(detail),
+            )
+        })?;
+        Ok(Resolved {
+            target,
+            module,
+            export,
+            shape,
+            limits,
+        })
+    }
+}
+
+fn exported_functions(info: &pg_wasm_runtime::ModuleInfo) -> Vec<String> {
+    let names: Vec<String> = info
+        .exports
+        .iter()
+        .filter(|e| e.kind == "func")
+        .map(|e| e.name.clone())
+        .collect();
+    if names.is_empty() {
+        vec!["none".into()]
+    } else {
+        names
+    }
+}
+
+/// An inline module's entry point: the export named like the SQL function,
+/// or its only exported function.
+fn inline_export(module: &Module, function_name: &str) -> Option<String> {
+    let info = describe(module);
+    if info.export_func(function_name).is_some() {
+        return Some(function_name.to_string());
+    }
+    let mut funcs = info.exports.iter().filter(|e| e.kind == "func");
+    match (funcs.next(), funcs.next()) {
+        (Some(only), None) => Some(only.name.clone()),
+        _ => None,
+    }
+}
+
+fn function_name(oid: pg_sys::Oid) -> String {
+    // SAFETY: get_func_name returns NULL or a palloc'd C string.
+    unsafe {
+        let p = pg_sys::get_func_name(oid);
+        if p.is_null() {
+            format!("{oid:?}")
+        } else {
+            std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned()
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! PostgreSQL glue: the language handler and validator, the per-backend
+//! engine and caches, and the per-call-site state kept in `fn_extra`.
+
+pub mod body;
+pub mod cache;
+pub mod call_site;
+pub mod function;
+pub mod handler;
+pub mod stats;

@@ -1,0 +1,1 @@
+//! See client.rs; this crate only holds tests.

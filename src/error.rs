@@ -143,6 +143,7 @@ impl fmt::Display for PgWasmError {
                     };
                     write!(f, "wasm function \"{target}\" {what}: {message}")
                 }
+                other if target.is_empty() => write!(f, "{other}"),
                 other => write!(f, "wasm module \"{target}\": {other}"),
             },
             PgWasmError::InvalidParameter(m)

@@ -12,6 +12,7 @@ pub struct Instance {
     func: Func,
     sig: FuncSig,
     slots: usize,
+    last_fuel: u64,
 }
 
 impl Instance {
@@ -46,6 +47,7 @@ impl Instance {
             func,
             sig,
             slots,
+            last_fuel: 0,
         })
     }
 
@@ -60,7 +62,8 @@ impl Instance {
     }
 
     /// Calls the export. `buf` holds the parameters in order (as the types of
-    /// [`Instance::sig`]) and receives the results. Returns the fuel used.
+    /// [`Instance::sig`]) and receives the results. Returns the fuel used;
+    /// [`Instance::last_fuel`] has it also when the call failed.
     #[inline]
     pub fn call(&mut self, buf: &mut [ValRaw]) -> Result<u64, RuntimeError> {
         assert!(buf.len() >= self.slots, "argument buffer too small");
@@ -77,7 +80,13 @@ impl Instance {
                 .call_unchecked(&mut self.store, buf as *mut [ValRaw])
         };
         let used = fuel - self.store.get_fuel().unwrap_or(0);
+        self.last_fuel = used;
         result.map(|()| used).map_err(classify)
+    }
+
+    /// Fuel used by the last call, whether it succeeded or not.
+    pub fn last_fuel(&self) -> u64 {
+        self.last_fuel
     }
 
 }

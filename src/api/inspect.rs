@@ -28,7 +28,7 @@ fn inspect(
 > {
     let result = cache::engine().and_then(|engine| {
         // Unlike wasm.load, any import is fine here: showing it is the point.
-        compile(engine, module, guc::max_module_size(), |_, _| true).in_module("(inspect)")
+        compile(engine, module, guc::max_module_size(), |_, _| true).in_module("")
     });
     let module = result.unwrap_or_else(|e| e.raise());
     let info = describe(&module);
@@ -52,4 +52,16 @@ fn inspect(
         .chain(info.exports.iter().map(|e| row("export", e)))
         .collect();
     TableIterator::new(rows)
+}
+
+#[pg_extern(sql = r#"
+CREATE FUNCTION wasm.wat_to_wasm(wat text) RETURNS bytea IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
+COMMENT ON FUNCTION wasm.wat_to_wasm(text) IS
+  'WebAssembly text to binary, e.g. for wasm.replace or wasm.inspect.';
+"#)]
+fn wat_to_wasm(wat: &str) -> Vec<u8> {
+    pg_wasm_runtime::parse_wat(wat)
+        .in_module("")
+        .unwrap_or_else(|e| e.raise())
 }

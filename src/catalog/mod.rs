@@ -42,7 +42,7 @@ fn meta_from_row(row: &pgrx::spi::SpiHeapTupleData<'_>) -> Result<ModuleMeta> {
 
 /// The module's metadata, or `None` if there is no such module.
 pub fn find(name: &str) -> Result<Option<ModuleMeta>> {
-    Spi::connect(|client| {
+    as_catalog_owner(|| Spi::connect(|client| {
         let table = client.select(
             &format!("SELECT {META_COLUMNS} FROM wasm.module WHERE name = $1"),
             Some(1),
@@ -52,13 +52,13 @@ pub fn find(name: &str) -> Result<Option<ModuleMeta>> {
             Some(row) => Ok(Some(meta_from_row(&row)?)),
             None => Ok(None),
         }
-    })
+    }))
 }
 
 /// Locks the module's row for the rest of the transaction, so concurrent
 /// replaces, unloads and configures of one module run one after the other.
 pub fn lock(name: &str) -> Result<ModuleMeta> {
-    Spi::connect_mut(|client| {
+    as_catalog_owner(|| Spi::connect_mut(|client| {
         let table = client.update(
             &format!("SELECT {META_COLUMNS} FROM wasm.module WHERE name = $1 FOR UPDATE"),
             Some(1),
@@ -68,12 +68,12 @@ pub fn lock(name: &str) -> Result<ModuleMeta> {
             Some(row) => meta_from_row(&row),
             None => Err(PgWasmError::UnknownModule(name.to_string())),
         }
-    })
+    }))
 }
 
 /// The module's code and the generation it belongs to.
 pub fn code(name: &str) -> Result<Option<(i64, Vec<u8>)>> {
-    Spi::connect(|client| {
+    as_catalog_owner(|| Spi::connect(|client| {
         let table = client.select(
             "SELECT generation, bytes FROM wasm.module WHERE name = $1",
             Some(1),
@@ -86,7 +86,7 @@ pub fn code(name: &str) -> Result<Option<(i64, Vec<u8>)>> {
             ))),
             None => Ok(None),
         }
-    })
+    }))
 }
 
 /// What gets stored about a module's code.
@@ -99,11 +99,13 @@ pub struct NewCode<'a> {
 
 /// Stores a new module owned by the current user; returns its generation.
 pub fn insert(name: &str, code: &NewCode<'_>, settings: &Settings) -> Result<i64> {
-    let generation = Spi::connect_mut(|client| {
+    // SAFETY: reads the current user id.
+    let owner = unsafe { pg_sys::GetUserId() };
+    let generation = as_catalog_owner(|| Ok(Spi::connect_mut(|client| {
         client
             .update(
-                "INSERT INTO wasm.module (name, bytes, sha256, exports, imports, limits)
-                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING generation",
+                "INSERT INTO wasm.module (name, bytes, sha256, exports, imports, limits, owner)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7::oid::regrole) RETURNING generation",
                 Some(1),
                 &[
                     name.into(),
@@ -112,18 +114,19 @@ pub fn insert(name: &str, code: &NewCode<'_>, settings: &Settings) -> Result<i64
                     JsonB(code.exports.clone()).into(),
                     JsonB(code.imports.clone()).into(),
                     JsonB(settings.to_json()).into(),
+                    owner.into(),
                 ],
             )?
             .first()
             .get_one::<i64>()
-    })?;
+    })?))?;
     invalidate()?;
     generation.ok_or_else(|| PgWasmError::Internal("INSERT returned no generation".into()))
 }
 
 /// Replaces a module's code; returns the new generation.
 pub fn update_code(name: &str, code: &NewCode<'_>) -> Result<i64> {
-    let generation = Spi::connect_mut(|client| {
+    let generation = as_catalog_owner(|| Ok(Spi::connect_mut(|client| {
         client
             .update(
                 "UPDATE wasm.module SET bytes = $2, sha256 = $3, exports = $4, imports = $5,
@@ -140,21 +143,28 @@ pub fn update_code(name: &str, code: &NewCode<'_>) -> Result<i64> {
             )?
             .first()
             .get_one::<i64>()
-    })?;
+    })?))?;
     invalidate()?;
     generation.ok_or_else(|| PgWasmError::UnknownModule(name.to_string()))
 }
 
 pub fn update_settings(name: &str, settings: &Settings) -> Result<()> {
-    Spi::run_with_args(
-        "UPDATE wasm.module SET limits = $2 WHERE name = $1",
-        &[name.into(), JsonB(settings.to_json()).into()],
-    )?;
+    as_catalog_owner(|| {
+        Ok(Spi::run_with_args(
+            "UPDATE wasm.module SET limits = $2 WHERE name = $1",
+            &[name.into(), JsonB(settings.to_json()).into()],
+        )?)
+    })?;
     invalidate()
 }
 
 pub fn delete(name: &str) -> Result<()> {
-    Spi::run_with_args("DELETE FROM wasm.module WHERE name = $1", &[name.into()])?;
+    as_catalog_owner(|| {
+        Ok(Spi::run_with_args(
+            "DELETE FROM wasm.module WHERE name = $1",
+            &[name.into()],
+        )?)
+    })?;
     invalidate()
 }
 
@@ -189,8 +199,56 @@ pub fn functions_using(module: &str) -> Result<Vec<FunctionRef>> {
 /// OID of `wasm.module`, whose relcache invalidations tell every backend
 /// that some module changed.
 pub fn table_oid() -> Result<pg_sys::Oid> {
-    Spi::get_one::<pg_sys::Oid>("SELECT 'wasm.module'::regclass::oid")?
-        .ok_or_else(|| PgWasmError::Internal("wasm.module is missing".into()))
+    Ok(table()?.0)
+}
+
+/// `wasm.module`'s OID and owner.
+fn table() -> Result<(pg_sys::Oid, pg_sys::Oid)> {
+    Spi::connect(|client| {
+        let t = client.select(
+            "SELECT c.oid, c.relowner FROM pg_catalog.pg_class c
+              WHERE c.oid = pg_catalog.to_regclass('wasm.module')",
+            Some(1),
+            &[],
+        )?;
+        let row = t
+            .into_iter()
+            .next()
+            .ok_or_else(|| PgWasmError::Internal("table wasm.module is missing".into()))?;
+        Ok((
+            row.get(1)?.unwrap_or(pg_sys::InvalidOid),
+            row.get(2)?.unwrap_or(pg_sys::InvalidOid),
+        ))
+    })
+}
+
+/// Runs catalog reads and writes as the owner of `wasm.module`. Nobody else
+/// has privileges on the table: callers act on it only through pg_wasm's
+/// functions, which check module ownership themselves. The previous user is
+/// restored on return and on unwinding (and PostgreSQL restores it on
+/// (sub)transaction abort as well).
+fn as_catalog_owner<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    struct Restore(pg_sys::Oid, i32);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            // SAFETY: restores the values read by GetUserIdAndSecContext.
+            unsafe { pg_sys::SetUserIdAndSecContext(self.0, self.1) }
+        }
+    }
+    let (_, owner) = table()?;
+    let mut user = pg_sys::InvalidOid;
+    let mut context = 0i32;
+    // SAFETY: out-parameters are valid locals; switching to the table owner
+    // with SECURITY_LOCAL_USERID_CHANGE is what SECURITY DEFINER functions do.
+    unsafe {
+        pg_sys::GetUserIdAndSecContext(&mut user, &mut context);
+        pg_sys::SetUserIdAndSecContext(
+            owner,
+            context | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32,
+        );
+    }
+    let _restore = Restore(user, context);
+    f()
 }
 
 /// Queues a relcache invalidation of `wasm.module`. PostgreSQL delivers it

@@ -89,6 +89,11 @@ pub fn compile_module(target: &str, bytes: &[u8]) -> Result<Module> {
 
 /// The current compiled code of module `name`.
 pub fn module(name: &str) -> Result<Rc<CachedModule>> {
+    // Inside a transaction block PostgreSQL reads the invalidation queue
+    // only when it takes a lock; a statement that calls a wasm function
+    // without touching a table would otherwise keep running old code.
+    // SAFETY: plain call, safe at any point inside a transaction.
+    unsafe { pg_sys::AcceptInvalidationMessages() };
     let epoch_before = epoch();
     let cached = MODULES.with(|m| {
         m.borrow()

@@ -100,6 +100,7 @@ impl CallSite {
     #[cold]
     fn trapped(&mut self, err: RuntimeError) -> PgWasmError {
         self.counters.traps += 1;
+        self.counters.fuel += self.instance.last_fuel();
         // The guest's state after a trap is whatever it was mid-call; never
         // reuse it.
         self.epoch = POISONED;

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# A throwaway PostgreSQL cluster for the demo, the tests and the benchmarks,
+# run as user postgres on its own port and socket directory.
+#   scripts/cluster.sh start|stop|status|psql [args]
+# Idempotent: start does nothing when the cluster already runs.
+set -euo pipefail
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+BIN=$("$PG_CONFIG" --bindir)
+ROOT=${PG_WASM_CLUSTER:-/tmp/pg_wasm_cluster}
+PORT=${PG_WASM_PORT:-28815}
+DATA="$ROOT/data"
+as_pg() { if [ "$(id -un)" = postgres ]; then "$@"; else sudo -u postgres "$@"; fi; }
+
+case "${1:-start}" in
+  start)
+    mkdir -p "$ROOT"
+    chown postgres "$ROOT" 2>/dev/null || true
+    if [ ! -f "$DATA/PG_VERSION" ]; then
+      echo "cluster: initdb $DATA"
+      as_pg "$BIN/initdb" -D "$DATA" -A trust -U postgres >/dev/null
+      cat >> "$DATA/postgresql.conf" <<CONF
+port = $PORT
+unix_socket_directories = '$ROOT'
+listen_addresses = ''
+log_min_messages = warning
+max_parallel_workers_per_gather = 2
+CONF
+    fi
+    if as_pg "$BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; then
+      echo "cluster: running on port $PORT, socket $ROOT"
+    else
+      echo "cluster: starting on port $PORT, socket $ROOT"
+      as_pg "$BIN/pg_ctl" -D "$DATA" -l "$ROOT/server.log" -w start >/dev/null
+    fi
+    ;;
+  stop)
+    if [ -f "$DATA/PG_VERSION" ]; then
+      as_pg "$BIN/pg_ctl" -D "$DATA" -m fast stop >/dev/null 2>&1 || true
+    fi
+    ;;
+  restart)
+    "$0" stop; "$0" start
+    ;;
+  status)
+    as_pg "$BIN/pg_ctl" -D "$DATA" status
+    ;;
+  psql)
+    shift
+    exec "$BIN/psql" -X -h "$ROOT" -p "$PORT" -U postgres "$@"
+    ;;
+  *)
+    echo "usage: $0 start|stop|restart|status|psql" >&2; exit 2
+    ;;
+esac

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what is missing to build and run pg_wasm on Debian 12: PostgreSQL 15
+# server and headers, clang, sudo, the guest toolchains, cargo-pgrx 0.18.1
+# and its pg15 configuration. Idempotent: each step checks before acting.
+set -euo pipefail
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+PGRX_VERSION=0.18.1
+
+packages=(postgresql-15 postgresql-server-dev-15 libclang-dev clang sudo lld
+          rustc-web cargo-web rust-web-src lld-19)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${missing[@]}"
+else
+  echo "setup: Debian packages present"
+fi
+
+if [ "$(cargo pgrx --version 2>/dev/null)" != "cargo-pgrx $PGRX_VERSION" ]; then
+  echo "setup: installing cargo-pgrx $PGRX_VERSION (about 8 minutes)"
+  cargo install cargo-pgrx --version "=$PGRX_VERSION" --locked
+else
+  echo "setup: cargo-pgrx $PGRX_VERSION present"
+fi
+
+if ! grep -qs "^pg15 *= *\"$PG_CONFIG\"" "${PGRX_HOME:-$HOME/.pgrx}/config.toml"; then
+  echo "setup: cargo pgrx init --pg15 $PG_CONFIG"
+  cargo pgrx init --pg15 "$PG_CONFIG"
+else
+  echo "setup: cargo-pgrx knows pg15"
+fi

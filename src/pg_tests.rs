@@ -1,0 +1,65 @@
+//! `#[pg_test]`: behaviour inside a backend (run by `cargo pgrx test`).
+
+use pgrx::prelude::*;
+
+#[pg_schema]
+mod tests {
+    use pgrx::prelude::*;
+
+    fn load_math() {
+        Spi::run(
+            r#"SELECT wasm.load_wat('math', '(module
+                (func (export "add") (param i32 i32) (result i32) local.get 0 local.get 1 i32.add)
+                (func (export "half") (param f64) (result f64) local.get 0 f64.const 0.5 f64.mul)
+                (func (export "spin") (loop br 0)))')"#,
+        )
+        .unwrap();
+    }
+
+    #[pg_test]
+    fn load_creates_typed_functions() {
+        load_math();
+        assert_eq!(Spi::get_one::<i32>("SELECT math_add(40, 2)").unwrap(), Some(42));
+        assert_eq!(Spi::get_one::<f64>("SELECT math_half(3)").unwrap(), Some(1.5));
+        let n = Spi::get_one::<i64>("SELECT count(*) FROM wasm.functions WHERE module = 'math'");
+        assert_eq!(n.unwrap(), Some(3));
+    }
+
+    #[pg_test]
+    fn strict_and_nulls() {
+        load_math();
+        assert_eq!(Spi::get_one::<i32>("SELECT math_add(NULL, 2)").unwrap(), None);
+    }
+
+    #[pg_test]
+    #[should_panic(expected = "ran out of fuel")]
+    fn fuel_limit_stops_a_loop() {
+        load_math();
+        Spi::run("SET pg_wasm.fuel_limit = 10000").unwrap();
+        Spi::run("SELECT math_spin()").unwrap();
+    }
+
+    #[pg_test]
+    fn cache_follows_replace_in_the_same_session() {
+        load_math();
+        assert_eq!(Spi::get_one::<i32>("SELECT math_add(1, 1)").unwrap(), Some(2));
+        Spi::run(
+            r#"SELECT wasm.replace('math', wasm.wat_to_wasm('(module
+                (func (export "add") (param i32 i32) (result i32) local.get 0 local.get 1 i32.mul)
+                (func (export "half") (param f64) (result f64) local.get 0)
+                (func (export "spin")))'))"#,
+        )
+        .unwrap();
+        assert_eq!(Spi::get_one::<i32>("SELECT math_add(3, 3)").unwrap(), Some(9));
+    }
+
+    #[pg_test]
+    fn stats_count_calls() {
+        load_math();
+        Spi::run("SELECT sum(math_add(i, 1)) FROM generate_series(1, 100) i").unwrap();
+        let calls = Spi::get_one::<i64>(
+            "SELECT calls FROM wasm.stats WHERE function = 'math_add(int4,int4)'::regprocedure",
+        );
+        assert_eq!(calls.unwrap(), Some(100));
+    }
+}

@@ -1,0 +1,123 @@
+//! Client tests: separate connections to the running cluster (started by
+//! `make test`), for what one backend cannot show by itself.
+//! The DSN comes from PG_WASM_TEST_DSN (see the Makefile).
+
+use postgres::{Client, NoTls};
+
+fn dsn(db: &str) -> String {
+    let base = std::env::var("PG_WASM_TEST_DSN")
+        .unwrap_or_else(|_| "host=/tmp/pg_wasm_cluster port=28815 user=postgres".into());
+    format!("{base} dbname={db}")
+}
+
+/// A fresh database with the extension, for one test.
+fn fresh_db(name: &str) -> Client {
+    let mut admin = Client::connect(&dsn("postgres"), NoTls).expect("connect to postgres");
+    // Two statements: DROP/CREATE DATABASE refuse to run in one implicit
+    // transaction block.
+    admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .unwrap();
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .unwrap();
+    let mut c = connect(name);
+    c.batch_execute("SET client_min_messages = warning; CREATE EXTENSION pg_wasm")
+        .unwrap();
+    c
+}
+
+fn connect(db: &str) -> Client {
+    Client::connect(&dsn(db), NoTls).expect("connect")
+}
+
+fn call_i32(c: &mut Client, sql: &str) -> i32 {
+    c.query_one(sql, &[]).unwrap().get(0)
+}
+
+fn wat_add(op: &str) -> String {
+    format!(
+        r#"(module (func (export "f") (param i32 i32) (result i32) local.get 0 local.get 1 i32.{op}))"#
+    )
+}
+
+#[test]
+fn replace_is_seen_by_a_connection_with_the_old_code_cached() {
+    let mut a = fresh_db("pg_wasm_client_replace");
+    a.execute("SELECT wasm.load_wat('calc', $1)", &[&wat_add("add")])
+        .unwrap();
+
+    let mut b = connect("pg_wasm_client_replace");
+    assert_eq!(call_i32(&mut b, "SELECT calc_f(6, 7)"), 13);
+    // b has compiled and cached "calc"; a replaces it.
+    a.execute(
+        "SELECT wasm.replace('calc', wasm.wat_to_wasm($1))",
+        &[&wat_add("mul")],
+    )
+    .unwrap();
+    assert_eq!(call_i32(&mut b, "SELECT calc_f(6, 7)"), 42, "next statement runs new code");
+
+    // Inside an open transaction too: the next statement sees the change.
+    let mut tx = b.transaction().unwrap();
+    assert_eq!(
+        tx.query_one("SELECT calc_f(6, 7)", &[]).unwrap().get::<_, i32>(0),
+        42
+    );
+    a.execute(
+        "SELECT wasm.replace('calc', wasm.wat_to_wasm($1))",
+        &[&wat_add("sub")],
+    )
+    .unwrap();
+    assert_eq!(
+        tx.query_one("SELECT calc_f(6, 7)", &[]).unwrap().get::<_, i32>(0),
+        -1
+    );
+    tx.commit().unwrap();
+
+    // An uncommitted replace is invisible to others, and gone after rollback.
+    let mut ta = a.transaction().unwrap();
+    ta.execute(
+        "SELECT wasm.replace('calc', wasm.wat_to_wasm($1))",
+        &[&wat_add("xor")],
+    )
+    .unwrap();
+    assert_eq!(
+        ta.query_one("SELECT calc_f(6, 7)", &[]).unwrap().get::<_, i32>(0),
+        1,
+        "the replacing transaction sees its own code"
+    );
+    assert_eq!(call_i32(&mut b, "SELECT calc_f(6, 7)"), -1, "others do not");
+    ta.rollback().unwrap();
+    assert_eq!(call_i32(&mut a, "SELECT calc_f(6, 7)"), -1);
+    assert_eq!(call_i32(&mut b, "SELECT calc_f(6, 7)"), -1);
+}
+
+#[test]
+fn unload_and_reload_in_another_session() {
+    let mut a = fresh_db("pg_wasm_client_unload");
+    a.execute("SELECT wasm.load_wat('m', $1)", &[&wat_add("add")])
+        .unwrap();
+    let mut b = connect("pg_wasm_client_unload");
+    assert_eq!(call_i32(&mut b, "SELECT m_f(1, 1)"), 2);
+    a.batch_execute("SELECT wasm.unload('m', cascade => true)")
+        .unwrap();
+    let err = b.query_one("SELECT m_f(1, 1)", &[]).unwrap_err();
+    let msg = err.as_db_error().map(|e| e.message()).unwrap_or_default();
+    assert!(msg.contains("m_f(integer, integer) does not exist"), "{msg}");
+    a.execute("SELECT wasm.load_wat('m', $1)", &[&wat_add("mul")])
+        .unwrap();
+    assert_eq!(call_i32(&mut b, "SELECT m_f(3, 3)"), 9);
+}
+
+#[test]
+fn a_trap_leaves_the_connection_usable() {
+    let mut a = fresh_db("pg_wasm_client_trap");
+    a.execute("SELECT wasm.load_wat('m', $1)", &[&wat_add("div_s")])
+        .unwrap();
+    let err = a.query_one("SELECT m_f(1, 0)", &[]).unwrap_err();
+    let db = err.as_db_error().expect("a database error");
+    assert_eq!(db.code().code(), "38000");
+    assert!(db.message().contains("\"m.f\""), "{}", db.message());
+    assert!(db.detail().unwrap_or("").contains("wasm backtrace"));
+    assert_eq!(call_i32(&mut a, "SELECT m_f(9, 3)"), 3);
+}

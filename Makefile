@@ -8,7 +8,10 @@ PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
 export PG_CONFIG
 export PG_WASM_PORT ?= 28815
 export PG_WASM_CLUSTER ?= /tmp/pg_wasm_cluster
-# One build for install and tests: see .cargo/config.toml.
+# cargo-pgrx adds -Wl,--no-gc-sections to `install` builds only, which gives
+# install and `cargo pgrx test` different RUSTFLAGS and so two full builds of
+# wasmtime. On x86_64 Linux the .pgrxsc schema section survives gc-sections
+# (LLVM marks it retained), so we turn the workaround off and share one build.
 export CARGO_PGRX_DISABLE_GC_SECTIONS_WORKAROUND = 1
 export PG_WASM_GUESTS = $(CURDIR)/target/guests
 export PG_WASM_TEST_DSN ?= host=$(PG_WASM_CLUSTER) port=$(PG_WASM_PORT) user=postgres

@@ -24,9 +24,15 @@ pub enum PgWasmError {
     /// No module with that name (42704).
     UnknownModule(String),
     /// A function definition that does not fit its module (42P13).
-    InvalidFunction { message: String, detail: Option<String> },
+    InvalidFunction {
+        message: String,
+        detail: Option<String>,
+    },
     /// A module still used by functions (2BP01).
-    InUse { module: String, functions: Vec<String> },
+    InUse {
+        module: String,
+        functions: Vec<String>,
+    },
     /// The caller does not own the module (42501).
     NotOwner { module: String },
     /// Something pg_wasm does not do (yet) (0A000).
@@ -53,9 +59,7 @@ impl PgWasmError {
                     TrapKind::OutOfFuel => ERRCODE_PROGRAM_LIMIT_EXCEEDED,
                     TrapKind::MemoryLimit => ERRCODE_OUT_OF_MEMORY,
                     TrapKind::Interrupted => ERRCODE_QUERY_CANCELED,
-                    TrapKind::StackOverflow | TrapKind::Trap => {
-                        ERRCODE_EXTERNAL_ROUTINE_EXCEPTION
-                    }
+                    TrapKind::StackOverflow | TrapKind::Trap => ERRCODE_EXTERNAL_ROUTINE_EXCEPTION,
                 },
                 RuntimeError::TooLarge { .. } => ERRCODE_PROGRAM_LIMIT_EXCEEDED,
                 RuntimeError::Engine(_) => ERRCODE_INTERNAL_ERROR,

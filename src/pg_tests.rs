@@ -19,8 +19,14 @@ mod tests {
     #[pg_test]
     fn load_creates_typed_functions() {
         load_math();
-        assert_eq!(Spi::get_one::<i32>("SELECT math_add(40, 2)").unwrap(), Some(42));
-        assert_eq!(Spi::get_one::<f64>("SELECT math_half(3)").unwrap(), Some(1.5));
+        assert_eq!(
+            Spi::get_one::<i32>("SELECT math_add(40, 2)").unwrap(),
+            Some(42)
+        );
+        assert_eq!(
+            Spi::get_one::<f64>("SELECT math_half(3)").unwrap(),
+            Some(1.5)
+        );
         let n = Spi::get_one::<i64>("SELECT count(*) FROM wasm.functions WHERE module = 'math'");
         assert_eq!(n.unwrap(), Some(3));
     }
@@ -28,7 +34,10 @@ mod tests {
     #[pg_test]
     fn strict_and_nulls() {
         load_math();
-        assert_eq!(Spi::get_one::<i32>("SELECT math_add(NULL, 2)").unwrap(), None);
+        assert_eq!(
+            Spi::get_one::<i32>("SELECT math_add(NULL, 2)").unwrap(),
+            None
+        );
     }
 
     #[pg_test]
@@ -42,7 +51,10 @@ mod tests {
     #[pg_test]
     fn cache_follows_replace_in_the_same_session() {
         load_math();
-        assert_eq!(Spi::get_one::<i32>("SELECT math_add(1, 1)").unwrap(), Some(2));
+        assert_eq!(
+            Spi::get_one::<i32>("SELECT math_add(1, 1)").unwrap(),
+            Some(2)
+        );
         Spi::run(
             r#"SELECT wasm.replace('math', wasm.wat_to_wasm('(module
                 (func (export "add") (param i32 i32) (result i32) local.get 0 local.get 1 i32.mul)
@@ -50,7 +62,10 @@ mod tests {
                 (func (export "spin")))'))"#,
         )
         .unwrap();
-        assert_eq!(Spi::get_one::<i32>("SELECT math_add(3, 3)").unwrap(), Some(9));
+        assert_eq!(
+            Spi::get_one::<i32>("SELECT math_add(3, 3)").unwrap(),
+            Some(9)
+        );
     }
 
     #[pg_test]

@@ -96,7 +96,12 @@ pub(crate) fn classify(err: wasmtime::Error) -> RuntimeError {
             Trap::StackOverflow => TrapKind::StackOverflow,
             _ => TrapKind::Trap,
         };
-        (kind, trap.to_string().trim_start_matches("wasm trap: ").to_string())
+        (
+            kind,
+            trap.to_string()
+                .trim_start_matches("wasm trap: ")
+                .to_string(),
+        )
     } else {
         (TrapKind::Trap, err.root_cause().to_string())
     };

@@ -88,5 +88,4 @@ impl Instance {
     pub fn last_fuel(&self) -> u64 {
         self.last_fuel
     }
-
 }

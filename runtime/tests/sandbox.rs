@@ -92,8 +92,12 @@ fn describes_imports_and_exports() {
 fn refuses_bad_input() {
     let engine = engine();
     assert!(matches!(
-        parse_wat("(module (func (export \"f\") (result i32) i64.const 1))")
-            .and_then(|b| compile(&engine, &b, 1 << 20, |_, _| true)),
+        parse_wat("(module (func (export \"f\") (result i32) i64.const 1))").and_then(|b| compile(
+            &engine,
+            &b,
+            1 << 20,
+            |_, _| true
+        )),
         Err(RuntimeError::InvalidModule(_))
     ));
     assert!(matches!(

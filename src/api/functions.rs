@@ -76,7 +76,13 @@ fn auto_spec(module: &str, prefix: &str, info: &ModuleInfo, export: &str) -> Opt
     })
 }
 
-fn one_of(export: &str, key: &str, v: Option<&Value>, allowed: &[&str], default: &str) -> Result<String> {
+fn one_of(
+    export: &str,
+    key: &str,
+    v: Option<&Value>,
+    allowed: &[&str],
+    default: &str,
+) -> Result<String> {
     match v {
         None | Some(Value::Null) => Ok(default.to_string()),
         Some(Value::String(s)) if allowed.contains(&s.to_lowercase().as_str()) => {
@@ -101,7 +107,14 @@ fn explicit_spec(
             "functions.{export} must be an object"
         )));
     };
-    const KEYS: &[&str] = &["name", "args", "returns", "strict", "volatility", "parallel"];
+    const KEYS: &[&str] = &[
+        "name",
+        "args",
+        "returns",
+        "strict",
+        "volatility",
+        "parallel",
+    ];
     if let Some(k) = def.keys().find(|k| !KEYS.contains(&k.as_str())) {
         return Err(PgWasmError::InvalidParameter(format!(
             "functions.{export}: unknown key \"{k}\" (expected one of: {})",
@@ -168,8 +181,20 @@ fn explicit_spec(
         args,
         returns,
         strict,
-        volatility: one_of(export, "volatility", def.get("volatility"), &["immutable", "stable", "volatile"], "volatile")?,
-        parallel: one_of(export, "parallel", def.get("parallel"), &["safe", "restricted", "unsafe"], "safe")?,
+        volatility: one_of(
+            export,
+            "volatility",
+            def.get("volatility"),
+            &["immutable", "stable", "volatile"],
+            "volatile",
+        )?,
+        parallel: one_of(
+            export,
+            "parallel",
+            def.get("parallel"),
+            &["safe", "restricted", "unsafe"],
+            "safe",
+        )?,
     })
 }
 
@@ -238,7 +263,8 @@ pub fn create(
         if skip_existing && existing.is_some() {
             continue;
         }
-        let ddl = format!(
+        let ddl =
+            format!(
             "CREATE FUNCTION {signature} RETURNS {returns} LANGUAGE wasm {volatility} {strict} \
              PARALLEL {parallel} AS {body}",
             returns = spec.returns,

@@ -16,7 +16,10 @@ fn raise<T>(r: Result<T>) -> T {
 }
 
 /// Compiles `bytes` and describes what will be stored.
-fn prepare<'a>(name: &str, bytes: &'a [u8]) -> Result<(pg_wasm_runtime::Module, ModuleInfo, NewCode<'a>)> {
+fn prepare<'a>(
+    name: &str,
+    bytes: &'a [u8],
+) -> Result<(pg_wasm_runtime::Module, ModuleInfo, NewCode<'a>)> {
     let module = cache::compile_module(name, bytes)?;
     let info = describe(&module);
     let code = NewCode {
@@ -73,9 +76,16 @@ fn load_wat(name: &str, wat: &str, options: JsonB) -> SetOfIterator<'static, pg_
     SetOfIterator::new(raise(load_inner(name, &bytes, &options.0)))
 }
 
-fn replace_inner(name: &str, bytes: &[u8], options: Option<&serde_json::Value>) -> Result<Vec<pg_sys::Oid>> {
+fn replace_inner(
+    name: &str,
+    bytes: &[u8],
+    options: Option<&serde_json::Value>,
+) -> Result<Vec<pg_sys::Oid>> {
     check_module_name(name)?;
-    let opts = LoadOptions::parse(options.unwrap_or(&serde_json::Value::Null), FunctionsOption::None)?;
+    let opts = LoadOptions::parse(
+        options.unwrap_or(&serde_json::Value::Null),
+        FunctionsOption::None,
+    )?;
     let meta = catalog::lock(name)?;
     catalog::check_owner(&meta)?;
     let (module, info, code) = prepare(name, bytes)?;
@@ -113,8 +123,14 @@ fn replace_inner(name: &str, bytes: &[u8], options: Option<&serde_json::Value>) 
 fn check_still_fits(module: &str, info: &ModuleInfo, f: &catalog::FunctionRef) -> Result<()> {
     let refuse = |why: String| {
         PgWasmError::invalid_function(
-            format!("cannot replace wasm module \"{module}\": function {} {why}", f.signature),
-            Some("Nothing was changed. Drop or change the function first, or keep the export.".into()),
+            format!(
+                "cannot replace wasm module \"{module}\": function {} {why}",
+                f.signature
+            ),
+            Some(
+                "Nothing was changed. Drop or change the function first, or keep the export."
+                    .into(),
+            ),
         )
     };
     let Some(export) = info.export_func(&f.export) else {
@@ -126,11 +142,19 @@ fn check_still_fits(module: &str, info: &ModuleInfo, f: &catalog::FunctionRef) -
     let proc = pgrx::pg_catalog::pg_proc::PgProc::new(f.oid)
         .ok_or_else(|| PgWasmError::Internal(format!("function {} vanished", f.signature)))?;
     let sig = export.sig.as_ref().ok_or_else(|| {
-        refuse(format!("uses export \"{}\", whose new signature pg_wasm cannot call", f.export))
+        refuse(format!(
+            "uses export \"{}\", whose new signature pg_wasm cannot call",
+            f.export
+        ))
     })?;
     marshal::shape(&proc.proargtypes(), proc.prorettype(), sig)
         .map(|_| ())
-        .map_err(|detail| refuse(format!("uses export \"{}\", whose signature changed: {detail}", f.export)))
+        .map_err(|detail| {
+            refuse(format!(
+                "uses export \"{}\", whose signature changed: {detail}",
+                f.export
+            ))
+        })
 }
 
 #[pg_extern(sql = r#"
@@ -148,7 +172,11 @@ fn replace(
     let (Some(name), Some(module)) = (name, module) else {
         PgWasmError::InvalidParameter("wasm.replace needs a name and a module".into()).raise()
     };
-    SetOfIterator::new(raise(replace_inner(name, module, options.as_ref().map(|o| &o.0))))
+    SetOfIterator::new(raise(replace_inner(
+        name,
+        module,
+        options.as_ref().map(|o| &o.0),
+    )))
 }
 
 fn unload_inner(name: &str, cascade: bool) -> Result<()> {
@@ -184,7 +212,10 @@ fn configure_inner(name: &str, options: &serde_json::Value) -> Result<serde_json
     let obj = options.as_object().ok_or_else(|| {
         PgWasmError::InvalidParameter(format!("options must be a JSON object, not {options}"))
     })?;
-    if let Some(k) = obj.keys().find(|k| !catalog::settings::KEYS.contains(&k.as_str())) {
+    if let Some(k) = obj
+        .keys()
+        .find(|k| !catalog::settings::KEYS.contains(&k.as_str()))
+    {
         return Err(PgWasmError::InvalidParameter(format!(
             "wasm.configure: unknown option \"{k}\" (expected one of: {})",
             catalog::settings::KEYS.join(", ")

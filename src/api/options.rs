@@ -22,7 +22,15 @@ pub struct LoadOptions {
     pub settings: Settings,
 }
 
-const KEYS: &[&str] = &["functions", "schema", "prefix", "fuel", "memory_mb", "timeout_ms", "allow_spi"];
+const KEYS: &[&str] = &[
+    "functions",
+    "schema",
+    "prefix",
+    "fuel",
+    "memory_mb",
+    "timeout_ms",
+    "allow_spi",
+];
 
 fn string_option(obj: &Map<String, Value>, key: &str) -> Result<Option<String>> {
     match obj.get(key) {

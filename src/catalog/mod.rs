@@ -42,51 +42,57 @@ fn meta_from_row(row: &pgrx::spi::SpiHeapTupleData<'_>) -> Result<ModuleMeta> {
 
 /// The module's metadata, or `None` if there is no such module.
 pub fn find(name: &str) -> Result<Option<ModuleMeta>> {
-    as_catalog_owner(|| Spi::connect(|client| {
-        let table = client.select(
-            &format!("SELECT {META_COLUMNS} FROM wasm.module WHERE name = $1"),
-            Some(1),
-            &[name.into()],
-        )?;
-        match table.into_iter().next() {
-            Some(row) => Ok(Some(meta_from_row(&row)?)),
-            None => Ok(None),
-        }
-    }))
+    as_catalog_owner(|| {
+        Spi::connect(|client| {
+            let table = client.select(
+                &format!("SELECT {META_COLUMNS} FROM wasm.module WHERE name = $1"),
+                Some(1),
+                &[name.into()],
+            )?;
+            match table.into_iter().next() {
+                Some(row) => Ok(Some(meta_from_row(&row)?)),
+                None => Ok(None),
+            }
+        })
+    })
 }
 
 /// Locks the module's row for the rest of the transaction, so concurrent
 /// replaces, unloads and configures of one module run one after the other.
 pub fn lock(name: &str) -> Result<ModuleMeta> {
-    as_catalog_owner(|| Spi::connect_mut(|client| {
-        let table = client.update(
-            &format!("SELECT {META_COLUMNS} FROM wasm.module WHERE name = $1 FOR UPDATE"),
-            Some(1),
-            &[name.into()],
-        )?;
-        match table.into_iter().next() {
-            Some(row) => meta_from_row(&row),
-            None => Err(PgWasmError::UnknownModule(name.to_string())),
-        }
-    }))
+    as_catalog_owner(|| {
+        Spi::connect_mut(|client| {
+            let table = client.update(
+                &format!("SELECT {META_COLUMNS} FROM wasm.module WHERE name = $1 FOR UPDATE"),
+                Some(1),
+                &[name.into()],
+            )?;
+            match table.into_iter().next() {
+                Some(row) => meta_from_row(&row),
+                None => Err(PgWasmError::UnknownModule(name.to_string())),
+            }
+        })
+    })
 }
 
 /// The module's code and the generation it belongs to.
 pub fn code(name: &str) -> Result<Option<(i64, Vec<u8>)>> {
-    as_catalog_owner(|| Spi::connect(|client| {
-        let table = client.select(
-            "SELECT generation, bytes FROM wasm.module WHERE name = $1",
-            Some(1),
-            &[name.into()],
-        )?;
-        match table.into_iter().next() {
-            Some(row) => Ok(Some((
-                row.get(1)?.unwrap_or(0),
-                row.get(2)?.unwrap_or_default(),
-            ))),
-            None => Ok(None),
-        }
-    }))
+    as_catalog_owner(|| {
+        Spi::connect(|client| {
+            let table = client.select(
+                "SELECT generation, bytes FROM wasm.module WHERE name = $1",
+                Some(1),
+                &[name.into()],
+            )?;
+            match table.into_iter().next() {
+                Some(row) => Ok(Some((
+                    row.get(1)?.unwrap_or(0),
+                    row.get(2)?.unwrap_or_default(),
+                ))),
+                None => Ok(None),
+            }
+        })
+    })
 }
 
 /// What gets stored about a module's code.
@@ -101,49 +107,53 @@ pub struct NewCode<'a> {
 pub fn insert(name: &str, code: &NewCode<'_>, settings: &Settings) -> Result<i64> {
     // SAFETY: reads the current user id.
     let owner = unsafe { pg_sys::GetUserId() };
-    let generation = as_catalog_owner(|| Ok(Spi::connect_mut(|client| {
-        client
-            .update(
-                "INSERT INTO wasm.module (name, bytes, sha256, exports, imports, limits, owner)
+    let generation = as_catalog_owner(|| {
+        Ok(Spi::connect_mut(|client| {
+            client
+                .update(
+                    "INSERT INTO wasm.module (name, bytes, sha256, exports, imports, limits, owner)
                  VALUES ($1, $2, $3, $4, $5, $6, $7::oid::regrole) RETURNING generation",
-                Some(1),
-                &[
-                    name.into(),
-                    code.bytes.to_vec().into(),
-                    code.sha256.to_vec().into(),
-                    JsonB(code.exports.clone()).into(),
-                    JsonB(code.imports.clone()).into(),
-                    JsonB(settings.to_json()).into(),
-                    owner.into(),
-                ],
-            )?
-            .first()
-            .get_one::<i64>()
-    })?))?;
+                    Some(1),
+                    &[
+                        name.into(),
+                        code.bytes.to_vec().into(),
+                        code.sha256.to_vec().into(),
+                        JsonB(code.exports.clone()).into(),
+                        JsonB(code.imports.clone()).into(),
+                        JsonB(settings.to_json()).into(),
+                        owner.into(),
+                    ],
+                )?
+                .first()
+                .get_one::<i64>()
+        })?)
+    })?;
     invalidate()?;
     generation.ok_or_else(|| PgWasmError::Internal("INSERT returned no generation".into()))
 }
 
 /// Replaces a module's code; returns the new generation.
 pub fn update_code(name: &str, code: &NewCode<'_>) -> Result<i64> {
-    let generation = as_catalog_owner(|| Ok(Spi::connect_mut(|client| {
-        client
-            .update(
-                "UPDATE wasm.module SET bytes = $2, sha256 = $3, exports = $4, imports = $5,
+    let generation = as_catalog_owner(|| {
+        Ok(Spi::connect_mut(|client| {
+            client
+                .update(
+                    "UPDATE wasm.module SET bytes = $2, sha256 = $3, exports = $4, imports = $5,
                         generation = nextval('wasm.module_generation'), replaced_at = now()
                  WHERE name = $1 RETURNING generation",
-                Some(1),
-                &[
-                    name.into(),
-                    code.bytes.to_vec().into(),
-                    code.sha256.to_vec().into(),
-                    JsonB(code.exports.clone()).into(),
-                    JsonB(code.imports.clone()).into(),
-                ],
-            )?
-            .first()
-            .get_one::<i64>()
-    })?))?;
+                    Some(1),
+                    &[
+                        name.into(),
+                        code.bytes.to_vec().into(),
+                        code.sha256.to_vec().into(),
+                        JsonB(code.exports.clone()).into(),
+                        JsonB(code.imports.clone()).into(),
+                    ],
+                )?
+                .first()
+                .get_one::<i64>()
+        })?)
+    })?;
     invalidate()?;
     generation.ok_or_else(|| PgWasmError::UnknownModule(name.to_string()))
 }

@@ -36,12 +36,13 @@ impl CallSite {
         let epoch = cache::epoch();
         let def = FunctionDef::load(fn_oid)?;
         let r = def.resolve(false)?;
-        let instance = Instance::new(cache::engine()?, &r.module, &r.export, r.limits).map_err(
-            |err| PgWasmError::Runtime {
-                target: r.target.clone(),
-                err,
-            },
-        )?;
+        let instance =
+            Instance::new(cache::engine()?, &r.module, &r.export, r.limits).map_err(|err| {
+                PgWasmError::Runtime {
+                    target: r.target.clone(),
+                    err,
+                }
+            })?;
         let buf = vec![ValRaw::i64(0); instance.slots().max(1)];
         Ok(CallSite {
             epoch,
@@ -67,7 +68,10 @@ impl CallSite {
     /// `fcinfo` must be the call's valid FunctionCallInfo whose arguments
     /// have the types this site was prepared for.
     #[inline]
-    pub unsafe fn call(&mut self, fcinfo: pg_sys::FunctionCallInfo) -> Result<Option<pg_sys::Datum>> {
+    pub unsafe fn call(
+        &mut self,
+        fcinfo: pg_sys::FunctionCallInfo,
+    ) -> Result<Option<pg_sys::Datum>> {
         // SAFETY: the caller guarantees fcinfo is valid; nargs is the
         // function's argument count, which is the number of args filled in.
         let args = unsafe { (*fcinfo).args.as_slice((*fcinfo).nargs as usize) };

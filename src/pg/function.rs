@@ -33,7 +33,6 @@ impl FunctionDef {
         let proc = PgProc::new(oid)
             .ok_or_else(|| PgWasmError::Internal(format!("function {oid:?} not found")))?;
         Ok(FunctionDef {
-
             name: function_name(oid),
             arg_types: proc.proargtypes(),
             ret_type: proc.prorettype(),
@@ -72,7 +71,10 @@ impl FunctionDef {
                 let cached = cache::module(module).map_err(|e| match e {
                     PgWasmError::UnknownModule(m) if as_creator => PgWasmError::invalid_function(
                         format!("wasm module \"{m}\" does not exist"),
-                        Some(format!("function {} refers to \"{m}.{export}\"", self.signature())),
+                        Some(format!(
+                            "function {} refers to \"{m}.{export}\"",
+                            self.signature()
+                        )),
                     ),
                     other => other,
                 })?;
@@ -117,7 +119,11 @@ impl FunctionDef {
         let sig = func.sig.as_ref().ok_or_else(|| {
             PgWasmError::invalid_function(
                 format!("wasm export \"{target}\" uses Wasm types pg_wasm cannot pass"),
-                Some(format!("({}) -> ({})", func.params.join(", "), func.results.join(", "))),
+                Some(format!(
+                    "({}) -> ({})",
+                    func.params.join(", "),
+                    func.results.join(", ")
+                )),
             )
         })?;
         let shape = marshal::shape(&self.arg_types, self.ret_type, sig).map_err(|detail| {

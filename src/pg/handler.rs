@@ -29,7 +29,9 @@ finfo_v1!(pg_finfo_wasm_validator);
 /// Called by fmgr with a valid `fcinfo`.
 #[pg_guard]
 #[no_mangle]
-pub unsafe extern "C-unwind" fn wasm_call_handler(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
+pub unsafe extern "C-unwind" fn wasm_call_handler(
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> pg_sys::Datum {
     // SAFETY: fmgr passes a valid fcinfo for the whole call.
     match unsafe { call(fcinfo) } {
         Ok(Some(d)) => d,
@@ -99,9 +101,7 @@ unsafe fn is_trigger_call(fcinfo: pg_sys::FunctionCallInfo) -> bool {
 #[no_mangle]
 pub unsafe extern "C-unwind" fn wasm_validator(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
     // SAFETY: the validator is declared (oid) STRICT, so args[0] is set.
-    let fn_oid = unsafe {
-        pg_sys::Oid::from((*fcinfo).args.as_slice(1)[0].value.value() as u32)
-    };
+    let fn_oid = unsafe { pg_sys::Oid::from((*fcinfo).args.as_slice(1)[0].value.value() as u32) };
     // SAFETY: plain checks with valid OIDs; the first raises if the caller
     // may not use the language or function.
     let check = unsafe {

@@ -55,12 +55,18 @@ fn replace_is_seen_by_a_connection_with_the_old_code_cached() {
         &[&wat_add("mul")],
     )
     .unwrap();
-    assert_eq!(call_i32(&mut b, "SELECT calc_f(6, 7)"), 42, "next statement runs new code");
+    assert_eq!(
+        call_i32(&mut b, "SELECT calc_f(6, 7)"),
+        42,
+        "next statement runs new code"
+    );
 
     // Inside an open transaction too: the next statement sees the change.
     let mut tx = b.transaction().unwrap();
     assert_eq!(
-        tx.query_one("SELECT calc_f(6, 7)", &[]).unwrap().get::<_, i32>(0),
+        tx.query_one("SELECT calc_f(6, 7)", &[])
+            .unwrap()
+            .get::<_, i32>(0),
         42
     );
     a.execute(
@@ -69,7 +75,9 @@ fn replace_is_seen_by_a_connection_with_the_old_code_cached() {
     )
     .unwrap();
     assert_eq!(
-        tx.query_one("SELECT calc_f(6, 7)", &[]).unwrap().get::<_, i32>(0),
+        tx.query_one("SELECT calc_f(6, 7)", &[])
+            .unwrap()
+            .get::<_, i32>(0),
         -1
     );
     tx.commit().unwrap();
@@ -82,7 +90,9 @@ fn replace_is_seen_by_a_connection_with_the_old_code_cached() {
     )
     .unwrap();
     assert_eq!(
-        ta.query_one("SELECT calc_f(6, 7)", &[]).unwrap().get::<_, i32>(0),
+        ta.query_one("SELECT calc_f(6, 7)", &[])
+            .unwrap()
+            .get::<_, i32>(0),
         1,
         "the replacing transaction sees its own code"
     );
@@ -103,7 +113,10 @@ fn unload_and_reload_in_another_session() {
         .unwrap();
     let err = b.query_one("SELECT m_f(1, 1)", &[]).unwrap_err();
     let msg = err.as_db_error().map(|e| e.message()).unwrap_or_default();
-    assert!(msg.contains("m_f(integer, integer) does not exist"), "{msg}");
+    assert!(
+        msg.contains("m_f(integer, integer) does not exist"),
+        "{msg}"
+    );
     a.execute("SELECT wasm.load_wat('m', $1)", &[&wat_add("mul")])
         .unwrap();
     assert_eq!(call_i32(&mut b, "SELECT m_f(3, 3)"), 9);

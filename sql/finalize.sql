@@ -29,10 +29,10 @@ COMMENT ON VIEW wasm.modules IS 'Loaded WebAssembly modules (without their code)
 
 CREATE VIEW wasm.functions AS
 SELECT p.oid::regprocedure AS function,
-       CASE WHEN left(btrim(p.prosrc), 1) = '(' THEN NULL
-            ELSE split_part(btrim(p.prosrc), '.', 1) END AS module,
-       CASE WHEN left(btrim(p.prosrc), 1) = '(' THEN p.proname::text
-            ELSE substr(btrim(p.prosrc), strpos(btrim(p.prosrc), '.') + 1) END AS export,
+       CASE WHEN left(btrim(p.prosrc, E' \t\r\n'), 1) = '(' THEN NULL
+            ELSE split_part(btrim(p.prosrc, E' \t\r\n'), '.', 1) END AS module,
+       CASE WHEN left(btrim(p.prosrc, E' \t\r\n'), 1) = '(' THEN p.proname::text
+            ELSE substr(btrim(p.prosrc, E' \t\r\n'), strpos(btrim(p.prosrc, E' \t\r\n'), '.') + 1) END AS export,
        CASE WHEN p.prorettype = 'pg_catalog.trigger'::regtype THEN 'trigger'
             WHEN p.proretset THEN 'set'
             ELSE 'scalar' END AS kind

@@ -51,12 +51,11 @@ fn resolve_type(name: &str, export: &str) -> Result<String> {
     }
 }
 
-fn auto_spec(module: &str, prefix: &str, info: &ModuleInfo, export: &str) -> Option<Spec> {
+fn auto_spec(prefix: &str, info: &ModuleInfo, export: &str) -> Option<Spec> {
     let sig = info.export_func(export)?.sig.as_ref()?;
     if sig.results.len() > 1 {
         return None;
     }
-    let _ = module;
     Some(Spec {
         name: format!("{prefix}{export}"),
         export: export.to_string(),
@@ -126,7 +125,7 @@ fn explicit_spec(
             "functions.{export}: wasm module \"{module}\" has no exported function \"{export}\""
         )));
     }
-    let auto = auto_spec(module, prefix, info, export);
+    let auto = auto_spec(prefix, info, export);
     let name = match def.get("name") {
         Some(Value::String(s)) => s.clone(),
         None | Some(Value::Null) => format!("{prefix}{export}"),
@@ -210,7 +209,7 @@ fn specs(
             .exports
             .iter()
             .filter(|e| e.kind == "func" && !is_internal_export(&e.name))
-            .filter_map(|e| auto_spec(module, prefix, info, &e.name))
+            .filter_map(|e| auto_spec(prefix, info, &e.name))
             .collect()),
         FunctionsOption::Explicit(map) => map
             .iter()

@@ -42,35 +42,33 @@ fn meta_from_row(row: &pgrx::spi::SpiHeapTupleData<'_>) -> Result<ModuleMeta> {
 
 /// The module's metadata, or `None` if there is no such module.
 pub fn find(name: &str) -> Result<Option<ModuleMeta>> {
-    as_catalog_owner(|| {
-        Spi::connect(|client| {
-            let table = client.select(
-                &format!("SELECT {META_COLUMNS} FROM wasm.module WHERE name = $1"),
-                Some(1),
-                &[name.into()],
-            )?;
-            match table.into_iter().next() {
-                Some(row) => Ok(Some(meta_from_row(&row)?)),
-                None => Ok(None),
-            }
-        })
-    })
+    read_meta(name, false)
 }
 
 /// Locks the module's row for the rest of the transaction, so concurrent
 /// replaces, unloads and configures of one module run one after the other.
 pub fn lock(name: &str) -> Result<ModuleMeta> {
+    read_meta(name, true)?.ok_or_else(|| PgWasmError::UnknownModule(name.to_string()))
+}
+
+fn read_meta(name: &str, for_update: bool) -> Result<Option<ModuleMeta>> {
+    let sql = format!(
+        "SELECT {META_COLUMNS} FROM wasm.module WHERE name = $1{}",
+        if for_update { " FOR UPDATE" } else { "" }
+    );
     as_catalog_owner(|| {
         Spi::connect_mut(|client| {
-            let table = client.update(
-                &format!("SELECT {META_COLUMNS} FROM wasm.module WHERE name = $1 FOR UPDATE"),
-                Some(1),
-                &[name.into()],
-            )?;
-            match table.into_iter().next() {
-                Some(row) => meta_from_row(&row),
-                None => Err(PgWasmError::UnknownModule(name.to_string())),
-            }
+            // Plain reads stay read-only: they run inside STABLE callers.
+            let table = if for_update {
+                client.update(&sql, Some(1), &[name.into()])?
+            } else {
+                client.select(&sql, Some(1), &[name.into()])?
+            };
+            table
+                .into_iter()
+                .next()
+                .map(|row| meta_from_row(&row))
+                .transpose()
         })
     })
 }
@@ -183,12 +181,12 @@ pub fn functions_using(module: &str) -> Result<Vec<FunctionRef>> {
     Spi::connect(|client| {
         let table = client.select(
             "SELECT p.oid, p.oid::regprocedure::text,
-                    substr(btrim(p.prosrc), length($1) + 2)
+                    substr(btrim(p.prosrc, E' \\t\\r\\n'), length($1) + 2)
                FROM pg_catalog.pg_proc p
                JOIN pg_catalog.pg_language l ON l.oid = p.prolang
               WHERE l.lanname = 'wasm'
-                AND left(btrim(p.prosrc), 1) <> '('
-                AND split_part(btrim(p.prosrc), '.', 1) = $1
+                AND left(btrim(p.prosrc, E' \\t\\r\\n'), 1) <> '('
+                AND split_part(btrim(p.prosrc, E' \\t\\r\\n'), '.', 1) = $1
               ORDER BY p.oid",
             None,
             &[module.into()],

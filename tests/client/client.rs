@@ -12,6 +12,15 @@ fn dsn(db: &str) -> String {
 
 /// A fresh database with the extension, for one test.
 fn fresh_db(name: &str) -> Client {
+    empty_db(name);
+    let mut c = connect(name);
+    c.batch_execute("SET client_min_messages = warning; CREATE EXTENSION pg_wasm")
+        .unwrap();
+    c
+}
+
+/// A fresh database without the extension.
+fn empty_db(name: &str) {
     let mut admin = Client::connect(&dsn("postgres"), NoTls).expect("connect to postgres");
     // Two statements: DROP/CREATE DATABASE refuse to run in one implicit
     // transaction block.
@@ -21,10 +30,6 @@ fn fresh_db(name: &str) -> Client {
     admin
         .batch_execute(&format!("CREATE DATABASE {name}"))
         .unwrap();
-    let mut c = connect(name);
-    c.batch_execute("SET client_min_messages = warning; CREATE EXTENSION pg_wasm")
-        .unwrap();
-    c
 }
 
 fn connect(db: &str) -> Client {
@@ -133,4 +138,65 @@ fn a_trap_leaves_the_connection_usable() {
     assert!(db.message().contains("\"m.f\""), "{}", db.message());
     assert!(db.detail().unwrap_or("").contains("wasm backtrace"));
     assert_eq!(call_i32(&mut a, "SELECT m_f(9, 3)"), 3);
+}
+
+fn pg_bin(tool: &str) -> std::path::PathBuf {
+    let pg_config = std::env::var("PG_CONFIG")
+        .unwrap_or_else(|_| "/usr/lib/postgresql/15/bin/pg_config".into());
+    let out = std::process::Command::new(pg_config)
+        .arg("--bindir")
+        .output()
+        .expect("pg_config");
+    std::path::Path::new(String::from_utf8_lossy(&out.stdout).trim()).join(tool)
+}
+
+/// Modules are catalog rows dumped with the extension's data, functions are
+/// ordinary functions: a dump restores into a working database.
+#[test]
+fn pg_dump_and_restore_keep_modules_and_functions() {
+    let mut a = fresh_db("pg_wasm_client_dump");
+    a.execute("SELECT wasm.load_wat('calc', $1)", &[&wat_add("mul")])
+        .unwrap();
+    a.batch_execute(
+        "SELECT wasm.configure('calc', '{\"fuel\": 5000}');
+         CREATE FUNCTION times(integer, integer) RETURNS integer
+           LANGUAGE wasm IMMUTABLE STRICT AS 'calc.f';
+         CREATE TABLE facts AS SELECT g, times(g, g) AS sq FROM generate_series(1, 5) g;",
+    )
+    .unwrap();
+    let dump = std::env::temp_dir().join("pg_wasm_client_dump.pgdump");
+    let base = dsn("pg_wasm_client_dump");
+    let status = std::process::Command::new(pg_bin("pg_dump"))
+        .args(["-Fc", "-f"])
+        .arg(&dump)
+        .arg(&base)
+        .status()
+        .unwrap();
+    assert!(status.success(), "pg_dump failed");
+
+    empty_db("pg_wasm_client_restored");
+    let status = std::process::Command::new(pg_bin("pg_restore"))
+        .args(["--exit-on-error", "-d"])
+        .arg(dsn("pg_wasm_client_restored"))
+        .arg(&dump)
+        .status()
+        .unwrap();
+    assert!(status.success(), "pg_restore failed");
+    let mut r = connect("pg_wasm_client_restored");
+    assert_eq!(call_i32(&mut r, "SELECT times(6, 7)"), 42);
+    assert_eq!(call_i32(&mut r, "SELECT calc_f(3, 4)"), 12);
+    let limits: String = r
+        .query_one(
+            "SELECT limits::text FROM wasm.modules WHERE name = 'calc'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(limits, r#"{"fuel": 5000}"#);
+    let sum: i64 = r
+        .query_one("SELECT sum(sq) FROM facts", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(sum, 55);
+    let _ = std::fs::remove_file(dump);
 }

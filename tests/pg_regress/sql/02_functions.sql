@@ -79,7 +79,11 @@ CREATE FUNCTION triple(integer) RETURNS integer LANGUAGE wasm IMMUTABLE STRICT A
 CREATE FUNCTION only_one(integer) RETURNS integer LANGUAGE wasm IMMUTABLE STRICT AS
   '(module (func (export "whatever") (param i32) (result i32) local.get 0 i32.const 1 i32.sub))';
 SELECT triple(14), only_one(43);
+CREATE FUNCTION nl_body() RETURNS integer LANGUAGE wasm AS '
+  (module (func (export "nl_body") (result i32) i32.const 3))';
 SELECT * FROM wasm.functions WHERE module IS NULL ORDER BY export;
+SELECT nl_body();
+DROP FUNCTION nl_body();
 
 -- Ordinary functions: CREATE OR REPLACE, ALTER, COMMENT, GRANT, DROP.
 CREATE OR REPLACE FUNCTION triple(integer) RETURNS integer LANGUAGE wasm IMMUTABLE STRICT AS

@@ -15,6 +15,8 @@ LANGUAGE c AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
 COMMENT ON FUNCTION wasm.inspect(bytea) IS
   'Imports and exports of a module, without loading it. kind is "import func", "export func", "export memory", ...';
 "#)]
+// pgrx needs the column names spelled inline with name!, so no type alias.
+#[allow(clippy::type_complexity)]
 fn inspect(
     module: &[u8],
 ) -> TableIterator<

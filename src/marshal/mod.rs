@@ -52,7 +52,7 @@ impl Scalar {
 
     /// A by-value Datum of this type as the Wasm argument.
     #[inline(always)]
-    pub fn to_raw(self, d: pg_sys::Datum) -> ValRaw {
+    pub fn arg_to_wasm(self, d: pg_sys::Datum) -> ValRaw {
         let v = d.value();
         match self {
             Scalar::Bool => ValRaw::i32((v != 0) as i32),
@@ -67,7 +67,7 @@ impl Scalar {
     /// The Wasm result as a Datum of this type; a value the type cannot hold
     /// is an error naming the function.
     #[inline(always)]
-    pub fn from_raw(self, r: ValRaw, function: &str) -> Result<pg_sys::Datum> {
+    pub fn result_from_wasm(self, r: ValRaw, function: &str) -> Result<pg_sys::Datum> {
         Ok(match self {
             Scalar::Bool => match r.get_i32() {
                 0 => pg_sys::Datum::from(false),

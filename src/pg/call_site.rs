@@ -81,7 +81,7 @@ impl CallSite {
                 // behaves as STRICT (SPEC §5).
                 return Ok(None);
             }
-            *slot = scalar.to_raw(arg.value);
+            *slot = scalar.arg_to_wasm(arg.value);
         }
         let started = self.track_time.then(Instant::now);
         let outcome = self.instance.call(&mut self.buf);
@@ -93,7 +93,7 @@ impl CallSite {
             Ok(fuel) => {
                 self.counters.fuel += fuel;
                 match self.shape.result {
-                    Some(scalar) => scalar.from_raw(self.buf[0], &self.target).map(Some),
+                    Some(scalar) => scalar.result_from_wasm(self.buf[0], &self.target).map(Some),
                     None => Ok(Some(pg_sys::Datum::from(0))),
                 }
             }

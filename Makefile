@@ -72,6 +72,8 @@ test-regress: cluster
 # Tier 3: separate client processes against the running cluster.
 test-client: cluster
 	cargo test --release -p pg_wasm_client_tests -- --test-threads=1
+	@! grep -n "terminated by signal" $(PG_WASM_CLUSTER)/server.log \
+	  || { echo "a backend crashed (server log above)"; exit 1; }
 
 bench: install guests cluster
 	benches/run.sh

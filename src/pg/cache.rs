@@ -107,6 +107,14 @@ pub fn module(name: &str) -> Result<Rc<CachedModule>> {
     }
     watch_catalog()?;
     let epoch_before = epoch();
+    // Read the catalog with the latest snapshot, not the statement's: an
+    // invalidation can arrive after the statement took its snapshot, and an
+    // entry marked current under the new epoch must hold the committed code.
+    // Parallel mode forbids new snapshots; such an entry is not marked
+    // current, so the next statement outside parallel mode checks again.
+    // SAFETY: reads backend state.
+    let parallel = unsafe { pg_sys::IsInParallelMode() };
+    let _snapshot = (!parallel).then(LatestSnapshot::push);
     let Some(meta) = catalog::find(name)? else {
         MODULES.with(|m| m.borrow_mut().remove(name));
         return Err(PgWasmError::UnknownModule(name.to_string()));
@@ -129,12 +137,34 @@ pub fn module(name: &str) -> Result<Rc<CachedModule>> {
         m.borrow_mut().insert(
             name.to_string(),
             Entry {
-                checked_at: epoch_before,
+                checked_at: if parallel { 0 } else { epoch_before },
                 module: entry.clone(),
             },
         )
     });
     Ok(entry)
+}
+
+/// The latest snapshot as the active one for as long as the guard lives, so
+/// read-only SPI sees everything committed so far (and this transaction's
+/// own earlier commands), like PostgreSQL's catalog snapshots.
+struct LatestSnapshot;
+
+impl LatestSnapshot {
+    fn push() -> Self {
+        // SAFETY: GetLatestSnapshot returns a valid snapshot; PushActiveSnapshot
+        // copies it as needed. Popped in Drop (and by PostgreSQL on abort).
+        unsafe { pg_sys::PushActiveSnapshot(pg_sys::GetLatestSnapshot()) };
+        LatestSnapshot
+    }
+}
+
+impl Drop for LatestSnapshot {
+    fn drop(&mut self) {
+        // SAFETY: pops the snapshot pushed in `push`; nothing pushed since is
+        // left on the stack (SPI pops its own).
+        unsafe { pg_sys::PopActiveSnapshot() }
+    }
 }
 
 /// Remembers code that `wasm.load` or `wasm.replace` just compiled, so the

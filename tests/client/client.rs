@@ -200,3 +200,65 @@ fn pg_dump_and_restore_keep_modules_and_functions() {
     assert_eq!(sum, 55);
     let _ = std::fs::remove_file(dump);
 }
+
+/// Eight sessions call a function in a loop while a ninth replaces its module
+/// twenty times: no error, and every answer comes from one of the versions.
+#[test]
+fn concurrent_callers_during_replaces() {
+    let version = |k: i32| {
+        format!(
+            r#"(module (func (export "f") (param i32 i32) (result i32)
+                 local.get 0 local.get 1 i32.add i32.const {k} i32.add))"#
+        )
+    };
+    let mut admin = fresh_db("pg_wasm_client_concurrent");
+    admin
+        .execute("SELECT wasm.load_wat('calc', $1)", &[&version(0)])
+        .unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let callers: Vec<_> = (0..8)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut c = connect("pg_wasm_client_concurrent");
+                let mut seen = std::collections::BTreeSet::new();
+                let mut calls = 0;
+                loop {
+                    // Read before calling: a call that starts after the stop
+                    // flag must see the last version, committed before it.
+                    let stopping = stop.load(std::sync::atomic::Ordering::SeqCst);
+                    let v: i32 = c
+                        .query_one("SELECT calc_f(1000, 0)", &[])
+                        .expect("call during replace")
+                        .get(0);
+                    seen.insert(v - 1000);
+                    calls += 1;
+                    if stopping && calls >= 50 {
+                        break (seen, v - 1000);
+                    }
+                }
+            })
+        })
+        .collect();
+    for k in 1..=20 {
+        admin
+            .execute(
+                "SELECT wasm.replace('calc', wasm.wat_to_wasm($1))",
+                &[&version(k)],
+            )
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut all = std::collections::BTreeSet::new();
+    for t in callers {
+        let (seen, last) = t.join().expect("caller thread");
+        assert_eq!(
+            last, 20,
+            "a call after the last replace runs the last version"
+        );
+        all.extend(seen);
+    }
+    assert!(all.iter().all(|k| (0..=20).contains(k)), "{all:?}");
+    assert!(all.len() > 2, "callers saw versions change: {all:?}");
+}

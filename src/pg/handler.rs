@@ -47,16 +47,18 @@ pub unsafe extern "C-unwind" fn wasm_call_handler(
 unsafe fn call(fcinfo: pg_sys::FunctionCallInfo) -> Result<Option<pg_sys::Datum>> {
     // SAFETY: fcinfo and its flinfo are valid for the call (fmgr contract).
     let flinfo = unsafe { (*fcinfo).flinfo };
-    // SAFETY: as above.
-    if unsafe { is_trigger_call(fcinfo) } {
-        return Err(PgWasmError::Unsupported(
-            "wasm trigger functions are not supported yet".into(),
-        ));
-    }
     // SAFETY: fn_extra is either null or the CallSite we stored below, which
     // lives in fn_mcxt exactly as long as the FmgrInfo.
     let site = unsafe { (*flinfo).fn_extra } as *mut CallSite;
     let site = if site.is_null() {
+        // Checked only here, off the warm path: a trigger call never gets a
+        // CallSite, so every trigger call arrives with fn_extra empty.
+        // SAFETY: as above.
+        if unsafe { is_trigger_call(fcinfo) } {
+            return Err(PgWasmError::Unsupported(
+                "wasm trigger functions are not supported yet".into(),
+            ));
+        }
         // SAFETY: flinfo is valid; fn_mcxt outlives every use of fn_extra and
         // drops the CallSite when it is reset or deleted.
         unsafe {

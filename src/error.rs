@@ -58,8 +58,12 @@ impl PgWasmError {
                 RuntimeError::Trap { kind, .. } => match kind {
                     TrapKind::OutOfFuel => ERRCODE_PROGRAM_LIMIT_EXCEEDED,
                     TrapKind::MemoryLimit => ERRCODE_OUT_OF_MEMORY,
-                    TrapKind::Interrupted => ERRCODE_QUERY_CANCELED,
-                    TrapKind::StackOverflow | TrapKind::Trap => ERRCODE_EXTERNAL_ROUTINE_EXCEPTION,
+                    TrapKind::Timeout | TrapKind::Cancelled => ERRCODE_QUERY_CANCELED,
+                    TrapKind::StackOverflow | TrapKind::Trap | TrapKind::HostFailed => {
+                        ERRCODE_EXTERNAL_ROUTINE_EXCEPTION
+                    }
+                    TrapKind::Raised => ERRCODE_RAISE_EXCEPTION,
+                    TrapKind::Denied => ERRCODE_INSUFFICIENT_PRIVILEGE,
                 },
                 RuntimeError::TooLarge { .. } => ERRCODE_PROGRAM_LIMIT_EXCEEDED,
                 RuntimeError::Engine(_) => ERRCODE_INTERNAL_ERROR,
@@ -82,6 +86,18 @@ impl PgWasmError {
 
     fn detail(&self) -> Option<String> {
         match self {
+            PgWasmError::Runtime {
+                target,
+                err:
+                    RuntimeError::Trap {
+                        kind: TrapKind::Raised,
+                        backtrace,
+                        ..
+                    },
+            } => Some(match backtrace {
+                Some(bt) => format!("raised by wasm function \"{target}\"\n{bt}"),
+                None => format!("raised by wasm function \"{target}\""),
+            }),
             PgWasmError::Runtime {
                 err: RuntimeError::Trap { backtrace, .. },
                 ..
@@ -115,6 +131,22 @@ impl PgWasmError {
                     },
                 ..
             } => Some("Raise pg_wasm.memory_limit_mb or the module's \"memory_mb\" setting."),
+            PgWasmError::Runtime {
+                err:
+                    RuntimeError::Trap {
+                        kind: TrapKind::Timeout,
+                        ..
+                    },
+                ..
+            } => Some("Raise pg_wasm.timeout_ms or the module's \"timeout_ms\" setting (0 = none)."),
+            PgWasmError::Runtime {
+                err:
+                    RuntimeError::Trap {
+                        kind: TrapKind::Denied,
+                        ..
+                    },
+                ..
+            } => Some("The module's owner can allow it: SELECT wasm.configure(module, '{\"allow_spi\": true}')."),
             _ => None,
         }
     }
@@ -142,8 +174,15 @@ impl fmt::Display for PgWasmError {
                     let what = match kind {
                         TrapKind::OutOfFuel => "ran out of fuel",
                         TrapKind::MemoryLimit => "exceeded its memory limit",
-                        TrapKind::Interrupted => "was interrupted",
-                        TrapKind::StackOverflow | TrapKind::Trap => "trapped",
+                        TrapKind::Timeout => "timed out",
+                        TrapKind::Cancelled => "was cancelled",
+                        TrapKind::StackOverflow | TrapKind::Trap | TrapKind::HostFailed => {
+                            "trapped"
+                        }
+                        TrapKind::Denied => "was denied",
+                        // The guest's own message, as RAISE EXCEPTION gives it;
+                        // the module and export go into DETAIL.
+                        TrapKind::Raised => return f.write_str(message),
                     };
                     write!(f, "wasm function \"{target}\" {what}: {message}")
                 }

@@ -1,11 +1,17 @@
-//! Settings (SPEC §7). Modules may only tighten these through
-//! `wasm.configure`; the effective limit is the smaller of the two.
+//! Settings (SPEC §7). Users may set the per-call limits for their session,
+//! but never above the superuser-only maxima (`pg_wasm.max_*`); modules may
+//! only tighten them through `wasm.configure`. The effective limit is the
+//! smallest of the three (see `catalog::Settings::effective`).
 
 use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
 
 pub static FUEL_LIMIT: GucSetting<i32> = GucSetting::<i32>::new(1_000_000_000);
 pub static MEMORY_LIMIT_MB: GucSetting<i32> = GucSetting::<i32>::new(64);
 pub static MAX_MODULE_SIZE_MB: GucSetting<i32> = GucSetting::<i32>::new(32);
+pub static TIMEOUT_MS: GucSetting<i32> = GucSetting::<i32>::new(0);
+pub static MAX_FUEL_LIMIT: GucSetting<i32> = GucSetting::<i32>::new(0);
+pub static MAX_MEMORY_LIMIT_MB: GucSetting<i32> = GucSetting::<i32>::new(4096);
+pub static MAX_TIMEOUT_MS: GucSetting<i32> = GucSetting::<i32>::new(0);
 pub static TRACK_TIME: GucSetting<bool> = GucSetting::<bool>::new(false);
 
 pub fn register() {
@@ -28,6 +34,46 @@ pub fn register() {
         65536,
         GucContext::Userset,
         GucFlags::UNIT_MB,
+    );
+    GucRegistry::define_int_guc(
+        c"pg_wasm.timeout_ms",
+        c"Wall-clock limit of one wasm call in milliseconds; 0 means none.",
+        c"A call that runs longer fails with SQLSTATE 57014. statement_timeout applies as well.",
+        &TIMEOUT_MS,
+        0,
+        i32::MAX,
+        GucContext::Userset,
+        GucFlags::UNIT_MS,
+    );
+    GucRegistry::define_int_guc(
+        c"pg_wasm.max_fuel_limit",
+        c"Largest fuel per call any session or module may use; 0 means no maximum.",
+        c"pg_wasm.fuel_limit above it (or 0) is lowered to it.",
+        &MAX_FUEL_LIMIT,
+        0,
+        i32::MAX,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"pg_wasm.max_memory_limit_mb",
+        c"Largest linear memory any session or module may give an instance, in megabytes.",
+        c"pg_wasm.memory_limit_mb above it is lowered to it.",
+        &MAX_MEMORY_LIMIT_MB,
+        1,
+        65536,
+        GucContext::Suset,
+        GucFlags::UNIT_MB,
+    );
+    GucRegistry::define_int_guc(
+        c"pg_wasm.max_timeout_ms",
+        c"Longest wall-clock time per call any session or module may allow; 0 means no maximum.",
+        c"pg_wasm.timeout_ms above it (or 0) is lowered to it.",
+        &MAX_TIMEOUT_MS,
+        0,
+        i32::MAX,
+        GucContext::Suset,
+        GucFlags::UNIT_MS,
     );
     GucRegistry::define_int_guc(
         c"pg_wasm.max_module_size_mb",

@@ -9,8 +9,8 @@ fn warm_call(c: &mut Criterion) {
     let engine = new_engine().unwrap();
     let wat = r#"(module (func (export "add") (param i32 i32) (result i32)
         local.get 0 local.get 1 i32.add))"#;
-    let module = compile(&engine, &parse_wat(wat).unwrap(), 1 << 20, |_, _| false).unwrap();
-    let mut inst = Instance::new(&engine, &module, "add", Limits::default()).unwrap();
+    let module = compile(&engine, &parse_wat(wat).unwrap(), 1 << 20).unwrap();
+    let mut inst = Instance::new(&engine, &module, "add", Limits::default(), NoHost).unwrap();
     c.bench_function("warm call add(i32,i32)", |b| {
         let mut n = 0i32;
         b.iter(|| {
@@ -21,7 +21,7 @@ fn warm_call(c: &mut Criterion) {
         })
     });
     c.bench_function("instantiate", |b| {
-        b.iter(|| Instance::new(&engine, &module, "add", Limits::default()).unwrap())
+        b.iter(|| Instance::new(&engine, &module, "add", Limits::default(), NoHost).unwrap())
     });
 }
 

@@ -13,13 +13,18 @@ const MAX_WASM_STACK: usize = 512 * 1024;
 
 /// Builds the engine a backend uses for every module.
 ///
-/// Fuel metering is always compiled in so a per-call fuel limit can be set
-/// without recompiling; compilation runs on the calling thread only, because
-/// PostgreSQL backends must not grow threads that could touch backend state.
+/// Fuel metering and epoch checks are always compiled in, so per-call fuel
+/// and time limits can change without recompiling. NaN results are
+/// canonicalised and relaxed SIMD is deterministic, so an IMMUTABLE function
+/// gives the same bits on every machine. Compilation runs on the calling
+/// thread only: the one extra thread a backend gets is the epoch ticker,
+/// which touches nothing but the engine's epoch counter.
 pub fn new_engine() -> Result<Engine, RuntimeError> {
     let mut config = Config::new();
     config
         .consume_fuel(true)
+        .epoch_interruption(true)
+        .cranelift_nan_canonicalization(true)
         .cranelift_opt_level(OptLevel::Speed)
         .wasm_backtrace_max_frames(NonZeroUsize::new(MAX_BACKTRACE_FRAMES))
         .max_wasm_stack(MAX_WASM_STACK)

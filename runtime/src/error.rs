@@ -1,3 +1,4 @@
+use crate::host::HostError;
 use std::fmt;
 use wasmtime::{Trap, WasmBacktrace};
 
@@ -16,7 +17,11 @@ pub enum RuntimeError {
     /// A module larger than the configured maximum.
     TooLarge { size: usize, limit: usize },
     /// An import the host does not provide.
-    UnsupportedImport { module: String, name: String },
+    UnsupportedImport {
+        module: String,
+        name: String,
+        reason: String,
+    },
     /// An export that is missing or is not a callable function.
     MissingExport(String),
     /// Execution stopped: a trap, a limit, or an interruption.
@@ -32,10 +37,20 @@ pub enum RuntimeError {
 pub enum TrapKind {
     OutOfFuel,
     MemoryLimit,
-    Interrupted,
+    /// The call's own wall-clock limit (`timeout_ms`) passed.
+    Timeout,
+    /// The embedding asked to stop (query cancel, statement_timeout, …).
+    Cancelled,
     StackOverflow,
-    /// unreachable, division by zero, out-of-bounds access, bad conversion, …
+    /// unreachable, division by zero, out-of-bounds access, bad conversion,
+    /// misuse of the host API, …
     Trap,
+    /// The guest raised an error on purpose (`pg.error`).
+    Raised,
+    /// The guest called a host function it is not allowed to use.
+    Denied,
+    /// A host function failed; the embedding kept its own error.
+    HostFailed,
 }
 
 impl fmt::Display for RuntimeError {
@@ -48,9 +63,14 @@ impl fmt::Display for RuntimeError {
                 f,
                 "module is {size} bytes, larger than pg_wasm.max_module_size_mb allows ({limit} bytes)"
             ),
-            RuntimeError::UnsupportedImport { module, name } => {
-                write!(f, "module imports \"{module}.{name}\", which pg_wasm does not provide")
-            }
+            RuntimeError::UnsupportedImport {
+                module,
+                name,
+                reason,
+            } => write!(
+                f,
+                "module imports \"{module}.{name}\", which pg_wasm does not provide: {reason}"
+            ),
             RuntimeError::MissingExport(name) => {
                 write!(f, "module has no exported function \"{name}\"")
             }
@@ -80,6 +100,32 @@ impl fmt::Display for MemoryLimitExceeded {
 
 impl std::error::Error for MemoryLimitExceeded {}
 
+/// Raised by the epoch callback when the embedding asks to stop.
+#[derive(Debug)]
+pub(crate) struct Cancelled;
+
+impl fmt::Display for Cancelled {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("call cancelled")
+    }
+}
+
+impl std::error::Error for Cancelled {}
+
+/// Raised by the epoch callback when the call's deadline passed.
+#[derive(Debug)]
+pub(crate) struct TimedOut {
+    pub(crate) ms: u64,
+}
+
+impl fmt::Display for TimedOut {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "call exceeded its time limit of {} ms", self.ms)
+    }
+}
+
+impl std::error::Error for TimedOut {}
+
 /// Turns whatever wasmtime returned from instantiation or a call into a
 /// [`RuntimeError::Trap`] with its class, message and Wasm backtrace.
 pub(crate) fn classify(err: wasmtime::Error) -> RuntimeError {
@@ -89,10 +135,22 @@ pub(crate) fn classify(err: wasmtime::Error) -> RuntimeError {
         .filter(|s| !s.trim().is_empty());
     let (kind, message) = if let Some(m) = err.downcast_ref::<MemoryLimitExceeded>() {
         (TrapKind::MemoryLimit, m.to_string())
+    } else if let Some(t) = err.downcast_ref::<TimedOut>() {
+        (TrapKind::Timeout, t.to_string())
+    } else if let Some(c) = err.downcast_ref::<Cancelled>() {
+        (TrapKind::Cancelled, c.to_string())
+    } else if let Some(h) = err.downcast_ref::<HostError>() {
+        let kind = match h {
+            HostError::Invalid(_) => TrapKind::Trap,
+            HostError::Denied(_) => TrapKind::Denied,
+            HostError::Failed(_) => TrapKind::HostFailed,
+            HostError::Raised(_) => TrapKind::Raised,
+        };
+        (kind, h.to_string())
     } else if let Some(trap) = err.downcast_ref::<Trap>() {
         let kind = match trap {
             Trap::OutOfFuel => TrapKind::OutOfFuel,
-            Trap::Interrupt => TrapKind::Interrupted,
+            Trap::Interrupt => TrapKind::Cancelled,
             Trap::StackOverflow => TrapKind::StackOverflow,
             _ => TrapKind::Trap,
         };

@@ -1,37 +1,80 @@
-use crate::error::{classify, RuntimeError};
+use crate::error::{classify, Cancelled, RuntimeError, TimedOut};
+use crate::host::{self, Host};
 use crate::limits::{Limits, StoreLimiter};
 use crate::types::FuncSig;
-use wasmtime::{Engine, Func, Linker, Module, Store, ValRaw};
+use std::time::{Duration, Instant};
+use wasmtime::{Engine, Func, Linker, Module, Store, UpdateDeadline, ValRaw};
+
+/// Everything a store carries: its limits, the embedding's host, and the
+/// deadline of the call in progress.
+pub struct StoreState<H> {
+    pub(crate) limiter: StoreLimiter,
+    pub(crate) host: H,
+    deadline: Option<Instant>,
+}
 
 /// One instantiated module bound to one export, ready to be called many times.
 ///
 /// The extension keeps one per call site (FmgrInfo) so that a warm call is a
 /// fuel reset plus the Wasm call itself; nothing here allocates per call.
-pub struct Instance {
-    store: Store<StoreLimiter>,
+pub struct Instance<H: Host> {
+    store: Store<StoreState<H>>,
     func: Func,
     sig: FuncSig,
     slots: usize,
     last_fuel: u64,
+    timeout: Option<Duration>,
 }
 
-impl Instance {
+/// Runs on the guest's thread each time the epoch ticker passes the store's
+/// deadline (every [`crate::TICK`] while Wasm runs).
+fn on_epoch<H: Host>(
+    ctx: wasmtime::StoreContextMut<'_, StoreState<H>>,
+) -> wasmtime::Result<UpdateDeadline> {
+    let state = ctx.data();
+    if state.host.cancel_requested() {
+        return Err(wasmtime::Error::new(Cancelled));
+    }
+    if let Some(deadline) = state.deadline {
+        if Instant::now() >= deadline {
+            return Err(wasmtime::Error::new(TimedOut {
+                ms: state.limiter.limits.timeout_ms,
+            }));
+        }
+    }
+    Ok(UpdateDeadline::Continue(1))
+}
+
+impl<H: Host> Instance<H> {
     /// Instantiates `module` under `limits` and resolves `export`.
     ///
-    /// Instantiation runs the module's start function with the call's fuel, so
-    /// a start function that loops or grows memory is stopped like a call.
+    /// Instantiation runs the module's start function with the call's fuel
+    /// and deadline, so a start function that loops or grows memory is
+    /// stopped like a call.
     pub fn new(
         engine: &Engine,
         module: &Module,
         export: &str,
         limits: Limits,
+        host: H,
     ) -> Result<Self, RuntimeError> {
-        let mut store = Store::new(engine, StoreLimiter { limits });
-        store.limiter(|state| state);
+        let timeout = (limits.timeout_ms > 0).then(|| Duration::from_millis(limits.timeout_ms));
+        let mut store = Store::new(
+            engine,
+            StoreState {
+                limiter: StoreLimiter { limits },
+                host,
+                deadline: timeout.map(|t| Instant::now() + t),
+            },
+        );
+        store.limiter(|state| &mut state.limiter);
+        store.epoch_deadline_callback(on_epoch::<H>);
+        store.set_epoch_deadline(1);
         store
             .set_fuel(limits.call_fuel())
             .map_err(|e| RuntimeError::Engine(e.to_string()))?;
-        let linker: Linker<StoreLimiter> = Linker::new(engine);
+        let mut linker: Linker<StoreState<H>> = Linker::new(engine);
+        host::link(&mut linker).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
         let instance = linker.instantiate(&mut store, module).map_err(classify)?;
         let func = instance
             .get_func(&mut store, export)
@@ -48,11 +91,18 @@ impl Instance {
             sig,
             slots,
             last_fuel: 0,
+            timeout,
         })
     }
 
     pub fn sig(&self) -> &FuncSig {
         &self.sig
+    }
+
+    /// The embedding's host value, for example to collect an error it kept
+    /// during the call.
+    pub fn host_mut(&mut self) -> &mut H {
+        &mut self.store.data_mut().host
     }
 
     /// Number of [`ValRaw`] slots [`Instance::call`] needs: room for the
@@ -67,9 +117,13 @@ impl Instance {
     #[inline]
     pub fn call(&mut self, buf: &mut [ValRaw]) -> Result<u64, RuntimeError> {
         assert!(buf.len() >= self.slots, "argument buffer too small");
-        let fuel = self.store.data().limits.call_fuel();
+        let fuel = self.store.data().limiter.limits.call_fuel();
         // Fuel is always enabled by `new_engine`, so this cannot fail.
         let _ = self.store.set_fuel(fuel);
+        self.store.set_epoch_deadline(1);
+        if let Some(t) = self.timeout {
+            self.store.data_mut().deadline = Some(Instant::now() + t);
+        }
         // SAFETY: `buf` is at least `slots` long (checked above), which covers
         // every parameter and result. The signature contains only numeric
         // types (FuncSig::from_func_type refuses references and v128), and any

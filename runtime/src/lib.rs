@@ -7,15 +7,21 @@
 
 mod engine;
 mod error;
+mod guest_memory;
+mod host;
 mod instance;
 mod limits;
 mod module;
+mod ticker;
 mod types;
 
 pub use engine::new_engine;
 pub use error::{RuntimeError, TrapKind};
-pub use instance::Instance;
+pub use guest_memory::{ALLOC_EXPORT, MEMORY_EXPORT};
+pub use host::{Host, HostError, LogLevel, NoHost};
+pub use instance::{Instance, StoreState};
 pub use limits::Limits;
-pub use module::{compile, describe, parse_wat, sha256, ExternInfo, ModuleInfo};
+pub use module::{compile, compile_any, describe, parse_wat, sha256, ExternInfo, ModuleInfo};
+pub use ticker::{start as start_ticker, TICK};
 pub use types::{FuncSig, WasmType};
 pub use wasmtime::{Engine, Module, ValRaw};

@@ -10,6 +10,8 @@ pub struct Limits {
     pub memory_bytes: usize,
     /// Largest table an instance may have, in elements.
     pub table_elements: usize,
+    /// Wall-clock limit per call in milliseconds; 0 means none.
+    pub timeout_ms: u64,
 }
 
 impl Default for Limits {
@@ -18,6 +20,7 @@ impl Default for Limits {
             fuel: 1_000_000_000,
             memory_bytes: 64 << 20,
             table_elements: 100_000,
+            timeout_ms: 0,
         }
     }
 }

@@ -1,4 +1,5 @@
 use crate::error::RuntimeError;
+use crate::host::check_import;
 use crate::types::FuncSig;
 use sha2::{Digest, Sha256};
 use wasmtime::{Engine, ExternType, Module};
@@ -45,15 +46,27 @@ pub fn sha256(bytes: &[u8]) -> [u8; 32] {
 
 /// Validates and compiles `bytes`.
 ///
-/// `max_size` bounds the input before any parsing; `allowed_import` decides
-/// which imports the host will satisfy, so a module needing anything else is
-/// refused here, naming the import, rather than failing at first call.
-pub fn compile(
-    engine: &Engine,
-    bytes: &[u8],
-    max_size: usize,
-    allowed_import: impl Fn(&str, &str) -> bool,
-) -> Result<Module, RuntimeError> {
+/// `max_size` bounds the input before any parsing. Imports must be host API
+/// functions (SPEC §8) with their exact signatures; a module needing
+/// anything else is refused here, naming the import, rather than failing at
+/// first call.
+pub fn compile(engine: &Engine, bytes: &[u8], max_size: usize) -> Result<Module, RuntimeError> {
+    let module = compile_any(engine, bytes, max_size)?;
+    for i in module.imports() {
+        if let Some(reason) = check_import(i.module(), i.name(), &i.ty()) {
+            return Err(RuntimeError::UnsupportedImport {
+                module: i.module().to_string(),
+                name: i.name().to_string(),
+                reason,
+            });
+        }
+    }
+    Ok(module)
+}
+
+/// Validates and compiles `bytes` whatever they import, for inspection:
+/// such a module can be described but [`compile`] refuses to run it.
+pub fn compile_any(engine: &Engine, bytes: &[u8], max_size: usize) -> Result<Module, RuntimeError> {
     if bytes.len() > max_size {
         return Err(RuntimeError::TooLarge {
             size: bytes.len(),
@@ -65,18 +78,7 @@ pub fn compile(
             "bytes do not start with the WebAssembly magic number \\0asm".into(),
         ));
     }
-    let module = Module::from_binary(engine, bytes)
-        .map_err(|e| RuntimeError::InvalidModule(format!("{e:#}")))?;
-    if let Some(i) = module
-        .imports()
-        .find(|i| !allowed_import(i.module(), i.name()))
-    {
-        return Err(RuntimeError::UnsupportedImport {
-            module: i.module().to_string(),
-            name: i.name().to_string(),
-        });
-    }
-    Ok(module)
+    Module::from_binary(engine, bytes).map_err(|e| RuntimeError::InvalidModule(format!("{e:#}")))
 }
 
 fn extern_info(kind_ty: ExternType, module: Option<&str>, name: &str) -> ExternInfo {

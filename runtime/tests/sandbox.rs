@@ -9,13 +9,13 @@ fn engine() -> Engine {
 
 fn module(engine: &Engine, wat: &str) -> Module {
     let bytes = parse_wat(wat).expect("wat");
-    compile(engine, &bytes, 1 << 20, |_, _| false).expect("compile")
+    compile(engine, &bytes, 1 << 20).expect("compile")
 }
 
-fn instance(wat: &str, export: &str, limits: Limits) -> Instance {
+fn instance(wat: &str, export: &str, limits: Limits) -> Instance<NoHost> {
     let engine = engine();
     let m = module(&engine, wat);
-    Instance::new(&engine, &m, export, limits).expect("instantiate")
+    Instance::new(&engine, &m, export, limits, NoHost).expect("instantiate")
 }
 
 const ADD: &str = r#"(module
@@ -95,8 +95,7 @@ fn refuses_bad_input() {
         parse_wat("(module (func (export \"f\") (result i32) i64.const 1))").and_then(|b| compile(
             &engine,
             &b,
-            1 << 20,
-            |_, _| true
+            1 << 20
         )),
         Err(RuntimeError::InvalidModule(_))
     ));
@@ -105,16 +104,16 @@ fn refuses_bad_input() {
         Err(RuntimeError::InvalidWat(_))
     ));
     assert!(matches!(
-        compile(&engine, b"not wasm", 1 << 20, |_, _| true),
+        compile(&engine, b"not wasm", 1 << 20),
         Err(RuntimeError::InvalidModule(_))
     ));
     assert!(matches!(
-        compile(&engine, b"\0asm\x01\0\0\0\x01", 1 << 20, |_, _| true),
+        compile(&engine, b"\0asm\x01\0\0\0\x01", 1 << 20),
         Err(RuntimeError::InvalidModule(_))
     ));
     let big = parse_wat(ADD).unwrap();
     assert_eq!(
-        compile(&engine, &big, 10, |_, _| true).unwrap_err(),
+        compile(&engine, &big, 10).unwrap_err(),
         RuntimeError::TooLarge {
             size: big.len(),
             limit: 10
@@ -122,10 +121,11 @@ fn refuses_bad_input() {
     );
     let imports = parse_wat(r#"(module (import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32))))"#).unwrap();
     assert_eq!(
-        compile(&engine, &imports, 1 << 20, |m, _| m == "pg").unwrap_err(),
+        compile(&engine, &imports, 1 << 20).unwrap_err(),
         RuntimeError::UnsupportedImport {
             module: "wasi_snapshot_preview1".into(),
-            name: "fd_write".into()
+            name: "fd_write".into(),
+            reason: "pg_wasm provides only pg.log, pg.error and pg.query (no WASI)".into()
         }
     );
 }
@@ -135,7 +135,7 @@ fn missing_export_is_an_error() {
     let engine = engine();
     let m = module(&engine, ADD);
     assert_eq!(
-        Instance::new(&engine, &m, "nope", Limits::default())
+        Instance::new(&engine, &m, "nope", Limits::default(), NoHost)
             .err()
             .unwrap(),
         RuntimeError::MissingExport("nope".into())
@@ -176,7 +176,7 @@ fn initial_memory_above_the_limit_fails_instantiation() {
         memory_bytes: 1 << 20,
         ..Limits::default()
     };
-    match Instance::new(&engine, &m, "f", limits) {
+    match Instance::new(&engine, &m, "f", limits, NoHost) {
         Err(RuntimeError::Trap { kind, .. }) => assert_eq!(kind, TrapKind::MemoryLimit),
         other => panic!("{:?}", other.err()),
     }

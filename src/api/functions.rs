@@ -71,8 +71,16 @@ fn auto_spec(prefix: &str, info: &ModuleInfo, export: &str) -> Option<Spec> {
             .to_string(),
         strict: true,
         volatility: "volatile".into(),
-        parallel: "safe".into(),
+        // SQL from a parallel worker cannot write; keep such modules in the
+        // leader unless the user says otherwise.
+        parallel: if runs_sql(info) { "restricted" } else { "safe" }.into(),
     })
+}
+
+fn runs_sql(info: &ModuleInfo) -> bool {
+    info.imports
+        .iter()
+        .any(|i| i.module.as_deref() == Some("pg") && i.name == "query")
 }
 
 fn one_of(

@@ -3,7 +3,7 @@
 use crate::error::RuntimeContext;
 use crate::guc;
 use crate::pg::cache;
-use pg_wasm_runtime::{compile, describe};
+use pg_wasm_runtime::{compile_any, describe};
 use pgrx::prelude::*;
 
 type Row = (String, String, Option<Vec<String>>, Option<Vec<String>>);
@@ -30,7 +30,7 @@ fn inspect(
 > {
     let result = cache::engine().and_then(|engine| {
         // Unlike wasm.load, any import is fine here: showing it is the point.
-        compile(engine, module, guc::max_module_size(), |_, _| true).in_module("")
+        compile_any(engine, module, guc::max_module_size()).in_module("")
     });
     let module = result.unwrap_or_else(|e| e.raise());
     let info = describe(&module);

@@ -12,9 +12,13 @@ pub struct Settings {
     /// Fuel per call; 0 = unlimited (still bounded by the GUC).
     pub fuel: Option<u64>,
     pub memory_mb: Option<u64>,
+    /// Wall-clock limit per call; 0 = none (still bounded by the GUC).
+    pub timeout_ms: Option<u64>,
+    /// Whether the module may run SQL through `pg.query`.
+    pub allow_spi: bool,
 }
 
-pub const KEYS: &[&str] = &["fuel", "memory_mb"];
+pub const KEYS: &[&str] = &["fuel", "memory_mb", "timeout_ms", "allow_spi"];
 
 fn non_negative(key: &str, v: &Value) -> Result<u64> {
     v.as_u64().ok_or_else(|| {
@@ -41,10 +45,18 @@ impl Settings {
             let slot = match key.as_str() {
                 "fuel" => &mut self.fuel,
                 "memory_mb" => &mut self.memory_mb,
-                "timeout_ms" | "allow_spi" => {
-                    return Err(PgWasmError::Unsupported(format!(
-                        "option \"{key}\" is not supported yet"
-                    )))
+                "timeout_ms" => &mut self.timeout_ms,
+                "allow_spi" => {
+                    self.allow_spi = match v {
+                        Value::Bool(b) => *b,
+                        Value::Null => false,
+                        other => {
+                            return Err(PgWasmError::InvalidParameter(format!(
+                                "option \"allow_spi\" must be true or false, not {other}"
+                            )))
+                        }
+                    };
+                    continue;
                 }
                 _ => continue,
             };
@@ -71,25 +83,56 @@ impl Settings {
         if let Some(mb) = self.memory_mb {
             m.insert("memory_mb".into(), mb.into());
         }
+        if let Some(ms) = self.timeout_ms {
+            m.insert("timeout_ms".into(), ms.into());
+        }
+        if self.allow_spi {
+            m.insert("allow_spi".into(), true.into());
+        }
         Value::Object(m)
     }
 
-    /// The limits a call runs under: the module's setting where it is
-    /// tighter than the session's GUC, the GUC otherwise.
+    /// The limits a call runs under: the tightest of the session's GUC, the
+    /// superuser's maximum and the module's own setting.
     pub fn effective(self) -> Limits {
-        let guc_fuel = guc::FUEL_LIMIT.get().max(0) as u64;
-        let fuel = match (self.fuel, guc_fuel) {
-            (None, g) => g,
-            (Some(0), g) => g,
-            (Some(m), 0) => m,
-            (Some(m), g) => m.min(g),
-        };
-        let guc_mb = guc::MEMORY_LIMIT_MB.get().max(1) as u64;
+        let fuel =
+            tightest([guc::FUEL_LIMIT.get(), guc::MAX_FUEL_LIMIT.get()]).min_nonzero(self.fuel);
+        let timeout_ms = tightest([guc::TIMEOUT_MS.get(), guc::MAX_TIMEOUT_MS.get()])
+            .min_nonzero(self.timeout_ms);
+        let guc_mb = guc::MEMORY_LIMIT_MB
+            .get()
+            .min(guc::MAX_MEMORY_LIMIT_MB.get())
+            .max(1) as u64;
         let mb = self.memory_mb.map_or(guc_mb, |m| m.min(guc_mb));
         Limits {
             fuel,
             memory_bytes: (mb as usize) << 20,
+            timeout_ms,
             ..Limits::default()
+        }
+    }
+}
+
+/// The tightest of limits where 0 means "no limit".
+fn tightest<const N: usize>(gucs: [i32; N]) -> u64 {
+    gucs.into_iter()
+        .map(|v| v.max(0) as u64)
+        .filter(|&v| v > 0)
+        .min()
+        .unwrap_or(0)
+}
+
+trait MinNonZero {
+    fn min_nonzero(self, other: Option<u64>) -> u64;
+}
+
+impl MinNonZero for u64 {
+    /// `self` tightened by `other`, where 0 (or absent) means "no limit".
+    fn min_nonzero(self, other: Option<u64>) -> u64 {
+        match (self, other.unwrap_or(0)) {
+            (a, 0) => a,
+            (0, b) => b,
+            (a, b) => a.min(b),
         }
     }
 }

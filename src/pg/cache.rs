@@ -23,10 +23,21 @@ static ENGINE: OnceCell<Engine> = OnceCell::new();
 static EPOCH: AtomicU64 = AtomicU64::new(1);
 static TABLE_OID: AtomicU32 = AtomicU32::new(0);
 static CALLBACK: OnceCell<()> = OnceCell::new();
+static XACT: AtomicU64 = AtomicU64::new(1);
+static XACT_CALLBACK: OnceCell<()> = OnceCell::new();
 
-/// The backend's engine, created on first use (never in the postmaster).
+/// The backend's engine, created on first use (never in the postmaster),
+/// with its epoch ticker running so calls can be cancelled and timed out.
 pub fn engine() -> Result<&'static Engine> {
-    ENGINE.get_or_try_init(|| pg_wasm_runtime::new_engine().in_module("(engine)"))
+    let engine = ENGINE.get_or_try_init(|| pg_wasm_runtime::new_engine().in_module("(engine)"))?;
+    // Once per process; later calls only read a OnceLock.
+    pg_wasm_runtime::start_ticker(engine).map_err(PgWasmError::Internal)?;
+    XACT_CALLBACK.get_or_init(|| {
+        // SAFETY: registers a 'static function once per backend; PostgreSQL
+        // keeps the registration in TopMemoryContext.
+        unsafe { pg_sys::RegisterXactCallback(Some(on_xact_end), std::ptr::null_mut()) }
+    });
+    Ok(engine)
 }
 
 /// Changes whenever `wasm.module` may have changed. Call sites compare it on
@@ -34,6 +45,31 @@ pub fn engine() -> Result<&'static Engine> {
 #[inline(always)]
 pub fn epoch() -> u64 {
     EPOCH.load(Ordering::Relaxed)
+}
+
+/// Changes at the end of every transaction. A call site made in an earlier
+/// transaction instantiates its module again, so no guest state (globals,
+/// memory) carries over from one transaction to the next.
+#[inline(always)]
+pub fn xact() -> u64 {
+    XACT.load(Ordering::Relaxed)
+}
+
+unsafe extern "C-unwind" fn on_xact_end(
+    event: pg_sys::XactEvent::Type,
+    _arg: *mut std::ffi::c_void,
+) {
+    use pg_sys::XactEvent::*;
+    if matches!(
+        event,
+        XACT_EVENT_COMMIT
+            | XACT_EVENT_ABORT
+            | XACT_EVENT_PARALLEL_COMMIT
+            | XACT_EVENT_PARALLEL_ABORT
+            | XACT_EVENT_PREPARE
+    ) {
+        XACT.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 unsafe extern "C-unwind" fn on_relcache_invalidation(_arg: pg_sys::Datum, relid: pg_sys::Oid) {
@@ -75,16 +111,9 @@ thread_local! {
     static INLINE: RefCell<HashMap<[u8; 32], Module>> = RefCell::new(HashMap::new());
 }
 
-/// Imports the host provides. None yet: the host API (SPEC §8) comes with
-/// the limits and security work, and a module asking for anything is refused
-/// at load, naming the import.
-pub fn allowed_import(_module: &str, _name: &str) -> bool {
-    false
-}
-
 /// Validates and compiles module bytes with the backend's engine.
 pub fn compile_module(target: &str, bytes: &[u8]) -> Result<Module> {
-    compile(engine()?, bytes, guc::max_module_size(), allowed_import).in_module(target)
+    compile(engine()?, bytes, guc::max_module_size()).in_module(target)
 }
 
 /// The current compiled code of module `name`.

@@ -7,11 +7,12 @@
 
 use super::cache;
 use super::function::FunctionDef;
+use super::host::PgHost;
 use super::stats::{self, Counters};
 use crate::error::{PgWasmError, Result};
 use crate::guc;
 use crate::marshal::Shape;
-use pg_wasm_runtime::{Instance, RuntimeError, ValRaw};
+use pg_wasm_runtime::{Instance, RuntimeError, TrapKind, ValRaw};
 use pgrx::pg_sys;
 use std::time::Instant;
 
@@ -20,10 +21,15 @@ pub struct CallSite {
     /// (a module changed) or `POISONED` (the last call trapped) means
     /// prepare again before calling.
     epoch: u64,
+    /// Transaction and role the instance was made for: guest state never
+    /// outlives either (a persistent FmgrInfo, say in the typcache, can be
+    /// called again in a later transaction or under another role).
+    xact: u64,
+    user: pg_sys::Oid,
     fn_oid: pg_sys::Oid,
     target: String,
     shape: Shape,
-    instance: Instance,
+    instance: Instance<PgHost>,
     buf: Vec<ValRaw>,
     counters: Counters,
     track_time: bool,
@@ -36,16 +42,18 @@ impl CallSite {
         let epoch = cache::epoch();
         let def = FunctionDef::load(fn_oid)?;
         let r = def.resolve(false)?;
-        let instance =
-            Instance::new(cache::engine()?, &r.module, &r.export, r.limits).map_err(|err| {
-                PgWasmError::Runtime {
-                    target: r.target.clone(),
-                    err,
-                }
+        let host = PgHost::new(r.target.clone(), r.allow_spi, def.read_only());
+        let instance = Instance::new(cache::engine()?, &r.module, &r.export, r.limits, host)
+            .map_err(|err| PgWasmError::Runtime {
+                target: r.target.clone(),
+                err,
             })?;
         let buf = vec![ValRaw::i64(0); instance.slots().max(1)];
         Ok(CallSite {
             epoch,
+            xact: cache::xact(),
+            // SAFETY: reads the backend's current user id.
+            user: unsafe { pg_sys::GetUserId() },
             fn_oid,
             target: r.target,
             shape: r.shape,
@@ -59,7 +67,10 @@ impl CallSite {
     /// Whether the site may be used for the next call as it is.
     #[inline(always)]
     pub fn is_current(&self) -> bool {
+        // SAFETY: GetUserId only reads a backend global.
         self.epoch == cache::epoch()
+            && self.xact == cache::xact()
+            && self.user == unsafe { pg_sys::GetUserId() }
     }
 
     /// Calls the export with the arguments in `fcinfo`.
@@ -108,6 +119,20 @@ impl CallSite {
         // The guest's state after a trap is whatever it was mid-call; never
         // reuse it.
         self.epoch = POISONED;
+        if let Some(failure) = self.instance.host_mut().take_failure() {
+            // A PostgreSQL error caught in a host call, raised again now
+            // that the Wasm frames are gone.
+            std::panic::resume_unwind(failure);
+        }
+        if let RuntimeError::Trap {
+            kind: TrapKind::Cancelled,
+            ..
+        } = err
+        {
+            // Let PostgreSQL report the cancel in its own words
+            // (statement timeout, user request, terminating connection).
+            pgrx::check_for_interrupts!();
+        }
         PgWasmError::Runtime {
             target: self.target.clone(),
             err,

@@ -6,7 +6,7 @@ use crate::catalog;
 use crate::error::{PgWasmError, Result};
 use crate::marshal::{self, Shape};
 use pg_wasm_runtime::{describe, Limits, Module};
-use pgrx::pg_catalog::pg_proc::PgProc;
+use pgrx::pg_catalog::pg_proc::{PgProc, ProVolatile};
 use pgrx::pg_sys;
 
 /// What pg_proc says about a function of language wasm.
@@ -15,6 +15,7 @@ pub struct FunctionDef {
     pub arg_types: Vec<pg_sys::Oid>,
     pub ret_type: pg_sys::Oid,
     pub retset: bool,
+    pub volatility: ProVolatile,
     pub body: Body,
 }
 
@@ -26,6 +27,7 @@ pub struct Resolved {
     pub export: String,
     pub shape: Shape,
     pub limits: Limits,
+    pub allow_spi: bool,
 }
 
 impl FunctionDef {
@@ -37,8 +39,14 @@ impl FunctionDef {
             arg_types: proc.proargtypes(),
             ret_type: proc.prorettype(),
             retset: proc.proretset(),
+            volatility: proc.provolatile(),
             body: body::parse(&proc.prosrc())?,
         })
+    }
+
+    /// STABLE and IMMUTABLE functions run SQL read-only (SPEC §8).
+    pub fn read_only(&self) -> bool {
+        self.volatility != ProVolatile::Volatile
     }
 
     fn signature(&self) -> String {
@@ -66,7 +74,7 @@ impl FunctionDef {
                 self.signature()
             )));
         }
-        let (label, target, module, export, limits) = match &self.body {
+        let (label, target, module, export, settings) = match &self.body {
             Body::Export { module, export } => {
                 let cached = cache::module(module).map_err(|e| match e {
                     PgWasmError::UnknownModule(m) if as_creator => PgWasmError::invalid_function(
@@ -86,7 +94,7 @@ impl FunctionDef {
                     format!("{module}.{export}"),
                     cached.module.clone(),
                     export.clone(),
-                    cached.meta.settings.effective(),
+                    cached.meta.settings,
                 )
             }
             Body::InlineWat(wat) => {
@@ -102,8 +110,13 @@ impl FunctionDef {
                         None,
                     )
                 })?;
-                let limits = catalog::Settings::default().effective();
-                (target.clone(), target, module, export, limits)
+                (
+                    target.clone(),
+                    target,
+                    module,
+                    export,
+                    catalog::Settings::default(),
+                )
             }
         };
         let info = describe(&module);
@@ -140,7 +153,8 @@ impl FunctionDef {
             module,
             export,
             shape,
-            limits,
+            limits: settings.effective(),
+            allow_spi: settings.allow_spi,
         })
     }
 }

@@ -6,4 +6,6 @@ pub mod cache;
 pub mod call_site;
 pub mod function;
 pub mod handler;
+pub mod host;
+mod spi;
 pub mod stats;

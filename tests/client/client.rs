@@ -2,49 +2,9 @@
 //! `make test`), for what one backend cannot show by itself.
 //! The DSN comes from PG_WASM_TEST_DSN (see the Makefile).
 
-use postgres::{Client, NoTls};
-
-fn dsn(db: &str) -> String {
-    let base = std::env::var("PG_WASM_TEST_DSN")
-        .unwrap_or_else(|_| "host=/tmp/pg_wasm_cluster port=28815 user=postgres".into());
-    format!("{base} dbname={db}")
-}
-
-/// A fresh database with the extension, for one test.
-fn fresh_db(name: &str) -> Client {
-    empty_db(name);
-    let mut c = connect(name);
-    c.batch_execute("SET client_min_messages = warning; CREATE EXTENSION pg_wasm")
-        .unwrap();
-    c
-}
-
-/// A fresh database without the extension.
-fn empty_db(name: &str) {
-    let mut admin = Client::connect(&dsn("postgres"), NoTls).expect("connect to postgres");
-    // Two statements: DROP/CREATE DATABASE refuse to run in one implicit
-    // transaction block.
-    admin
-        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .unwrap();
-    admin
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .unwrap();
-}
-
-fn connect(db: &str) -> Client {
-    Client::connect(&dsn(db), NoTls).expect("connect")
-}
-
-fn call_i32(c: &mut Client, sql: &str) -> i32 {
-    c.query_one(sql, &[]).unwrap().get(0)
-}
-
-fn wat_add(op: &str) -> String {
-    format!(
-        r#"(module (func (export "f") (param i32 i32) (result i32) local.get 0 local.get 1 i32.{op}))"#
-    )
-}
+#[path = "support.rs"]
+mod support;
+use support::*;
 
 #[test]
 fn replace_is_seen_by_a_connection_with_the_old_code_cached() {

@@ -66,7 +66,7 @@ SELECT wasm.configure('spin', '{"fuel": "lots"}');
 \echo :LAST_ERROR_SQLSTATE
 SELECT wasm.configure('spin', '{"colour": "red"}');
 \echo :LAST_ERROR_SQLSTATE
-SELECT wasm.configure('spin', '{"timeout_ms": 100}');
+SELECT wasm.configure('spin', '{"allow_spi": "yes"}');
 \echo :LAST_ERROR_SQLSTATE
 SELECT wasm.configure('nosuch', '{}');
 \echo :LAST_ERROR_SQLSTATE

@@ -1,0 +1,47 @@
+;; The host API (SPEC §8) from WebAssembly text: pg.log, pg.error and
+;; pg.query. Loaded by tests/pg_regress/sql/07_host_api.sql with
+;; {"allow_spi": true}; query results are logged back as NOTICEs.
+(module
+  (import "pg" "log" (func $log (param i32 i32 i32)))
+  (import "pg" "error" (func $error (param i32 i32)))
+  (import "pg" "query" (func $query (param i32 i32 i32 i32) (result i64)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "hello from wasm")
+  (data (i32.const 16) "value must not be negative")
+  (data (i32.const 48) "SELECT name, price FROM hostapi_items WHERE price > $1 ORDER BY name")
+  (data (i32.const 128) "[10]")
+  (data (i32.const 144) "INSERT INTO hostapi_items VALUES ($1, $2) RETURNING name, price")
+  (data (i32.const 208) "[\"wasm\", 99.5]")
+  (data (i32.const 224) "SELECT * FROM no_such_table")
+  (data (i32.const 256) "SELECT $1::int + 1 AS n, $2::text AS s, $3::jsonb -> 'k' AS j, $4::text IS NULL AS was_null, $5 AS b")
+  (data (i32.const 368) "[41, \"x\", {\"k\": [1, 2]}, null, true]")
+  ;; A bump allocator: the host copies query results in through it. The
+  ;; instance lives for one statement, so nothing is ever freed.
+  (global $heap (mut i32) (i32.const 4096))
+  (func (export "pg_wasm_alloc") (param $len i32) (result i32)
+    (local $p i32) (local $end i32)
+    (local.set $p (global.get $heap))
+    (local.set $end (i32.add (local.get $p) (local.get $len)))
+    (if (i32.gt_u (local.get $end) (i32.mul (memory.size) (i32.const 65536)))
+      (then (drop (memory.grow
+        (i32.add (i32.const 1)
+          (i32.shr_u (i32.sub (local.get $end) (i32.mul (memory.size) (i32.const 65536)))
+                     (i32.const 16)))))))
+    (global.set $heap (local.get $end))
+    (local.get $p))
+  ;; Logs a packed (ptr << 32 | len) result at NOTICE.
+  (func $notice_result (param $r i64)
+    (call $log (i32.const 3)
+      (i32.wrap_i64 (i64.shr_u (local.get $r) (i64.const 32)))
+      (i32.wrap_i64 (local.get $r))))
+  (func (export "greet") (param $level i32)
+    (call $log (local.get $level) (i32.const 0) (i32.const 15)))
+  (func (export "checked") (param $x i32) (result i32)
+    (if (i32.lt_s (local.get $x) (i32.const 0))
+      (then (call $error (i32.const 16) (i32.const 26))))
+    (local.get $x))
+  (func (export "expensive") (call $notice_result (call $query (i32.const 48) (i32.const 68) (i32.const 128) (i32.const 4))))
+  (func (export "add_item") (call $notice_result (call $query (i32.const 144) (i32.const 63) (i32.const 208) (i32.const 14))))
+  (func (export "typed") (call $notice_result (call $query (i32.const 256) (i32.const 100) (i32.const 368) (i32.const 36))))
+  (func (export "bad_query") (drop (call $query (i32.const 224) (i32.const 27) (i32.const 0) (i32.const 0))))
+  (func (export "wild_pointer") (call $log (i32.const 3) (i32.const 70000) (i32.const 10))))

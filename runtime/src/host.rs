@@ -1,0 +1,192 @@
+//! The host API (SPEC §8): the imports of module `pg` and the trait through
+//! which the embedding answers them.
+//!
+//! The runtime owns the import names, their signatures and the guest-memory
+//! side (bounds checks, UTF-8, copying results into the guest); the
+//! embedding only sees Rust strings and bytes, so a PostgreSQL error can
+//! never unwind through Wasm frames: the embedding catches it, returns
+//! [`HostError::Failed`], and raises it again after the call has returned.
+
+use crate::guest_memory;
+use crate::instance::StoreState;
+use std::fmt;
+use wasmtime::{Caller, ExternType, Linker, ValType};
+
+/// What the embedding provides to guests. One value per instance.
+pub trait Host: 'static {
+    /// `pg.log(level, ptr, len)`: `level` is already checked to be one of
+    /// [`LogLevel`].
+    fn log(&mut self, level: LogLevel, message: &str) -> Result<(), HostError>;
+    /// `pg.query(sql, params)`: runs `sql` with `params` (a JSON array, or
+    /// empty) and returns the rows as a JSON array.
+    fn query(&mut self, sql: &str, params: &str) -> Result<Vec<u8>, HostError>;
+    /// Polled on every epoch tick while Wasm runs: true stops the call with
+    /// [`crate::TrapKind::Cancelled`]. Must be cheap and must not unwind.
+    fn cancel_requested(&self) -> bool;
+}
+
+/// `pg.log` levels as the guest passes them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogLevel {
+    Debug,
+    Log,
+    Info,
+    Notice,
+    Warning,
+}
+
+impl LogLevel {
+    pub fn from_i32(level: i32) -> Option<Self> {
+        Some(match level {
+            0 => LogLevel::Debug,
+            1 => LogLevel::Log,
+            2 => LogLevel::Info,
+            3 => LogLevel::Notice,
+            4 => LogLevel::Warning,
+            _ => return None,
+        })
+    }
+}
+
+/// Why a host call did not complete. Each becomes a trap of its own kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostError {
+    /// The guest misused the API (bad pointer, bad UTF-8, bad level, …).
+    Invalid(String),
+    /// The module may not do this (for example `pg.query` without
+    /// `allow_spi`).
+    Denied(String),
+    /// The embedding failed and kept its own error to raise after the call.
+    Failed(String),
+    /// `pg.error`: the guest asked to raise this message.
+    Raised(String),
+}
+
+impl fmt::Display for HostError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HostError::Invalid(m)
+            | HostError::Denied(m)
+            | HostError::Failed(m)
+            | HostError::Raised(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for HostError {}
+
+/// The imports pg_wasm provides, with their Wasm signatures.
+const IMPORTS: &[(&str, &[ValType], &[ValType])] = &[
+    ("log", &[ValType::I32, ValType::I32, ValType::I32], &[]),
+    ("error", &[ValType::I32, ValType::I32], &[]),
+    (
+        "query",
+        &[ValType::I32, ValType::I32, ValType::I32, ValType::I32],
+        &[ValType::I64],
+    ),
+];
+
+/// Why an import is refused, or `None` if the host provides it.
+pub(crate) fn check_import(module: &str, name: &str, ty: &ExternType) -> Option<String> {
+    let expected = (module == "pg")
+        .then(|| IMPORTS.iter().find(|(n, _, _)| *n == name))
+        .flatten();
+    let Some((_, params, results)) = expected else {
+        return Some("pg_wasm provides only pg.log, pg.error and pg.query (no WASI)".into());
+    };
+    let want = format!(
+        "(func (param {}) (result {}))",
+        types(params),
+        types(results)
+    );
+    match ty {
+        ExternType::Func(f)
+            if f.params()
+                .map(|t| t.to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+                == types(params)
+                && f.results()
+                    .map(|t| t.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    == types(results) =>
+        {
+            None
+        }
+        _ => Some(format!("it must be declared as {want}")),
+    }
+}
+
+fn types(t: &[ValType]) -> String {
+    t.iter()
+        .map(|t| t.to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn trap(e: HostError) -> wasmtime::Error {
+    wasmtime::Error::new(e)
+}
+
+/// Defines the `pg` imports in `linker`.
+pub(crate) fn link<H: Host>(linker: &mut Linker<StoreState<H>>) -> wasmtime::Result<()> {
+    linker.func_wrap(
+        "pg",
+        "log",
+        |mut caller: Caller<'_, StoreState<H>>, level: i32, ptr: i32, len: i32| {
+            let level = LogLevel::from_i32(level).ok_or_else(|| {
+                trap(HostError::Invalid(format!(
+                    "pg.log: level {level} is not 0 (debug), 1 (log), 2 (info), 3 (notice) or 4 (warning)"
+                )))
+            })?;
+            let text = guest_memory::read_str(&mut caller, ptr, len, "pg.log message").map_err(trap)?;
+            caller.data_mut().host.log(level, &text).map_err(trap)
+        },
+    )?;
+    linker.func_wrap(
+        "pg",
+        "error",
+        |mut caller: Caller<'_, StoreState<H>>, ptr: i32, len: i32| -> wasmtime::Result<()> {
+            let text =
+                guest_memory::read_str(&mut caller, ptr, len, "pg.error message").map_err(trap)?;
+            Err(trap(HostError::Raised(text)))
+        },
+    )?;
+    linker.func_wrap(
+        "pg",
+        "query",
+        |mut caller: Caller<'_, StoreState<H>>,
+         sql_ptr: i32,
+         sql_len: i32,
+         params_ptr: i32,
+         params_len: i32|
+         -> wasmtime::Result<i64> {
+            let sql = guest_memory::read_str(&mut caller, sql_ptr, sql_len, "pg.query SQL")
+                .map_err(trap)?;
+            let params =
+                guest_memory::read_str(&mut caller, params_ptr, params_len, "pg.query parameters")
+                    .map_err(trap)?;
+            let rows = caller.data_mut().host.query(&sql, &params).map_err(trap)?;
+            guest_memory::write_result(&mut caller, &rows, "pg.query result")
+        },
+    )?;
+    Ok(())
+}
+
+/// A host that provides nothing: logs are dropped, queries are refused and
+/// calls are never cancelled. For tests, benchmarks and tools.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoHost;
+
+impl Host for NoHost {
+    fn log(&mut self, _level: LogLevel, _message: &str) -> Result<(), HostError> {
+        Ok(())
+    }
+    fn query(&mut self, _sql: &str, _params: &str) -> Result<Vec<u8>, HostError> {
+        Err(HostError::Denied("this host runs no SQL".into()))
+    }
+    fn cancel_requested(&self) -> bool {
+        false
+    }
+}

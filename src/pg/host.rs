@@ -1,0 +1,98 @@
+//! The host API as PostgreSQL answers it (SPEC §8).
+//!
+//! Every PostgreSQL call made on a guest's behalf runs under
+//! `catch_unwind`: pgrx turns an ERROR raised inside into a Rust panic, we
+//! keep its payload, return [`HostError::Failed`] so wasmtime unwinds the
+//! Wasm frames as a trap, and the call site raises the kept error again once
+//! the call has returned ([`PgHost::take_failure`]).
+
+use super::spi;
+use pg_wasm_runtime::{Host, HostError, LogLevel};
+use pgrx::pg_sys;
+use pgrx::{PgLogLevel, PgSqlErrorCode};
+use std::any::Any;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ptr::{addr_of, read_volatile};
+
+pub struct PgHost {
+    /// "module.export", for messages.
+    target: String,
+    allow_spi: bool,
+    /// STABLE and IMMUTABLE functions may only read (SPEC §8).
+    read_only: bool,
+    failure: Option<Box<dyn Any + Send>>,
+}
+
+impl PgHost {
+    pub fn new(target: String, allow_spi: bool, read_only: bool) -> Self {
+        PgHost {
+            target,
+            allow_spi,
+            read_only,
+            failure: None,
+        }
+    }
+
+    /// The error a host call caught, to be raised again now that no Wasm
+    /// frame is on the stack.
+    pub fn take_failure(&mut self) -> Option<Box<dyn Any + Send>> {
+        self.failure.take()
+    }
+
+    fn guarded<T>(&mut self, what: &str, f: impl FnOnce() -> T) -> Result<T, HostError> {
+        match catch_unwind(AssertUnwindSafe(f)) {
+            Ok(v) => Ok(v),
+            Err(payload) => {
+                self.failure = Some(payload);
+                Err(HostError::Failed(format!("{what} failed")))
+            }
+        }
+    }
+}
+
+impl Host for PgHost {
+    fn log(&mut self, level: LogLevel, message: &str) -> Result<(), HostError> {
+        let level = match level {
+            LogLevel::Debug => PgLogLevel::DEBUG1,
+            LogLevel::Log => PgLogLevel::LOG,
+            LogLevel::Info => PgLogLevel::INFO,
+            LogLevel::Notice => PgLogLevel::NOTICE,
+            LogLevel::Warning => PgLogLevel::WARNING,
+        };
+        self.guarded("pg.log", || {
+            pgrx::ereport!(
+                level,
+                PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION,
+                message.to_string()
+            )
+        })
+    }
+
+    fn query(&mut self, sql: &str, params: &str) -> Result<Vec<u8>, HostError> {
+        if !self.allow_spi {
+            return Err(HostError::Denied(format!(
+                "pg.query is not allowed for \"{}\": the module's allow_spi setting is off",
+                self.target
+            )));
+        }
+        let query = spi::Query::parse(sql, params).map_err(HostError::Invalid)?;
+        let read_only = self.read_only;
+        // SAFETY: runs on the backend's main thread inside a function call,
+        // where SPI may be used; errors unwind as panics into `guarded`.
+        self.guarded("pg.query", || unsafe { query.run(read_only) })
+    }
+
+    #[inline]
+    fn cancel_requested(&self) -> bool {
+        // SAFETY: plain reads of PostgreSQL's interrupt flags, which its
+        // signal handlers set on this same thread; volatile as in
+        // CHECK_FOR_INTERRUPTS(). Inside a critical section an ERROR would
+        // become a PANIC, so we never stop a guest there.
+        unsafe {
+            read_volatile(addr_of!(pg_sys::InterruptPending)) != 0
+                && (read_volatile(addr_of!(pg_sys::QueryCancelPending)) != 0
+                    || read_volatile(addr_of!(pg_sys::ProcDiePending)) != 0)
+                && read_volatile(addr_of!(pg_sys::CritSectionCount)) == 0
+        }
+    }
+}

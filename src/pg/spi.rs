@@ -1,0 +1,124 @@
+//! `pg.query`: SQL through SPI with JSON parameters, rows back as JSON.
+//!
+//! Parameters are typed from their JSON value: integers are `bigint`, other
+//! numbers `double precision`, strings `text`, booleans `boolean`, objects
+//! and arrays `jsonb`, null a NULL `text`; SQL casts them as needed
+//! (`WHERE id = $1::int`). Each result row becomes a JSON object as
+//! `row_to_json` makes it.
+
+use pgrx::pg_sys;
+use pgrx::{IntoDatum, JsonB};
+use serde_json::Value;
+use std::ffi::{CStr, CString};
+
+pub struct Query {
+    sql: CString,
+    params: Vec<Value>,
+}
+
+impl Query {
+    /// Checks what the guest passed, before any PostgreSQL call.
+    pub fn parse(sql: &str, params: &str) -> Result<Self, String> {
+        let sql = CString::new(sql)
+            .map_err(|_| "pg.query: the SQL text contains a NUL byte".to_string())?;
+        let params = if params.trim().is_empty() {
+            Vec::new()
+        } else {
+            match serde_json::from_str(params) {
+                Ok(Value::Array(a)) => a,
+                Ok(other) => {
+                    return Err(format!(
+                        "pg.query: parameters must be a JSON array, not {}",
+                        kind(&other)
+                    ))
+                }
+                Err(e) => return Err(format!("pg.query: parameters are not valid JSON: {e}")),
+            }
+        };
+        Ok(Query { sql, params })
+    }
+
+    /// Runs the query and returns the rows as a JSON array.
+    ///
+    /// # Safety
+    /// Must run on the backend's main thread inside a transaction. A
+    /// PostgreSQL ERROR unwinds out of here as a pgrx panic; SPI's own
+    /// end-of-(sub)transaction cleanup then closes the connection.
+    pub unsafe fn run(&self, read_only: bool) -> Vec<u8> {
+        // SAFETY: per the function's contract; each call below is used as
+        // SPI documents it, between SPI_connect and SPI_finish.
+        unsafe {
+            pg_sys::SPI_connect();
+            let mut types = Vec::with_capacity(self.params.len());
+            let mut values = Vec::with_capacity(self.params.len());
+            let mut nulls = Vec::with_capacity(self.params.len());
+            for p in &self.params {
+                let (ty, datum) = param(p);
+                types.push(ty);
+                values.push(datum.unwrap_or(pg_sys::Datum::from(0)));
+                nulls.push(if datum.is_some() { b' ' } else { b'n' } as std::ffi::c_char);
+            }
+            let rc = pg_sys::SPI_execute_with_args(
+                self.sql.as_ptr(),
+                self.params.len() as i32,
+                types.as_mut_ptr(),
+                values.as_mut_ptr(),
+                nulls.as_ptr(),
+                read_only,
+                0,
+            );
+            if rc < 0 {
+                let code = CStr::from_ptr(pg_sys::SPI_result_code_string(rc));
+                pgrx::error!("pg.query: SPI_execute failed: {}", code.to_string_lossy());
+            }
+            let mut out = Vec::with_capacity(64);
+            out.push(b'[');
+            let table = pg_sys::SPI_tuptable;
+            if !table.is_null() {
+                let desc = pg_sys::BlessTupleDesc((*table).tupdesc);
+                for i in 0..pg_sys::SPI_processed as usize {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    let row = pg_sys::heap_copy_tuple_as_datum(*(*table).vals.add(i), desc);
+                    let json =
+                        pgrx::direct_function_call_as_datum(pg_sys::row_to_json, &[Some(row)])
+                            .expect("row_to_json of a row is never NULL");
+                    let text = pg_sys::text_to_cstring(json.cast_mut_ptr());
+                    out.extend_from_slice(CStr::from_ptr(text).to_bytes());
+                }
+            }
+            out.push(b']');
+            pg_sys::SPI_finish();
+            out
+        }
+    }
+}
+
+/// The SQL type and value of one JSON parameter; `None` is NULL.
+fn param(v: &Value) -> (pg_sys::Oid, Option<pg_sys::Datum>) {
+    match v {
+        Value::Null => (pg_sys::TEXTOID, None),
+        Value::Bool(b) => (pg_sys::BOOLOID, b.into_datum()),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => (pg_sys::INT8OID, i.into_datum()),
+            None => (
+                pg_sys::FLOAT8OID,
+                n.as_f64().unwrap_or(f64::NAN).into_datum(),
+            ),
+        },
+        Value::String(s) => (pg_sys::TEXTOID, s.as_str().into_datum()),
+        Value::Array(_) | Value::Object(_) => (pg_sys::JSONBOID, JsonB(v.clone()).into_datum()),
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}

@@ -1,0 +1,46 @@
+//! Helpers shared by the client test binaries.
+#![allow(dead_code)]
+
+pub use postgres::{Client, NoTls};
+
+pub fn dsn(db: &str) -> String {
+    let base = std::env::var("PG_WASM_TEST_DSN")
+        .unwrap_or_else(|_| "host=/tmp/pg_wasm_cluster port=28815 user=postgres".into());
+    format!("{base} dbname={db}")
+}
+
+/// A fresh database with the extension, for one test.
+pub fn fresh_db(name: &str) -> Client {
+    empty_db(name);
+    let mut c = connect(name);
+    c.batch_execute("SET client_min_messages = warning; CREATE EXTENSION pg_wasm")
+        .unwrap();
+    c
+}
+
+/// A fresh database without the extension.
+pub fn empty_db(name: &str) {
+    let mut admin = Client::connect(&dsn("postgres"), NoTls).expect("connect to postgres");
+    // Two statements: DROP/CREATE DATABASE refuse to run in one implicit
+    // transaction block.
+    admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .unwrap();
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .unwrap();
+}
+
+pub fn connect(db: &str) -> Client {
+    Client::connect(&dsn(db), NoTls).expect("connect")
+}
+
+pub fn call_i32(c: &mut Client, sql: &str) -> i32 {
+    c.query_one(sql, &[]).unwrap().get(0)
+}
+
+pub fn wat_add(op: &str) -> String {
+    format!(
+        r#"(module (func (export "f") (param i32 i32) (result i32) local.get 0 local.get 1 i32.{op}))"#
+    )
+}

@@ -78,7 +78,21 @@ pub fn compile_any(engine: &Engine, bytes: &[u8], max_size: usize) -> Result<Mod
             "bytes do not start with the WebAssembly magic number \\0asm".into(),
         ));
     }
-    Module::from_binary(engine, bytes).map_err(|e| RuntimeError::InvalidModule(format!("{e:#}")))
+    let module = Module::from_binary(engine, bytes)
+        .map_err(|e| RuntimeError::InvalidModule(format!("{e:#}")))?;
+    // Wasm names are any UTF-8; PostgreSQL text (and jsonb) cannot hold NUL.
+    let names = module
+        .imports()
+        .flat_map(|i| [i.module(), i.name()])
+        .chain(module.exports().map(|e| e.name()));
+    for name in names {
+        if name.contains('\0') {
+            return Err(RuntimeError::InvalidModule(format!(
+                "the name {name:?} contains a NUL character, which PostgreSQL cannot store"
+            )));
+        }
+    }
+    Ok(module)
 }
 
 fn extern_info(kind_ty: ExternType, module: Option<&str>, name: &str) -> ExternInfo {

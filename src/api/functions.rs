@@ -28,6 +28,24 @@ fn is_internal_export(name: &str) -> bool {
     name.starts_with("pg_wasm_") || name == "_start" || name == "_initialize"
 }
 
+/// Whether an export can get an automatic function: a body must be able to
+/// name it ('module.export', trimmed), and `<prefix><export>` must fit in a
+/// PostgreSQL name without truncation, or two exports could collide. Wasm
+/// allows any UTF-8 export name, including "" and "  "; such exports are
+/// skipped, with a NOTICE.
+fn nameable(prefix: &str, export: &str) -> bool {
+    let ok = !export.is_empty()
+        && export.trim() == export
+        && !export.chars().any(char::is_control)
+        && prefix.len() + export.len() < pg_sys::NAMEDATALEN as usize;
+    if !ok {
+        pgrx::notice!(
+            "export {export:?} gets no automatic function: its name cannot be used in a function name or body"
+        );
+    }
+    ok
+}
+
 fn quote_ident(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))
 }
@@ -217,6 +235,7 @@ fn specs(
             .exports
             .iter()
             .filter(|e| e.kind == "func" && !is_internal_export(&e.name))
+            .filter(|e| nameable(prefix, &e.name))
             .filter_map(|e| auto_spec(prefix, info, &e.name))
             .collect()),
         FunctionsOption::Explicit(map) => map

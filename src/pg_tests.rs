@@ -77,4 +77,45 @@ mod tests {
         );
         assert_eq!(calls.unwrap(), Some(100));
     }
+
+    #[pg_test]
+    #[should_panic(expected = "timed out")]
+    fn timeout_stops_a_loop_with_unlimited_fuel() {
+        load_math();
+        Spi::run("SET pg_wasm.fuel_limit = 0").unwrap();
+        Spi::run("SET pg_wasm.timeout_ms = 100").unwrap();
+        Spi::run("SELECT math_spin()").unwrap();
+    }
+
+    #[pg_test]
+    fn effective_limits_take_the_tightest_of_guc_maximum_and_module() {
+        use crate::catalog::Settings;
+        let set = |sql: &str| Spi::run(sql).unwrap();
+        set("SET pg_wasm.fuel_limit = 0");
+        set("SET pg_wasm.max_fuel_limit = 0");
+        assert_eq!(Settings::default().effective().fuel, 0, "unlimited");
+        set("SET pg_wasm.max_fuel_limit = 1000");
+        assert_eq!(
+            Settings::default().effective().fuel,
+            1000,
+            "0 means the maximum"
+        );
+        set("SET pg_wasm.fuel_limit = 5000");
+        assert_eq!(
+            Settings::default().effective().fuel,
+            1000,
+            "clamped to the maximum"
+        );
+        let module = Settings {
+            fuel: Some(10),
+            timeout_ms: Some(70),
+            memory_mb: Some(2),
+            ..Settings::default()
+        };
+        assert_eq!(module.effective().fuel, 10, "a module may be tighter");
+        set("SET pg_wasm.timeout_ms = 50");
+        assert_eq!(module.effective().timeout_ms, 50, "but not looser");
+        set("SET pg_wasm.max_memory_limit_mb = 1");
+        assert_eq!(module.effective().memory_bytes, 1 << 20);
+    }
 }

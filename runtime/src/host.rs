@@ -94,11 +94,14 @@ pub(crate) fn check_import(module: &str, name: &str, ty: &ExternType) -> Option<
     let Some((_, params, results)) = expected else {
         return Some("pg_wasm provides only pg.log, pg.error and pg.query (no WASI)".into());
     };
-    let want = format!(
-        "(func (param {}) (result {}))",
-        types(params),
-        types(results)
-    );
+    let want = match results {
+        [] => format!("(func (param {}))", types(params)),
+        _ => format!(
+            "(func (param {}) (result {}))",
+            types(params),
+            types(results)
+        ),
+    };
     match ty {
         ExternType::Func(f)
             if f.params()

@@ -120,7 +120,11 @@ impl<H: Host> Instance<H> {
         let fuel = self.store.data().limiter.limits.call_fuel();
         // Fuel is always enabled by `new_engine`, so this cannot fail.
         let _ = self.store.set_fuel(fuel);
-        self.store.set_epoch_deadline(1);
+        // The epoch deadline is not reset here: it is always at most one
+        // tick ahead (set at instantiation, renewed by `on_epoch`), so a
+        // call that starts after the ticker moved on runs the callback once
+        // at its first check, which is what a cancel arriving between calls
+        // needs anyway. Resetting it would cost an atomic read per call.
         if let Some(t) = self.timeout {
             self.store.data_mut().deadline = Some(Instant::now() + t);
         }

@@ -66,3 +66,20 @@ SELECT hostapi_greet(3);
 
 DROP OWNED BY hostapi_reader;
 DROP ROLE hostapi_reader;
+
+-- Nothing but pg.log, pg.error and pg.query can be imported, and those only
+-- with their own signatures: refused at load, naming the import (22023).
+SELECT wasm.load_wat('envy', '(module (import "env" "now" (func (result i64))))');
+\echo :LAST_ERROR_SQLSTATE
+SELECT wasm.load_wat('sloppy', '(module (import "pg" "log" (func (param i32 i32))))');
+\echo :LAST_ERROR_SQLSTATE
+SELECT wasm.load_wat('greedy', '(module (import "pg" "memory" (memory 1)))');
+\echo :LAST_ERROR_SQLSTATE
+-- A module that receives query results must export pg_wasm_alloc.
+SELECT wasm.load_wat('noalloc', '(module
+  (import "pg" "query" (func $q (param i32 i32 i32 i32) (result i64)))
+  (memory (export "memory") 1) (data (i32.const 0) "SELECT 1")
+  (func (export "run") (drop (call $q (i32.const 0) (i32.const 8) (i32.const 0) (i32.const 0)))))',
+  '{"allow_spi": true}');
+SELECT noalloc_run();
+\echo :LAST_ERROR_SQLSTATE

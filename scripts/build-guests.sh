@@ -24,10 +24,18 @@ done
 # C: freestanding, one translation unit per guest.
 for src in guest-examples/c-*/*.c; do
   name=$(basename "$src" .c)
-  if [ ! -f "$out/$name.wasm" ] || [ "$src" -nt "$out/$name.wasm" ]; then
+  section="${src%.c}.pg_wasm.json"
+  if [ ! -f "$out/$name.wasm" ] || [ "$src" -nt "$out/$name.wasm" ] \
+     || [ guest-examples/c-sdk/pg_wasm.h -nt "$out/$name.wasm" ] \
+     || { [ -f "$section" ] && [ "$section" -nt "$out/$name.wasm" ]; }; then
     echo "guest: building C $src"
-    clang --target=wasm32 -O2 -nostdlib -fuse-ld=lld -Wl,--no-entry \
+    clang --target=wasm32 -O2 -mbulk-memory -nostdlib -fuse-ld=lld -Wl,--no-entry \
+      -I guest-examples/c-sdk \
       -o "$out/$name.wasm" "$src"
+    # The module's SQL signatures (SPEC §4), as its pg_wasm custom section.
+    if [ -f "$section" ]; then
+      python3 scripts/add-wasm-section.py "$out/$name.wasm" pg_wasm "$section"
+    fi
   fi
 done
 

@@ -39,6 +39,12 @@ pub enum PgWasmError {
     Unsupported(String),
     /// A result that does not fit the declared SQL type (22003).
     OutOfRange(String),
+    /// A byte result that does not parse as its SQL type, with the input
+    /// function's own SQLSTATE.
+    InvalidResult {
+        sqlstate: PgSqlErrorCode,
+        message: String,
+    },
     /// A failed catalog query; a bug or a damaged installation (XX000).
     Internal(String),
 }
@@ -80,6 +86,7 @@ impl PgWasmError {
             PgWasmError::NotOwner { .. } => ERRCODE_INSUFFICIENT_PRIVILEGE,
             PgWasmError::Unsupported(_) => ERRCODE_FEATURE_NOT_SUPPORTED,
             PgWasmError::OutOfRange(_) => ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
+            PgWasmError::InvalidResult { sqlstate, .. } => *sqlstate,
             PgWasmError::Internal(_) => ERRCODE_INTERNAL_ERROR,
         }
     }
@@ -192,6 +199,7 @@ impl fmt::Display for PgWasmError {
             PgWasmError::InvalidParameter(m)
             | PgWasmError::Unsupported(m)
             | PgWasmError::OutOfRange(m)
+            | PgWasmError::InvalidResult { message: m, .. }
             | PgWasmError::InvalidFunction { message: m, .. } => f.write_str(m),
             PgWasmError::DuplicateModule(n) => write!(f, "wasm module \"{n}\" already exists"),
             PgWasmError::UnknownModule(n) => write!(f, "wasm module \"{n}\" does not exist"),

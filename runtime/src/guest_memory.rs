@@ -10,6 +10,9 @@ use wasmtime::{AsContextMut, Caller, Extern, Memory};
 /// The export every guest that exchanges bytes must have.
 pub const ALLOC_EXPORT: &str = "pg_wasm_alloc";
 pub const MEMORY_EXPORT: &str = "memory";
+/// Optional: called with each result's `(ptr, len)` once the host has
+/// copied it, and with `(0, 0)` after a call that returned no bytes.
+pub const FREE_EXPORT: &str = "pg_wasm_free";
 
 fn memory<T>(caller: &mut Caller<'_, T>, what: &str) -> Result<Memory, HostError> {
     match caller.get_export(MEMORY_EXPORT) {

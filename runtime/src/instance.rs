@@ -1,9 +1,10 @@
 use crate::error::{classify, Cancelled, RuntimeError, TimedOut};
+use crate::guest_memory::{checked_range, ALLOC_EXPORT, FREE_EXPORT, MEMORY_EXPORT};
 use crate::host::{self, Host};
 use crate::limits::{Limits, StoreLimiter};
 use crate::types::FuncSig;
 use std::time::{Duration, Instant};
-use wasmtime::{Engine, Func, Linker, Module, Store, UpdateDeadline, ValRaw};
+use wasmtime::{Engine, Func, Linker, Memory, Module, Store, TypedFunc, UpdateDeadline, ValRaw};
 
 /// Everything a store carries: its limits, the embedding's host, and the
 /// deadline of the call in progress.
@@ -24,6 +25,10 @@ pub struct Instance<H: Host> {
     slots: usize,
     last_fuel: u64,
     timeout: Option<Duration>,
+    /// ABI version 1 (SPEC §5): present when the guest exports them.
+    memory: Option<Memory>,
+    alloc: Option<TypedFunc<i32, i32>>,
+    free: Option<TypedFunc<(i32, i32), ()>>,
 }
 
 /// Runs on the guest's thread each time the epoch ticker passes the store's
@@ -85,6 +90,13 @@ impl<H: Host> Instance<H> {
             ))
         })?;
         let slots = sig.params.len().max(sig.results.len());
+        let memory = instance.get_memory(&mut store, MEMORY_EXPORT);
+        let alloc = instance
+            .get_typed_func::<i32, i32>(&mut store, ALLOC_EXPORT)
+            .ok();
+        let free = instance
+            .get_typed_func::<(i32, i32), ()>(&mut store, FREE_EXPORT)
+            .ok();
         Ok(Instance {
             store,
             func,
@@ -92,6 +104,9 @@ impl<H: Host> Instance<H> {
             slots,
             last_fuel: 0,
             timeout,
+            memory,
+            alloc,
+            free,
         })
     }
 
@@ -116,18 +131,18 @@ impl<H: Host> Instance<H> {
     /// [`Instance::last_fuel`] has it also when the call failed.
     #[inline]
     pub fn call(&mut self, buf: &mut [ValRaw]) -> Result<u64, RuntimeError> {
-        assert!(buf.len() >= self.slots, "argument buffer too small");
-        let fuel = self.store.data().limiter.limits.call_fuel();
-        // Fuel is always enabled by `new_engine`, so this cannot fail.
-        let _ = self.store.set_fuel(fuel);
         // The epoch deadline is not reset here: it is always at most one
         // tick ahead (set at instantiation, renewed by `on_epoch`), so a
         // call that starts after the ticker moved on runs the callback once
         // at its first check, which is what a cancel arriving between calls
         // needs anyway. Resetting it would cost an atomic read per call.
-        if let Some(t) = self.timeout {
-            self.store.data_mut().deadline = Some(Instant::now() + t);
-        }
+        let fuel = self.refuel();
+        self.call_inner(buf, fuel)
+    }
+
+    #[inline]
+    fn call_inner(&mut self, buf: &mut [ValRaw], fuel: u64) -> Result<u64, RuntimeError> {
+        assert!(buf.len() >= self.slots, "argument buffer too small");
         // SAFETY: `buf` is at least `slots` long (checked above), which covers
         // every parameter and result. The signature contains only numeric
         // types (FuncSig::from_func_type refuses references and v128), and any
@@ -142,8 +157,97 @@ impl<H: Host> Instance<H> {
         result.map(|()| used).map_err(classify)
     }
 
+    /// Whether the guest can receive bytes: it exports `memory` and
+    /// `pg_wasm_alloc(i32) -> i32`.
+    pub fn has_memory_abi(&self) -> bool {
+        self.memory.is_some() && self.alloc.is_some()
+    }
+
+    /// Resets fuel and the deadline before a sequence of guest calls that
+    /// make up one SQL call (allocations, the call itself, the free).
+    #[inline]
+    fn refuel(&mut self) -> u64 {
+        let fuel = self.store.data().limiter.limits.call_fuel();
+        let _ = self.store.set_fuel(fuel);
+        if let Some(t) = self.timeout {
+            self.store.data_mut().deadline = Some(Instant::now() + t);
+        }
+        fuel
+    }
+
+    /// Copies `bytes` into guest memory through `pg_wasm_alloc` and returns
+    /// the pointer. The allocation runs under the coming call's fuel.
+    pub fn write_bytes(&mut self, bytes: &[u8], first: bool) -> Result<i32, RuntimeError> {
+        if first {
+            self.refuel();
+        }
+        let (Some(memory), Some(alloc)) = (self.memory, self.alloc.clone()) else {
+            return Err(RuntimeError::InvalidModule(format!(
+                "the module must export \"{MEMORY_EXPORT}\" and \"{ALLOC_EXPORT}\" (func (param i32) (result i32)) to take text, bytea or JSON"
+            )));
+        };
+        let len = i32::try_from(bytes.len()).map_err(|_| {
+            abi_error(format!(
+                "a value of {} bytes does not fit in 32-bit guest memory",
+                bytes.len()
+            ))
+        })?;
+        let ptr = alloc.call(&mut self.store, len).map_err(classify)?;
+        let data = memory.data_mut(&mut self.store);
+        let range = checked_range(ptr, len, data.len()).ok_or_else(|| {
+            abi_error(format!(
+                "{ALLOC_EXPORT}({len}) returned {ptr}, outside guest memory ({} bytes)",
+                data.len()
+            ))
+        })?;
+        data[range].copy_from_slice(bytes);
+        Ok(ptr)
+    }
+
+    /// The `len` bytes at `ptr` in guest memory, bounds-checked.
+    pub fn read_bytes(&self, ptr: i32, len: i32) -> Result<&[u8], RuntimeError> {
+        let Some(memory) = self.memory else {
+            return Err(RuntimeError::InvalidModule(format!(
+                "the module must export \"{MEMORY_EXPORT}\" to return text, bytea or JSON"
+            )));
+        };
+        let data = memory.data(&self.store);
+        let range = checked_range(ptr, len, data.len()).ok_or_else(|| {
+            abi_error(format!(
+                "the result ({len} bytes at {ptr}) lies outside guest memory ({} bytes)",
+                data.len()
+            ))
+        })?;
+        Ok(&data[range])
+    }
+
+    /// Tells the guest the host is done with a result (`pg_wasm_free`, if
+    /// exported); `(0, 0)` when there was no result to free.
+    pub fn free(&mut self, ptr: i32, len: i32) -> Result<(), RuntimeError> {
+        match self.free.clone() {
+            Some(f) => f.call(&mut self.store, (ptr, len)).map_err(classify),
+            None => Ok(()),
+        }
+    }
+
+    /// Like [`Instance::call`], but after [`Instance::write_bytes`] has
+    /// already reset fuel for this SQL call.
+    #[inline]
+    pub fn call_after_writes(&mut self, buf: &mut [ValRaw]) -> Result<u64, RuntimeError> {
+        let fuel = self.store.data().limiter.limits.call_fuel();
+        self.call_inner(buf, fuel)
+    }
+
     /// Fuel used by the last call, whether it succeeded or not.
     pub fn last_fuel(&self) -> u64 {
         self.last_fuel
+    }
+}
+
+fn abi_error(message: String) -> RuntimeError {
+    RuntimeError::Trap {
+        kind: crate::TrapKind::Trap,
+        message,
+        backtrace: None,
     }
 }

@@ -17,11 +17,14 @@ mod types;
 
 pub use engine::new_engine;
 pub use error::{RuntimeError, TrapKind};
-pub use guest_memory::{ALLOC_EXPORT, MEMORY_EXPORT};
+pub use guest_memory::{ALLOC_EXPORT, FREE_EXPORT, MEMORY_EXPORT};
 pub use host::{Host, HostError, LogLevel, NoHost};
 pub use instance::{Instance, StoreState};
 pub use limits::Limits;
-pub use module::{compile, compile_any, describe, parse_wat, sha256, ExternInfo, ModuleInfo};
+pub use module::{
+    compile, compile_any, describe, describe_with_section, parse_wat, pg_wasm_section, sha256,
+    ExternInfo, ModuleInfo, SECTION_NAME,
+};
 pub use ticker::{start as start_ticker, TICK};
 pub use types::{FuncSig, WasmType};
 pub use wasmtime::{Engine, Module, ValRaw};

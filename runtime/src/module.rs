@@ -24,6 +24,9 @@ pub struct ExternInfo {
 pub struct ModuleInfo {
     pub imports: Vec<ExternInfo>,
     pub exports: Vec<ExternInfo>,
+    /// The text of the `pg_wasm` custom section (SPEC §4), when
+    /// [`describe_with_section`] found one.
+    pub section: Option<String>,
 }
 
 impl ModuleInfo {
@@ -118,9 +121,44 @@ fn extern_info(kind_ty: ExternType, module: Option<&str>, name: &str) -> ExternI
     }
 }
 
+/// Name of the custom section in which a module describes its exports'
+/// SQL signatures.
+pub const SECTION_NAME: &str = "pg_wasm";
+
+/// The contents of the module's `pg_wasm` custom section(s), as UTF-8.
+/// Several sections (one per object file a linker merged) are joined.
+pub fn pg_wasm_section(bytes: &[u8]) -> Result<Option<String>, RuntimeError> {
+    let mut found: Option<Vec<u8>> = None;
+    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+        let payload = payload.map_err(|e| RuntimeError::InvalidModule(e.to_string()))?;
+        if let wasmparser::Payload::CustomSection(reader) = payload {
+            if reader.name() == SECTION_NAME {
+                found
+                    .get_or_insert_with(Vec::new)
+                    .extend_from_slice(reader.data());
+            }
+        }
+    }
+    found
+        .map(|b| {
+            String::from_utf8(b).map_err(|_| {
+                RuntimeError::InvalidModule("the pg_wasm custom section is not UTF-8".into())
+            })
+        })
+        .transpose()
+}
+
+/// [`describe`] plus the `pg_wasm` section of the module's bytes.
+pub fn describe_with_section(module: &Module, bytes: &[u8]) -> Result<ModuleInfo, RuntimeError> {
+    let mut info = describe(module);
+    info.section = pg_wasm_section(bytes)?;
+    Ok(info)
+}
+
 /// Imports and exports of a compiled module.
 pub fn describe(module: &Module) -> ModuleInfo {
     ModuleInfo {
+        section: None,
         imports: module
             .imports()
             .map(|i| extern_info(i.ty(), Some(i.module()), i.name()))

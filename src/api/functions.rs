@@ -69,6 +69,58 @@ fn resolve_type(name: &str, export: &str) -> Result<String> {
     }
 }
 
+/// A result type: a type name, `setof <type>`, or `table(<col> <type>, ...)`.
+fn resolve_returns(text: &str, export: &str) -> Result<String> {
+    let t = text.trim();
+    let lower = t.to_lowercase();
+    if let Some(rest) = lower.strip_prefix("setof ") {
+        return Ok(format!("SETOF {}", resolve_type(rest.trim(), export)?));
+    }
+    if lower.starts_with("table") && t.ends_with(')') {
+        let inner = t[5..].trim_start();
+        let Some(inner) = inner.strip_prefix('(') else {
+            return Err(PgWasmError::InvalidParameter(format!(
+                "functions.{export}.returns: cannot parse \"{text}\""
+            )));
+        };
+        let inner = &inner[..inner.len() - 1];
+        let mut cols = Vec::new();
+        for col in split_top_level(inner) {
+            let col = col.trim();
+            let (name, ty) = col.split_once(char::is_whitespace).ok_or_else(|| {
+                PgWasmError::InvalidParameter(format!(
+                    "functions.{export}.returns: column \"{col}\" needs a name and a type"
+                ))
+            })?;
+            cols.push(format!(
+                "{} {}",
+                quote_ident(name),
+                resolve_type(ty.trim(), export)?
+            ));
+        }
+        return Ok(format!("TABLE({})", cols.join(", ")));
+    }
+    resolve_type(t, export)
+}
+
+/// Splits on commas outside parentheses (`numeric(10,2)` stays whole).
+fn split_top_level(s: &str) -> Vec<&str> {
+    let (mut depth, mut start, mut out) = (0i32, 0usize, Vec::new());
+    for (i, c) in s.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                out.push(&s[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&s[start..]);
+    out
+}
+
 fn auto_spec(prefix: &str, info: &ModuleInfo, export: &str) -> Option<Spec> {
     let sig = info.export_func(export)?.sig.as_ref()?;
     if sig.results.len() > 1 {
@@ -139,6 +191,7 @@ fn explicit_spec(
         "strict",
         "volatility",
         "parallel",
+        "kind",
     ];
     if let Some(k) = def.keys().find(|k| !KEYS.contains(&k.as_str())) {
         return Err(PgWasmError::InvalidParameter(format!(
@@ -181,7 +234,7 @@ fn explicit_spec(
         }
     };
     let returns = match def.get("returns") {
-        Some(Value::String(s)) => resolve_type(s, export)?,
+        Some(Value::String(s)) => resolve_returns(s, export)?,
         None | Some(Value::Null) => auto.as_ref().map(|a| a.returns.clone()).ok_or_else(|| {
             PgWasmError::InvalidParameter(format!("functions.{export} needs \"returns\""))
         })?,
@@ -231,17 +284,42 @@ fn specs(
 ) -> Result<Vec<Spec>> {
     match functions {
         FunctionsOption::None => Ok(vec![]),
-        FunctionsOption::Auto => Ok(info
-            .exports
-            .iter()
-            .filter(|e| e.kind == "func" && !is_internal_export(&e.name))
-            .filter(|e| nameable(prefix, &e.name))
-            .filter_map(|e| auto_spec(prefix, info, &e.name))
-            .collect()),
+        FunctionsOption::Auto => {
+            let described = section_functions(info)?;
+            let mut out = Vec::new();
+            for e in &info.exports {
+                if e.kind != "func" || is_internal_export(&e.name) || !nameable(prefix, &e.name) {
+                    continue;
+                }
+                match described.get(&e.name) {
+                    Some(def) => out.push(explicit_spec(module, prefix, info, &e.name, def)?),
+                    None => out.extend(auto_spec(prefix, info, &e.name)),
+                }
+            }
+            Ok(out)
+        }
         FunctionsOption::Explicit(map) => map
             .iter()
             .map(|(export, def)| explicit_spec(module, prefix, info, export, def))
             .collect(),
+    }
+}
+
+/// The `functions` object of the module's `pg_wasm` custom section (SPEC
+/// §4): per export, the same keys as `options.functions`.
+fn section_functions(info: &ModuleInfo) -> Result<Map<String, Value>> {
+    let Some(text) = &info.section else {
+        return Ok(Map::new());
+    };
+    let bad = |why: String| {
+        PgWasmError::InvalidParameter(format!("the module's pg_wasm custom section {why}"))
+    };
+    let v: Value =
+        serde_json::from_str(text).map_err(|e| bad(format!("is not valid JSON: {e}")))?;
+    match v.get("functions") {
+        None | Some(Value::Null) => Ok(Map::new()),
+        Some(Value::Object(m)) => Ok(m.clone()),
+        Some(_) => Err(bad("has a \"functions\" key that is not an object".into())),
     }
 }
 

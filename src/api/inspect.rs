@@ -3,7 +3,7 @@
 use crate::error::RuntimeContext;
 use crate::guc;
 use crate::pg::cache;
-use pg_wasm_runtime::{compile_any, describe};
+use pg_wasm_runtime::{compile_any, describe_with_section, SECTION_NAME};
 use pgrx::prelude::*;
 
 type Row = (String, String, Option<Vec<String>>, Option<Vec<String>>);
@@ -13,12 +13,12 @@ CREATE FUNCTION wasm.inspect(module bytea)
 RETURNS TABLE(kind text, name text, params text[], results text[]) STABLE STRICT
 LANGUAGE c AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
 COMMENT ON FUNCTION wasm.inspect(bytea) IS
-  'Imports and exports of a module, without loading it. kind is "import func", "export func", "export memory", ...';
+  'Imports and exports of a module, without loading it. kind is "import func", "export func", "export memory", ..., and "custom section" for the pg_wasm section (its JSON in results).';
 "#)]
 // pgrx needs the column names spelled inline with name!, so no type alias.
 #[allow(clippy::type_complexity)]
 fn inspect(
-    module: &[u8],
+    module_bytes: &[u8],
 ) -> TableIterator<
     'static,
     (
@@ -30,10 +30,12 @@ fn inspect(
 > {
     let result = cache::engine().and_then(|engine| {
         // Unlike wasm.load, any import is fine here: showing it is the point.
-        compile_any(engine, module, guc::max_module_size()).in_module("")
+        compile_any(engine, module_bytes, guc::max_module_size()).in_module("")
     });
     let module = result.unwrap_or_else(|e| e.raise());
-    let info = describe(&module);
+    let info = describe_with_section(&module, module_bytes)
+        .in_module("")
+        .unwrap_or_else(|e| e.raise());
     let row = |dir: &str, e: &pg_wasm_runtime::ExternInfo| -> Row {
         let name = match &e.module {
             Some(m) => format!("{m}.{}", e.name),
@@ -47,12 +49,20 @@ fn inspect(
             (is_func || e.kind == "global").then(|| e.results.clone()),
         )
     };
-    let rows: Vec<Row> = info
+    let mut rows: Vec<Row> = info
         .imports
         .iter()
         .map(|e| row("import", e))
         .chain(info.exports.iter().map(|e| row("export", e)))
         .collect();
+    if let Some(text) = &info.section {
+        rows.push((
+            "custom section".into(),
+            SECTION_NAME.into(),
+            None,
+            Some(vec![text.clone()]),
+        ));
+    }
     TableIterator::new(rows)
 }
 

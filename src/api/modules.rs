@@ -7,7 +7,7 @@ use crate::error::{PgWasmError, Result, RuntimeContext};
 use crate::marshal;
 use crate::pg::body::check_module_name;
 use crate::pg::cache;
-use pg_wasm_runtime::{describe, parse_wat, sha256, ModuleInfo};
+use pg_wasm_runtime::{describe_with_section, parse_wat, sha256, ModuleInfo};
 use pgrx::prelude::*;
 use pgrx::JsonB;
 
@@ -21,7 +21,7 @@ fn prepare<'a>(
     bytes: &'a [u8],
 ) -> Result<(pg_wasm_runtime::Module, ModuleInfo, NewCode<'a>)> {
     let module = cache::compile_module(name, bytes)?;
-    let info = describe(&module);
+    let info = describe_with_section(&module, bytes).in_module(name)?;
     let code = NewCode {
         bytes,
         sha256: sha256(bytes),
@@ -147,14 +147,19 @@ fn check_still_fits(module: &str, info: &ModuleInfo, f: &catalog::FunctionRef) -
             f.export
         ))
     })?;
-    marshal::shape(&proc.proargtypes(), proc.prorettype(), sig)
-        .map(|_| ())
-        .map_err(|detail| {
-            refuse(format!(
-                "uses export \"{}\", whose signature changed: {detail}",
-                f.export
-            ))
-        })
+    marshal::shape(
+        &proc.proargtypes(),
+        proc.prorettype(),
+        proc.proretset(),
+        sig,
+    )
+    .map(|_| ())
+    .map_err(|detail| {
+        refuse(format!(
+            "uses export \"{}\", whose signature changed: {detail}",
+            f.export
+        ))
+    })
 }
 
 #[pg_extern(sql = r#"

@@ -1,7 +1,14 @@
-//! SQL values ⇄ Wasm values (SPEC §5, numeric rows).
+//! SQL values ⇄ Wasm values (SPEC §5).
 //!
-//! The signature check runs once, in the validator and when a call site is
-//! prepared; the per-row conversions are branch-on-enum bit copies.
+//! Numbers cross as Wasm numbers; everything else as bytes in guest memory
+//! ([`codec`]), with JSON for composite, record, array and set results
+//! ([`json`]). The signature check runs once, in the validator and when a
+//! call site is prepared; per row, numbers are bit copies and bytes one copy.
+
+pub mod codec;
+pub mod json;
+
+pub use codec::Codec;
 
 use crate::error::{PgWasmError, Result};
 use pg_wasm_runtime::{FuncSig, ValRaw, WasmType};
@@ -95,12 +102,45 @@ fn out_of_range(function: &str, ty: &str, value: &str) -> PgWasmError {
     ))
 }
 
-/// What a call site needs to move values across: one [`Scalar`] per SQL
-/// argument and the result's, `None` for `void`.
+/// How one SQL argument crosses: one Wasm number, or `(ptr, len)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arg {
+    Scalar(Scalar),
+    Bytes(Codec),
+}
+
+/// How the result comes back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ret {
+    Void,
+    Scalar(Scalar),
+    /// `ptr << 32 | len` of bytes in guest memory; for a set-returning
+    /// function, a JSON array of rows.
+    Bytes(Codec),
+}
+
+/// What a call site needs to move values across.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Shape {
-    pub args: Vec<Scalar>,
-    pub result: Option<Scalar>,
+    pub args: Vec<Arg>,
+    pub result: Ret,
+    /// RETURNS SETOF / TABLE: the result is a JSON array, one element per row.
+    pub set: bool,
+    /// The declared result type (`record` for OUT parameters and TABLE).
+    pub ret_type: pg_sys::Oid,
+}
+
+impl Shape {
+    pub fn uses_memory(&self) -> bool {
+        matches!(self.result, Ret::Bytes(_)) || self.args.iter().any(|a| matches!(a, Arg::Bytes(_)))
+    }
+}
+
+fn arg_kind(oid: pg_sys::Oid) -> std::result::Result<Arg, String> {
+    match Scalar::from_type_oid(oid) {
+        Some(s) => Ok(Arg::Scalar(s)),
+        None => Codec::for_type(oid, -1).map(Arg::Bytes),
+    }
 }
 
 /// Checks that the SQL signature fits the Wasm one. The error says which
@@ -108,41 +148,54 @@ pub struct Shape {
 pub fn shape(
     arg_types: &[pg_sys::Oid],
     ret_type: pg_sys::Oid,
+    retset: bool,
     wasm: &FuncSig,
 ) -> std::result::Result<Shape, String> {
     let args = arg_types
         .iter()
         .enumerate()
-        .map(|(i, &oid)| {
-            Scalar::from_type_oid(oid).ok_or_else(|| {
-                format!(
-                    "argument {} has type {}, which wasm functions do not support yet",
-                    i + 1,
-                    type_name(oid)
-                )
-            })
-        })
+        .map(|(i, &oid)| arg_kind(oid).map_err(|e| format!("argument {}: {e}", i + 1)))
         .collect::<std::result::Result<Vec<_>, _>>()?;
-    let result = if ret_type == pg_sys::VOIDOID {
-        None
+    let result = if ret_type == pg_sys::VOIDOID && !retset {
+        Ret::Void
     } else {
-        Some(Scalar::from_type_oid(ret_type).ok_or_else(|| {
-            format!(
-                "return type {} is not supported by wasm functions yet",
-                type_name(ret_type)
-            )
-        })?)
+        match Scalar::from_type_oid(ret_type) {
+            Some(s) if !retset => Ret::Scalar(s),
+            _ => Ret::Bytes(Codec::for_type(ret_type, -1).map_err(|e| format!("result: {e}"))?),
+        }
     };
-    let expected = FuncSig {
-        params: args.iter().map(|s| s.wasm_type()).collect(),
-        results: result.iter().map(|s| s.wasm_type()).collect(),
+    let mut params = Vec::new();
+    for a in &args {
+        match a {
+            Arg::Scalar(s) => params.push(s.wasm_type()),
+            Arg::Bytes(_) => params.extend([WasmType::I32, WasmType::I32]),
+        }
+    }
+    let results = match result {
+        Ret::Void => vec![],
+        Ret::Scalar(s) => vec![s.wasm_type()],
+        Ret::Bytes(_) => vec![WasmType::I64],
     };
+    let expected = FuncSig { params, results };
     if &expected != wasm {
+        let bytes =
+            matches!(result, Ret::Bytes(_)) || args.iter().any(|a| matches!(a, Arg::Bytes(_)));
         return Err(format!(
-            "the SQL signature needs a Wasm function {expected}, but the export is {wasm}"
+            "the SQL signature needs a Wasm function {expected}, but the export is {wasm}{}",
+            if bytes {
+                " (text, bytea, JSON and other non-numeric values are (ptr i32, len i32) \
+                 arguments and an i64 ptr << 32 | len result)"
+            } else {
+                ""
+            }
         ));
     }
-    Ok(Shape { args, result })
+    Ok(Shape {
+        args,
+        result,
+        set: retset,
+        ret_type,
+    })
 }
 
 /// `format_type_be` for messages.

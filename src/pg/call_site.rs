@@ -8,10 +8,11 @@
 use super::cache;
 use super::function::FunctionDef;
 use super::host::PgHost;
+use super::srf;
 use super::stats::{self, Counters};
 use crate::error::{PgWasmError, Result};
 use crate::guc;
-use crate::marshal::Shape;
+use crate::marshal::{Arg, Ret, Shape};
 use pg_wasm_runtime::{Instance, RuntimeError, TrapKind, ValRaw};
 use pgrx::pg_sys;
 use std::time::Instant;
@@ -30,6 +31,8 @@ pub struct CallSite {
     target: String,
     shape: Shape,
     instance: Instance<PgHost>,
+    /// Whether arguments or the result travel through guest memory.
+    uses_memory: bool,
     buf: Vec<ValRaw>,
     counters: Counters,
     track_time: bool,
@@ -49,6 +52,7 @@ impl CallSite {
                 err,
             })?;
         let buf = vec![ValRaw::i64(0); instance.slots().max(1)];
+        let uses_memory = r.shape.uses_memory();
         Ok(CallSite {
             epoch,
             xact: cache::xact(),
@@ -57,6 +61,7 @@ impl CallSite {
             fn_oid,
             target: r.target,
             shape: r.shape,
+            uses_memory,
             instance,
             buf,
             counters: Counters::default(),
@@ -83,33 +88,153 @@ impl CallSite {
         &mut self,
         fcinfo: pg_sys::FunctionCallInfo,
     ) -> Result<Option<pg_sys::Datum>> {
+        if self.uses_memory {
+            // SAFETY: forwarded contract.
+            return unsafe { self.call_with_memory(fcinfo) };
+        }
         // SAFETY: the caller guarantees fcinfo is valid; nargs is the
         // function's argument count, which is the number of args filled in.
         let args = unsafe { (*fcinfo).args.as_slice((*fcinfo).nargs as usize) };
-        for ((slot, arg), scalar) in self.buf.iter_mut().zip(args).zip(&self.shape.args) {
+        for ((slot, arg), kind) in self.buf.iter_mut().zip(args).zip(&self.shape.args) {
             if arg.isnull {
                 // A numeric argument cannot be NULL in Wasm: the function
                 // behaves as STRICT (SPEC §5).
                 return Ok(None);
             }
-            *slot = scalar.arg_to_wasm(arg.value);
+            if let Arg::Scalar(scalar) = kind {
+                *slot = scalar.arg_to_wasm(arg.value);
+            }
         }
-        let started = self.track_time.then(Instant::now);
-        let outcome = self.instance.call(&mut self.buf);
-        if let Some(t) = started {
-            self.counters.nanos += t.elapsed().as_nanos() as u64;
-        }
-        self.counters.calls += 1;
+        let outcome = self.timed(|i, buf| i.call(buf));
         match outcome {
             Ok(fuel) => {
                 self.counters.fuel += fuel;
                 match self.shape.result {
-                    Some(scalar) => scalar.result_from_wasm(self.buf[0], &self.target).map(Some),
-                    None => Ok(Some(pg_sys::Datum::from(0))),
+                    Ret::Scalar(scalar) => {
+                        scalar.result_from_wasm(self.buf[0], &self.target).map(Some)
+                    }
+                    _ => Ok(Some(pg_sys::Datum::from(0))),
                 }
             }
             Err(err) => Err(self.trapped(err)),
         }
+    }
+
+    #[inline(always)]
+    fn timed(
+        &mut self,
+        f: impl FnOnce(&mut Instance<PgHost>, &mut [ValRaw]) -> std::result::Result<u64, RuntimeError>,
+    ) -> std::result::Result<u64, RuntimeError> {
+        let started = self.track_time.then(Instant::now);
+        let outcome = f(&mut self.instance, &mut self.buf);
+        if let Some(t) = started {
+            self.counters.nanos += t.elapsed().as_nanos() as u64;
+        }
+        self.counters.calls += 1;
+        outcome
+    }
+
+    /// The call of a function with text, bytea, JSON or other byte-borne
+    /// arguments or results (ABI version 1, SPEC §5).
+    ///
+    /// # Safety
+    /// As [`CallSite::call`].
+    unsafe fn call_with_memory(
+        &mut self,
+        fcinfo: pg_sys::FunctionCallInfo,
+    ) -> Result<Option<pg_sys::Datum>> {
+        // SAFETY: as in `call`.
+        let args = unsafe { (*fcinfo).args.as_slice((*fcinfo).nargs as usize) };
+        let mut slot = 0;
+        let mut wrote = false;
+        for (i, arg) in args.iter().enumerate() {
+            match self.shape.args[i] {
+                Arg::Scalar(scalar) => {
+                    if arg.isnull {
+                        return Ok(None);
+                    }
+                    self.buf[slot] = scalar.arg_to_wasm(arg.value);
+                    slot += 1;
+                }
+                Arg::Bytes(codec) => {
+                    let (ptr, len) = if arg.isnull {
+                        // Only non-strict functions get here (SPEC §5).
+                        (0, -1)
+                    } else {
+                        // SAFETY: the argument has the type the codec was made for.
+                        let bytes = unsafe { codec.arg_bytes(arg.value) };
+                        let ptr = self
+                            .instance
+                            .write_bytes(bytes, !wrote)
+                            .map_err(|e| self.trapped(e))?;
+                        wrote = true;
+                        (ptr, bytes.len() as i32)
+                    };
+                    self.buf[slot] = ValRaw::i32(ptr);
+                    self.buf[slot + 1] = ValRaw::i32(len);
+                    slot += 2;
+                }
+            }
+        }
+        let outcome = self.timed(|i, buf| {
+            if wrote {
+                i.call_after_writes(buf)
+            } else {
+                i.call(buf)
+            }
+        });
+        let fuel = outcome.map_err(|e| self.trapped(e))?;
+        self.counters.fuel += fuel;
+        let datum = match self.shape.result {
+            Ret::Void => Some(pg_sys::Datum::from(0)),
+            Ret::Scalar(scalar) => Some(scalar.result_from_wasm(self.buf[0], &self.target)?),
+            Ret::Bytes(codec) => {
+                let packed = self.buf[0].get_i64() as u64;
+                let (ptr, len) = ((packed >> 32) as u32 as i32, packed as u32);
+                if len == u32::MAX {
+                    self.instance.free(0, 0).map_err(|e| self.trapped(e))?;
+                    return Ok(None).and_then(|d| self.empty_set_if_needed(fcinfo, d));
+                }
+                let len = len as i32;
+                let bytes =
+                    self.instance
+                        .read_bytes(ptr, len)
+                        .map_err(|e| PgWasmError::Runtime {
+                            target: self.target.clone(),
+                            err: e,
+                        })?;
+                let d = if self.shape.set {
+                    // SAFETY: fcinfo is this call's; the rows go into its
+                    // ReturnSetInfo.
+                    unsafe { srf::materialize(fcinfo, &self.shape, bytes, &self.target)? };
+                    None
+                } else {
+                    // SAFETY: forwarded contract (fcinfo for the row type).
+                    let desc = unsafe { srf::record_desc(fcinfo, &self.shape) };
+                    codec.result_datum(bytes, &self.target, desc)?
+                };
+                self.instance.free(ptr, len).map_err(|e| self.trapped(e))?;
+                d
+            }
+        };
+        if matches!(self.shape.result, Ret::Bytes(_)) {
+            return Ok(datum);
+        }
+        self.instance.free(0, 0).map_err(|e| self.trapped(e))?;
+        Ok(datum)
+    }
+
+    /// A set-returning function that returned NULL returns no rows.
+    fn empty_set_if_needed(
+        &self,
+        fcinfo: pg_sys::FunctionCallInfo,
+        d: Option<pg_sys::Datum>,
+    ) -> Result<Option<pg_sys::Datum>> {
+        if self.shape.set {
+            // SAFETY: fcinfo is this call's.
+            unsafe { srf::materialize(fcinfo, &self.shape, b"[]", &self.target)? };
+        }
+        Ok(d)
     }
 
     #[cold]

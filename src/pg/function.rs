@@ -68,12 +68,6 @@ impl FunctionDef {
                 self.signature()
             )));
         }
-        if self.retset {
-            return Err(PgWasmError::Unsupported(format!(
-                "wasm function {}: set-returning functions are not supported yet",
-                self.signature()
-            )));
-        }
         let (label, target, module, export, settings) = match &self.body {
             Body::Export { module, export } => {
                 let cached = cache::module(module).map_err(|e| match e {
@@ -139,15 +133,28 @@ impl FunctionDef {
                 )),
             )
         })?;
-        let shape = marshal::shape(&self.arg_types, self.ret_type, sig).map_err(|detail| {
-            PgWasmError::invalid_function(
+        let shape =
+            marshal::shape(&self.arg_types, self.ret_type, self.retset, sig).map_err(|detail| {
+                PgWasmError::invalid_function(
+                    format!(
+                        "wasm function {} does not match the signature of \"{target}\"",
+                        self.signature()
+                    ),
+                    Some(detail),
+                )
+            })?;
+        if shape.uses_memory() && !has_memory_abi(&info) {
+            return Err(PgWasmError::invalid_function(
                 format!(
-                    "wasm function {} does not match the signature of \"{target}\"",
+                    "wasm function {} passes text, bytea or JSON, but module \"{label}\" does not export \"memory\" and \"pg_wasm_alloc\"",
                     self.signature()
                 ),
-                Some(detail),
-            )
-        })?;
+                Some(
+                    "Such values travel through guest memory: export the linear memory as \"memory\" and an allocator (func $pg_wasm_alloc (param i32) (result i32)); see docs/abi.md."
+                        .into(),
+                ),
+            ));
+        }
         Ok(Resolved {
             target,
             module,
@@ -157,6 +164,15 @@ impl FunctionDef {
             allow_spi: settings.allow_spi,
         })
     }
+}
+
+fn has_memory_abi(info: &pg_wasm_runtime::ModuleInfo) -> bool {
+    info.exports
+        .iter()
+        .any(|e| e.kind == "memory" && e.name == "memory")
+        && info
+            .export_func("pg_wasm_alloc")
+            .is_some_and(|f| f.params == ["i32"] && f.results == ["i32"])
 }
 
 fn exported_functions(info: &pg_wasm_runtime::ModuleInfo) -> Vec<String> {

@@ -8,4 +8,5 @@ pub mod function;
 pub mod handler;
 pub mod host;
 mod spi;
+mod srf;
 pub mod stats;

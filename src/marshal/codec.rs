@@ -1,0 +1,225 @@
+//! SQL values that cross the boundary as bytes in guest memory (SPEC §5):
+//! text and bytea as they are, JSON types as JSON text, composites, records
+//! and arrays as JSON, every other type as its text form.
+
+use super::json;
+use crate::error::{PgWasmError, Result};
+use pgrx::pg_sys;
+use std::ffi::{CStr, CString};
+
+/// How one SQL type becomes bytes and back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Codec {
+    /// text, varchar, bpchar, json: the varlena's bytes, UTF-8.
+    Text { typid: pg_sys::Oid },
+    /// bytea: raw bytes.
+    Bytea,
+    /// Composite types, records and arrays: JSON in, JSON out (jsonb is
+    /// JSON text through its own I/O functions, see `Io`).
+    Json { typid: pg_sys::Oid, typmod: i32 },
+    /// Everything else (numeric, date, uuid, jsonb, …): the type's text form
+    /// through its output and input functions.
+    Io {
+        typid: pg_sys::Oid,
+        input: pg_sys::Oid,
+        ioparam: pg_sys::Oid,
+        output: pg_sys::Oid,
+    },
+}
+
+/// Pseudo-types a wasm function cannot take or return.
+fn is_unsupported_pseudo(typid: pg_sys::Oid) -> bool {
+    // SAFETY: syscache lookup with a valid OID.
+    let typtype = unsafe { pg_sys::get_typtype(typid) } as u8;
+    typtype == pg_sys::TYPTYPE_PSEUDO && typid != pg_sys::RECORDOID
+}
+
+impl Codec {
+    /// The codec for `typid`, or why there is none.
+    pub fn for_type(typid: pg_sys::Oid, typmod: i32) -> std::result::Result<Self, String> {
+        if is_unsupported_pseudo(typid) {
+            return Err(format!(
+                "type {} cannot be passed to or from WebAssembly",
+                super::type_name(typid)
+            ));
+        }
+        Ok(match typid {
+            pg_sys::TEXTOID | pg_sys::VARCHAROID | pg_sys::BPCHAROID | pg_sys::JSONOID => {
+                Codec::Text { typid }
+            }
+            pg_sys::BYTEAOID => Codec::Bytea,
+            // SAFETY: syscache lookups with a valid OID.
+            _ if unsafe { pg_sys::type_is_rowtype(typid) }
+                || unsafe { pg_sys::get_element_type(typid) } != pg_sys::InvalidOid =>
+            {
+                Codec::Json { typid, typmod }
+            }
+            _ => {
+                let (mut input, mut ioparam, mut output) =
+                    (pg_sys::InvalidOid, pg_sys::InvalidOid, pg_sys::InvalidOid);
+                let mut varlena = false;
+                // SAFETY: lookups with a valid type OID and out-pointers to locals.
+                unsafe {
+                    pg_sys::getTypeInputInfo(typid, &mut input, &mut ioparam);
+                    pg_sys::getTypeOutputInfo(typid, &mut output, &mut varlena);
+                }
+                Codec::Io {
+                    typid,
+                    input,
+                    ioparam,
+                    output,
+                }
+            }
+        })
+    }
+
+    /// The bytes the guest gets for a (non-NULL) argument. Text and bytea
+    /// are borrowed from the (detoasted) datum; the rest is converted.
+    ///
+    /// # Safety
+    /// `d` must be a valid datum of this codec's type.
+    pub unsafe fn arg_bytes<'a>(self, d: pg_sys::Datum) -> &'a [u8] {
+        // SAFETY: per the contract, `d` is a varlena for Text/Bytea and a
+        // value of `typid` otherwise; the palloc'd copies live in the
+        // current (per-call) memory context.
+        unsafe {
+            match self {
+                Codec::Text { .. } | Codec::Bytea => {
+                    let v = pg_sys::pg_detoast_datum_packed(d.cast_mut_ptr());
+                    pgrx::varlena::varlena_to_byte_slice(v)
+                }
+                Codec::Json { typid, .. } => {
+                    let f = if pg_sys::type_is_rowtype(typid) {
+                        pg_sys::row_to_json
+                    } else {
+                        pg_sys::array_to_json
+                    };
+                    let j = pgrx::direct_function_call_as_datum(f, &[Some(d)])
+                        .expect("row_to_json/array_to_json never return NULL");
+                    let v = pg_sys::pg_detoast_datum_packed(j.cast_mut_ptr());
+                    pgrx::varlena::varlena_to_byte_slice(v)
+                }
+                Codec::Io { output, .. } => {
+                    let s = pg_sys::OidOutputFunctionCall(output, d);
+                    CStr::from_ptr(s).to_bytes()
+                }
+            }
+        }
+    }
+
+    /// The SQL value for bytes a guest returned. `function` names the wasm
+    /// function in errors; `desc` is the call's row type for `record`.
+    pub fn result_datum(
+        self,
+        bytes: &[u8],
+        function: &str,
+        desc: Option<pg_sys::TupleDesc>,
+    ) -> Result<Option<pg_sys::Datum>> {
+        match self {
+            Codec::Text { typid } => {
+                check_text(bytes, function, typid)?;
+                if typid == pg_sys::JSONOID {
+                    // json keeps its text, but it must be JSON.
+                    serde_json::from_slice::<serde_json::Value>(bytes).map_err(|e| {
+                        invalid(function, &format!("the result is not valid JSON: {e}"))
+                    })?;
+                }
+                // SAFETY: copies `bytes` into a palloc'd text in the current
+                // memory context; validated as the server encoding above.
+                Ok(Some(unsafe {
+                    pg_sys::Datum::from(pg_sys::cstring_to_text_with_len(
+                        bytes.as_ptr().cast(),
+                        bytes.len() as i32,
+                    ))
+                }))
+            }
+            Codec::Bytea => Ok(Some(pg_sys::Datum::from(
+                pgrx::varlena::rust_byte_slice_to_bytea(bytes).into_pg(),
+            ))),
+            Codec::Json { typid, typmod } => {
+                let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+                    invalid(function, &format!("the result is not valid JSON: {e}"))
+                })?;
+                json::to_datum(&value, typid, typmod, desc, function, "result")
+            }
+            Codec::Io {
+                typid,
+                input,
+                ioparam,
+                ..
+            } => {
+                check_text(bytes, function, typid)?;
+                input_call(input, ioparam, -1, bytes, function, "result", typid).map(Some)
+            }
+        }
+    }
+}
+
+/// Text from a guest must be valid in the server encoding and free of NUL.
+fn check_text(bytes: &[u8], function: &str, typid: pg_sys::Oid) -> Result<()> {
+    // SAFETY: pg_verifymbstr with noError=true only reads `bytes`.
+    let ok = unsafe { pg_sys::pg_verifymbstr(bytes.as_ptr().cast(), bytes.len() as i32, true) };
+    if ok {
+        Ok(())
+    } else {
+        Err(PgWasmError::InvalidResult {
+            sqlstate: pgrx::PgSqlErrorCode::ERRCODE_CHARACTER_NOT_IN_REPERTOIRE,
+            message: format!(
+                "wasm function \"{function}\" returned a {} that is not valid in the server encoding (or contains a NUL byte)",
+                super::type_name(typid)
+            ),
+        })
+    }
+}
+
+#[cold]
+pub fn invalid(function: &str, what: &str) -> PgWasmError {
+    PgWasmError::InvalidResult {
+        sqlstate: pgrx::PgSqlErrorCode::ERRCODE_INVALID_TEXT_REPRESENTATION,
+        message: format!("wasm function \"{function}\" returned an invalid value: {what}"),
+    }
+}
+
+/// Runs a type's input function on `text`; an error it raises becomes an
+/// error naming the function, the place in the result and the type, with
+/// the input function's own SQLSTATE and message.
+pub fn input_call(
+    input: pg_sys::Oid,
+    ioparam: pg_sys::Oid,
+    typmod: i32,
+    text: &[u8],
+    function: &str,
+    place: &str,
+    typid: pg_sys::Oid,
+) -> Result<pg_sys::Datum> {
+    let c = CString::new(text).map_err(|_| {
+        invalid(
+            function,
+            &format!("{place} contains a NUL byte, which PostgreSQL text cannot hold"),
+        )
+    })?;
+    let outcome = std::panic::catch_unwind(|| {
+        // SAFETY: a valid input function with a NUL-terminated string; an
+        // ERROR inside unwinds as a pgrx panic, caught here.
+        unsafe { pg_sys::OidInputFunctionCall(input, c.as_ptr().cast_mut(), ioparam, typmod) }
+    });
+    outcome.map_err(|payload| {
+        let (sqlstate, message) = match payload.downcast_ref::<pg_sys::panic::CaughtError>() {
+            Some(
+                pg_sys::panic::CaughtError::PostgresError(r)
+                | pg_sys::panic::CaughtError::ErrorReport(r),
+            ) => (r.sql_error_code(), r.message().to_string()),
+            _ => (
+                pgrx::PgSqlErrorCode::ERRCODE_INVALID_TEXT_REPRESENTATION,
+                "input function failed".to_string(),
+            ),
+        };
+        PgWasmError::InvalidResult {
+            sqlstate,
+            message: format!(
+                "wasm function \"{function}\" returned a value for {place} that does not fit type {}: {message}",
+                super::type_name(typid)
+            ),
+        }
+    })
+}

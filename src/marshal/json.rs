@@ -1,0 +1,231 @@
+//! JSON a guest returned → SQL values of any type (SPEC §5): objects become
+//! composite values (by column name; missing keys are NULL, unknown keys
+//! are ignored, like `jsonb_populate_record`), arrays become SQL arrays,
+//! `json`/`jsonb` columns take any JSON, and scalars go through the
+//! column type's input function (so "2024-01-31" fits a date and 12.50 a
+//! numeric). Every error names the function and the place in the value.
+
+use super::codec::{input_call, invalid};
+use crate::error::Result;
+use pgrx::pg_sys;
+use serde_json::Value;
+
+/// The datum for `value` as type `typid`; `None` is SQL NULL. `desc` is
+/// the row type to use when `typid` is `record`.
+pub fn to_datum(
+    value: &Value,
+    typid: pg_sys::Oid,
+    typmod: i32,
+    desc: Option<pg_sys::TupleDesc>,
+    function: &str,
+    place: &str,
+) -> Result<Option<pg_sys::Datum>> {
+    if value.is_null() {
+        return Ok(None);
+    }
+    if typid == pg_sys::JSONOID || typid == pg_sys::JSONBOID {
+        return scalar(&value.to_string(), typid, typmod, function, place).map(Some);
+    }
+    // SAFETY: syscache lookups with a valid type OID.
+    if unsafe { pg_sys::type_is_rowtype(typid) } {
+        return row(value, typid, typmod, desc, function, place).map(Some);
+    }
+    // SAFETY: as above.
+    let elem = unsafe { pg_sys::get_element_type(typid) };
+    if elem != pg_sys::InvalidOid {
+        return array(value, elem, function, place).map(Some);
+    }
+    let text = match value {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Object(_) | Value::Array(_) => {
+            return Err(invalid(
+                function,
+                &format!(
+                    "{place} is a JSON {}, but its type {} needs a scalar",
+                    if value.is_object() { "object" } else { "array" },
+                    super::type_name(typid)
+                ),
+            ))
+        }
+        Value::Null => unreachable!("handled above"),
+    };
+    scalar(&text, typid, typmod, function, place).map(Some)
+}
+
+fn scalar(
+    text: &str,
+    typid: pg_sys::Oid,
+    typmod: i32,
+    function: &str,
+    place: &str,
+) -> Result<pg_sys::Datum> {
+    let (mut input, mut ioparam) = (pg_sys::InvalidOid, pg_sys::InvalidOid);
+    // SAFETY: lookup with a valid type OID into locals.
+    unsafe { pg_sys::getTypeInputInfo(typid, &mut input, &mut ioparam) };
+    input_call(
+        input,
+        ioparam,
+        typmod,
+        text.as_bytes(),
+        function,
+        place,
+        typid,
+    )
+}
+
+/// The row type of `typid` (or `desc` for `record`), released on drop.
+struct RowType {
+    desc: pg_sys::TupleDesc,
+    refcounted: bool,
+}
+
+impl RowType {
+    fn lookup(
+        typid: pg_sys::Oid,
+        typmod: i32,
+        desc: Option<pg_sys::TupleDesc>,
+        function: &str,
+    ) -> Result<Self> {
+        if typid == pg_sys::RECORDOID && typmod < 0 {
+            return match desc {
+                Some(desc) => Ok(RowType {
+                    desc,
+                    refcounted: false,
+                }),
+                None => Err(invalid(
+                    function,
+                    "a record whose columns are not known here (declare OUT parameters, RETURNS TABLE or a composite type)",
+                )),
+            };
+        }
+        // SAFETY: returns a refcounted descriptor from the typcache (or
+        // raises for an unknown type); released in Drop.
+        let desc = unsafe { pg_sys::lookup_rowtype_tupdesc(typid, typmod) };
+        Ok(RowType {
+            desc,
+            refcounted: true,
+        })
+    }
+}
+
+impl Drop for RowType {
+    fn drop(&mut self) {
+        if self.refcounted {
+            // SAFETY: releases the reference taken in `lookup`.
+            unsafe { pg_sys::DecrTupleDescRefCount(self.desc) }
+        }
+    }
+}
+
+/// One row (an object keyed by column name) as a heap tuple datum.
+pub fn row(
+    value: &Value,
+    typid: pg_sys::Oid,
+    typmod: i32,
+    desc: Option<pg_sys::TupleDesc>,
+    function: &str,
+    place: &str,
+) -> Result<pg_sys::Datum> {
+    let rt = RowType::lookup(typid, typmod, desc, function)?;
+    let (values, nulls) = columns(value, rt.desc, function, place)?;
+    // SAFETY: `values`/`nulls` have one entry per attribute of `desc`;
+    // heap_copy_tuple_as_datum stamps the row type into the tuple header.
+    unsafe {
+        let tuple = pg_sys::heap_form_tuple(
+            rt.desc,
+            values.as_ptr().cast_mut(),
+            nulls.as_ptr().cast_mut(),
+        );
+        Ok(pg_sys::heap_copy_tuple_as_datum(tuple, rt.desc))
+    }
+}
+
+/// The column values of one row for `desc`.
+pub fn columns(
+    value: &Value,
+    desc: pg_sys::TupleDesc,
+    function: &str,
+    place: &str,
+) -> Result<(Vec<pg_sys::Datum>, Vec<bool>)> {
+    let Value::Object(obj) = value else {
+        return Err(invalid(
+            function,
+            &format!("{place} must be a JSON object with one key per column, not {value}"),
+        ));
+    };
+    // SAFETY: `desc` is a valid tuple descriptor for the whole call.
+    let natts = unsafe { (*desc).natts } as usize;
+    let mut values = Vec::with_capacity(natts);
+    let mut nulls = Vec::with_capacity(natts);
+    for i in 0..natts {
+        // SAFETY: i < natts.
+        let att = unsafe { &*(*desc).attrs.as_ptr().add(i) };
+        if att.attisdropped {
+            values.push(pg_sys::Datum::from(0));
+            nulls.push(true);
+            continue;
+        }
+        // SAFETY: attname is a NUL-terminated NameData.
+        let name = unsafe { std::ffi::CStr::from_ptr(att.attname.data.as_ptr()) }
+            .to_string_lossy()
+            .into_owned();
+        let d = match obj.get(&name) {
+            None => None,
+            Some(v) => to_datum(
+                v,
+                att.atttypid,
+                att.atttypmod,
+                None,
+                function,
+                &format!("{place} column \"{name}\""),
+            )?,
+        };
+        values.push(d.unwrap_or(pg_sys::Datum::from(0)));
+        nulls.push(d.is_none());
+    }
+    Ok((values, nulls))
+}
+
+fn array(value: &Value, elem: pg_sys::Oid, function: &str, place: &str) -> Result<pg_sys::Datum> {
+    let Value::Array(items) = value else {
+        return Err(invalid(
+            function,
+            &format!("{place} must be a JSON array, not {value}"),
+        ));
+    };
+    if items.is_empty() {
+        // SAFETY: builds an empty array of a valid element type.
+        return Ok(pg_sys::Datum::from(unsafe {
+            pg_sys::construct_empty_array(elem)
+        }));
+    }
+    let mut values = Vec::with_capacity(items.len());
+    let mut nulls = Vec::with_capacity(items.len());
+    for (i, v) in items.iter().enumerate() {
+        let d = to_datum(v, elem, -1, None, function, &format!("{place}[{}]", i + 1))?;
+        values.push(d.unwrap_or(pg_sys::Datum::from(0)));
+        nulls.push(d.is_none());
+    }
+    let (mut len, mut byval, mut align) = (0i16, false, 0 as std::ffi::c_char);
+    let mut dims = [items.len() as i32];
+    let mut lbs = [1i32];
+    // SAFETY: lookups with a valid element type; construct_md_array copies
+    // the values into a new palloc'd array of `elem`.
+    unsafe {
+        pg_sys::get_typlenbyvalalign(elem, &mut len, &mut byval, &mut align);
+        let a = pg_sys::construct_md_array(
+            values.as_mut_ptr(),
+            nulls.as_mut_ptr(),
+            1,
+            dims.as_mut_ptr(),
+            lbs.as_mut_ptr(),
+            elem,
+            len as i32,
+            byval,
+            align,
+        );
+        Ok(pg_sys::Datum::from(a))
+    }
+}

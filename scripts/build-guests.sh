@@ -17,7 +17,7 @@ for dir in guest-examples/rust-*/; do
       CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=wasm-ld-19 \
       RUSTFLAGS="" CARGO_ENCODED_RUSTFLAGS="" \
       /usr/bin/cargo build --quiet --release --target wasm32-unknown-unknown \
-        -Zbuild-std=core,panic_abort )
+        -Zbuild-std=core,alloc,panic_abort )
   cp "$dir/target/wasm32-unknown-unknown/release/$name.wasm" "$out/$name.wasm"
 done
 
@@ -26,11 +26,11 @@ for src in guest-examples/c-*/*.c; do
   name=$(basename "$src" .c)
   section="${src%.c}.pg_wasm.json"
   if [ ! -f "$out/$name.wasm" ] || [ "$src" -nt "$out/$name.wasm" ] \
-     || [ guest-examples/c-sdk/pg_wasm.h -nt "$out/$name.wasm" ] \
+     || [ sdk/c/pg_wasm.h -nt "$out/$name.wasm" ] \
      || { [ -f "$section" ] && [ "$section" -nt "$out/$name.wasm" ]; }; then
     echo "guest: building C $src"
     clang --target=wasm32 -O2 -mbulk-memory -nostdlib -fuse-ld=lld -Wl,--no-entry \
-      -I guest-examples/c-sdk \
+      -I sdk/c \
       -o "$out/$name.wasm" "$src"
     # The module's SQL signatures (SPEC §4), as its pg_wasm custom section.
     if [ -f "$section" ]; then

@@ -314,13 +314,19 @@ fn section_functions(info: &ModuleInfo) -> Result<Map<String, Value>> {
     let bad = |why: String| {
         PgWasmError::InvalidParameter(format!("the module's pg_wasm custom section {why}"))
     };
-    let v: Value =
-        serde_json::from_str(text).map_err(|e| bad(format!("is not valid JSON: {e}")))?;
-    match v.get("functions") {
-        None | Some(Value::Null) => Ok(Map::new()),
-        Some(Value::Object(m)) => Ok(m.clone()),
-        Some(_) => Err(bad("has a \"functions\" key that is not an object".into())),
+    // A linker concatenates the sections of several objects (the Rust SDK
+    // writes one per function), so the text is a sequence of JSON objects
+    // whose "functions" maps are merged.
+    let mut merged = Map::new();
+    for v in serde_json::Deserializer::from_str(text).into_iter::<Value>() {
+        let v = v.map_err(|e| bad(format!("is not valid JSON: {e}")))?;
+        match v.get("functions") {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(m)) => merged.extend(m.clone()),
+            Some(_) => return Err(bad("has a \"functions\" key that is not an object".into())),
+        }
     }
+    Ok(merged)
 }
 
 /// Creates the functions `functions` asks for; returns their OIDs.

@@ -1,0 +1,117 @@
+//! Functions a PostgreSQL user might want next to their data, written with
+//! the pg_wasm Rust SDK: each `#[export]` becomes a typed SQL function when
+//! the module is loaded (`SELECT wasm.load('jsonkit', bytes)`).
+#![no_std]
+
+extern crate alloc;
+
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use pg_wasm_guest::export;
+use serde_json::Value;
+
+/// Keys whose values never leave the database unmasked.
+const SECRET_KEYS: &[&str] = &["password", "token", "secret", "ssn", "card_number"];
+
+fn redact_value(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            for (k, val) in map.iter_mut() {
+                if SECRET_KEYS.contains(&k.to_lowercase().as_str()) {
+                    *val = Value::String("***".into());
+                } else {
+                    redact_value(val);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact_value),
+        _ => {}
+    }
+}
+
+/// jsonb -> jsonb: masks secret fields at any depth.
+#[export(immutable)]
+fn redact(mut doc: Value) -> Value {
+    redact_value(&mut doc);
+    doc
+}
+
+/// jsonb -> SETOF text: the top-level keys of an object.
+#[export(immutable)]
+fn keys(doc: Value) -> Vec<String> {
+    match doc {
+        Value::Object(map) => map.keys().cloned().collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// text -> text: "  ada   LOVELACE " -> "Ada Lovelace".
+#[export(immutable)]
+fn normalize_name(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for word in s.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        let mut chars = word.chars();
+        if let Some(first) = chars.next() {
+            out.extend(first.to_uppercase());
+            out.push_str(&chars.as_str().to_lowercase());
+        }
+    }
+    out
+}
+
+/// text -> SETOF text: character trigrams, for fuzzy matching.
+#[export(immutable)]
+fn trigrams(s: &str) -> Vec<String> {
+    let chars: Vec<char> = s.to_lowercase().chars().collect();
+    chars.windows(3).map(|w| w.iter().collect()).collect()
+}
+
+/// bytea -> bigint: CRC-32 (IEEE), the checksum zlib and PNG use.
+#[export(immutable)]
+fn crc32(data: &[u8]) -> i64 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for &b in data {
+        crc ^= b as u32;
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+        }
+    }
+    (!crc) as i64
+}
+
+/// A non-strict function: NULL arrives as None.
+#[export(immutable)]
+fn greeting(name: Option<&str>) -> String {
+    match name {
+        Some(n) if !n.is_empty() => alloc::format!("Hello, {n}!"),
+        _ => "Hello, whoever you are!".to_string(),
+    }
+}
+
+/// jsonb -> a composite type (declared in SQL), built as a JSON object.
+#[export(immutable, returns = "jsonkit_summary")]
+fn summarize(doc: Value) -> Value {
+    let kind = match &doc {
+        Value::Object(_) => "object",
+        Value::Array(_) => "array",
+        Value::String(_) => "string",
+        Value::Number(_) => "number",
+        Value::Bool(_) => "boolean",
+        Value::Null => "null",
+    };
+    let size = match &doc {
+        Value::Object(m) => m.len(),
+        Value::Array(a) => a.len(),
+        _ => 1,
+    };
+    serde_json::json!({"kind": kind, "size": size, "text": doc.to_string()})
+}
+
+/// text -> jsonb or NULL: Option results.
+#[export(immutable)]
+fn parse_json(s: &str) -> Option<Value> {
+    serde_json::from_str(s).ok()
+}

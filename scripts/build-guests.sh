@@ -39,6 +39,19 @@ for src in guest-examples/c-*/*.c; do
   fi
 done
 
+# AssemblyScript: the compiler pinned in each package-lock.json, from npm.
+for dir in guest-examples/as-*/; do
+  name=$(basename "$dir"); name=${name#as-}
+  echo "guest: building AssemblyScript $dir"
+  ( cd "$dir"
+    [ -x node_modules/.bin/asc ] || npm ci --no-audit --no-fund --loglevel=error
+    node_modules/.bin/asc assembly/index.ts --outFile "build/$name.wasm" --optimize --use abort= )
+  cp "$dir/build/$name.wasm" "$out/$name.wasm"
+  if [ -f "$dir/$name.pg_wasm.json" ]; then
+    python3 scripts/add-wasm-section.py "$out/$name.wasm" pg_wasm "$dir/$name.pg_wasm.json"
+  fi
+done
+
 # WebAssembly text.
 cp guest-examples/wat/*.wat "$out/"
 

@@ -21,6 +21,15 @@ else
   echo "setup: Debian packages present"
 fi
 
+# AssemblyScript guests need Node.js and npm; use the machine's own if it
+# has them, Debian's otherwise.
+if ! command -v npm >/dev/null 2>&1; then
+  echo "setup: installing nodejs npm"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm
+else
+  echo "setup: npm present ($(npm --version 2>/dev/null))"
+fi
+
 if [ "$(cargo pgrx --version 2>/dev/null)" != "cargo-pgrx $PGRX_VERSION" ]; then
   echo "setup: installing cargo-pgrx $PGRX_VERSION (about 8 minutes)"
   cargo install cargo-pgrx --version "=$PGRX_VERSION" --locked

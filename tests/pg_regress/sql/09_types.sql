@@ -8,7 +8,7 @@ SELECT wasm.load('textkit', pg_read_binary_file(:'guests' || '/textkit.wasm'));
 SELECT f.function, pg_get_function_result(f.function) AS returns,
        p.provolatile, p.proisstrict
   FROM wasm.functions f JOIN pg_proc p ON p.oid = f.function
- WHERE f.module = 'textkit' ORDER BY 1::text;
+ WHERE f.module = 'textkit' ORDER BY f.function::text;
 SELECT kind, name FROM wasm.inspect(pg_read_binary_file(:'guests' || '/textkit.wasm'))
  WHERE kind = 'custom section';
 

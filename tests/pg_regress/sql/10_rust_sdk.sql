@@ -3,10 +3,10 @@
 SET client_min_messages = warning;
 \getenv guests PG_WASM_GUESTS
 CREATE TYPE jsonkit_summary AS (kind text, size int, text text);
-SELECT wasm.load('jsonkit', pg_read_binary_file(:'guests' || '/jsonkit.wasm')) ORDER BY 1::text;
+SELECT f::text FROM wasm.load('jsonkit', pg_read_binary_file(:'guests' || '/jsonkit.wasm')) f ORDER BY 1;
 SELECT f.function, pg_get_function_result(f.function) AS returns, p.proisstrict
   FROM wasm.functions f JOIN pg_proc p ON p.oid = f.function
- WHERE f.module = 'jsonkit' ORDER BY 1::text;
+ WHERE f.module = 'jsonkit' ORDER BY f.function::text;
 
 -- jsonb in, jsonb out
 SELECT jsonkit_redact('{"user": "ada", "password": "hunter2",
@@ -35,3 +35,36 @@ SELECT count(*) FILTER (WHERE jsonkit_redact(payload)->>'password' = '***') AS m
        count(*) FILTER (WHERE jsonkit_redact(payload)->'n' = payload->'n') AS kept
   FROM events;
 DROP TABLE events;
+
+-- The same rows of the type table through more guests and languages:
+-- SQL declares other types over the Rust and C exports.
+CREATE FUNCTION normalize_vc(varchar) RETURNS varchar LANGUAGE wasm IMMUTABLE
+  AS 'jsonkit.normalize_name';
+SELECT normalize_vc('  mary   shelley');
+CREATE FUNCTION redact_json(json) RETURNS json LANGUAGE wasm IMMUTABLE AS 'jsonkit.redact';
+SELECT redact_json('{"secret": 1, "ok": 2}');
+CREATE FUNCTION summarize_array(int[]) RETURNS jsonkit_summary LANGUAGE wasm IMMUTABLE
+  AS 'jsonkit.summarize';
+SELECT * FROM summarize_array(ARRAY[3, 1, 2]);
+CREATE FUNCTION summarize_row(jsonkit_summary) RETURNS jsonkit_summary LANGUAGE wasm IMMUTABLE
+  AS 'jsonkit.summarize';
+SELECT (summarize_row(ROW('k', 1, 't'))).*;
+CREATE FUNCTION date_words(date) RETURNS text LANGUAGE wasm IMMUTABLE AS 'jsonkit.normalize_name';
+SELECT date_words('2024-02-29');
+CREATE FUNCTION as_numeric(text) RETURNS numeric LANGUAGE wasm IMMUTABLE AS 'jsonkit.normalize_name';
+SELECT as_numeric(' 12.50 ') + 1 AS numeric_result;
+CREATE FUNCTION stats_out(text, OUT bytes int, OUT words int, OUT longest text)
+  LANGUAGE wasm IMMUTABLE AS 'textkit.text_stats';
+SELECT * FROM stats_out('out parameters from C');
+
+-- AssemblyScript (guest-examples/as-scoring), typed by its pg_wasm section.
+SELECT f::text FROM wasm.load('scoring', pg_read_binary_file(:'guests' || '/scoring.wasm')) f ORDER BY 1;
+SELECT scoring_domain_of('Ada@Example.COM'), scoring_domain_of('nobody') IS NULL AS no_domain;
+SELECT scoring_initials('Grace Brewster  Hopper');
+SELECT email, scoring_score(email, employees, country) AS score
+  FROM (VALUES ('cto@acme.io', 250, 'de'), ('someone@gmail.com', 0, 'BR'),
+               ('ops@bigcorp.com', 100000, 'US')) v(email, employees, country)
+ ORDER BY score DESC;
+-- Many rows: the AssemblyScript allocator frees what the host hands back.
+SELECT count(DISTINCT scoring_domain_of('user' || g || '@Host' || (g % 7) || '.example'))
+  FROM generate_series(1, 100000) g;

@@ -62,7 +62,25 @@ SELECT hostile_div(1, 0);
 RESET pg_wasm.fuel_limit;
 SELECT 'still here' AS session;
 
-\echo '== 8. What is loaded'
+\echo '== 8. Text, JSON and sets: a Rust guest written with the SDK (#[export]) types itself'
+CREATE TYPE jsonkit_summary AS (kind text, size int, text text);
+SELECT f FROM wasm.load('jsonkit', pg_read_binary_file(:'guests' || '/jsonkit.wasm'),
+                        '{"prefix": "jk_"}') f;
+SELECT jk_redact('{"user": "ada", "password": "hunter2", "card": {"card_number": "4111"}}') AS redacted,
+       jk_normalize_name('  grace   HOPPER ') AS name;
+SELECT * FROM jk_trigrams('Wasm');
+
+\echo '== 9. A C guest with an aggregate: approximate distinct count (HyperLogLog, bytea state)'
+CREATE TYPE textkit_stats AS (bytes int, words int, longest text);
+SELECT count(*) AS functions FROM wasm.load('textkit', pg_read_binary_file(:'guests' || '/textkit.wasm'));
+CREATE AGGREGATE approx_distinct(text) (
+  SFUNC = textkit_hll_add, STYPE = bytea, FINALFUNC = textkit_hll_count);
+SELECT approx_distinct(i::text) AS approx, count(DISTINCT i) AS exact
+  FROM generate_series(1, 100000) i;
+SELECT textkit_slugify('pg_wasm: WebAssembly next to your data!') AS slug,
+       (textkit_text_stats('pg_wasm runs WebAssembly next to your data')).*;
+
+\echo '== 10. What is loaded'
 SELECT name, owner, size, left(sha256, 12) AS sha256, generation FROM wasm.modules ORDER BY name;
 SELECT function, module, export, kind FROM wasm.functions ORDER BY module, export;
 SELECT function, calls, fuel_used, traps FROM wasm.stats ORDER BY calls DESC LIMIT 5;

@@ -115,3 +115,31 @@ fn summarize(doc: Value) -> Value {
 fn parse_json(s: &str) -> Option<Value> {
     serde_json::from_str(s).ok()
 }
+
+/// Aggregate transition with jsonb state: word frequencies, `{"word": n}`.
+/// Not strict, so the first (NULL) state arrives as None.
+#[export(immutable)]
+fn word_freq_add(state: Option<Value>, doc: Option<&str>) -> Value {
+    let mut map = match state {
+        Some(Value::Object(m)) => m,
+        _ => serde_json::Map::new(),
+    };
+    for word in doc.unwrap_or("").split(|c: char| !c.is_alphanumeric()) {
+        if word.is_empty() {
+            continue;
+        }
+        let n = map.get(&word.to_lowercase()).and_then(Value::as_i64).unwrap_or(0);
+        map.insert(word.to_lowercase(), Value::from(n + 1));
+    }
+    Value::Object(map)
+}
+
+/// Aggregate final function: the most frequent word (ties: alphabetical).
+#[export(immutable)]
+fn most_common(state: Value) -> Option<String> {
+    let Value::Object(map) = state else { return None };
+    map.iter()
+        .filter_map(|(k, v)| v.as_i64().map(|n| (n, k)))
+        .max_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(a.1)))
+        .map(|(_, k)| k.clone())
+}

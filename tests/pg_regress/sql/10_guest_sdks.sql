@@ -27,6 +27,12 @@ SELECT (jsonkit_summarize('[true, false, null]')).size;
 -- Option result: None is NULL
 SELECT jsonkit_parse_json('{"ok": true}') AS parsed, jsonkit_parse_json('{nope') IS NULL AS invalid_is_null;
 
+-- An aggregate with jsonb state, written in Rust.
+CREATE AGGREGATE word_freq(text) (
+  SFUNC = jsonkit_word_freq_add, STYPE = jsonb, FINALFUNC = jsonkit_most_common);
+SELECT word_freq(line) FROM (VALUES ('the cat sat'), ('The dog'), (NULL), ('a cat')) v(line);
+SELECT jsonkit_word_freq_add(NULL, 'b a b') AS state;
+
 -- Over a table, in a query a user would write.
 CREATE TABLE events AS SELECT g AS id,
   jsonb_build_object('user', 'u' || g, 'password', md5(g::text), 'n', g) AS payload

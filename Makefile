@@ -77,6 +77,7 @@ test-client: cluster
 
 bench: install guests cluster
 	benches/run.sh
+	benches/trigger.sh
 
 lint:
 	cargo fmt --all -- --check

@@ -39,6 +39,8 @@ pub enum PgWasmError {
     Unsupported(String),
     /// A result that does not fit the declared SQL type (22003).
     OutOfRange(String),
+    /// An error a guest raised on purpose (a trigger's {"error": ...}), P0001.
+    Raised { message: String, detail: String },
     /// A byte result that does not parse as its SQL type, with the input
     /// function's own SQLSTATE.
     InvalidResult {
@@ -87,6 +89,7 @@ impl PgWasmError {
             PgWasmError::Unsupported(_) => ERRCODE_FEATURE_NOT_SUPPORTED,
             PgWasmError::OutOfRange(_) => ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
             PgWasmError::InvalidResult { sqlstate, .. } => *sqlstate,
+            PgWasmError::Raised { .. } => ERRCODE_RAISE_EXCEPTION,
             PgWasmError::Internal(_) => ERRCODE_INTERNAL_ERROR,
         }
     }
@@ -110,6 +113,7 @@ impl PgWasmError {
                 ..
             } => backtrace.clone(),
             PgWasmError::InvalidFunction { detail, .. } => detail.clone(),
+            PgWasmError::Raised { detail, .. } => Some(detail.clone()),
             PgWasmError::InUse { functions, .. } => {
                 Some(format!("used by: {}", functions.join(", ")))
             }
@@ -200,6 +204,7 @@ impl fmt::Display for PgWasmError {
             | PgWasmError::Unsupported(m)
             | PgWasmError::OutOfRange(m)
             | PgWasmError::InvalidResult { message: m, .. }
+            | PgWasmError::Raised { message: m, .. }
             | PgWasmError::InvalidFunction { message: m, .. } => f.write_str(m),
             PgWasmError::DuplicateModule(n) => write!(f, "wasm module \"{n}\" already exists"),
             PgWasmError::UnknownModule(n) => write!(f, "wasm module \"{n}\" does not exist"),

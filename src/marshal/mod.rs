@@ -198,6 +198,29 @@ pub fn shape(
     })
 }
 
+/// A trigger function: the event as JSON in, the decision as JSON out.
+pub fn trigger_shape(wasm: &FuncSig) -> std::result::Result<Shape, String> {
+    let json = Codec::Text {
+        typid: pg_sys::JSONOID,
+    };
+    let expected = FuncSig {
+        params: vec![WasmType::I32, WasmType::I32],
+        results: vec![WasmType::I64],
+    };
+    if &expected != wasm {
+        return Err(format!(
+            "a trigger function needs a Wasm function {expected} (the event as JSON in, \
+             the decision as JSON out), but the export is {wasm}"
+        ));
+    }
+    Ok(Shape {
+        args: vec![Arg::Bytes(json)],
+        result: Ret::Bytes(json),
+        set: false,
+        ret_type: pg_sys::TRIGGEROID,
+    })
+}
+
 /// `format_type_be` for messages.
 pub fn type_name(oid: pg_sys::Oid) -> String {
     // SAFETY: format_type_be accepts any OID (unknown ones print as "???")

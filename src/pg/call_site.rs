@@ -33,6 +33,8 @@ pub struct CallSite {
     instance: Instance<PgHost>,
     /// Whether arguments or the result travel through guest memory.
     uses_memory: bool,
+    /// A trigger function: one JSON document in, one out (SPEC §6).
+    trigger: bool,
     buf: Vec<ValRaw>,
     counters: Counters,
     track_time: bool,
@@ -53,6 +55,7 @@ impl CallSite {
             })?;
         let buf = vec![ValRaw::i64(0); instance.slots().max(1)];
         let uses_memory = r.shape.uses_memory();
+        let trigger = r.shape.ret_type == pg_sys::TRIGGEROID;
         Ok(CallSite {
             epoch,
             xact: cache::xact(),
@@ -62,6 +65,7 @@ impl CallSite {
             target: r.target,
             shape: r.shape,
             uses_memory,
+            trigger,
             instance,
             buf,
             counters: Counters::default(),
@@ -89,6 +93,12 @@ impl CallSite {
         fcinfo: pg_sys::FunctionCallInfo,
     ) -> Result<Option<pg_sys::Datum>> {
         if self.uses_memory {
+            if self.trigger {
+                // SAFETY: a site prepared for a trigger function is only
+                // used by trigger calls (fmgr refuses other calls of
+                // functions returning trigger).
+                return unsafe { super::trigger::call(self, fcinfo) }.map(Some);
+            }
             // SAFETY: forwarded contract.
             return unsafe { self.call_with_memory(fcinfo) };
         }
@@ -222,6 +232,44 @@ impl CallSite {
         }
         self.instance.free(0, 0).map_err(|e| self.trapped(e))?;
         Ok(datum)
+    }
+
+    /// "module.export", for messages.
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// One guest call with one byte-borne argument and a byte-borne result
+    /// (a trigger's event and decision); `None` is a NULL result.
+    pub fn call_bytes(&mut self, input: &[u8]) -> Result<Option<Vec<u8>>> {
+        let ptr = self
+            .instance
+            .write_bytes(input, true)
+            .map_err(|e| self.trapped(e))?;
+        self.buf[0] = ValRaw::i32(ptr);
+        self.buf[1] = ValRaw::i32(input.len() as i32);
+        let fuel = self
+            .timed(|i, buf| i.call_after_writes(buf))
+            .map_err(|e| self.trapped(e))?;
+        self.counters.fuel += fuel;
+        let packed = self.buf[0].get_i64() as u64;
+        let (ptr, len) = ((packed >> 32) as u32 as i32, packed as u32);
+        if len == u32::MAX {
+            self.instance.free(0, 0).map_err(|e| self.trapped(e))?;
+            return Ok(None);
+        }
+        let bytes = self
+            .instance
+            .read_bytes(ptr, len as i32)
+            .map_err(|err| PgWasmError::Runtime {
+                target: self.target.clone(),
+                err,
+            })?
+            .to_vec();
+        self.instance
+            .free(ptr, len as i32)
+            .map_err(|e| self.trapped(e))?;
+        Ok(Some(bytes))
     }
 
     /// A set-returning function that returned NULL returns no rows.

@@ -62,9 +62,9 @@ impl FunctionDef {
     /// `as_creator` adds the checks that apply when the function is created:
     /// the creator must own the module.
     pub fn resolve(&self, as_creator: bool) -> Result<Resolved> {
-        if self.ret_type == pg_sys::TRIGGEROID || self.ret_type == pg_sys::EVENT_TRIGGEROID {
+        if self.ret_type == pg_sys::EVENT_TRIGGEROID {
             return Err(PgWasmError::Unsupported(format!(
-                "wasm function {}: trigger functions are not supported yet",
+                "wasm function {}: event trigger functions are not supported",
                 self.signature()
             )));
         }
@@ -133,16 +133,20 @@ impl FunctionDef {
                 )),
             )
         })?;
-        let shape =
-            marshal::shape(&self.arg_types, self.ret_type, self.retset, sig).map_err(|detail| {
-                PgWasmError::invalid_function(
-                    format!(
-                        "wasm function {} does not match the signature of \"{target}\"",
-                        self.signature()
-                    ),
-                    Some(detail),
-                )
-            })?;
+        let shape = if self.ret_type == pg_sys::TRIGGEROID {
+            marshal::trigger_shape(sig)
+        } else {
+            marshal::shape(&self.arg_types, self.ret_type, self.retset, sig)
+        }
+        .map_err(|detail| {
+            PgWasmError::invalid_function(
+                format!(
+                    "wasm function {} does not match the signature of \"{target}\"",
+                    self.signature()
+                ),
+                Some(detail),
+            )
+        })?;
         if shape.uses_memory() && !has_memory_abi(&info) {
             return Err(PgWasmError::invalid_function(
                 format!(

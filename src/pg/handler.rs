@@ -51,12 +51,11 @@ unsafe fn call(fcinfo: pg_sys::FunctionCallInfo) -> Result<Option<pg_sys::Datum>
     // lives in fn_mcxt exactly as long as the FmgrInfo.
     let site = unsafe { (*flinfo).fn_extra } as *mut CallSite;
     let site = if site.is_null() {
-        // Checked only here, off the warm path: a trigger call never gets a
-        // CallSite, so every trigger call arrives with fn_extra empty.
+        // Checked only here, off the warm path.
         // SAFETY: as above.
-        if unsafe { is_trigger_call(fcinfo) } {
+        if unsafe { is_event_trigger_call(fcinfo) } {
             return Err(PgWasmError::Unsupported(
-                "wasm trigger functions are not supported yet".into(),
+                "wasm event trigger functions are not supported".into(),
             ));
         }
         // SAFETY: flinfo is valid; fn_mcxt outlives every use of fn_extra and
@@ -80,15 +79,11 @@ unsafe fn call(fcinfo: pg_sys::FunctionCallInfo) -> Result<Option<pg_sys::Datum>
     unsafe { site.call(fcinfo) }
 }
 
-unsafe fn is_trigger_call(fcinfo: pg_sys::FunctionCallInfo) -> bool {
+unsafe fn is_event_trigger_call(fcinfo: pg_sys::FunctionCallInfo) -> bool {
     // SAFETY: context is null or points to a Node.
     unsafe {
         let ctx = (*fcinfo).context;
-        !ctx.is_null()
-            && matches!(
-                (*ctx).type_,
-                pg_sys::NodeTag::T_TriggerData | pg_sys::NodeTag::T_EventTriggerData
-            )
+        !ctx.is_null() && (*ctx).type_ == pg_sys::NodeTag::T_EventTriggerData
     }
 }
 

@@ -10,3 +10,4 @@ pub mod host;
 mod spi;
 mod srf;
 pub mod stats;
+mod trigger;

@@ -24,6 +24,9 @@
 //! | `Option<T>` result | `None` is NULL |
 //! | `Vec<T>` result (not `u8`) | `SETOF T` |
 //!
+//! `#[export(trigger)] fn f(ev: TriggerEvent) -> TriggerResult` makes a
+//! trigger function (`RETURNS trigger`, feature `json`).
+//!
 //! `#[export(name = "sql_name", stable, returns = "my_type", args = "uuid, text")]`
 //! overrides the SQL name, volatility and types (e.g. a JSON `Value` result
 //! for a composite type).
@@ -346,6 +349,13 @@ pub fn return_set<T: ToJson>(rows: Vec<T>) -> i64 {
     out.push(']');
     return_bytes(out.into_bytes())
 }
+
+// ---- triggers (SPEC §6) ------------------------------------------------------
+
+#[cfg(feature = "json")]
+mod trigger;
+#[cfg(feature = "json")]
+pub use trigger::{TriggerEvent, TriggerResult};
 
 // ---- host API (SPEC §8) ------------------------------------------------------
 

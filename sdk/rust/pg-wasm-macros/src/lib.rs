@@ -24,6 +24,7 @@ struct Options {
     parallel: Option<String>,
     returns: Option<String>,
     args: Option<Vec<String>>,
+    trigger: bool,
 }
 
 fn parse_options(attr: TokenStream) -> syn::Result<Options> {
@@ -39,6 +40,7 @@ fn parse_options(attr: TokenStream) -> syn::Result<Options> {
             (Meta::Path(_), "immutable") => o.volatility = Some("immutable"),
             (Meta::Path(_), "stable") => o.volatility = Some("stable"),
             (Meta::Path(_), "volatile") => o.volatility = Some("volatile"),
+            (Meta::Path(_), "trigger") => o.trigger = true,
             (Meta::NameValue(nv), k @ ("name" | "returns" | "args" | "parallel")) => {
                 let Expr::Lit(ExprLit {
                     lit: Lit::Str(s), ..
@@ -147,8 +149,40 @@ fn json_str(s: &str) -> String {
     out
 }
 
+/// `#[export(trigger)] fn f(ev: TriggerEvent) -> TriggerResult`: one JSON
+/// document in, one out, and a section entry that makes it RETURNS trigger.
+fn expand_trigger(opts: &Options, func: &ItemFn) -> syn::Result<(Tokens, String)> {
+    let ident = &func.sig.ident;
+    let export = ident.to_string();
+    if func.sig.inputs.len() != 1 {
+        return Err(Error::new_spanned(
+            &func.sig,
+            "a trigger takes one argument, the TriggerEvent",
+        ));
+    }
+    let glue = format_ident!("__pg_wasm_export_{}", ident);
+    let tokens = quote! {
+        #[doc(hidden)]
+        #[export_name = #export]
+        pub extern "C" fn #glue(p0: i32, l0: i32) -> i64 {
+            let b0 = unsafe { ::pg_wasm_guest::ArgBuf::new(p0, l0) };
+            let ev = <::pg_wasm_guest::TriggerEvent as ::pg_wasm_guest::FromArg>::from_owned(b0);
+            ::pg_wasm_guest::IntoRet::into_ret(#ident(ev))
+        }
+    };
+    let mut entry = String::from("\"kind\": \"trigger\", \"args\": [], \"returns\": \"trigger\", \"strict\": false");
+    if let Some(n) = &opts.name {
+        entry.push_str(&format!(", \"name\": {}", json_str(n)));
+    }
+    Ok((tokens, entry))
+}
+
 fn expand(opts: Options, func: ItemFn) -> syn::Result<Tokens> {
     let ident = &func.sig.ident;
+    if opts.trigger {
+        let (glue, entry) = expand_trigger(&opts, &func)?;
+        return Ok(with_section(&func, glue, &entry));
+    }
     let export = ident.to_string();
     let mut params = Vec::new();
     let mut prelude = Vec::new();
@@ -246,26 +280,36 @@ fn expand(opts: Options, func: ItemFn) -> syn::Result<Tokens> {
     if let Some(n) = &opts.name {
         entry.push_str(&format!(", \"name\": {}", json_str(n)));
     }
-    let section = format!("{{\"functions\": {{{}: {{{entry}}}}}}}\n", json_str(&export));
-    let bytes = syn::LitByteStr::new(section.as_bytes(), Span::call_site());
-    let len = section.len();
     let glue = format_ident!("__pg_wasm_export_{}", ident);
-    let section_static = format_ident!("__PG_WASM_SECTION_{}", ident.to_string().to_uppercase());
-    Ok(quote! {
-        #func
-
+    let glue = quote! {
         #[doc(hidden)]
         #[export_name = #export]
         pub extern "C" fn #glue(#(#params),*) #ret_wasm {
             #(#prelude)*
             #ret_expr
         }
+    };
+    Ok(with_section(&func, glue, &entry))
+}
+
+/// The function, its glue, and its entry of the pg_wasm section.
+fn with_section(func: &ItemFn, glue: Tokens, entry: &str) -> Tokens {
+    let ident = &func.sig.ident;
+    let export = ident.to_string();
+    let section = format!("{{\"functions\": {{{}: {{{entry}}}}}}}\n", json_str(&export));
+    let bytes = syn::LitByteStr::new(section.as_bytes(), Span::call_site());
+    let len = section.len();
+    let section_static = format_ident!("__PG_WASM_SECTION_{}", ident.to_string().to_uppercase());
+    quote! {
+        #func
+
+        #glue
 
         #[doc(hidden)]
         #[link_section = "pg_wasm"]
         #[used]
         static #section_static: [u8; #len] = *#bytes;
-    })
+    }
 }
 
 /// Exports a Rust function as a pg_wasm function: see `pg-wasm-guest`.

@@ -1,6 +1,6 @@
 use crate::error::RuntimeError;
 use std::num::NonZeroUsize;
-use wasmtime::{Config, Engine, OptLevel};
+use wasmtime::{Config, Engine, OptLevel, ProfilingStrategy};
 
 /// Frames kept for the DETAIL of a trap; deep recursion would otherwise
 /// produce a backtrace of thousands of lines.
@@ -29,5 +29,10 @@ pub fn new_engine() -> Result<Engine, RuntimeError> {
         .wasm_backtrace_max_frames(NonZeroUsize::new(MAX_BACKTRACE_FRAMES))
         .max_wasm_stack(MAX_WASM_STACK)
         .relaxed_simd_deterministic(true);
+    // For `perf`: with PG_WASM_PERFMAP set in the server's environment,
+    // compiled guest functions are listed in /tmp/perf-<pid>.map.
+    if std::env::var_os("PG_WASM_PERFMAP").is_some() {
+        config.profiler(ProfilingStrategy::PerfMap);
+    }
     Engine::new(&config).map_err(|e| RuntimeError::Engine(format!("{e:#}")))
 }

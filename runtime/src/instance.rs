@@ -181,7 +181,7 @@ impl<H: Host> Instance<H> {
         if first {
             self.refuel();
         }
-        let (Some(memory), Some(alloc)) = (self.memory, self.alloc.clone()) else {
+        let (Some(memory), Some(alloc)) = (self.memory, self.alloc.as_ref()) else {
             return Err(RuntimeError::InvalidModule(format!(
                 "the module must export \"{MEMORY_EXPORT}\" and \"{ALLOC_EXPORT}\" (func (param i32) (result i32)) to take text, bytea or JSON"
             )));
@@ -224,7 +224,7 @@ impl<H: Host> Instance<H> {
     /// Tells the guest the host is done with a result (`pg_wasm_free`, if
     /// exported); `(0, 0)` when there was no result to free.
     pub fn free(&mut self, ptr: i32, len: i32) -> Result<(), RuntimeError> {
-        match self.free.clone() {
+        match &self.free {
             Some(f) => f.call(&mut self.store, (ptr, len)).map_err(classify),
             None => Ok(()),
         }

@@ -21,8 +21,6 @@ pub enum Codec {
     /// through its output and input functions.
     Io {
         typid: pg_sys::Oid,
-        input: pg_sys::Oid,
-        ioparam: pg_sys::Oid,
         output: pg_sys::Oid,
     },
 }
@@ -55,20 +53,12 @@ impl Codec {
                 Codec::Json { typid, typmod }
             }
             _ => {
-                let (mut input, mut ioparam, mut output) =
-                    (pg_sys::InvalidOid, pg_sys::InvalidOid, pg_sys::InvalidOid);
+                let mut output = pg_sys::InvalidOid;
                 let mut varlena = false;
-                // SAFETY: lookups with a valid type OID and out-pointers to locals.
-                unsafe {
-                    pg_sys::getTypeInputInfo(typid, &mut input, &mut ioparam);
-                    pg_sys::getTypeOutputInfo(typid, &mut output, &mut varlena);
-                }
-                Codec::Io {
-                    typid,
-                    input,
-                    ioparam,
-                    output,
-                }
+                // SAFETY: lookup with a valid type OID and out-pointers to
+                // locals. (Input functions come from io_cache when needed.)
+                unsafe { pg_sys::getTypeOutputInfo(typid, &mut output, &mut varlena) };
+                Codec::Io { typid, output }
             }
         })
     }
@@ -142,14 +132,9 @@ impl Codec {
                 })?;
                 json::to_datum(&value, typid, typmod, desc, function, "result")
             }
-            Codec::Io {
-                typid,
-                input,
-                ioparam,
-                ..
-            } => {
+            Codec::Io { typid, .. } => {
                 check_text(bytes, function, typid)?;
-                input_call(input, ioparam, -1, bytes, function, "result", typid).map(Some)
+                input_call(-1, bytes, function, "result", typid).map(Some)
             }
         }
     }
@@ -184,8 +169,6 @@ pub fn invalid(function: &str, what: &str) -> PgWasmError {
 /// error naming the function, the place in the result and the type, with
 /// the input function's own SQLSTATE and message.
 pub fn input_call(
-    input: pg_sys::Oid,
-    ioparam: pg_sys::Oid,
     typmod: i32,
     text: &[u8],
     function: &str,
@@ -198,10 +181,11 @@ pub fn input_call(
             &format!("{place} contains a NUL byte, which PostgreSQL text cannot hold"),
         )
     })?;
+    let (finfo, ioparam) = super::io_cache::input(typid);
     let outcome = std::panic::catch_unwind(|| {
         // SAFETY: a valid input function with a NUL-terminated string; an
         // ERROR inside unwinds as a pgrx panic, caught here.
-        unsafe { pg_sys::OidInputFunctionCall(input, c.as_ptr().cast_mut(), ioparam, typmod) }
+        unsafe { pg_sys::InputFunctionCall(finfo, c.as_ptr().cast_mut(), ioparam, typmod) }
     });
     outcome.map_err(|payload| {
         let (sqlstate, message) = match payload.downcast_ref::<pg_sys::panic::CaughtError>() {

@@ -61,18 +61,7 @@ fn scalar(
     function: &str,
     place: &str,
 ) -> Result<pg_sys::Datum> {
-    let (mut input, mut ioparam) = (pg_sys::InvalidOid, pg_sys::InvalidOid);
-    // SAFETY: lookup with a valid type OID into locals.
-    unsafe { pg_sys::getTypeInputInfo(typid, &mut input, &mut ioparam) };
-    input_call(
-        input,
-        ioparam,
-        typmod,
-        text.as_bytes(),
-        function,
-        place,
-        typid,
-    )
+    input_call(typmod, text.as_bytes(), function, place, typid)
 }
 
 /// The row type of `typid` (or `desc` for `record`), released on drop.

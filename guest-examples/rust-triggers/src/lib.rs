@@ -88,8 +88,8 @@ fn audit(ev: TriggerEvent) -> TriggerResult {
     let params = json!([
         format!("{}.{}", ev.schema, ev.table),
         ev.event,
-        ev.old.clone().map(Value::Object),
-        ev.new.clone().map(Value::Object),
+        ev.old.clone().map(|r| Value::Object(r.into_map())),
+        ev.new.clone().map(|r| Value::Object(r.into_map())),
     ]);
     query(
         "INSERT INTO audit_log (table_name, op, old_row, new_row) VALUES ($1, $2, $3::jsonb, $4::jsonb)",
@@ -123,8 +123,10 @@ fn show_event(ev: TriggerEvent) -> TriggerResult {
     let doc = json!({
         "event": ev.event, "when": ev.when, "level": ev.level,
         "table": format!("{}.{}", ev.schema, ev.table), "args": ev.args,
-        "old": ev.old, "new": ev.new,
-        "old_table": ev.old_table, "new_table": ev.new_table,
+        "old": ev.old.map(|r| Value::Object(r.into_map())),
+        "new": ev.new.map(|r| Value::Object(r.into_map())),
+        "old_table": ev.old_table.map(|t| t.into_iter().map(|r| Value::Object(r.into_map())).collect::<alloc::vec::Vec<_>>()),
+        "new_table": ev.new_table.map(|t| t.into_iter().map(|r| Value::Object(r.into_map())).collect::<alloc::vec::Vec<_>>()),
     });
     pg_wasm_guest::log(pg_wasm_guest::Level::Notice, &doc.to_string());
     TriggerResult::Proceed

@@ -355,7 +355,7 @@ pub fn return_set<T: ToJson>(rows: Vec<T>) -> i64 {
 #[cfg(feature = "json")]
 mod trigger;
 #[cfg(feature = "json")]
-pub use trigger::{TriggerEvent, TriggerResult};
+pub use trigger::{Row, TriggerEvent, TriggerResult};
 
 // ---- host API (SPEC §8) ------------------------------------------------------
 

@@ -14,7 +14,72 @@
 use crate::{error, return_bytes, ArgBuf, FromArg, IntoRet};
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
+use core::fmt;
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
 use serde_json::{Map, Value};
+
+/// One row: its columns in table order. A small vector rather than a map,
+/// because rows are short and parsing one must be cheap (one per event).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Row(pub Vec<(String, Value)>);
+
+impl Row {
+    /// A column's value; `None` if the table has no such column.
+    pub fn get(&self, column: &str) -> Option<&Value> {
+        self.0.iter().find(|(k, _)| k == column).map(|(_, v)| v)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    pub fn into_map(self) -> Map<String, Value> {
+        self.0.into_iter().collect()
+    }
+}
+
+impl<'de> Deserialize<'de> for Row {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct RowVisitor;
+        impl<'de> Visitor<'de> for RowVisitor {
+            type Value = Row;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a row as a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Row, A::Error> {
+                let mut cols = Vec::with_capacity(m.size_hint().unwrap_or(8));
+                while let Some((k, v)) = m.next_entry::<String, Value>()? {
+                    cols.push((k, v));
+                }
+                Ok(Row(cols))
+            }
+        }
+        d.deserialize_map(RowVisitor)
+    }
+}
+
+/// A transition table: rows in order.
+fn rows<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<Row>>, D::Error> {
+    struct RowsVisitor;
+    impl<'de> Visitor<'de> for RowsVisitor {
+        type Value = Option<Vec<Row>>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an array of rows or null")
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(r) = s.next_element::<Row>()? {
+                out.push(r);
+            }
+            Ok(Some(out))
+        }
+    }
+    d.deserialize_any(RowsVisitor)
+}
 
 /// What fired the trigger.
 #[derive(Clone, Debug, Default)]
@@ -32,57 +97,62 @@ pub struct TriggerEvent {
     /// The arguments of CREATE TRIGGER ... EXECUTE FUNCTION f('a', 'b').
     pub args: Vec<String>,
     /// The row before (UPDATE, DELETE) and after (INSERT, UPDATE).
-    pub old: Option<Map<String, Value>>,
-    pub new: Option<Map<String, Value>>,
+    pub old: Option<Row>,
+    pub new: Option<Row>,
     /// Transition tables (REFERENCING OLD/NEW TABLE), statement level.
-    pub old_table: Option<Vec<Value>>,
-    pub new_table: Option<Vec<Value>>,
+    pub old_table: Option<Vec<Row>>,
+    pub new_table: Option<Vec<Row>>,
+}
+
+impl<'de> Deserialize<'de> for TriggerEvent {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct EventVisitor;
+        impl<'de> Visitor<'de> for EventVisitor {
+            type Value = TriggerEvent;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a pg_wasm trigger event")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<TriggerEvent, A::Error> {
+                let mut ev = TriggerEvent::default();
+                while let Some(key) = m.next_key::<&str>()? {
+                    match key {
+                        "event" => ev.event = m.next_value()?,
+                        "when" => ev.when = m.next_value()?,
+                        "level" => ev.level = m.next_value()?,
+                        "schema" => ev.schema = m.next_value()?,
+                        "table" => ev.table = m.next_value()?,
+                        "name" => ev.name = m.next_value()?,
+                        "args" => ev.args = m.next_value()?,
+                        "old" => ev.old = m.next_value()?,
+                        "new" => ev.new = m.next_value()?,
+                        "old_table" => ev.old_table = m.next_value_seed(RowsSeed)?,
+                        "new_table" => ev.new_table = m.next_value_seed(RowsSeed)?,
+                        _ => {
+                            m.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(ev)
+            }
+        }
+        d.deserialize_map(EventVisitor)
+    }
+}
+
+struct RowsSeed;
+
+impl<'de> de::DeserializeSeed<'de> for RowsSeed {
+    type Value = Option<Vec<Row>>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        rows(d)
+    }
 }
 
 impl TriggerEvent {
-    pub fn from_json(v: Value) -> Self {
-        let Value::Object(mut m) = v else {
-            error("trigger event is not a JSON object")
-        };
-        let mut text = |k: &str| match m.remove(k) {
-            Some(Value::String(s)) => s,
-            _ => String::new(),
-        };
-        let (event, when, level, schema, table, name) = (
-            text("event"),
-            text("when"),
-            text("level"),
-            text("schema"),
-            text("table"),
-            text("name"),
-        );
-        let row = |v: Option<Value>| match v {
-            Some(Value::Object(o)) => Some(o),
-            _ => None,
-        };
-        let rows = |v: Option<Value>| match v {
-            Some(Value::Array(a)) => Some(a),
-            _ => None,
-        };
-        TriggerEvent {
-            event,
-            when,
-            level,
-            schema,
-            table,
-            name,
-            args: match m.remove("args") {
-                Some(Value::Array(a)) => a
-                    .into_iter()
-                    .map(|v| v.as_str().map(str::to_string).unwrap_or_default())
-                    .collect(),
-                _ => Vec::new(),
-            },
-            old: row(m.remove("old")),
-            new: row(m.remove("new")),
-            old_table: rows(m.remove("old_table")),
-            new_table: rows(m.remove("new_table")),
-        }
+    /// Parses the event document the host sends.
+    pub fn from_slice(bytes: &[u8]) -> Self {
+        serde_json::from_slice(bytes)
+            .unwrap_or_else(|e| error(&alloc::format!("cannot read the trigger event: {e}")))
     }
 
     /// TG_ARGV[i].
@@ -126,7 +196,8 @@ impl TriggerResult {
 
 impl FromArg<'_> for TriggerEvent {
     fn from_arg(buf: &ArgBuf) -> Self {
-        TriggerEvent::from_json(Value::from_arg(buf))
+        let bytes = buf.bytes().unwrap_or_else(|| error("the trigger event is NULL"));
+        TriggerEvent::from_slice(bytes)
     }
     fn from_owned(buf: ArgBuf) -> Self {
         Self::from_arg(&buf)

@@ -35,6 +35,9 @@ pub struct CallSite {
     uses_memory: bool,
     /// A trigger function: one JSON document in, one out (SPEC §6).
     trigger: bool,
+    /// The part of a trigger's event that is the same for every row of the
+    /// statement, with the TriggerEvent bits it was made for.
+    trigger_prefix: Option<(u32, String)>,
     buf: Vec<ValRaw>,
     counters: Counters,
     track_time: bool,
@@ -66,6 +69,7 @@ impl CallSite {
             shape: r.shape,
             uses_memory,
             trigger,
+            trigger_prefix: None,
             instance,
             buf,
             counters: Counters::default(),
@@ -237,6 +241,15 @@ impl CallSite {
     /// "module.export", for messages.
     pub fn target(&self) -> &str {
         &self.target
+    }
+
+    /// The per-statement part of a trigger event for `key` (the event
+    /// bits), made by `make` the first time.
+    pub fn trigger_prefix(&mut self, key: u32, make: impl FnOnce() -> String) -> &str {
+        if self.trigger_prefix.as_ref().map(|(k, _)| *k) != Some(key) {
+            self.trigger_prefix = Some((key, make()));
+        }
+        &self.trigger_prefix.as_ref().expect("set above").1
     }
 
     /// One guest call with one byte-borne argument and a byte-borne result

@@ -138,41 +138,42 @@ unsafe fn transition_table(td: *mut pg_sys::TriggerData, name: &str) -> String {
     }
 }
 
-/// The event document of SPEC §6.
+/// The part of the event document (SPEC §6) that is the same for every row
+/// of a statement: everything up to and including "args".
 ///
 /// # Safety
 /// `ev` must come from the current trigger call.
-unsafe fn event_json(ev: &Event) -> String {
+unsafe fn event_prefix(ev: &Event) -> String {
     // SAFETY: all pointers come from the live TriggerData.
     unsafe {
-        let td = ev.td;
-        let trig = (*td).tg_trigger;
+        let trig = (*ev.td).tg_trigger;
         let rel = ev.rel();
         let args: Vec<Value> = (0..(*trig).tgnargs as usize)
             .map(|i| Value::String(cstr(*(*trig).tgargs.add(i))))
             .collect();
-        let mut s = String::with_capacity(256);
         let text = |v: &str| Value::String(v.to_string()).to_string();
-        s.push_str("{\"event\":");
-        s.push_str(&text(ev.op_name()));
-        s.push_str(",\"when\":");
-        s.push_str(&text(ev.when_name()));
-        s.push_str(",\"level\":");
-        s.push_str(if ev.row_level {
-            "\"ROW\""
-        } else {
-            "\"STATEMENT\""
-        });
-        s.push_str(",\"schema\":");
-        s.push_str(&text(&cstr(pg_sys::get_namespace_name(
-            (*(*rel).rd_rel).relnamespace,
-        ))));
-        s.push_str(",\"table\":");
-        s.push_str(&text(&cstr((*(*rel).rd_rel).relname.data.as_ptr())));
-        s.push_str(",\"name\":");
-        s.push_str(&text(&cstr((*trig).tgname)));
-        s.push_str(",\"args\":");
-        s.push_str(&Value::Array(args).to_string());
+        format!(
+            "{{\"event\":{},\"when\":{},\"level\":{},\"schema\":{},\"table\":{},\"name\":{},\"args\":{}",
+            text(ev.op_name()),
+            text(ev.when_name()),
+            text(ev.level_name()),
+            text(&cstr(pg_sys::get_namespace_name((*(*rel).rd_rel).relnamespace))),
+            text(&cstr((*(*rel).rd_rel).relname.data.as_ptr())),
+            text(&cstr((*trig).tgname)),
+            Value::Array(args)
+        )
+    }
+}
+
+/// The rest of the event: the rows, and the transition tables.
+///
+/// # Safety
+/// `ev` must come from the current trigger call.
+unsafe fn event_rows(ev: &Event, s: &mut String) {
+    // SAFETY: all pointers come from the live TriggerData.
+    unsafe {
+        let td = ev.td;
+        let trig = (*td).tg_trigger;
         let (old, new) = if !ev.row_level {
             (None, None)
         } else {
@@ -182,8 +183,8 @@ unsafe fn event_json(ev: &Event) -> String {
                 _ => (Some((*td).tg_trigtuple), Some((*td).tg_newtuple)),
             }
         };
-        for (key, tuple) in [("old", old), ("new", new)] {
-            s.push_str(&format!(",\"{key}\":"));
+        for (key, tuple) in [(",\"old\":", old), (",\"new\":", new)] {
+            s.push_str(key);
             match tuple {
                 Some(t) if !t.is_null() => s.push_str(&row_json(t, ev.desc())),
                 _ => s.push_str("null"),
@@ -201,7 +202,6 @@ unsafe fn event_json(ev: &Event) -> String {
             }
         }
         s.push('}');
-        s
     }
 }
 
@@ -212,8 +212,14 @@ unsafe fn event_json(ev: &Event) -> String {
 pub unsafe fn call(site: &mut CallSite, fcinfo: pg_sys::FunctionCallInfo) -> Result<pg_sys::Datum> {
     // SAFETY: per the contract.
     let ev = unsafe { Event::from_fcinfo(fcinfo) };
+    // SAFETY: as above (and below).
+    let prefix = site.trigger_prefix(unsafe { (*ev.td).tg_event }, || unsafe {
+        event_prefix(&ev)
+    });
+    let mut input = String::with_capacity(prefix.len() + 256);
+    input.push_str(prefix);
     // SAFETY: as above.
-    let input = unsafe { event_json(&ev) };
+    unsafe { event_rows(&ev, &mut input) };
     let output = site.call_bytes(input.as_bytes())?;
     let target = site.target().to_string();
     let decision: Map<String, Value> = match output.as_deref() {

@@ -42,18 +42,24 @@ PGW_EXPORT(checksum) int64_t checksum(const uint8_t *s, int32_t len) {
     return (int64_t)h;
 }
 
+/* The next word at or after *i: sets *start and returns its length, 0 at
+ * the end of the text. */
+static int32_t next_word(const uint8_t *s, int32_t len, int32_t *i, int32_t *start) {
+    while (*i < len && !is_alnum(s[*i]))
+        (*i)++;
+    *start = *i;
+    while (*i < len && is_alnum(s[*i]))
+        (*i)++;
+    return *i - *start;
+}
+
 /* Lower-cased words as a JSON array of strings. */
 static int64_t words_json(const uint8_t *s, int32_t len) {
     pgw_buf b = {0};
     pgw_buf_push(&b, '[');
-    int32_t i = 0, first = 1;
+    int32_t i = 0, start, first = 1;
     while (i < len) {
-        while (i < len && !is_alnum(s[i]))
-            i++;
-        int32_t start = i;
-        while (i < len && is_alnum(s[i]))
-            i++;
-        if (i > start) {
+        if (next_word(s, len, &i, &start) > 0) {
             uint8_t *w = pgw_alloc((uint32_t)(i - start));
             for (int32_t k = start; k < i; k++)
                 w[k - start] = lower(s[k]);
@@ -75,14 +81,9 @@ PGW_EXPORT(words) int64_t words(const uint8_t *s, int32_t len) { return words_js
 
 /* RETURNS textkit_stats (bytes int, words int, longest text): a JSON object. */
 PGW_EXPORT(text_stats) int64_t text_stats(const uint8_t *s, int32_t len) {
-    int32_t i = 0, count = 0, best = 0, best_at = 0;
+    int32_t i = 0, start, count = 0, best = 0, best_at = 0;
     while (i < len) {
-        while (i < len && !is_alnum(s[i]))
-            i++;
-        int32_t start = i;
-        while (i < len && is_alnum(s[i]))
-            i++;
-        if (i > start) {
+        if (next_word(s, len, &i, &start) > 0) {
             count++;
             if (i - start > best) {
                 best = i - start;

@@ -143,3 +143,37 @@ fn most_common(state: Value) -> Option<String> {
         .max_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(a.1)))
         .map(|(_, k)| k.clone())
 }
+
+/// Numbers of every width cross as Wasm numbers: smallint, real, boolean,
+/// bigint and double precision in, double precision out.
+#[export(immutable)]
+fn weighted(score: f32, weight: i16, round: bool, bonus: i64, factor: f64) -> f64 {
+    let v = (score as f64 * weight as f64 + bonus as f64) * factor;
+    if round {
+        (v * 100.0 + 0.5) as i64 as f64 / 100.0
+    } else {
+        v
+    }
+}
+
+/// boolean out.
+#[export(immutable)]
+fn is_even(n: i32) -> bool {
+    n % 2 == 0
+}
+
+/// smallint in and out.
+#[export(immutable)]
+fn halve(n: i16) -> i16 {
+    n / 2
+}
+
+/// real out.
+#[export(immutable)]
+fn ratio(a: i64, b: i64) -> f32 {
+    if b == 0 {
+        f32::NAN
+    } else {
+        a as f32 / b as f32
+    }
+}

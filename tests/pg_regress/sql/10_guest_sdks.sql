@@ -27,6 +27,12 @@ SELECT (jsonkit_summarize('[true, false, null]')).size;
 -- Option result: None is NULL
 SELECT jsonkit_parse_json('{"ok": true}') AS parsed, jsonkit_parse_json('{nope') IS NULL AS invalid_is_null;
 
+-- Numbers of every width, from Rust.
+SELECT jsonkit_weighted(1.5, 3::smallint, true, 10, 0.333) AS weighted,
+       jsonkit_is_even(4) AS even, jsonkit_is_even(7) AS odd,
+       jsonkit_halve((-32768)::smallint) AS halved, jsonkit_ratio(1, 3) AS third,
+       jsonkit_ratio(1, 0) AS nan;
+
 -- An aggregate with jsonb state, written in Rust.
 CREATE AGGREGATE word_freq(text) (
   SFUNC = jsonkit_word_freq_add, STYPE = jsonb, FINALFUNC = jsonkit_most_common);

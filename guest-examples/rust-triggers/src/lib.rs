@@ -88,8 +88,8 @@ fn audit(ev: TriggerEvent) -> TriggerResult {
     let params = json!([
         format!("{}.{}", ev.schema, ev.table),
         ev.event,
-        ev.old.clone().map(|r| Value::Object(r.into_map())),
-        ev.new.clone().map(|r| Value::Object(r.into_map())),
+        ev.old.map(|r| Value::Object(r.into_map())),
+        ev.new.map(|r| Value::Object(r.into_map())),
     ]);
     query(
         "INSERT INTO audit_log (table_name, op, old_row, new_row) VALUES ($1, $2, $3::jsonb, $4::jsonb)",

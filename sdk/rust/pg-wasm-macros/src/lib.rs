@@ -166,7 +166,7 @@ fn expand_trigger(opts: &Options, func: &ItemFn) -> syn::Result<(Tokens, String)
         #[export_name = #export]
         pub extern "C" fn #glue(p0: i32, l0: i32) -> i64 {
             let b0 = unsafe { ::pg_wasm_guest::ArgBuf::new(p0, l0) };
-            let ev = <::pg_wasm_guest::TriggerEvent as ::pg_wasm_guest::FromArg>::from_owned(b0);
+            let ev = <::pg_wasm_guest::TriggerEvent as ::pg_wasm_guest::FromArg>::from_arg(&b0);
             ::pg_wasm_guest::IntoRet::into_ret(#ident(ev))
         }
     };

@@ -99,14 +99,15 @@ fn cstr(p: *const std::ffi::c_char) -> String {
 ///
 /// # Safety
 /// `tuple` must be a valid tuple of `desc`.
-unsafe fn row_json(tuple: pg_sys::HeapTuple, desc: pg_sys::TupleDesc) -> String {
-    // SAFETY: per the contract; row_to_json returns a text datum.
+unsafe fn row_json(tuple: pg_sys::HeapTuple, desc: pg_sys::TupleDesc, out: &mut Vec<u8>) {
+    // SAFETY: per the contract; row_to_json returns a text datum whose
+    // bytes are appended as they are (JSON text in the server encoding).
     unsafe {
         let d = pg_sys::heap_copy_tuple_as_datum(tuple, desc);
         let j = pgrx::direct_function_call_as_datum(pg_sys::row_to_json, &[Some(d)])
             .expect("row_to_json never returns NULL");
-        let t = pg_sys::text_to_cstring(j.cast_mut_ptr());
-        cstr(t)
+        let v = pg_sys::pg_detoast_datum_packed(j.cast_mut_ptr());
+        out.extend_from_slice(pgrx::varlena::varlena_to_byte_slice(v));
     }
 }
 
@@ -169,7 +170,7 @@ unsafe fn event_prefix(ev: &Event) -> String {
 ///
 /// # Safety
 /// `ev` must come from the current trigger call.
-unsafe fn event_rows(ev: &Event, s: &mut String) {
+unsafe fn event_rows(ev: &Event, s: &mut Vec<u8>) {
     // SAFETY: all pointers come from the live TriggerData.
     unsafe {
         let td = ev.td;
@@ -183,11 +184,11 @@ unsafe fn event_rows(ev: &Event, s: &mut String) {
                 _ => (Some((*td).tg_trigtuple), Some((*td).tg_newtuple)),
             }
         };
-        for (key, tuple) in [(",\"old\":", old), (",\"new\":", new)] {
-            s.push_str(key);
+        for (key, tuple) in [(&b",\"old\":"[..], old), (&b",\"new\":"[..], new)] {
+            s.extend_from_slice(key);
             match tuple {
-                Some(t) if !t.is_null() => s.push_str(&row_json(t, ev.desc())),
-                _ => s.push_str("null"),
+                Some(t) if !t.is_null() => row_json(t, ev.desc(), s),
+                _ => s.extend_from_slice(b"null"),
             }
         }
         if !ev.row_level {
@@ -196,12 +197,12 @@ unsafe fn event_rows(ev: &Event, s: &mut String) {
                 ("new_table", (*trig).tgnewtable),
             ] {
                 if !name.is_null() {
-                    s.push_str(&format!(",\"{key}\":"));
-                    s.push_str(&transition_table(td, &cstr(name)));
+                    s.extend_from_slice(format!(",\"{key}\":").as_bytes());
+                    s.extend_from_slice(transition_table(td, &cstr(name)).as_bytes());
                 }
             }
         }
-        s.push('}');
+        s.push(b'}');
     }
 }
 
@@ -216,11 +217,11 @@ pub unsafe fn call(site: &mut CallSite, fcinfo: pg_sys::FunctionCallInfo) -> Res
     let prefix = site.trigger_prefix(unsafe { (*ev.td).tg_event }, || unsafe {
         event_prefix(&ev)
     });
-    let mut input = String::with_capacity(prefix.len() + 256);
-    input.push_str(prefix);
+    let mut input = Vec::with_capacity(prefix.len() + 256);
+    input.extend_from_slice(prefix.as_bytes());
     // SAFETY: as above.
     unsafe { event_rows(&ev, &mut input) };
-    let output = site.call_bytes(input.as_bytes())?;
+    let output = site.call_bytes(&input)?;
     let target = site.target().to_string();
     let decision: Map<String, Value> = match output.as_deref() {
         None | Some(b"") => Map::new(),

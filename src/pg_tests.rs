@@ -118,4 +118,53 @@ mod tests {
         set("SET pg_wasm.max_memory_limit_mb = 1");
         assert_eq!(module.effective().memory_bytes, 1 << 20);
     }
+
+    /// An inline guest that returns its (ptr, len) argument: the memory ABI.
+    const ECHO: &str = r#"(module (memory (export "memory") 1)
+        (global $next (mut i32) (i32.const 1024))
+        (func (export "pg_wasm_alloc") (param i32) (result i32)
+          (global.get $next) (global.set $next (i32.add (global.get $next) (local.get 0))))
+        (func (export "echo") (param i32 i32) (result i64)
+          (i64.or (i64.shl (i64.extend_i32_u (local.get 0)) (i64.const 32))
+                  (i64.extend_i32_u (local.get 1)))))"#;
+
+    #[pg_test]
+    fn text_and_json_cross_guest_memory() {
+        Spi::run(&format!(
+            "CREATE FUNCTION echo_text(text) RETURNS text LANGUAGE wasm STRICT AS '{ECHO}'"
+        ))
+        .unwrap();
+        Spi::run(&format!(
+            "CREATE FUNCTION echo_rows(jsonb) RETURNS SETOF int LANGUAGE wasm STRICT AS '{ECHO}'"
+        ))
+        .unwrap();
+        assert_eq!(
+            Spi::get_one::<String>("SELECT echo_text('héllo wasm')").unwrap(),
+            Some("héllo wasm".to_string())
+        );
+        assert_eq!(
+            Spi::get_one::<i64>("SELECT sum(x) FROM echo_rows('[1, 2, 39]') x").unwrap(),
+            Some(42)
+        );
+    }
+
+    #[pg_test]
+    fn a_trigger_can_skip_rows() {
+        Spi::run(
+            r#"CREATE TABLE t (id int);
+               CREATE FUNCTION skip_odd() RETURNS trigger LANGUAGE wasm AS '(module
+                 (memory (export "memory") 1)
+                 (data (i32.const 0) "{\"skip\": true}")
+                 (func (export "pg_wasm_alloc") (param i32) (result i32) i32.const 1024)
+                 (func (export "skip_odd") (param i32 i32) (result i64) i64.const 14))';
+               CREATE TRIGGER t_skip BEFORE INSERT ON t FOR EACH ROW
+                 WHEN (NEW.id % 2 = 1) EXECUTE FUNCTION skip_odd();
+               INSERT INTO t SELECT generate_series(1, 10);"#,
+        )
+        .unwrap();
+        assert_eq!(
+            Spi::get_one::<i64>("SELECT sum(id) FROM t").unwrap(),
+            Some(30)
+        );
+    }
 }

@@ -97,7 +97,7 @@ impl FunctionDef {
                 let export = inline_export(&module, &self.name).ok_or_else(|| {
                     PgWasmError::invalid_function(
                         format!(
-                            "inline WebAssembly of function {} must export a function named \"{}\" or exactly one function",
+                            "inline WebAssembly of function {} must export a function named \"{}\" or exactly one function besides pg_wasm_alloc and pg_wasm_free",
                             self.signature(),
                             self.name
                         ),
@@ -194,13 +194,18 @@ fn exported_functions(info: &pg_wasm_runtime::ModuleInfo) -> Vec<String> {
 }
 
 /// An inline module's entry point: the export named like the SQL function,
-/// or its only exported function.
+/// or its only exported function (not counting pg_wasm_alloc/pg_wasm_free).
 fn inline_export(module: &Module, function_name: &str) -> Option<String> {
     let info = describe(module);
     if info.export_func(function_name).is_some() {
         return Some(function_name.to_string());
     }
-    let mut funcs = info.exports.iter().filter(|e| e.kind == "func");
+    // The memory ABI's pg_wasm_alloc / pg_wasm_free are plumbing, not
+    // candidates.
+    let mut funcs = info
+        .exports
+        .iter()
+        .filter(|e| e.kind == "func" && !e.name.starts_with("pg_wasm_"));
     match (funcs.next(), funcs.next()) {
         (Some(only), None) => Some(only.name.clone()),
         _ => None,

@@ -95,14 +95,18 @@ impl Settings {
     /// The limits a call runs under: the tightest of the session's GUC, the
     /// superuser's maximum and the module's own setting.
     pub fn effective(self) -> Limits {
-        let fuel =
-            tightest([guc::FUEL_LIMIT.get(), guc::MAX_FUEL_LIMIT.get()]).min_nonzero(self.fuel);
-        let timeout_ms = tightest([guc::TIMEOUT_MS.get(), guc::MAX_TIMEOUT_MS.get()])
-            .min_nonzero(self.timeout_ms);
-        let guc_mb = guc::MEMORY_LIMIT_MB
-            .get()
-            .min(guc::MAX_MEMORY_LIMIT_MB.get())
-            .max(1) as u64;
+        let guc = |g: &pgrx::GucSetting<i32>| g.get().max(0) as u64;
+        let fuel = min_nonzero(
+            min_nonzero(guc(&guc::FUEL_LIMIT), guc(&guc::MAX_FUEL_LIMIT)),
+            self.fuel.unwrap_or(0),
+        );
+        let timeout_ms = min_nonzero(
+            min_nonzero(guc(&guc::TIMEOUT_MS), guc(&guc::MAX_TIMEOUT_MS)),
+            self.timeout_ms.unwrap_or(0),
+        );
+        let guc_mb = guc(&guc::MEMORY_LIMIT_MB)
+            .min(guc(&guc::MAX_MEMORY_LIMIT_MB))
+            .max(1);
         let mb = self.memory_mb.map_or(guc_mb, |m| m.min(guc_mb));
         Limits {
             fuel,
@@ -113,26 +117,11 @@ impl Settings {
     }
 }
 
-/// The tightest of limits where 0 means "no limit".
-fn tightest<const N: usize>(gucs: [i32; N]) -> u64 {
-    gucs.into_iter()
-        .map(|v| v.max(0) as u64)
-        .filter(|&v| v > 0)
-        .min()
-        .unwrap_or(0)
-}
-
-trait MinNonZero {
-    fn min_nonzero(self, other: Option<u64>) -> u64;
-}
-
-impl MinNonZero for u64 {
-    /// `self` tightened by `other`, where 0 (or absent) means "no limit".
-    fn min_nonzero(self, other: Option<u64>) -> u64 {
-        match (self, other.unwrap_or(0)) {
-            (a, 0) => a,
-            (0, b) => b,
-            (a, b) => a.min(b),
-        }
+/// The tighter of two limits where 0 means "no limit".
+fn min_nonzero(a: u64, b: u64) -> u64 {
+    match (a, b) {
+        (a, 0) => a,
+        (0, b) => b,
+        (a, b) => a.min(b),
     }
 }

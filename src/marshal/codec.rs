@@ -79,15 +79,11 @@ impl Codec {
                     pgrx::varlena::varlena_to_byte_slice(v)
                 }
                 Codec::Json { typid, .. } => {
-                    let f = if pg_sys::type_is_rowtype(typid) {
-                        pg_sys::row_to_json
+                    if pg_sys::type_is_rowtype(typid) {
+                        json_text(pg_sys::row_to_json, d)
                     } else {
-                        pg_sys::array_to_json
-                    };
-                    let j = pgrx::direct_function_call_as_datum(f, &[Some(d)])
-                        .expect("row_to_json/array_to_json never return NULL");
-                    let v = pg_sys::pg_detoast_datum_packed(j.cast_mut_ptr());
-                    pgrx::varlena::varlena_to_byte_slice(v)
+                        json_text(pg_sys::array_to_json, d)
+                    }
                 }
                 Codec::Io { output, .. } => {
                     let s = pg_sys::OidOutputFunctionCall(output, d);
@@ -137,6 +133,41 @@ impl Codec {
                 input_call(-1, bytes, function, "result", typid).map(Some)
             }
         }
+    }
+}
+
+/// The JSON text `f` (row_to_json or array_to_json) makes of `d`, borrowed
+/// from a palloc'd value in the current memory context.
+///
+/// # Safety
+/// `d` must be a valid row (for row_to_json) or array (for array_to_json).
+pub unsafe fn json_text<'a>(
+    f: unsafe fn(pg_sys::FunctionCallInfo) -> pg_sys::Datum,
+    d: pg_sys::Datum,
+) -> &'a [u8] {
+    // SAFETY: per the contract; both functions return a non-NULL text.
+    unsafe {
+        let j = pgrx::direct_function_call_as_datum(f, &[Some(d)])
+            .expect("row_to_json/array_to_json never return NULL");
+        pgrx::varlena::varlena_to_byte_slice(pg_sys::pg_detoast_datum_packed(j.cast_mut_ptr()))
+    }
+}
+
+/// A heap tuple of `desc` as a JSON object (as row_to_json makes it),
+/// appended to `out`.
+///
+/// # Safety
+/// `tuple` must be a valid tuple of `desc`; `desc` must be blessed if it is
+/// a record type.
+pub unsafe fn append_row_json(
+    tuple: pg_sys::HeapTuple,
+    desc: pg_sys::TupleDesc,
+    out: &mut Vec<u8>,
+) {
+    // SAFETY: per the contract.
+    unsafe {
+        let row = pg_sys::heap_copy_tuple_as_datum(tuple, desc);
+        out.extend_from_slice(json_text(pg_sys::row_to_json, row));
     }
 }
 

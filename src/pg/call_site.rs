@@ -159,14 +159,20 @@ impl CallSite {
     ) -> Result<Option<pg_sys::Datum>> {
         // SAFETY: as in `call`.
         let args = unsafe { (*fcinfo).args.as_slice((*fcinfo).nargs as usize) };
+        // A NULL numeric argument means no call (SPEC §5): decide before
+        // anything is copied into the guest.
+        let scalar_null = args
+            .iter()
+            .zip(&self.shape.args)
+            .any(|(a, k)| a.isnull && matches!(k, Arg::Scalar(_)));
+        if scalar_null {
+            return Ok(None);
+        }
         let mut slot = 0;
         let mut wrote = false;
         for (i, arg) in args.iter().enumerate() {
             match self.shape.args[i] {
                 Arg::Scalar(scalar) => {
-                    if arg.isnull {
-                        return Ok(None);
-                    }
                     self.buf[slot] = scalar.arg_to_wasm(arg.value);
                     slot += 1;
                 }
@@ -199,43 +205,69 @@ impl CallSite {
         });
         let fuel = outcome.map_err(|e| self.trapped(e))?;
         self.counters.fuel += fuel;
-        let datum = match self.shape.result {
-            Ret::Void => Some(pg_sys::Datum::from(0)),
-            Ret::Scalar(scalar) => Some(scalar.result_from_wasm(self.buf[0], &self.target)?),
-            Ret::Bytes(codec) => {
-                let packed = self.buf[0].get_i64() as u64;
-                let (ptr, len) = ((packed >> 32) as u32 as i32, packed as u32);
-                if len == u32::MAX {
-                    self.instance.free(0, 0).map_err(|e| self.trapped(e))?;
-                    return Ok(None).and_then(|d| self.empty_set_if_needed(fcinfo, d));
-                }
-                let len = len as i32;
-                let bytes =
-                    self.instance
-                        .read_bytes(ptr, len)
-                        .map_err(|e| PgWasmError::Runtime {
-                            target: self.target.clone(),
-                            err: e,
-                        })?;
-                let d = if self.shape.set {
-                    // SAFETY: fcinfo is this call's; the rows go into its
-                    // ReturnSetInfo.
-                    unsafe { srf::materialize(fcinfo, &self.shape, bytes, &self.target)? };
-                    None
-                } else {
-                    // SAFETY: forwarded contract (fcinfo for the row type).
-                    let desc = unsafe { srf::record_desc(fcinfo, &self.shape) };
-                    codec.result_datum(bytes, &self.target, desc)?
+        match self.shape.result {
+            Ret::Void | Ret::Scalar(_) => {
+                let datum = match self.shape.result {
+                    Ret::Scalar(scalar) => scalar.result_from_wasm(self.buf[0], &self.target)?,
+                    _ => pg_sys::Datum::from(0),
                 };
-                self.instance.free(ptr, len).map_err(|e| self.trapped(e))?;
-                d
+                // Tell the guest the call is over (its arguments are dead).
+                self.instance.free(0, 0).map_err(|e| self.trapped(e))?;
+                Ok(Some(datum))
             }
-        };
-        if matches!(self.shape.result, Ret::Bytes(_)) {
-            return Ok(datum);
+            Ret::Bytes(codec) => {
+                let set = self.shape.set;
+                let out = self.with_result(|bytes, shape, target| {
+                    if set {
+                        // SAFETY: fcinfo is this call's; the rows go into its
+                        // ReturnSetInfo.
+                        unsafe { srf::materialize(fcinfo, shape, bytes, target)? };
+                        Ok(None)
+                    } else {
+                        // SAFETY: forwarded contract (fcinfo for the row type).
+                        let desc = unsafe { srf::record_desc(fcinfo, shape) };
+                        codec.result_datum(bytes, target, desc)
+                    }
+                })?;
+                match out {
+                    Some(d) => Ok(d),
+                    // A NULL result; a set-returning function returns no rows.
+                    None if set => {
+                        // SAFETY: fcinfo is this call's.
+                        unsafe { srf::materialize(fcinfo, &self.shape, b"[]", &self.target)? };
+                        Ok(None)
+                    }
+                    None => Ok(None),
+                }
+            }
         }
-        self.instance.free(0, 0).map_err(|e| self.trapped(e))?;
-        Ok(datum)
+    }
+
+    /// Reads the byte result of the call just made (`ptr << 32 | len` in
+    /// the first slot), hands it to `f` while it is still in guest memory,
+    /// then tells the guest to free it (`pg_wasm_free`, with (0, 0) for a
+    /// NULL result). `None` is a NULL result.
+    fn with_result<T>(
+        &mut self,
+        f: impl FnOnce(&[u8], &Shape, &str) -> Result<T>,
+    ) -> Result<Option<T>> {
+        let packed = self.buf[0].get_i64() as u64;
+        let (ptr, len) = ((packed >> 32) as u32 as i32, packed as u32);
+        if len == u32::MAX {
+            self.instance.free(0, 0).map_err(|e| self.trapped(e))?;
+            return Ok(None);
+        }
+        let len = len as i32;
+        let bytes = self
+            .instance
+            .read_bytes(ptr, len)
+            .map_err(|err| PgWasmError::Runtime {
+                target: self.target.clone(),
+                err,
+            })?;
+        let out = f(bytes, &self.shape, &self.target)?;
+        self.instance.free(ptr, len).map_err(|e| self.trapped(e))?;
+        Ok(Some(out))
     }
 
     /// "module.export", for messages.
@@ -253,8 +285,13 @@ impl CallSite {
     }
 
     /// One guest call with one byte-borne argument and a byte-borne result
-    /// (a trigger's event and decision); `None` is a NULL result.
-    pub fn call_bytes(&mut self, input: &[u8]) -> Result<Option<Vec<u8>>> {
+    /// (a trigger's event and decision): `f` reads the result in place;
+    /// `None` is a NULL result.
+    pub fn call_bytes<T>(
+        &mut self,
+        input: &[u8],
+        f: impl FnOnce(&[u8]) -> Result<T>,
+    ) -> Result<Option<T>> {
         let ptr = self
             .instance
             .write_bytes(input, true)
@@ -265,37 +302,7 @@ impl CallSite {
             .timed(|i, buf| i.call_after_writes(buf))
             .map_err(|e| self.trapped(e))?;
         self.counters.fuel += fuel;
-        let packed = self.buf[0].get_i64() as u64;
-        let (ptr, len) = ((packed >> 32) as u32 as i32, packed as u32);
-        if len == u32::MAX {
-            self.instance.free(0, 0).map_err(|e| self.trapped(e))?;
-            return Ok(None);
-        }
-        let bytes = self
-            .instance
-            .read_bytes(ptr, len as i32)
-            .map_err(|err| PgWasmError::Runtime {
-                target: self.target.clone(),
-                err,
-            })?
-            .to_vec();
-        self.instance
-            .free(ptr, len as i32)
-            .map_err(|e| self.trapped(e))?;
-        Ok(Some(bytes))
-    }
-
-    /// A set-returning function that returned NULL returns no rows.
-    fn empty_set_if_needed(
-        &self,
-        fcinfo: pg_sys::FunctionCallInfo,
-        d: Option<pg_sys::Datum>,
-    ) -> Result<Option<pg_sys::Datum>> {
-        if self.shape.set {
-            // SAFETY: fcinfo is this call's.
-            unsafe { srf::materialize(fcinfo, &self.shape, b"[]", &self.target)? };
-        }
-        Ok(d)
+        self.with_result(|bytes, _, _| f(bytes))
     }
 
     #[cold]

@@ -6,6 +6,7 @@
 //! (`WHERE id = $1::int`). Each result row becomes a JSON object as
 //! `row_to_json` makes it.
 
+use crate::marshal::codec::append_row_json;
 use pgrx::pg_sys;
 use pgrx::{IntoDatum, JsonB};
 use serde_json::Value;
@@ -80,12 +81,7 @@ impl Query {
                     if i > 0 {
                         out.push(b',');
                     }
-                    let row = pg_sys::heap_copy_tuple_as_datum(*(*table).vals.add(i), desc);
-                    let json =
-                        pgrx::direct_function_call_as_datum(pg_sys::row_to_json, &[Some(row)])
-                            .expect("row_to_json of a row is never NULL");
-                    let text = pg_sys::text_to_cstring(json.cast_mut_ptr());
-                    out.extend_from_slice(CStr::from_ptr(text).to_bytes());
+                    append_row_json(*(*table).vals.add(i), desc, &mut out);
                 }
             }
             out.push(b']');

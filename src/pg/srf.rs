@@ -6,6 +6,20 @@ use crate::error::{PgWasmError, Result};
 use crate::marshal::{codec::invalid, json, Shape};
 use pgrx::pg_sys;
 
+/// The row type this call returns, as the executor resolved it (declared
+/// composite type, OUT parameters, RETURNS TABLE or a column definition
+/// list); `None` if the result is not a row.
+///
+/// # Safety
+/// `fcinfo` must be the current call's.
+unsafe fn call_result_desc(fcinfo: pg_sys::FunctionCallInfo) -> Option<pg_sys::TupleDesc> {
+    let mut desc: pg_sys::TupleDesc = std::ptr::null_mut();
+    // SAFETY: fcinfo is valid; get_call_result_type fills `desc` (allocated
+    // in the current memory context) for composite results.
+    let kind = unsafe { pg_sys::get_call_result_type(fcinfo, std::ptr::null_mut(), &mut desc) };
+    (kind == pg_sys::TypeFuncClass::TYPEFUNC_COMPOSITE && !desc.is_null()).then_some(desc)
+}
+
 /// The row type of this call's result when it is `record` (OUT parameters,
 /// RETURNS TABLE, or a column definition list), blessed so tuples can be
 /// built for it.
@@ -19,16 +33,8 @@ pub unsafe fn record_desc(
     if shape.ret_type != pg_sys::RECORDOID {
         return None;
     }
-    let mut desc: pg_sys::TupleDesc = std::ptr::null_mut();
-    // SAFETY: fcinfo is valid; get_call_result_type fills `desc` (allocated
-    // in the current memory context) for composite results.
-    unsafe {
-        let kind = pg_sys::get_call_result_type(fcinfo, std::ptr::null_mut(), &mut desc);
-        if kind != pg_sys::TypeFuncClass::TYPEFUNC_COMPOSITE || desc.is_null() {
-            return None;
-        }
-        Some(pg_sys::BlessTupleDesc(desc))
-    }
+    // SAFETY: per the contract; BlessTupleDesc registers a record type.
+    unsafe { call_result_desc(fcinfo).map(|d| pg_sys::BlessTupleDesc(d)) }
 }
 
 /// Puts the rows of `bytes` (a JSON array) into the call's result set.
@@ -72,12 +78,8 @@ pub unsafe fn materialize(
     unsafe {
         let composite = pg_sys::type_is_rowtype(shape.ret_type);
         let desc = if composite {
-            let mut d: pg_sys::TupleDesc = std::ptr::null_mut();
-            let kind = pg_sys::get_call_result_type(fcinfo, std::ptr::null_mut(), &mut d);
-            if kind != pg_sys::TypeFuncClass::TYPEFUNC_COMPOSITE || d.is_null() {
-                return Err(invalid(function, "the rows' columns are not known here"));
-            }
-            d
+            call_result_desc(fcinfo)
+                .ok_or_else(|| invalid(function, "the rows' columns are not known here"))?
         } else {
             let d = pg_sys::CreateTemplateTupleDesc(1);
             pg_sys::TupleDescInitEntry(d, 1, c"value".as_ptr(), shape.ret_type, -1, 0);

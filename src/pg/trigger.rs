@@ -9,7 +9,8 @@
 
 use super::call_site::CallSite;
 use crate::error::{PgWasmError, Result};
-use crate::marshal::{codec::invalid, json};
+use crate::marshal::codec::{append_row_json, invalid};
+use crate::marshal::json;
 use pgrx::pg_sys;
 use serde_json::{Map, Value};
 use std::ffi::CStr;
@@ -47,6 +48,14 @@ impl Event {
             pg_sys::TRIGGER_EVENT_DELETE => "DELETE",
             pg_sys::TRIGGER_EVENT_UPDATE => "UPDATE",
             _ => "TRUNCATE",
+        }
+    }
+
+    fn level_name(&self) -> &'static str {
+        if self.row_level {
+            "ROW"
+        } else {
+            "STATEMENT"
         }
     }
 
@@ -93,22 +102,6 @@ fn cstr(p: *const std::ffi::c_char) -> String {
     }
     // SAFETY: a NUL-terminated string from PostgreSQL.
     unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
-}
-
-/// A heap tuple as JSON text, as row_to_json makes it.
-///
-/// # Safety
-/// `tuple` must be a valid tuple of `desc`.
-unsafe fn row_json(tuple: pg_sys::HeapTuple, desc: pg_sys::TupleDesc, out: &mut Vec<u8>) {
-    // SAFETY: per the contract; row_to_json returns a text datum whose
-    // bytes are appended as they are (JSON text in the server encoding).
-    unsafe {
-        let d = pg_sys::heap_copy_tuple_as_datum(tuple, desc);
-        let j = pgrx::direct_function_call_as_datum(pg_sys::row_to_json, &[Some(d)])
-            .expect("row_to_json never returns NULL");
-        let v = pg_sys::pg_detoast_datum_packed(j.cast_mut_ptr());
-        out.extend_from_slice(pgrx::varlena::varlena_to_byte_slice(v));
-    }
 }
 
 /// A transition table (REFERENCING ... TABLE AS name) as a JSON array,
@@ -187,7 +180,7 @@ unsafe fn event_rows(ev: &Event, s: &mut Vec<u8>) {
         for (key, tuple) in [(&b",\"old\":"[..], old), (&b",\"new\":"[..], new)] {
             s.extend_from_slice(key);
             match tuple {
-                Some(t) if !t.is_null() => row_json(t, ev.desc(), s),
+                Some(t) if !t.is_null() => append_row_json(t, ev.desc(), s),
                 _ => s.extend_from_slice(b"null"),
             }
         }
@@ -206,6 +199,25 @@ unsafe fn event_rows(ev: &Event, s: &mut Vec<u8>) {
     }
 }
 
+/// The guest's decision: an object, or nothing (empty, `null`, `{}`).
+fn parse_decision(bytes: &[u8], target: &str) -> Result<Map<String, Value>> {
+    if bytes.is_empty() {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(Value::Null) => Ok(Map::new()),
+        Ok(other) => Err(invalid(
+            target,
+            &format!("a trigger must return a JSON object (or nothing), not {other}"),
+        )),
+        Err(e) => Err(invalid(
+            target,
+            &format!("the trigger's decision is not valid JSON: {e}"),
+        )),
+    }
+}
+
 /// Runs a wasm trigger function and returns what PostgreSQL expects.
 ///
 /// # Safety
@@ -221,27 +233,10 @@ pub unsafe fn call(site: &mut CallSite, fcinfo: pg_sys::FunctionCallInfo) -> Res
     input.extend_from_slice(prefix.as_bytes());
     // SAFETY: as above.
     unsafe { event_rows(&ev, &mut input) };
-    let output = site.call_bytes(&input)?;
     let target = site.target().to_string();
-    let decision: Map<String, Value> = match output.as_deref() {
-        None | Some(b"") => Map::new(),
-        Some(bytes) => match serde_json::from_slice::<Value>(bytes) {
-            Ok(Value::Object(m)) => m,
-            Ok(Value::Null) => Map::new(),
-            Ok(other) => {
-                return Err(invalid(
-                    &target,
-                    &format!("a trigger must return a JSON object (or nothing), not {other}"),
-                ))
-            }
-            Err(e) => {
-                return Err(invalid(
-                    &target,
-                    &format!("the trigger's decision is not valid JSON: {e}"),
-                ))
-            }
-        },
-    };
+    let decision = site
+        .call_bytes(&input, |bytes| parse_decision(bytes, &target))?
+        .unwrap_or_default();
     if let Some(k) = decision
         .keys()
         .find(|k| !["new", "skip", "error"].contains(&k.as_str()))
@@ -305,16 +300,6 @@ pub unsafe fn call(site: &mut CallSite, fcinfo: pg_sys::FunctionCallInfo) -> Res
     // SAFETY: builds a new tuple of the relation's row type from the
     // unchanged one and the guest's values.
     unsafe { replace_row(&ev, new, &target).map(pg_sys::Datum::from) }
-}
-
-impl Event {
-    fn level_name(&self) -> &'static str {
-        if self.row_level {
-            "ROW"
-        } else {
-            "STATEMENT"
-        }
-    }
 }
 
 /// The row to store: the unchanged row with the guest's columns replaced.

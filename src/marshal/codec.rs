@@ -103,7 +103,7 @@ impl Codec {
     ) -> Result<Option<pg_sys::Datum>> {
         match self {
             Codec::Text { typid } => {
-                check_text(bytes, function, typid)?;
+                verify_text(bytes, function, typid)?;
                 if typid == pg_sys::JSONOID {
                     // json keeps its text, but it must be JSON.
                     serde_json::from_slice::<serde_json::Value>(bytes).map_err(|e| {
@@ -129,7 +129,7 @@ impl Codec {
                 json::to_datum(&value, typid, typmod, desc, function, "result")
             }
             Codec::Io { typid, .. } => {
-                check_text(bytes, function, typid)?;
+                verify_text(bytes, function, typid)?;
                 input_call(-1, bytes, function, "result", typid).map(Some)
             }
         }
@@ -172,7 +172,7 @@ pub unsafe fn append_row_json(
 }
 
 /// Text from a guest must be valid in the server encoding and free of NUL.
-fn check_text(bytes: &[u8], function: &str, typid: pg_sys::Oid) -> Result<()> {
+pub fn verify_text(bytes: &[u8], function: &str, typid: pg_sys::Oid) -> Result<()> {
     // SAFETY: pg_verifymbstr with noError=true only reads `bytes`.
     let ok = unsafe { pg_sys::pg_verifymbstr(bytes.as_ptr().cast(), bytes.len() as i32, true) };
     if ok {
@@ -218,23 +218,34 @@ pub fn input_call(
         // ERROR inside unwinds as a pgrx panic, caught here.
         unsafe { pg_sys::InputFunctionCall(finfo, c.as_ptr().cast_mut(), ioparam, typmod) }
     });
-    outcome.map_err(|payload| {
-        let (sqlstate, message) = match payload.downcast_ref::<pg_sys::panic::CaughtError>() {
-            Some(
-                pg_sys::panic::CaughtError::PostgresError(r)
-                | pg_sys::panic::CaughtError::ErrorReport(r),
-            ) => (r.sql_error_code(), r.message().to_string()),
-            _ => (
-                pgrx::PgSqlErrorCode::ERRCODE_INVALID_TEXT_REPRESENTATION,
-                "input function failed".to_string(),
-            ),
-        };
-        PgWasmError::InvalidResult {
-            sqlstate,
-            message: format!(
-                "wasm function \"{function}\" returned a value for {place} that does not fit type {}: {message}",
-                super::type_name(typid)
-            ),
-        }
-    })
+    outcome.map_err(|payload| input_error(payload, function, place, typid))
+}
+
+/// The error for an input function that raised: names the function, the
+/// place in the result and the type, with the input function's own
+/// SQLSTATE and message.
+#[cold]
+pub fn input_error(
+    payload: Box<dyn std::any::Any + Send>,
+    function: &str,
+    place: &str,
+    typid: pg_sys::Oid,
+) -> PgWasmError {
+    let (sqlstate, message) = match payload.downcast_ref::<pg_sys::panic::CaughtError>() {
+        Some(
+            pg_sys::panic::CaughtError::PostgresError(r)
+            | pg_sys::panic::CaughtError::ErrorReport(r),
+        ) => (r.sql_error_code(), r.message().to_string()),
+        _ => (
+            pgrx::PgSqlErrorCode::ERRCODE_INVALID_TEXT_REPRESENTATION,
+            "input function failed".to_string(),
+        ),
+    };
+    PgWasmError::InvalidResult {
+        sqlstate,
+        message: format!(
+            "wasm function \"{function}\" returned a value for {place} that does not fit type {}: {message}",
+            super::type_name(typid)
+        ),
+    }
 }

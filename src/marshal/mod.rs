@@ -8,6 +8,7 @@
 pub mod codec;
 mod io_cache;
 pub mod json;
+pub mod row_json;
 
 pub use codec::Codec;
 

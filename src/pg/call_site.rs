@@ -35,9 +35,8 @@ pub struct CallSite {
     uses_memory: bool,
     /// A trigger function: one JSON document in, one out (SPEC §6).
     trigger: bool,
-    /// The part of a trigger's event that is the same for every row of the
-    /// statement, with the TriggerEvent bits it was made for.
-    trigger_prefix: Option<(u32, String)>,
+    /// What a trigger call site works out once (see `trigger::Plan`).
+    trigger_plan: Option<Box<super::trigger::Plan>>,
     buf: Vec<ValRaw>,
     counters: Counters,
     track_time: bool,
@@ -69,7 +68,7 @@ impl CallSite {
             shape: r.shape,
             uses_memory,
             trigger,
-            trigger_prefix: None,
+            trigger_plan: None,
             instance,
             buf,
             counters: Counters::default(),
@@ -265,32 +264,28 @@ impl CallSite {
                 target: self.target.clone(),
                 err,
             })?;
-        let out = f(bytes, &self.shape, &self.target)?;
+        let out = f(bytes, &self.shape, &self.target);
+        // Freed whether or not `f` accepted it: after an error caught in a
+        // subtransaction the same guest is called again.
         self.instance.free(ptr, len).map_err(|e| self.trapped(e))?;
-        Ok(Some(out))
+        out.map(Some)
     }
 
-    /// "module.export", for messages.
-    pub fn target(&self) -> &str {
-        &self.target
+    pub fn take_trigger_plan(&mut self) -> Option<Box<super::trigger::Plan>> {
+        self.trigger_plan.take()
     }
 
-    /// The per-statement part of a trigger event for `key` (the event
-    /// bits), made by `make` the first time.
-    pub fn trigger_prefix(&mut self, key: u32, make: impl FnOnce() -> String) -> &str {
-        if self.trigger_prefix.as_ref().map(|(k, _)| *k) != Some(key) {
-            self.trigger_prefix = Some((key, make()));
-        }
-        &self.trigger_prefix.as_ref().expect("set above").1
+    pub fn put_trigger_plan(&mut self, plan: Box<super::trigger::Plan>) {
+        self.trigger_plan = Some(plan);
     }
 
     /// One guest call with one byte-borne argument and a byte-borne result
-    /// (a trigger's event and decision): `f` reads the result in place;
-    /// `None` is a NULL result.
+    /// (a trigger's event and decision): `f` reads the result in place,
+    /// with the function's name for messages; `None` is a NULL result.
     pub fn call_bytes<T>(
         &mut self,
         input: &[u8],
-        f: impl FnOnce(&[u8]) -> Result<T>,
+        f: impl FnOnce(&[u8], &str) -> Result<T>,
     ) -> Result<Option<T>> {
         let ptr = self
             .instance
@@ -302,7 +297,7 @@ impl CallSite {
             .timed(|i, buf| i.call_after_writes(buf))
             .map_err(|e| self.trapped(e))?;
         self.counters.fuel += fuel;
-        self.with_result(|bytes, _, _| f(bytes))
+        self.with_result(|bytes, _, target| f(bytes, target))
     }
 
     #[cold]

@@ -7,7 +7,7 @@ extern crate alloc;
 
 use alloc::format;
 use alloc::string::{String, ToString};
-use pg_wasm_guest::{export, query, TriggerEvent, TriggerResult};
+use pg_wasm_guest::{export, query, Changes, TriggerEvent, TriggerResult};
 use serde_json::{json, Value};
 
 /// Input validation: the column named by TG_ARGV[0] (default "email") must
@@ -16,9 +16,9 @@ use serde_json::{json, Value};
 fn require_email(ev: TriggerEvent) -> TriggerResult {
     let column = ev.arg(0).unwrap_or("email");
     match ev.get(column) {
-        Some(Value::String(e)) if plausible_email(e) => TriggerResult::Proceed,
+        Some(Value::String(e)) if plausible_email(&e) => TriggerResult::Proceed,
         Some(Value::Null) | None => TriggerResult::Error(format!("{column} is required")),
-        Some(other) => TriggerResult::Error(format!("invalid email address: {}", display(other))),
+        Some(other) => TriggerResult::Error(format!("invalid email address: {}", display(&other))),
     }
 }
 
@@ -44,9 +44,15 @@ fn plausible_email(e: &str) -> bool {
 /// the derived columns are returned; the others keep their values.
 #[export(trigger)]
 fn derive_names(ev: TriggerEvent) -> TriggerResult {
-    let first = ev.new_str("first_name").unwrap_or("").trim();
-    let last = ev.new_str("last_name").unwrap_or("").trim();
-    let full = format!("{first} {last}").trim().to_string();
+    let first = ev.new_str("first_name").unwrap_or_default();
+    let last = ev.new_str("last_name").unwrap_or_default();
+    let (first, last) = (first.trim(), last.trim());
+    let mut full = String::with_capacity(first.len() + last.len() + 1);
+    full.push_str(first);
+    if !first.is_empty() && !last.is_empty() {
+        full.push(' ');
+    }
+    full.push_str(last);
     let mut slug = String::with_capacity(full.len());
     for c in full.chars() {
         if c.is_alphanumeric() {
@@ -55,18 +61,18 @@ fn derive_names(ev: TriggerEvent) -> TriggerResult {
             slug.push('-');
         }
     }
-    let slug = slug.trim_end_matches('-').to_string();
-    let mut m = serde_json::Map::new();
-    m.insert("full_name".into(), Value::String(full));
-    m.insert("slug".into(), Value::String(slug));
-    TriggerResult::Replace(m)
+    let slug = slug.trim_end_matches('-');
+    TriggerResult::Replace(Changes::new().set("full_name", &full).set("slug", slug))
 }
 
 /// A policy from TG_ARGV: rows whose "amount" exceeds TG_ARGV[0] are
 /// skipped, or rejected when TG_ARGV[1] is 'reject'.
 #[export(trigger)]
 fn amount_limit(ev: TriggerEvent) -> TriggerResult {
-    let limit: f64 = ev.arg(0).and_then(|a| a.parse().ok()).unwrap_or(f64::INFINITY);
+    let limit: f64 = ev
+        .arg(0)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(f64::INFINITY);
     let amount = match ev.get("amount") {
         Some(Value::Number(n)) => n.as_f64().unwrap_or(0.0),
         Some(Value::String(s)) => s.parse().unwrap_or(0.0),
@@ -108,7 +114,7 @@ fn decide(ev: TriggerEvent) -> TriggerResult {
             } else if m.remove("skip") == Some(Value::Bool(true)) {
                 TriggerResult::Skip
             } else if let Some(Value::Object(new)) = m.remove("new") {
-                TriggerResult::Replace(new)
+                TriggerResult::Replace(new.into())
             } else {
                 TriggerResult::Proceed
             }

@@ -35,7 +35,7 @@
 //! dlmalloc as the global allocator and `panic-handler` (default) turns a
 //! panic into a PostgreSQL ERROR with the panic message; a `std` guest turns
 //! both off.
-#![no_std]
+#![cfg_attr(not(test), no_std)]
 
 extern crate alloc;
 
@@ -293,19 +293,53 @@ json_float!(f32, f64);
 
 impl ToJson for str {
     fn write_json(&self, out: &mut String) {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        out.reserve(self.len() + 2);
         out.push('"');
-        for c in self.chars() {
-            match c {
-                '"' => out.push_str("\\\""),
-                '\\' => out.push_str("\\\\"),
-                c if (c as u32) < 0x20 => {
-                    out.push_str(&alloc::format!("\\u{:04x}", c as u32));
+        let bytes = self.as_bytes();
+        let mut start = 0;
+        loop {
+            let i = start + needs_escape(&bytes[start..]);
+            out.push_str(&self[start..i]);
+            let Some(&b) = bytes.get(i) else { break };
+            match b {
+                b'"' => out.push_str("\\\""),
+                b'\\' => out.push_str("\\\\"),
+                _ => {
+                    out.push_str("\\u00");
+                    out.push(HEX[(b >> 4) as usize] as char);
+                    out.push(HEX[(b & 15) as usize] as char);
                 }
-                c => out.push(c),
             }
+            start = i + 1;
         }
         out.push('"');
     }
+}
+
+/// The index of the first byte of `b` a JSON string must escape (`"`, `\\`
+/// or a control character), or `b.len()`; eight bytes at a time.
+fn needs_escape(b: &[u8]) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut i = 0;
+    while i + 8 <= b.len() {
+        let w = u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
+        let q = w ^ (ONES * b'"' as u64);
+        let s = w ^ (ONES * b'\\' as u64);
+        let hit = (q.wrapping_sub(ONES) & !q
+            | s.wrapping_sub(ONES) & !s
+            | w.wrapping_sub(ONES * 0x20) & !w)
+            & HIGH;
+        if hit != 0 {
+            return i + (hit.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < b.len() && b[i] != b'"' && b[i] != b'\\' && b[i] >= 0x20 {
+        i += 1;
+    }
+    i
 }
 
 impl ToJson for String {
@@ -314,9 +348,9 @@ impl ToJson for String {
     }
 }
 
-impl ToJson for &str {
+impl<T: ToJson + ?Sized> ToJson for &T {
     fn write_json(&self, out: &mut String) {
-        (*self).write_json(out)
+        (**self).write_json(out)
     }
 }
 
@@ -355,7 +389,7 @@ pub fn return_set<T: ToJson>(rows: Vec<T>) -> i64 {
 #[cfg(feature = "json")]
 mod trigger;
 #[cfg(feature = "json")]
-pub use trigger::{Row, TriggerEvent, TriggerResult};
+pub use trigger::{Changes, Row, TriggerEvent, TriggerResult};
 
 // ---- host API (SPEC §8) ------------------------------------------------------
 
@@ -418,4 +452,25 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
     let mut s = String::new();
     let _ = write!(s, "{info}");
     error(&s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ToJson;
+    use alloc::string::String;
+
+    #[test]
+    fn strings_are_escaped_as_json() {
+        for s in [
+            "",
+            "plain text longer than eight",
+            "q\"b\\c\n\u{1}é☃ tail of text",
+            "\u{1f}",
+        ] {
+            let mut out = String::new();
+            s.write_json(&mut out);
+            let back: String = serde_json::from_str(&out).unwrap();
+            assert_eq!(back, s);
+        }
+    }
 }

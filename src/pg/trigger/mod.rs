@@ -1,0 +1,168 @@
+//! Wasm triggers (SPEC §6): the trigger event goes in as one JSON
+//! document, a decision comes back as another.
+//!
+//! in:  {"event", "when", "level", "schema", "table", "name", "args",
+//!       "old", "new"[, "old_table", "new_table"]}
+//! out: {} / empty / NULL → go on unchanged; {"new": {...}} → store this row
+//!      instead (BEFORE/INSTEAD OF ROW; missing columns keep their values);
+//!      {"skip": true} → skip the row; {"error": "..."} → ERROR P0001.
+//!
+//! Everything that is the same for every row of a statement (the event's
+//! prefix, how each column becomes JSON and back) is worked out once per
+//! call site in a [`Plan`]; a row costs its encoding, one guest call and,
+//! for replaced columns, their input functions.
+
+mod decision;
+mod event;
+mod new_row;
+
+use super::call_site::CallSite;
+use crate::error::{PgWasmError, Result};
+use crate::marshal::codec::invalid;
+use crate::marshal::row_json::RowEncoder;
+use decision::Decision;
+use event::Event;
+use new_row::NewRow;
+use pgrx::pg_sys;
+
+/// What one call site knows about the trigger it serves.
+pub struct Plan {
+    /// TriggerEvent bits, relation and trigger the plan was made for.
+    key: (u32, pg_sys::Oid, pg_sys::Oid),
+    prefix: Vec<u8>,
+    rows: RowEncoder,
+    new_row: NewRow,
+    /// The event document being built; kept for its capacity.
+    input: Vec<u8>,
+}
+
+impl Plan {
+    /// # Safety
+    /// `ev` must be the current trigger call's event; `mcxt` must outlive
+    /// the plan.
+    unsafe fn new(
+        ev: &Event,
+        key: (u32, pg_sys::Oid, pg_sys::Oid),
+        mcxt: pg_sys::MemoryContext,
+    ) -> Self {
+        // SAFETY: per the contract; the relation stays open and locked (so
+        // its descriptor unchanged) for the statement the call site serves.
+        unsafe {
+            let prefix = event::prefix(ev);
+            Plan {
+                key,
+                input: Vec::with_capacity(prefix.len() + 256),
+                prefix,
+                rows: RowEncoder::new(ev.desc(), mcxt),
+                new_row: NewRow::new(ev.desc(), mcxt),
+            }
+        }
+    }
+}
+
+/// Runs a wasm trigger function and returns what PostgreSQL expects.
+///
+/// # Safety
+/// `fcinfo` must be a trigger call and `site` prepared for this function.
+pub unsafe fn call(site: &mut CallSite, fcinfo: pg_sys::FunctionCallInfo) -> Result<pg_sys::Datum> {
+    // SAFETY: per the contract.
+    let ev = unsafe { Event::from_fcinfo(fcinfo) };
+    // SAFETY: the TriggerData and its relation and trigger are live.
+    let key = unsafe {
+        (
+            (*ev.td).tg_event,
+            (*ev.rel()).rd_id,
+            (*(*ev.td).tg_trigger).tgoid,
+        )
+    };
+    let mut plan = match site.take_trigger_plan() {
+        Some(p) if p.key == key => p,
+        // SAFETY: the FmgrInfo's context lives as long as the call site.
+        _ => Box::new(unsafe { Plan::new(&ev, key, (*(*fcinfo).flinfo).fn_mcxt) }),
+    };
+    let out = run(site, &mut plan, &ev);
+    site.put_trigger_plan(plan);
+    out
+}
+
+fn run(site: &mut CallSite, plan: &mut Plan, ev: &Event) -> Result<pg_sys::Datum> {
+    let Plan {
+        prefix,
+        rows,
+        new_row,
+        input,
+        ..
+    } = plan;
+    input.clear();
+    input.extend_from_slice(prefix);
+    // SAFETY: the encoder was made for this relation.
+    unsafe { event::append_rows(ev, rows, input) };
+    site.call_bytes(input, |bytes, target| {
+        let decision = Decision::parse(bytes, target)?;
+        // SAFETY: `ev` is the current call's event; `new_row` was made for
+        // its relation.
+        unsafe { decide(ev, decision, new_row, target) }
+    })
+    .map(|d| d.unwrap_or_else(|| no_decision(ev)))
+}
+
+/// A NULL result: go on as with `{}`.
+fn no_decision(ev: &Event) -> pg_sys::Datum {
+    if ev.returns_row() {
+        pg_sys::Datum::from(ev.unchanged())
+    } else {
+        pg_sys::Datum::from(0)
+    }
+}
+
+/// What PostgreSQL gets for the guest's decision.
+///
+/// # Safety
+/// As [`run`].
+unsafe fn decide(
+    ev: &Event,
+    d: Decision,
+    new_row: &mut NewRow,
+    target: &str,
+) -> Result<pg_sys::Datum> {
+    let kind = || format!("{} {} {}", ev.when_name(), ev.level_name(), ev.op_name());
+    if let Some(message) = d.error {
+        return Err(PgWasmError::Raised {
+            message: message.into_owned(),
+            detail: format!("raised by wasm trigger function \"{target}\" ({})", kind()),
+        });
+    }
+    if (d.skip || d.new.is_some()) && !ev.returns_row() {
+        return Err(invalid(
+            target,
+            &format!(
+                "\"{}\" is only valid in BEFORE or INSTEAD OF row triggers (this is a {} trigger)",
+                if d.skip { "skip" } else { "new" },
+                kind()
+            ),
+        ));
+    }
+    if !ev.returns_row() || d.skip {
+        return Ok(pg_sys::Datum::from(0));
+    }
+    let Some(cols) = d.new else {
+        return Ok(pg_sys::Datum::from(ev.unchanged()));
+    };
+    if ev.op == pg_sys::TRIGGER_EVENT_DELETE {
+        return Err(invalid(
+            target,
+            &format!(
+                "\"new\" is not valid when deleting (this is a {} trigger)",
+                kind()
+            ),
+        ));
+    }
+    if let Some(other) = d.new_not_object {
+        return Err(invalid(
+            target,
+            &format!("\"new\" must be a JSON object, not {other}"),
+        ));
+    }
+    // SAFETY: the unchanged row belongs to the relation new_row was made for.
+    unsafe { new_row.build(ev.unchanged(), &cols, target) }.map(pg_sys::Datum::from)
+}

@@ -22,19 +22,28 @@ impl<'a> Scanner<'a> {
         Ok(Scanner { s, i: 0 })
     }
 
+    #[inline(always)]
     fn bytes(&self) -> &'a [u8] {
         self.s.as_bytes()
     }
 
     /// The next non-blank byte, not consumed.
+    #[inline(always)]
     pub fn peek(&mut self) -> Option<u8> {
         let b = self.bytes();
+        // The host writes no blanks between tokens.
+        if let Some(&c) = b.get(self.i) {
+            if c > b' ' {
+                return Some(c);
+            }
+        }
         while self.i < b.len() && matches!(b[self.i], b' ' | b'\n' | b'\r' | b'\t') {
             self.i += 1;
         }
         b.get(self.i).copied()
     }
 
+    #[inline(always)]
     pub fn expect(&mut self, c: u8) -> Result<()> {
         if self.peek() == Some(c) {
             self.i += 1;
@@ -45,6 +54,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// Consumes `c` if it is next.
+    #[inline(always)]
     pub fn eat(&mut self, c: u8) -> bool {
         let next = self.peek() == Some(c);
         if next {
@@ -55,6 +65,7 @@ impl<'a> Scanner<'a> {
 
     /// After an element of an object or array: true if another follows,
     /// false at the closing `close`.
+    #[inline(always)]
     pub fn more(&mut self, close: u8) -> Result<bool> {
         match self.peek() {
             Some(b',') => {
@@ -70,12 +81,14 @@ impl<'a> Scanner<'a> {
     }
 
     /// Starts an object or array: true if it has elements.
+    #[inline(always)]
     pub fn open(&mut self, open: u8, close: u8) -> Result<bool> {
         self.expect(open)?;
         Ok(!self.eat(close))
     }
 
     /// A string (the scanner is at its opening quote).
+    #[inline(always)]
     pub fn string(&mut self) -> Result<Cow<'a, str>> {
         let (raw, escaped) = self.raw_string()?;
         Ok(if escaped {
@@ -86,6 +99,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// An object key and its colon.
+    #[inline(always)]
     pub fn key(&mut self) -> Result<Cow<'a, str>> {
         let k = self.string()?;
         self.expect(b':')?;
@@ -94,6 +108,7 @@ impl<'a> Scanner<'a> {
 
     /// A string with its quotes, as it is in the document, and whether it
     /// holds escapes.
+    #[inline(always)]
     fn raw_string(&mut self) -> Result<(&'a str, bool)> {
         if self.peek() != Some(b'"') {
             return Err("expected a string");
@@ -150,6 +165,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// `null` (consumed) or not.
+    #[inline(always)]
     pub fn null(&mut self) -> bool {
         if self.peek() == Some(b'n') && self.s[self.i..].starts_with("null") {
             self.i += 4;
@@ -178,6 +194,7 @@ pub fn unquote(raw: &str) -> Cow<'_, str> {
 /// The first `"` or `\\` in `b` at or after `from` (or `b.len()`), eight
 /// bytes at a time: byte loops are what Wasm (with fuel metering) is
 /// slowest at.
+#[inline(always)]
 fn find_quote_or_backslash(b: &[u8], from: usize) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;

@@ -84,3 +84,5 @@ bench: install guests cluster
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --release --workspace --all-targets -- -D warnings
+	cargo fmt --manifest-path sdk/rust/pg-wasm-guest/Cargo.toml -- --check
+	cargo clippy --manifest-path sdk/rust/pg-wasm-guest/Cargo.toml --no-default-features --features json --all-targets -- -D warnings

@@ -70,7 +70,7 @@ impl<'a> Row<'a> {
 
     /// Whether the column is NULL (or missing).
     pub fn is_null(&self, column: &str) -> bool {
-        self.raw(column).map_or(true, |t| t == "null")
+        self.raw(column).is_none_or(|t| t == "null")
     }
 
     /// The columns with their JSON text, in table order.

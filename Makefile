@@ -55,7 +55,7 @@ stop:
 # Tier 0: the sandbox without a server, and the Rust SDK's own readers and
 # writers (natively).
 test-runtime:
-	cargo test --release -p pg_wasm_runtime
+	cargo test --release -p pg_wasm_runtime -p pg-wasm-json
 	cargo test --manifest-path sdk/rust/pg-wasm-guest/Cargo.toml --no-default-features --features json
 
 # Tier 1: #[pg_test] inside a backend (pgrx runs its own cluster as postgres).

@@ -1,25 +1,24 @@
 //! The guest's decision (SPEC §6), read where it lies in guest memory.
 //!
-//! A well-formed decision is read without building a `serde_json::Value`:
+//! A well-formed decision is read with the same small reader the Rust SDK
+//! uses for events (`pg_wasm_json`), without building a `serde_json::Value`:
 //! strings are borrowed unless they hold escapes, other values are kept as
-//! their JSON text. Anything else (unknown keys, values of the wrong JSON
-//! type, broken JSON) is read again as a `Value` to say exactly what is
-//! wrong; that path runs only for decisions that end in an error.
+//! their JSON text (numbers and literals checked strictly, objects and
+//! arrays by serde_json). Anything else (unknown keys, values of the wrong
+//! JSON type, broken JSON) is read again as a `Value` to say exactly what
+//! is wrong; that path runs only for decisions that end in an error.
 
 use crate::error::Result;
 use crate::marshal::codec::invalid;
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
-use serde::Deserialize;
-use serde_json::value::RawValue;
+use pg_wasm_json::{scalar_ok, unquote, Scanner};
 use serde_json::Value;
 use std::borrow::Cow;
-use std::fmt;
 
 /// One value of `"new"`.
 pub enum Val<'a> {
     Null,
     Str(Cow<'a, str>),
-    /// A number, boolean, object or array, as JSON text.
+    /// A number, boolean, object or array, as (valid) JSON text.
     Json(Cow<'a, str>),
 }
 
@@ -47,107 +46,84 @@ impl<'a> Decision<'a> {
         if bytes.is_empty() {
             return Ok(Self::proceed());
         }
-        match serde_json::from_slice::<Fast<'a>>(bytes) {
-            Ok(Fast(d)) => Ok(d),
-            Err(_) => slow(bytes, target),
+        match fast(bytes) {
+            Some(d) => Ok(d),
+            None => slow(bytes, target),
         }
     }
 }
 
-/// A string borrowed from the input when it has no escapes.
-struct CowStr<'a>(Cow<'a, str>);
-
-impl<'de> Deserialize<'de> for CowStr<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = CowStr<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E: de::Error>(
-                self,
-                v: &'de str,
-            ) -> std::result::Result<Self::Value, E> {
-                Ok(CowStr(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<Self::Value, E> {
-                Ok(CowStr(Cow::Owned(v.to_string())))
-            }
-        }
-        d.deserialize_str(V)
-    }
-}
-
-fn val(raw: &RawValue) -> std::result::Result<Val<'_>, serde_json::Error> {
-    let text = raw.get();
-    Ok(match text.as_bytes()[0] {
-        b'n' => Val::Null,
-        b'"' => Val::Str(serde_json::from_str::<CowStr>(text)?.0),
-        _ => Val::Json(Cow::Borrowed(text)),
-    })
-}
-
-/// The decision when it is well formed; any surprise is an error (and
-/// sends the caller to [`slow`]).
-struct Fast<'a>(Decision<'a>);
-
-impl<'de> Deserialize<'de> for Fast<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Fast<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a trigger decision")
-            }
-            fn visit_unit<E: de::Error>(self) -> std::result::Result<Self::Value, E> {
-                Ok(Fast(Decision::proceed()))
-            }
-            fn visit_map<A: MapAccess<'de>>(
-                self,
-                mut m: A,
-            ) -> std::result::Result<Self::Value, A::Error> {
-                let mut d = Decision::proceed();
-                while let Some(key) = m.next_key::<CowStr<'de>>()? {
-                    match key.0.as_ref() {
-                        "new" => d.new = m.next_value::<Option<NewCols<'de>>>()?.map(|n| n.0),
-                        "skip" => d.skip = m.next_value::<Option<bool>>()?.unwrap_or(false),
-                        "error" => d.error = m.next_value::<Option<CowStr<'de>>>()?.map(|s| s.0),
-                        _ => {
-                            m.next_value::<IgnoredAny>()?;
-                            return Err(de::Error::custom("unknown key"));
-                        }
+/// The decision when it is well formed; `None` at any surprise.
+fn fast(bytes: &[u8]) -> Option<Decision<'_>> {
+    let mut sc = Scanner::new(bytes).ok()?;
+    let mut d = Decision::proceed();
+    if !sc.null() && sc.open(b'{', b'}').ok()? {
+        loop {
+            match sc.key().ok()?.as_ref() {
+                "new" => {
+                    d.new = if sc.null() {
+                        None
+                    } else {
+                        Some(columns(&mut sc)?)
                     }
                 }
-                Ok(Fast(d))
+                "skip" => match sc.raw_value().ok()? {
+                    "true" => d.skip = true,
+                    "false" | "null" => d.skip = false,
+                    _ => return None,
+                },
+                "error" => {
+                    d.error = if sc.null() {
+                        None
+                    } else {
+                        Some(strict_string(sc.raw_value().ok()?)?)
+                    }
+                }
+                _ => return None,
+            }
+            if !sc.more(b'}').ok()? {
+                break;
             }
         }
-        d.deserialize_any(V)
     }
+    sc.at_end().then_some(d)
 }
 
-struct NewCols<'a>(Vec<(Cow<'a, str>, Val<'a>)>);
-
-impl<'de> Deserialize<'de> for NewCols<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = NewCols<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("an object of columns")
-            }
-            fn visit_map<A: MapAccess<'de>>(
-                self,
-                mut m: A,
-            ) -> std::result::Result<Self::Value, A::Error> {
-                let mut cols = Vec::with_capacity(m.size_hint().unwrap_or(4));
-                while let Some((k, raw)) = m.next_entry::<CowStr<'de>, &'de RawValue>()? {
-                    cols.push((k.0, val(raw).map_err(de::Error::custom)?));
+/// `"new"`'s object: column names and values.
+fn columns<'a>(sc: &mut Scanner<'a>) -> Option<Vec<(Cow<'a, str>, Val<'a>)>> {
+    let mut cols = Vec::with_capacity(4);
+    if sc.open(b'{', b'}').ok()? {
+        loop {
+            let name = sc.key().ok()?;
+            let raw = sc.raw_value().ok()?;
+            let val = match raw.as_bytes()[0] {
+                b'"' => Val::Str(strict_string(raw)?),
+                b'{' | b'[' => {
+                    serde_json::from_str::<Value>(raw).ok()?;
+                    Val::Json(Cow::Borrowed(raw))
                 }
-                Ok(NewCols(cols))
+                _ if raw == "null" => Val::Null,
+                _ if scalar_ok(raw) => Val::Json(Cow::Borrowed(raw)),
+                _ => return None,
+            };
+            cols.push((name, val));
+            if !sc.more(b'}').ok()? {
+                break;
             }
         }
-        d.deserialize_map(V)
+    }
+    Some(cols)
+}
+
+/// A string literal's text, as strictly as serde_json reads it: no raw
+/// control characters, only valid escapes.
+fn strict_string(raw: &str) -> Option<Cow<'_, str>> {
+    if !raw.starts_with('"') || raw.bytes().any(|b| b < 0x20) {
+        return None;
+    }
+    match unquote(raw) {
+        Cow::Borrowed(s) => Some(Cow::Borrowed(s)),
+        Cow::Owned(_) => serde_json::from_str::<String>(raw).ok().map(Cow::Owned),
     }
 }
 

@@ -11,13 +11,11 @@
 //! }
 //! ```
 
-mod scan;
-
 use crate::{error, return_bytes, ArgBuf, FromArg, IntoRet, ToJson};
 use alloc::borrow::Cow;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
-use scan::Scanner;
+use pg_wasm_json::{self as scan, Scanner};
 use serde_json::{Map, Value};
 
 /// One row: its columns in table order, each kept as the JSON text the

@@ -1,10 +1,17 @@
-//! A small JSON reader for the trigger event.
+//! A small JSON reader for the trigger protocol (SPEC §6), used on both
+//! sides: the Rust SDK reads each event with it, the extension each
+//! decision.
 //!
-//! The event arrives once per row, and a general JSON parser spends most
-//! of a cheap trigger's time on it (validating every key and string,
-//! building values nobody reads). This reader checks UTF-8 once for the
-//! whole document, borrows keys and strings when they hold no escapes, and
-//! keeps each column of a row as its JSON text until it is asked for.
+//! Both documents cross once per row, and a general JSON parser spends
+//! most of a cheap trigger's time on them (validating every key and string
+//! on its own, building values nobody reads). This reader checks UTF-8 once
+//! for the whole document, borrows keys and strings when they hold no
+//! escapes, and hands out any value as its JSON text, to be read only when
+//! asked for. [`scalar_ok`] checks a number or literal strictly where the
+//! text comes from an untrusted writer.
+#![no_std]
+
+extern crate alloc;
 
 use alloc::borrow::Cow;
 use alloc::string::String;
@@ -180,6 +187,43 @@ impl<'a> Scanner<'a> {
     }
 }
 
+/// Whether `raw` is a JSON number, `true`, `false` or `null` (the forms
+/// [`Scanner::raw_value`] passes through without looking at them).
+pub fn scalar_ok(raw: &str) -> bool {
+    if matches!(raw, "true" | "false" | "null") {
+        return true;
+    }
+    let b = raw.as_bytes();
+    let mut i = usize::from(b.first() == Some(&b'-'));
+    let digits = |i: &mut usize| {
+        let start = *i;
+        while *i < b.len() && b[*i].is_ascii_digit() {
+            *i += 1;
+        }
+        *i > start
+    };
+    let int_start = i;
+    if !digits(&mut i) || (b[int_start] == b'0' && i - int_start > 1) {
+        return false;
+    }
+    if i < b.len() && b[i] == b'.' {
+        i += 1;
+        if !digits(&mut i) {
+            return false;
+        }
+    }
+    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
+        i += 1;
+        if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
+            i += 1;
+        }
+        if !digits(&mut i) {
+            return false;
+        }
+    }
+    i == b.len()
+}
+
 /// The text of a JSON string literal (with its quotes), borrowed when it
 /// has no escapes.
 pub fn unquote(raw: &str) -> Cow<'_, str> {
@@ -264,7 +308,7 @@ fn hex4(chars: &mut core::str::Chars) -> u32 {
 
 #[cfg(test)]
 mod tests {
-    use super::{find_quote_or_backslash, unquote, Scanner};
+    use super::{find_quote_or_backslash, scalar_ok, unquote, Scanner};
 
     #[test]
     fn finds_quotes_and_backslashes_across_words() {
@@ -302,6 +346,20 @@ mod tests {
         assert!(!sc.more(b'}').unwrap());
         assert!(sc.at_end());
         assert_eq!(unquote(r#""a\\b""#), "a\\b");
+    }
+
+    #[test]
+    fn checks_scalars_strictly() {
+        for ok in [
+            "0", "-0", "12.50", "1e5", "-1.5E-3", "true", "false", "null",
+        ] {
+            assert!(scalar_ok(ok), "{ok}");
+        }
+        for bad in [
+            "", "-", "01", "1.", ".5", "1e", "tru", "nul", "1x", "+1", "NaN",
+        ] {
+            assert!(!scalar_ok(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -148,3 +148,46 @@ CREATE FUNCTION wrong_trigger() RETURNS trigger LANGUAGE wasm
   AS '(module (func (export "wrong_trigger") (param i32) (result i32) local.get 0))';
 \echo :LAST_ERROR_SQLSTATE
 SELECT count(*) AS typed_rows FROM typed;
+
+-- A trigger that traps or runs out of fuel aborts its statement: no row of
+-- it is kept, and the next statement (and the same trigger) works.
+CREATE TABLE guarded (id int, note text);
+CREATE FUNCTION trap_trigger() RETURNS trigger LANGUAGE wasm AS $$(module
+  (memory (export "memory") 1)
+  (func (export "pg_wasm_alloc") (param i32) (result i32) i32.const 1024)
+  (func (export "trap_trigger") (param i32 i32) (result i64) unreachable))$$;
+CREATE FUNCTION spin_trigger() RETURNS trigger LANGUAGE wasm AS $$(module
+  (memory (export "memory") 1)
+  (func (export "pg_wasm_alloc") (param i32) (result i32) i32.const 1024)
+  (func (export "spin_trigger") (param i32 i32) (result i64) (loop br 0) i64.const 0))$$;
+CREATE TRIGGER trap_on_3 BEFORE INSERT ON guarded FOR EACH ROW
+  WHEN (NEW.id = 3) EXECUTE FUNCTION trap_trigger();
+CREATE TRIGGER names BEFORE INSERT ON guarded FOR EACH ROW
+  EXECUTE FUNCTION trg_decide('{"new": {"note": "seen"}}');
+INSERT INTO guarded SELECT g FROM generate_series(1, 5) g;
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) AS kept FROM guarded;
+INSERT INTO guarded SELECT g FROM generate_series(4, 6) g;
+SELECT * FROM guarded ORDER BY id;
+DROP TRIGGER trap_on_3 ON guarded;
+SET pg_wasm.fuel_limit = 100000;
+CREATE TRIGGER spin AFTER UPDATE ON guarded FOR EACH ROW EXECUTE FUNCTION spin_trigger();
+UPDATE guarded SET note = 'changed';
+\echo :LAST_ERROR_SQLSTATE
+RESET pg_wasm.fuel_limit;
+DROP TRIGGER spin ON guarded;
+-- Caught in a PL/pgSQL block (a subtransaction), the error leaves the
+-- rows of the block out and the rest in.
+DO $$
+BEGIN
+  BEGIN
+    INSERT INTO guarded VALUES (7);
+    INSERT INTO guarded VALUES (8, 'x');
+    CREATE TRIGGER trap_all BEFORE INSERT ON guarded FOR EACH ROW EXECUTE FUNCTION trap_trigger();
+    INSERT INTO guarded VALUES (9);
+  EXCEPTION WHEN others THEN
+    RAISE NOTICE 'caught % (%)', SQLSTATE, split_part(SQLERRM, E'\n', 1);
+  END;
+  INSERT INTO guarded VALUES (10);
+END $$;
+SELECT id, note FROM guarded ORDER BY id;

@@ -48,6 +48,8 @@ pub struct RowEncoder {
     columns: Option<Vec<Column>>,
     values: Vec<pg_sys::Datum>,
     nulls: Vec<bool>,
+    /// The tuple `values`/`nulls` were last filled from.
+    last: pg_sys::HeapTuple,
 }
 
 impl RowEncoder {
@@ -86,7 +88,14 @@ impl RowEncoder {
             columns,
             values: vec![pg_sys::Datum::from(0); natts],
             nulls: vec![false; natts],
+            last: std::ptr::null_mut(),
         }
+    }
+
+    /// The columns of `tuple` if it is the row appended last (so it need
+    /// not be deformed again). Valid while that tuple is.
+    pub fn deformed(&self, tuple: pg_sys::HeapTuple) -> Option<(&[pg_sys::Datum], &[bool])> {
+        (!tuple.is_null() && self.last == tuple).then_some((&self.values[..], &self.nulls[..]))
     }
 
     /// Appends `tuple` (a row of the encoder's table) as a JSON object.
@@ -94,6 +103,7 @@ impl RowEncoder {
     /// # Safety
     /// `tuple` must be a valid tuple of the encoder's descriptor.
     pub unsafe fn append(&mut self, tuple: pg_sys::HeapTuple, out: &mut Vec<u8>) {
+        self.last = std::ptr::null_mut();
         let Some(columns) = &self.columns else {
             // SAFETY: per the contract.
             return unsafe { append_row_json(tuple, self.desc, out) };
@@ -107,6 +117,7 @@ impl RowEncoder {
                 self.nulls.as_mut_ptr(),
             )
         };
+        self.last = tuple;
         out.push(b'{');
         for (n, col) in columns.iter().enumerate() {
             if n > 0 {

@@ -97,11 +97,13 @@ fn run(site: &mut CallSite, plan: &mut Plan, ev: &Event) -> Result<pg_sys::Datum
     input.extend_from_slice(prefix);
     // SAFETY: the encoder was made for this relation.
     unsafe { event::append_rows(ev, rows, input) };
+    // The row to change (NEW) was the last one encoded: reuse its columns.
+    let deformed = rows.deformed(ev.unchanged());
     site.call_bytes(input, |bytes, target| {
         let decision = Decision::parse(bytes, target)?;
         // SAFETY: `ev` is the current call's event; `new_row` was made for
-        // its relation.
-        unsafe { decide(ev, decision, new_row, target) }
+        // its relation, `deformed` from its unchanged row.
+        unsafe { decide(ev, decision, new_row, deformed, target) }
     })
     .map(|d| d.unwrap_or_else(|| no_decision(ev)))
 }
@@ -123,6 +125,7 @@ unsafe fn decide(
     ev: &Event,
     d: Decision,
     new_row: &mut NewRow,
+    deformed: Option<(&[pg_sys::Datum], &[bool])>,
     target: &str,
 ) -> Result<pg_sys::Datum> {
     let kind = || format!("{} {} {}", ev.when_name(), ev.level_name(), ev.op_name());
@@ -164,5 +167,5 @@ unsafe fn decide(
         ));
     }
     // SAFETY: the unchanged row belongs to the relation new_row was made for.
-    unsafe { new_row.build(ev.unchanged(), &cols, target) }.map(pg_sys::Datum::from)
+    unsafe { new_row.build(ev.unchanged(), deformed, &cols, target) }.map(pg_sys::Datum::from)
 }

@@ -105,23 +105,32 @@ impl NewRow {
     /// generated column, or a value its type does not take, is an error
     /// that names the column.
     ///
+    /// `deformed` are `unchanged`'s columns when they are at hand already.
+    ///
     /// # Safety
     /// `unchanged` must be a valid tuple of the descriptor.
     pub unsafe fn build(
         &mut self,
         unchanged: pg_sys::HeapTuple,
+        deformed: Option<(&[pg_sys::Datum], &[bool])>,
         cols: &[(std::borrow::Cow<str>, Val)],
         target: &str,
     ) -> Result<pg_sys::HeapTuple> {
-        // SAFETY: the buffers hold one entry per attribute of desc.
-        unsafe {
-            pg_sys::heap_deform_tuple(
-                unchanged,
-                self.desc,
-                self.values.as_mut_ptr(),
-                self.nulls.as_mut_ptr(),
-            )
-        };
+        match deformed {
+            Some((values, nulls)) => {
+                self.values.copy_from_slice(values);
+                self.nulls.copy_from_slice(nulls);
+            }
+            // SAFETY: the buffers hold one entry per attribute of desc.
+            None => unsafe {
+                pg_sys::heap_deform_tuple(
+                    unchanged,
+                    self.desc,
+                    self.values.as_mut_ptr(),
+                    self.nulls.as_mut_ptr(),
+                )
+            },
+        }
         for (name, value) in cols {
             let Some(col) = self.columns.iter().find(|c| c.name == name.as_bytes()) else {
                 return Err(PgWasmError::InvalidResult {

@@ -39,9 +39,9 @@
 
 extern crate alloc;
 
-use alloc::boxed::Box;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU32, Ordering::Relaxed};
 
 pub use pg_wasm_macros::export;
 
@@ -61,20 +61,25 @@ pub extern "C" fn pg_wasm_alloc(len: i32) -> i32 {
     p as i32
 }
 
+/// The result handed to the host last, as `(ptr, capacity)`: the host
+/// frees each result (with `pg_wasm_free`) before the next call, so one
+/// slot is enough, and results keep the capacity they were built with
+/// instead of being shrunk (a copy) to their length.
+static RESULT_PTR: AtomicU32 = AtomicU32::new(0);
+static RESULT_CAP: AtomicU32 = AtomicU32::new(0);
+
 /// The host calls this with each result once it has copied it, and with
 /// (0, 0) after calls that returned no bytes.
 #[no_mangle]
 pub extern "C" fn pg_wasm_free(ptr: i32, len: i32) {
-    if ptr != 0 && len > 0 {
-        // SAFETY: results are handed out by `Ret::bytes` as boxed slices of
-        // exactly `len` bytes, so this rebuilds the same allocation.
-        unsafe {
-            drop(Box::from_raw(core::ptr::slice_from_raw_parts_mut(
-                ptr as *mut u8,
-                len as usize,
-            )))
-        };
+    if ptr == 0 || len <= 0 || RESULT_PTR.load(Relaxed) != ptr as u32 {
+        return;
     }
+    RESULT_PTR.store(0, Relaxed);
+    let cap = RESULT_CAP.load(Relaxed) as usize;
+    // SAFETY: `ptr` is the result `return_bytes` handed out last, a Vec of
+    // `len` bytes with capacity `cap`; it is rebuilt (and freed) once.
+    unsafe { drop(Vec::from_raw_parts(ptr as *mut u8, len as usize, cap)) };
 }
 
 /// One byte-borne argument as the host passed it; frees it on drop.
@@ -215,8 +220,11 @@ pub fn return_bytes(bytes: Vec<u8>) -> i64 {
     if len == 0 {
         return 0;
     }
-    let ptr = Box::into_raw(bytes.into_boxed_slice()) as *mut u8;
-    ((ptr as u32 as i64) << 32) | len as u32 as i64
+    let mut bytes = core::mem::ManuallyDrop::new(bytes);
+    let ptr = bytes.as_mut_ptr() as u32;
+    RESULT_PTR.store(ptr, Relaxed);
+    RESULT_CAP.store(bytes.capacity() as u32, Relaxed);
+    ((ptr as i64) << 32) | len as u32 as i64
 }
 
 /// A Rust type that can be returned as bytes.

@@ -5,7 +5,7 @@
 use super::json;
 use crate::error::{PgWasmError, Result};
 use pgrx::pg_sys;
-use std::ffi::{CStr, CString};
+use std::ffi::CStr;
 
 /// How one SQL type becomes bytes and back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -206,19 +206,62 @@ pub fn input_call(
     place: &str,
     typid: pg_sys::Oid,
 ) -> Result<pg_sys::Datum> {
-    let c = CString::new(text).map_err(|_| {
-        invalid(
-            function,
-            &format!("{place} contains a NUL byte, which PostgreSQL text cannot hold"),
-        )
-    })?;
     let (finfo, ioparam) = super::io_cache::input(typid);
+    let mut buf = Vec::new();
+    // SAFETY: the cache's input function of `typid`.
+    unsafe {
+        input_with(
+            finfo,
+            ioparam,
+            typmod,
+            text,
+            &mut buf,
+            function,
+            || place.to_string(),
+            typid,
+        )
+    }
+}
+
+/// Runs the input function `finfo` on `text` (copied NUL-terminated into
+/// `buf`, which callers on a per-row path keep); errors as [`input_call`].
+/// `place` is only called to word an error.
+///
+/// # Safety
+/// `finfo` must be the input function of `typid`, with `ioparam`.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn input_with(
+    finfo: *const pg_sys::FmgrInfo,
+    ioparam: pg_sys::Oid,
+    typmod: i32,
+    text: &[u8],
+    buf: &mut Vec<u8>,
+    function: &str,
+    place: impl Fn() -> String,
+    typid: pg_sys::Oid,
+) -> Result<pg_sys::Datum> {
+    if text.contains(&0) {
+        return Err(contains_nul(function, &place()));
+    }
+    buf.clear();
+    buf.extend_from_slice(text);
+    buf.push(0);
+    let cstr = buf.as_mut_ptr();
     let outcome = std::panic::catch_unwind(|| {
-        // SAFETY: a valid input function with a NUL-terminated string; an
-        // ERROR inside unwinds as a pgrx panic, caught here.
-        unsafe { pg_sys::InputFunctionCall(finfo, c.as_ptr().cast_mut(), ioparam, typmod) }
+        // SAFETY: per the contract, with a NUL-terminated string; an ERROR
+        // inside unwinds as a pgrx panic, caught here.
+        unsafe { pg_sys::InputFunctionCall(finfo.cast_mut(), cstr.cast(), ioparam, typmod) }
     });
-    outcome.map_err(|payload| input_error(payload, function, place, typid))
+    outcome.map_err(|payload| input_error(payload, function, &place(), typid))
+}
+
+/// Text with a NUL byte, which no PostgreSQL string can hold.
+#[cold]
+pub fn contains_nul(function: &str, place: &str) -> PgWasmError {
+    invalid(
+        function,
+        &format!("{place} contains a NUL byte, which PostgreSQL text cannot hold"),
+    )
 }
 
 /// The error for an input function that raised: names the function, the

@@ -1,6 +1,7 @@
 //! Type input functions, looked up once per transaction instead of once per
 //! value: a trigger replacing two columns of 100 000 rows would otherwise do
-//! 200 000 catalog lookups and fmgr_info calls.
+//! 200 000 catalog lookups and fmgr_info calls. Call sites that keep their
+//! own FmgrInfos make them with [`boxed_fmgr`].
 //!
 //! Entries live in a memory context of their own (input functions such as
 //! array_in keep state in fn_extra), reset when a new transaction first uses
@@ -64,4 +65,18 @@ pub fn input(typid: pg_sys::Oid) -> (*mut pg_sys::FmgrInfo, pg_sys::Oid) {
             }
         })
     })
+}
+
+/// An FmgrInfo for `func` owned by the caller (kept per call site), whose
+/// function keeps any state in `mcxt`.
+///
+/// # Safety
+/// `func` must be a valid function OID; `mcxt` must outlive the FmgrInfo.
+pub unsafe fn boxed_fmgr(func: pg_sys::Oid, mcxt: pg_sys::MemoryContext) -> Box<pg_sys::FmgrInfo> {
+    // SAFETY: per the contract; a zeroed FmgrInfo is what fmgr_info fills.
+    unsafe {
+        let mut finfo = Box::new(std::mem::zeroed::<pg_sys::FmgrInfo>());
+        pg_sys::fmgr_info_cxt(func, finfo.as_mut(), mcxt);
+        finfo
+    }
 }

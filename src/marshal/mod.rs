@@ -6,7 +6,7 @@
 //! call site is prepared; per row, numbers are bit copies and bytes one copy.
 
 pub mod codec;
-mod io_cache;
+pub mod io_cache;
 pub mod json;
 pub mod row_json;
 

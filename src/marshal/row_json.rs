@@ -149,9 +149,7 @@ unsafe fn encoding_for(typid: pg_sys::Oid, mcxt: pg_sys::MemoryContext) -> Optio
         let output = || {
             let (mut func, mut varlena) = (pg_sys::InvalidOid, false);
             pg_sys::getTypeOutputInfo(base, &mut func, &mut varlena);
-            let mut finfo = Box::new(std::mem::zeroed::<pg_sys::FmgrInfo>());
-            pg_sys::fmgr_info_cxt(func, finfo.as_mut(), mcxt);
-            finfo
+            super::io_cache::boxed_fmgr(func, mcxt)
         };
         Some(match base {
             pg_sys::BOOLOID => Enc::Bool,

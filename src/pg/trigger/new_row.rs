@@ -5,8 +5,8 @@
 
 use super::decision::Val;
 use crate::error::{PgWasmError, Result};
-use crate::marshal::codec::{input_error, invalid, verify_text};
-use crate::marshal::json;
+use crate::marshal::codec::{contains_nul, input_with, verify_text};
+use crate::marshal::{io_cache, json};
 use pgrx::pg_sys;
 use pgrx::PgSqlErrorCode;
 use std::ffi::CStr;
@@ -73,9 +73,10 @@ impl NewRow {
                 } else {
                     let (mut func, mut ioparam) = (pg_sys::InvalidOid, pg_sys::InvalidOid);
                     pg_sys::getTypeInputInfo(typid, &mut func, &mut ioparam);
-                    let mut finfo = Box::new(std::mem::zeroed::<pg_sys::FmgrInfo>());
-                    pg_sys::fmgr_info_cxt(func, finfo.as_mut(), mcxt);
-                    Input::Scalar { finfo, ioparam }
+                    Input::Scalar {
+                        finfo: io_cache::boxed_fmgr(func, mcxt),
+                        ioparam,
+                    }
                 }
             };
             columns.push(Column {
@@ -171,47 +172,27 @@ fn datum(
     utf8: bool,
     target: &str,
 ) -> Result<Option<pg_sys::Datum>> {
-    let text: &str = match (value, &col.input) {
-        (Val::Null, _) => return Ok(None),
-        (_, Input::Json) => {
+    let scalar_column = !matches!(col.input, Input::Json);
+    let text: &str = match value {
+        Val::Null => return Ok(None),
+        Val::Str(s) if scalar_column => s,
+        Val::Json(t) if scalar_column && !t.starts_with(['{', '[']) => t,
+        // json, jsonb, composite and array columns, and objects or arrays
+        // for any column: the general JSON path, which says what does not fit.
+        _ => {
             let v = match value {
                 Val::Str(s) => serde_json::Value::String(s.to_string()),
-                Val::Json(t) => serde_json::from_str(t).expect("JSON text the parser accepted"),
+                Val::Json(t) => serde_json::from_str(t).expect("JSON text the reader checked"),
                 Val::Null => unreachable!("handled above"),
             };
             return json::to_datum(&v, col.typid, col.typmod, None, target, &place(col));
         }
-        (Val::Str(s), _) => s,
-        (Val::Json(t), _) => {
-            if t.starts_with('{') || t.starts_with('[') {
-                return Err(invalid(
-                    target,
-                    &format!(
-                        "{} is a JSON {}, but its type {} needs a scalar",
-                        place(col),
-                        if t.starts_with('{') {
-                            "object"
-                        } else {
-                            "array"
-                        },
-                        crate::marshal::type_name(col.typid)
-                    ),
-                ));
-            }
-            t
-        }
     };
-    if text.as_bytes().contains(&0) {
-        return Err(invalid(
-            target,
-            &format!(
-                "{} contains a NUL byte, which PostgreSQL text cannot hold",
-                place(col)
-            ),
-        ));
-    }
     match &col.input {
         Input::Text => {
+            if text.as_bytes().contains(&0) {
+                return Err(contains_nul(target, &place(col)));
+            }
             if !utf8 {
                 verify_text(text.as_bytes(), target, col.typid)?;
             }
@@ -220,29 +201,20 @@ fn datum(
                 pg_sys::cstring_to_text_with_len(text.as_ptr().cast(), text.len() as i32)
             })))
         }
-        Input::Scalar { finfo, ioparam } => {
-            cstring.clear();
-            cstring.extend_from_slice(text.as_bytes());
-            cstring.push(0);
-            let finfo: *const pg_sys::FmgrInfo = finfo.as_ref();
-            let text_ptr = cstring.as_mut_ptr();
-            let outcome = std::panic::catch_unwind(|| {
-                // SAFETY: the column type's input function with a
-                // NUL-terminated string; an ERROR inside unwinds as a pgrx
-                // panic, caught here.
-                unsafe {
-                    pg_sys::InputFunctionCall(
-                        finfo.cast_mut(),
-                        text_ptr.cast(),
-                        *ioparam,
-                        col.typmod,
-                    )
-                }
-            });
-            outcome
-                .map(Some)
-                .map_err(|payload| input_error(payload, target, &place(col), col.typid))
+        // SAFETY: the column type's input function, looked up in `new`.
+        Input::Scalar { finfo, ioparam } => unsafe {
+            input_with(
+                finfo.as_ref(),
+                *ioparam,
+                col.typmod,
+                text.as_bytes(),
+                cstring,
+                target,
+                || place(col),
+                col.typid,
+            )
         }
+        .map(Some),
         Input::Json => unreachable!("handled above"),
     }
 }

@@ -13,11 +13,12 @@ CREATE TRUSTED LANGUAGE wasm
     VALIDATOR wasm.wasm_validator;
 COMMENT ON LANGUAGE wasm IS 'WebAssembly functions (pg_wasm)';
 
+-- Every name is schema-qualified (docs/security.md, "The search_path rule").
 CREATE VIEW wasm.modules AS
 SELECT m.name,
        m.owner,
-       octet_length(m.bytes) AS size,
-       encode(m.sha256, 'hex') AS sha256,
+       pg_catalog.octet_length(m.bytes) AS size,
+       pg_catalog.encode(m.sha256, 'hex') AS sha256,
        m.exports,
        m.limits,
        m.capabilities,
@@ -27,23 +28,23 @@ SELECT m.name,
   FROM wasm.module m;
 COMMENT ON VIEW wasm.modules IS 'Loaded WebAssembly modules (without their code).';
 
+-- Bodies are read by wasm.parse_body, the parser the call handler uses.
 CREATE VIEW wasm.functions AS
-SELECT p.oid::regprocedure AS function,
-       CASE WHEN left(btrim(p.prosrc, E' \t\r\n'), 1) = '(' THEN NULL
-            ELSE split_part(btrim(p.prosrc, E' \t\r\n'), '.', 1) END AS module,
-       CASE WHEN left(btrim(p.prosrc, E' \t\r\n'), 1) = '(' THEN p.proname::text
-            ELSE substr(btrim(p.prosrc, E' \t\r\n'), strpos(btrim(p.prosrc, E' \t\r\n'), '.') + 1) END AS export,
-       CASE WHEN p.prorettype = 'pg_catalog.trigger'::regtype THEN 'trigger'
+SELECT p.oid::pg_catalog.regprocedure AS function,
+       b.module,
+       CASE WHEN b.inline THEN p.proname::pg_catalog.text ELSE b.export END AS export,
+       CASE WHEN p.prorettype OPERATOR(pg_catalog.=) 'pg_catalog.trigger'::pg_catalog.regtype THEN 'trigger'
             WHEN p.proretset THEN 'set'
             ELSE 'scalar' END AS kind
   FROM pg_catalog.pg_proc p
-  JOIN pg_catalog.pg_language l ON l.oid = p.prolang
- WHERE l.lanname = 'wasm';
+  JOIN pg_catalog.pg_language l ON l.oid OPERATOR(pg_catalog.=) p.prolang
+  LEFT JOIN LATERAL wasm.parse_body(p.prosrc) b ON true
+ WHERE l.lanname OPERATOR(pg_catalog.=) 'wasm';
 COMMENT ON VIEW wasm.functions IS
   'Functions of language wasm and the module export each calls (module is NULL for inline WAT).';
 
 CREATE VIEW wasm.stats AS
-SELECT s.fn_oid::regprocedure AS function,
+SELECT s.fn_oid::pg_catalog.regprocedure AS function,
        s.calls,
        s.total_time_ms,
        s.fuel_used,

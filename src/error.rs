@@ -35,6 +35,8 @@ pub enum PgWasmError {
     },
     /// The caller does not own the module (42501).
     NotOwner { module: String },
+    /// A function whose owner may not use the module it names (42501).
+    ForeignModule { module: String, function: String },
     /// Something pg_wasm does not do (yet) (0A000).
     Unsupported(String),
     /// A result that does not fit the declared SQL type (22003).
@@ -73,7 +75,9 @@ impl PgWasmError {
                     TrapKind::Raised => ERRCODE_RAISE_EXCEPTION,
                     TrapKind::Denied => ERRCODE_INSUFFICIENT_PRIVILEGE,
                 },
-                RuntimeError::TooLarge { .. } => ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+                RuntimeError::TooLarge { .. } | RuntimeError::TooManyFunctions { .. } => {
+                    ERRCODE_PROGRAM_LIMIT_EXCEEDED
+                }
                 RuntimeError::Engine(_) => ERRCODE_INTERNAL_ERROR,
                 RuntimeError::MissingExport(_) => ERRCODE_INVALID_FUNCTION_DEFINITION,
                 RuntimeError::InvalidWat(_)
@@ -85,7 +89,9 @@ impl PgWasmError {
             PgWasmError::UnknownModule(_) => ERRCODE_UNDEFINED_OBJECT,
             PgWasmError::InvalidFunction { .. } => ERRCODE_INVALID_FUNCTION_DEFINITION,
             PgWasmError::InUse { .. } => ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST,
-            PgWasmError::NotOwner { .. } => ERRCODE_INSUFFICIENT_PRIVILEGE,
+            PgWasmError::NotOwner { .. } | PgWasmError::ForeignModule { .. } => {
+                ERRCODE_INSUFFICIENT_PRIVILEGE
+            }
             PgWasmError::Unsupported(_) => ERRCODE_FEATURE_NOT_SUPPORTED,
             PgWasmError::OutOfRange(_) => ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
             PgWasmError::InvalidResult { sqlstate, .. } => *sqlstate,
@@ -126,6 +132,9 @@ impl PgWasmError {
             PgWasmError::InUse { .. } => {
                 Some("Drop the functions first, or call wasm.unload(name, cascade => true).")
             }
+            PgWasmError::ForeignModule { .. } => Some(
+                "A wasm function's owner must own the module it calls (or be a member of the module owner's role).",
+            ),
             PgWasmError::Runtime {
                 err:
                     RuntimeError::Trap {
@@ -215,6 +224,10 @@ impl fmt::Display for PgWasmError {
             PgWasmError::NotOwner { module } => {
                 write!(f, "must be owner of wasm module \"{module}\"")
             }
+            PgWasmError::ForeignModule { module, function } => write!(
+                f,
+                "function {function} may not call wasm module \"{module}\": the function's owner does not own the module"
+            ),
             PgWasmError::Internal(m) => write!(f, "pg_wasm internal error: {m}"),
         }
     }

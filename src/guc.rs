@@ -12,6 +12,8 @@ pub static TIMEOUT_MS: GucSetting<i32> = GucSetting::<i32>::new(0);
 pub static MAX_FUEL_LIMIT: GucSetting<i32> = GucSetting::<i32>::new(0);
 pub static MAX_MEMORY_LIMIT_MB: GucSetting<i32> = GucSetting::<i32>::new(4096);
 pub static MAX_TIMEOUT_MS: GucSetting<i32> = GucSetting::<i32>::new(0);
+pub static MAX_MODULE_FUNCTIONS: GucSetting<i32> = GucSetting::<i32>::new(10_000);
+pub static MAX_WAT_KB: GucSetting<i32> = GucSetting::<i32>::new(1024);
 pub static TRACK_TIME: GucSetting<bool> = GucSetting::<bool>::new(false);
 
 pub fn register() {
@@ -85,6 +87,26 @@ pub fn register() {
         GucContext::Suset,
         GucFlags::UNIT_MB,
     );
+    GucRegistry::define_int_guc(
+        c"pg_wasm.max_module_functions",
+        c"Most functions a module compiled for a non-superuser may define; 0 means no maximum.",
+        c"Applies to wasm.load, wasm.replace, wasm.inspect and inline WebAssembly bodies run by roles that are not superusers: compiling costs time and memory per function.",
+        &MAX_MODULE_FUNCTIONS,
+        0,
+        i32::MAX,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"pg_wasm.max_wat_kb",
+        c"Largest WebAssembly text pg_wasm parses (wasm.load_wat, wasm.wat_to_wasm, inline bodies), in kilobytes.",
+        c"Parsing text takes about 80 times its size in memory for a moment.",
+        &MAX_WAT_KB,
+        1,
+        i32::MAX,
+        GucContext::Suset,
+        GucFlags::UNIT_KB,
+    );
     GucRegistry::define_bool_guc(
         c"pg_wasm.track_time",
         c"Measure the wall-clock time of each wasm call for wasm.stats.",
@@ -97,4 +119,19 @@ pub fn register() {
 
 pub fn max_module_size() -> usize {
     (MAX_MODULE_SIZE_MB.get().max(1) as usize) << 20
+}
+
+/// The function limit for a compile requested by the current role: none
+/// for superusers (they may load anything), the maximum otherwise.
+pub fn max_module_functions() -> usize {
+    // SAFETY: reads the current role's superuser flag from the syscache.
+    if unsafe { pgrx::pg_sys::superuser() } {
+        0
+    } else {
+        MAX_MODULE_FUNCTIONS.get().max(0) as usize
+    }
+}
+
+pub fn max_wat_bytes() -> usize {
+    (MAX_WAT_KB.get().max(1) as usize) << 10
 }

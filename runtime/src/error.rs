@@ -16,6 +16,8 @@ pub enum RuntimeError {
     InvalidModule(String),
     /// A module larger than the configured maximum.
     TooLarge { size: usize, limit: usize },
+    /// A module defining more functions than the configured maximum.
+    TooManyFunctions { count: usize, limit: usize },
     /// An import the host does not provide.
     UnsupportedImport {
         module: String,
@@ -62,6 +64,10 @@ impl fmt::Display for RuntimeError {
             RuntimeError::TooLarge { size, limit } => write!(
                 f,
                 "module is {size} bytes, larger than pg_wasm.max_module_size_mb allows ({limit} bytes)"
+            ),
+            RuntimeError::TooManyFunctions { count, limit } => write!(
+                f,
+                "module defines {count} functions, more than pg_wasm.max_module_functions allows ({limit})"
             ),
             RuntimeError::UnsupportedImport {
                 module,

@@ -41,7 +41,14 @@ pub(crate) fn read_str<T>(
             data.len()
         ))
     })?;
-    String::from_utf8(data[range].to_vec())
+    let bytes = &data[range];
+    // PostgreSQL strings end at a NUL: a message would be cut short there.
+    if let Some(at) = bytes.iter().position(|&b| b == 0) {
+        return Err(HostError::Invalid(format!(
+            "{what} contains a NUL byte (at offset {at}), which PostgreSQL text cannot hold"
+        )));
+    }
+    String::from_utf8(bytes.to_vec())
         .map_err(|e| HostError::Invalid(format!("{what} is not valid UTF-8: {e}")))
 }
 

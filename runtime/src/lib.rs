@@ -5,6 +5,7 @@
 //! per backend, compiles modules with [`compile`], describes them with
 //! [`describe`], and calls exports through [`Instance`].
 
+mod compile;
 mod engine;
 mod error;
 mod guest_memory;
@@ -12,9 +13,11 @@ mod host;
 mod instance;
 mod limits;
 mod module;
+mod threads;
 mod ticker;
 mod types;
 
+pub use compile::{count_functions, CompileLimits, POLL as COMPILE_POLL};
 pub use engine::new_engine;
 pub use error::{RuntimeError, TrapKind};
 pub use guest_memory::{ALLOC_EXPORT, FREE_EXPORT, MEMORY_EXPORT};
@@ -22,8 +25,8 @@ pub use host::{Host, HostError, LogLevel, NoHost};
 pub use instance::{Instance, StoreState};
 pub use limits::Limits;
 pub use module::{
-    compile, compile_any, describe, describe_with_section, parse_wat, pg_wasm_section, sha256,
-    ExternInfo, ModuleInfo, SECTION_NAME,
+    compile, compile_any, compile_any_with, compile_with, describe, describe_with_section,
+    parse_wat, pg_wasm_section, sha256, ExternInfo, ModuleInfo, SECTION_NAME,
 };
 pub use ticker::{start as start_ticker, TICK};
 pub use types::{FuncSig, WasmType};

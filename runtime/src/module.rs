@@ -1,3 +1,4 @@
+use crate::compile::{compile_watched, CompileLimits};
 use crate::error::RuntimeError;
 use crate::host::check_import;
 use crate::types::FuncSig;
@@ -54,7 +55,18 @@ pub fn sha256(bytes: &[u8]) -> [u8; 32] {
 /// anything else is refused here, naming the import, rather than failing at
 /// first call.
 pub fn compile(engine: &Engine, bytes: &[u8], max_size: usize) -> Result<Module, RuntimeError> {
-    let module = compile_any(engine, bytes, max_size)?;
+    compile_with(engine, bytes, &CompileLimits::size(max_size), &mut || false)
+}
+
+/// [`compile`] within `limits`, on a thread of its own while `poll` is
+/// called every [`crate::COMPILE_POLL`] (true abandons the compile).
+pub fn compile_with(
+    engine: &Engine,
+    bytes: &[u8],
+    limits: &CompileLimits,
+    poll: &mut dyn FnMut() -> bool,
+) -> Result<Module, RuntimeError> {
+    let module = compile_any_with(engine, bytes, limits, poll)?;
     for i in module.imports() {
         if let Some(reason) = check_import(i.module(), i.name(), &i.ty()) {
             return Err(RuntimeError::UnsupportedImport {
@@ -70,19 +82,17 @@ pub fn compile(engine: &Engine, bytes: &[u8], max_size: usize) -> Result<Module,
 /// Validates and compiles `bytes` whatever they import, for inspection:
 /// such a module can be described but [`compile`] refuses to run it.
 pub fn compile_any(engine: &Engine, bytes: &[u8], max_size: usize) -> Result<Module, RuntimeError> {
-    if bytes.len() > max_size {
-        return Err(RuntimeError::TooLarge {
-            size: bytes.len(),
-            limit: max_size,
-        });
-    }
-    if !bytes.starts_with(b"\0asm") {
-        return Err(RuntimeError::InvalidModule(
-            "bytes do not start with the WebAssembly magic number \\0asm".into(),
-        ));
-    }
-    let module = Module::from_binary(engine, bytes)
-        .map_err(|e| RuntimeError::InvalidModule(format!("{e:#}")))?;
+    compile_any_with(engine, bytes, &CompileLimits::size(max_size), &mut || false)
+}
+
+/// [`compile_any`] within `limits`, abandoned when `poll` says so.
+pub fn compile_any_with(
+    engine: &Engine,
+    bytes: &[u8],
+    limits: &CompileLimits,
+    poll: &mut dyn FnMut() -> bool,
+) -> Result<Module, RuntimeError> {
+    let module = compile_watched(engine, bytes, limits, poll)?;
     // Wasm names are any UTF-8; PostgreSQL text (and jsonb) cannot hold NUL.
     let names = module
         .imports()

@@ -7,6 +7,7 @@
 //! (SIGINT for cancel, SIGALRM for statement_timeout, SIGUSR1, …) are
 //! always delivered to the backend's main thread.
 
+use crate::threads::spawn_without_signals;
 use std::sync::OnceLock;
 use std::time::Duration;
 use wasmtime::Engine;
@@ -22,26 +23,11 @@ static STARTED: OnceLock<Result<(), String>> = OnceLock::new();
 pub fn start(engine: &'static Engine) -> Result<(), String> {
     STARTED
         .get_or_init(|| {
-            // SAFETY: sigfillset/pthread_sigmask on a local, valid sigset_t;
-            // the previous mask is restored right after the spawn, so only the
-            // new thread (which inherits the blocked mask) keeps signals blocked.
-            unsafe {
-                let mut all: libc::sigset_t = std::mem::zeroed();
-                let mut old: libc::sigset_t = std::mem::zeroed();
-                libc::sigfillset(&mut all);
-                libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
-                let spawned = std::thread::Builder::new()
-                    .name("pg_wasm epoch".into())
-                    .stack_size(64 * 1024)
-                    .spawn(move || loop {
-                        std::thread::sleep(TICK);
-                        engine.increment_epoch();
-                    });
-                libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
-                spawned
-                    .map(drop)
-                    .map_err(|e| format!("cannot start the epoch ticker thread: {e}"))
-            }
+            spawn_without_signals("pg_wasm epoch", 64 * 1024, move || loop {
+                std::thread::sleep(TICK);
+                engine.increment_epoch();
+            })
+            .map_err(|e| format!("cannot start the epoch ticker thread: {e}"))
         })
         .clone()
 }

@@ -6,7 +6,8 @@
 
 use super::options::FunctionsOption;
 use crate::error::{PgWasmError, Result};
-use crate::marshal::{self, Scalar};
+use crate::marshal::Scalar;
+use crate::pg::search_path::pinned;
 use pg_wasm_runtime::ModuleInfo;
 use pgrx::prelude::*;
 use serde_json::{Map, Value};
@@ -46,27 +47,101 @@ fn nameable(prefix: &str, export: &str) -> bool {
     ok
 }
 
+/// An identifier quoted by PostgreSQL's own `quote_identifier`.
 fn quote_ident(s: &str) -> String {
-    format!("\"{}\"", s.replace('"', "\"\""))
+    pgrx::spi::quote_identifier(s)
 }
 
-fn quote_literal(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
+/// A literal quoted by PostgreSQL's own `quote_literal_cstr`, which writes
+/// `E'...'` with doubled backslashes when the text has any, so it means the
+/// same whatever `standard_conforming_strings` says.
+fn quote_literal(s: &str) -> Result<String> {
+    let c = std::ffi::CString::new(s)
+        .map_err(|_| PgWasmError::InvalidParameter(format!("{s:?} contains a NUL byte")))?;
+    // SAFETY: a NUL-terminated string in, a palloc'd one out.
+    Ok(
+        unsafe { std::ffi::CStr::from_ptr(pg_sys::quote_literal_cstr(c.as_ptr())) }
+            .to_string_lossy()
+            .into_owned(),
+    )
 }
 
-/// A SQL type name from the user, resolved and printed back by PostgreSQL
-/// so that only real type names reach the DDL.
+/// A SQL type name from the user, resolved under the caller's search_path
+/// (as CREATE FUNCTION would resolve it, and without running a statement)
+/// and printed back schema-qualified, so only real types reach the DDL and
+/// they mean the same under the pinned search_path it runs with.
 fn resolve_type(name: &str, export: &str) -> Result<String> {
-    let oid = Spi::get_one_with_args::<pg_sys::Oid>(
-        "SELECT pg_catalog.to_regtype($1)::oid",
-        &[name.into()],
-    )?;
+    // SAFETY: to_regtype takes a text and returns NULL for unknown types;
+    // its syntax errors are ERRORs as for any SQL.
+    let oid = unsafe {
+        pgrx::direct_function_call::<pg_sys::Oid>(pg_sys::to_regtype, &[name.into_datum()])
+    };
     match oid {
-        Some(oid) if oid != pg_sys::InvalidOid => Ok(marshal::type_name(oid)),
+        Some(oid) if oid != pg_sys::InvalidOid => Ok(qualified_type_name(oid)),
         _ => Err(PgWasmError::InvalidParameter(format!(
             "functions.{export}: type \"{name}\" does not exist"
         ))),
     }
+}
+
+/// `oid` as a type name that resolves to the same type under any
+/// search_path.
+fn qualified_type_name(oid: pg_sys::Oid) -> String {
+    // SAFETY: format_type_extended accepts any OID and returns a palloc'd
+    // C string.
+    unsafe {
+        let p = pg_sys::format_type_extended(
+            oid,
+            -1,
+            pg_sys::FORMAT_TYPE_FORCE_QUALIFY as pg_sys::bits16,
+        );
+        std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned()
+    }
+}
+
+/// The caller's current schema (the first existing schema of their
+/// search_path), read without running a statement.
+fn current_schema() -> Option<String> {
+    // SAFETY: fetch_search_path returns a palloc'd list of namespace OIDs;
+    // get_namespace_name a palloc'd name or NULL.
+    unsafe {
+        let list = pgrx::PgList::<std::ffi::c_void>::from_pg(pg_sys::fetch_search_path(false));
+        let first = list.get_oid(0)?;
+        let p = pg_sys::get_namespace_name(first);
+        (!p.is_null()).then(|| std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned())
+    }
+}
+
+/// Runs one DDL statement that pg_wasm built, under the pinned search_path.
+/// Guest-supplied names reach it only through `quote_ident` and
+/// `quote_literal`; parsing it first proves it is one statement.
+fn run_ddl(sql: &str) -> Result<()> {
+    let c = std::ffi::CString::new(sql)
+        .map_err(|_| PgWasmError::InvalidParameter("a name contains a NUL byte".into()))?;
+    // SAFETY: raw_parser only parses; its list lives in the current context.
+    let statements = unsafe {
+        pgrx::PgList::<pg_sys::Node>::from_pg(pg_sys::raw_parser(
+            c.as_ptr(),
+            pg_sys::RawParseMode::RAW_PARSE_DEFAULT,
+        ))
+        .len()
+    };
+    if statements != 1 {
+        return Err(PgWasmError::Internal(format!(
+            "refusing to run generated SQL that is not one statement: {sql}"
+        )));
+    }
+    pinned(|| Spi::run(sql))?;
+    Ok(())
+}
+
+fn regprocedure(signature: &str) -> Result<Option<pg_sys::Oid>> {
+    Ok(pinned(|| {
+        Spi::get_one_with_args::<pg_sys::Oid>(
+            "SELECT pg_catalog.to_regprocedure($1)::pg_catalog.oid",
+            &[signature.into()],
+        )
+    })?)
 }
 
 /// A result type: a type name, `setof <type>`, or `table(<col> <type>, ...)`.
@@ -348,15 +423,13 @@ pub fn create(
     }
     let schema = match schema {
         Some(s) => s.to_string(),
-        None => Spi::get_one::<String>("SELECT pg_catalog.current_schema()::text")?.ok_or_else(
-            || {
-                PgWasmError::InvalidParameter(
-                    "no schema has been selected to create functions in (search_path is empty); \
-                     set option \"schema\""
-                        .into(),
-                )
-            },
-        )?,
+        None => current_schema().ok_or_else(|| {
+            PgWasmError::InvalidParameter(
+                "no schema has been selected to create functions in (search_path is empty); \
+                 set option \"schema\""
+                    .into(),
+            )
+        })?,
     };
     let mut oids = Vec::with_capacity(specs.len());
     for spec in specs {
@@ -366,10 +439,7 @@ pub fn create(
             quote_ident(&spec.name),
             spec.args.join(", ")
         );
-        let existing = Spi::get_one_with_args::<pg_sys::Oid>(
-            "SELECT pg_catalog.to_regprocedure($1)::oid",
-            &[signature.as_str().into()],
-        )?;
+        let existing = regprocedure(&signature)?;
         if skip_existing && existing.is_some() {
             continue;
         }
@@ -381,17 +451,20 @@ pub fn create(
             volatility = spec.volatility.to_uppercase(),
             strict = if spec.strict { "STRICT" } else { "CALLED ON NULL INPUT" },
             parallel = spec.parallel.to_uppercase(),
-            body = quote_literal(&format!("{module}.{}", spec.export)),
+            body = quote_literal(&format!("{module}.{}", spec.export))?,
         );
-        Spi::run(&ddl)?;
-        let oid = Spi::get_one_with_args::<pg_sys::Oid>(
-            "SELECT pg_catalog.to_regprocedure($1)::oid",
-            &[signature.as_str().into()],
-        )?
-        .ok_or_else(|| PgWasmError::Internal(format!("function {signature} vanished")))?;
+        run_ddl(&ddl)?;
+        let oid = regprocedure(&signature)?
+            .ok_or_else(|| PgWasmError::Internal(format!("function {signature} vanished")))?;
         oids.push(oid);
     }
     Ok(oids)
+}
+
+/// `DROP FUNCTION <signature> CASCADE` as the caller (who must own the
+/// function), for `wasm.unload(..., cascade => true)`.
+pub fn drop_cascade(signature: &str) -> Result<()> {
+    run_ddl(&format!("DROP FUNCTION {signature} CASCADE"))
 }
 
 /// The export name and SQL types of the functions of a module, for the

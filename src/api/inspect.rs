@@ -1,9 +1,8 @@
 //! wasm.inspect(bytea): a module's imports and exports, without storing it.
 
 use crate::error::RuntimeContext;
-use crate::guc;
 use crate::pg::cache;
-use pg_wasm_runtime::{compile_any, describe_with_section, SECTION_NAME};
+use pg_wasm_runtime::{describe_with_section, SECTION_NAME};
 use pgrx::prelude::*;
 
 type Row = (String, String, Option<Vec<String>>, Option<Vec<String>>);
@@ -11,7 +10,7 @@ type Row = (String, String, Option<Vec<String>>, Option<Vec<String>>);
 #[pg_extern(sql = r#"
 CREATE FUNCTION wasm.inspect(module bytea)
 RETURNS TABLE(kind text, name text, params text[], results text[]) STABLE STRICT
-LANGUAGE c AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
+SET search_path = pg_catalog, pg_temp LANGUAGE c AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
 COMMENT ON FUNCTION wasm.inspect(bytea) IS
   'Imports and exports of a module, without loading it. kind is "import func", "export func", "export memory", ..., and "custom section" for the pg_wasm section (its JSON in results).';
 "#)]
@@ -28,11 +27,8 @@ fn inspect(
         name!(results, Option<Vec<String>>),
     ),
 > {
-    let result = cache::engine().and_then(|engine| {
-        // Unlike wasm.load, any import is fine here: showing it is the point.
-        compile_any(engine, module_bytes, guc::max_module_size()).in_module("")
-    });
-    let module = result.unwrap_or_else(|e| e.raise());
+    // Unlike wasm.load, any import is fine here: showing it is the point.
+    let module = cache::compile_for_inspect(module_bytes).unwrap_or_else(|e| e.raise());
     let info = describe_with_section(&module, module_bytes)
         .in_module("")
         .unwrap_or_else(|e| e.raise());
@@ -68,12 +64,10 @@ fn inspect(
 
 #[pg_extern(sql = r#"
 CREATE FUNCTION wasm.wat_to_wasm(wat text) RETURNS bytea IMMUTABLE STRICT PARALLEL SAFE
-LANGUAGE c AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
+SET search_path = pg_catalog, pg_temp LANGUAGE c AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
 COMMENT ON FUNCTION wasm.wat_to_wasm(text) IS
   'WebAssembly text to binary, e.g. for wasm.replace or wasm.inspect.';
 "#)]
 fn wat_to_wasm(wat: &str) -> Vec<u8> {
-    pg_wasm_runtime::parse_wat(wat)
-        .in_module("")
-        .unwrap_or_else(|e| e.raise())
+    cache::wat_to_bytes("", wat).unwrap_or_else(|e| e.raise())
 }

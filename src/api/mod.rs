@@ -2,6 +2,7 @@
 //! a thin wrapper that raises the error of an `_inner` function returning
 //! `Result`.
 
+mod body;
 mod functions;
 mod inspect;
 mod modules;

@@ -7,7 +7,7 @@ use crate::error::{PgWasmError, Result, RuntimeContext};
 use crate::marshal;
 use crate::pg::body::check_module_name;
 use crate::pg::cache;
-use pg_wasm_runtime::{describe_with_section, parse_wat, sha256, ModuleInfo};
+use pg_wasm_runtime::{describe_with_section, sha256, ModuleInfo};
 use pgrx::prelude::*;
 use pgrx::JsonB;
 
@@ -72,7 +72,7 @@ COMMENT ON FUNCTION wasm.load_wat(text, text, jsonb) IS
   'wasm.load for a module written in WebAssembly text.';
 "#)]
 fn load_wat(name: &str, wat: &str, options: JsonB) -> SetOfIterator<'static, pg_sys::Oid> {
-    let bytes = raise(check_module_name(name).and_then(|()| parse_wat(wat).in_module(name)));
+    let bytes = raise(check_module_name(name).and_then(|()| cache::wat_to_bytes(name, wat)));
     SetOfIterator::new(raise(load_inner(name, &bytes, &options.0)))
 }
 
@@ -196,15 +196,19 @@ fn unload_inner(name: &str, cascade: bool) -> Result<()> {
             });
         }
         for f in &users {
-            Spi::run(&format!("DROP FUNCTION {} CASCADE", f.signature))?;
+            // The signature is regprocedure's output under the pinned
+            // search_path, so it names the same function here.
+            functions::drop_cascade(&f.signature)?;
         }
     }
-    catalog::delete(name)
+    catalog::delete(name)?;
+    cache::forget(name);
+    Ok(())
 }
 
 #[pg_extern(sql = r#"
 CREATE FUNCTION wasm.unload(name text, "cascade" boolean DEFAULT false)
-RETURNS void VOLATILE STRICT
+RETURNS void VOLATILE STRICT SET search_path = pg_catalog, pg_temp
 LANGUAGE c AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
 COMMENT ON FUNCTION wasm.unload(text, boolean) IS
   'Remove a module; with cascade, drop the functions (and what depends on them) too.';
@@ -236,7 +240,7 @@ fn configure_inner(name: &str, options: &serde_json::Value) -> Result<serde_json
 
 #[pg_extern(sql = r#"
 CREATE FUNCTION wasm.configure(name text, options jsonb)
-RETURNS jsonb VOLATILE STRICT
+RETURNS jsonb VOLATILE STRICT SET search_path = pg_catalog, pg_temp
 LANGUAGE c AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
 COMMENT ON FUNCTION wasm.configure(text, jsonb) IS
   'Change a module''s own limits; a key set to null returns it to the GUC default. Returns the settings now in force.';

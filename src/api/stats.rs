@@ -6,7 +6,7 @@ use pgrx::prelude::*;
 #[pg_extern(sql = r#"
 CREATE FUNCTION wasm.backend_stats()
 RETURNS TABLE(fn_oid oid, calls bigint, total_time_ms double precision, fuel_used bigint, traps bigint)
-VOLATILE LANGUAGE c AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
+VOLATILE SET search_path = pg_catalog, pg_temp LANGUAGE c AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
 "#)]
 fn backend_stats() -> TableIterator<
     'static,
@@ -31,7 +31,7 @@ fn backend_stats() -> TableIterator<
 
 #[pg_extern(sql = r#"
 CREATE FUNCTION wasm.reset_stats() RETURNS void
-VOLATILE LANGUAGE c AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
+VOLATILE SET search_path = pg_catalog, pg_temp LANGUAGE c AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
 COMMENT ON FUNCTION wasm.reset_stats() IS 'Forget this backend''s wasm.stats counters.';
 "#)]
 fn reset_stats() {

@@ -7,6 +7,8 @@ pub mod settings;
 pub use settings::Settings;
 
 use crate::error::{PgWasmError, Result};
+use crate::pg::body::{self, Body};
+use crate::pg::search_path::pinned;
 use pgrx::prelude::*;
 use pgrx::JsonB;
 
@@ -28,7 +30,10 @@ pub struct FunctionRef {
     pub export: String,
 }
 
-const META_COLUMNS: &str = "name, owner::oid, generation, limits";
+// Every name below is schema-qualified and every statement runs under the
+// pinned search_path (pg::search_path): these statements run as the
+// catalog's owner on behalf of any caller.
+const META_COLUMNS: &str = "m.name, m.owner::pg_catalog.oid, m.generation, m.limits";
 
 fn meta_from_row(row: &pgrx::spi::SpiHeapTupleData<'_>) -> Result<ModuleMeta> {
     let settings: JsonB = row.get(4)?.unwrap_or(JsonB(serde_json::json!({})));
@@ -53,7 +58,7 @@ pub fn lock(name: &str) -> Result<ModuleMeta> {
 
 fn read_meta(name: &str, for_update: bool) -> Result<Option<ModuleMeta>> {
     let sql = format!(
-        "SELECT {META_COLUMNS} FROM wasm.module WHERE name = $1{}",
+        "SELECT {META_COLUMNS} FROM wasm.module m WHERE m.name OPERATOR(pg_catalog.=) $1{}",
         if for_update { " FOR UPDATE" } else { "" }
     );
     as_catalog_owner(|| {
@@ -78,7 +83,8 @@ pub fn code(name: &str) -> Result<Option<(i64, Vec<u8>)>> {
     as_catalog_owner(|| {
         Spi::connect(|client| {
             let table = client.select(
-                "SELECT generation, bytes FROM wasm.module WHERE name = $1",
+                "SELECT m.generation, m.bytes FROM wasm.module m
+                  WHERE m.name OPERATOR(pg_catalog.=) $1",
                 Some(1),
                 &[name.into()],
             )?;
@@ -89,6 +95,20 @@ pub fn code(name: &str) -> Result<Option<(i64, Vec<u8>)>> {
                 ))),
                 None => Ok(None),
             }
+        })
+    })
+}
+
+/// Every module's generation, by name.
+pub fn generations() -> Result<std::collections::HashMap<String, i64>> {
+    as_catalog_owner(|| {
+        Spi::connect(|client| {
+            let table =
+                client.select("SELECT m.name, m.generation FROM wasm.module m", None, &[])?;
+            table
+                .into_iter()
+                .map(|row| Ok((row.get(1)?.unwrap_or_default(), row.get(2)?.unwrap_or(0))))
+                .collect()
         })
     })
 }
@@ -110,7 +130,8 @@ pub fn insert(name: &str, code: &NewCode<'_>, settings: &Settings) -> Result<i64
             client
                 .update(
                     "INSERT INTO wasm.module (name, bytes, sha256, exports, imports, limits, owner)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7::oid::regrole) RETURNING generation",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7::pg_catalog.oid::pg_catalog.regrole)
+                 RETURNING generation",
                     Some(1),
                     &[
                         name.into(),
@@ -137,8 +158,9 @@ pub fn update_code(name: &str, code: &NewCode<'_>) -> Result<i64> {
             client
                 .update(
                     "UPDATE wasm.module SET bytes = $2, sha256 = $3, exports = $4, imports = $5,
-                        generation = nextval('wasm.module_generation'), replaced_at = now()
-                 WHERE name = $1 RETURNING generation",
+                        generation = pg_catalog.nextval('wasm.module_generation'::pg_catalog.regclass),
+                        replaced_at = pg_catalog.now()
+                 WHERE name OPERATOR(pg_catalog.=) $1 RETURNING generation",
                     Some(1),
                     &[
                         name.into(),
@@ -159,7 +181,7 @@ pub fn update_code(name: &str, code: &NewCode<'_>) -> Result<i64> {
 pub fn update_settings(name: &str, settings: &Settings) -> Result<()> {
     as_catalog_owner(|| {
         Ok(Spi::run_with_args(
-            "UPDATE wasm.module SET limits = $2 WHERE name = $1",
+            "UPDATE wasm.module SET limits = $2 WHERE name OPERATOR(pg_catalog.=) $1",
             &[name.into(), JsonB(settings.to_json()).into()],
         )?)
     })?;
@@ -169,38 +191,43 @@ pub fn update_settings(name: &str, settings: &Settings) -> Result<()> {
 pub fn delete(name: &str) -> Result<()> {
     as_catalog_owner(|| {
         Ok(Spi::run_with_args(
-            "DELETE FROM wasm.module WHERE name = $1",
+            "DELETE FROM wasm.module WHERE name OPERATOR(pg_catalog.=) $1",
             &[name.into()],
         )?)
     })?;
     invalidate()
 }
 
-/// Functions whose body is `'<module>.<export>'`.
+/// Functions whose body is `'<module>.<export>'`, as [`body::parse`] reads
+/// bodies: the one parser the call handler, the validator, this and the
+/// `wasm.functions` view (through `wasm.parse_body`) share.
 pub fn functions_using(module: &str) -> Result<Vec<FunctionRef>> {
-    Spi::connect(|client| {
-        let table = client.select(
-            "SELECT p.oid, p.oid::regprocedure::text,
-                    substr(btrim(p.prosrc, E' \\t\\r\\n'), length($1) + 2)
-               FROM pg_catalog.pg_proc p
-               JOIN pg_catalog.pg_language l ON l.oid = p.prolang
-              WHERE l.lanname = 'wasm'
-                AND left(btrim(p.prosrc, E' \\t\\r\\n'), 1) <> '('
-                AND split_part(btrim(p.prosrc, E' \\t\\r\\n'), '.', 1) = $1
-              ORDER BY p.oid",
-            None,
-            &[module.into()],
-        )?;
-        table
-            .into_iter()
-            .map(|row| {
-                Ok(FunctionRef {
-                    oid: row.get(1)?.unwrap_or(pg_sys::InvalidOid),
-                    signature: row.get(2)?.unwrap_or_default(),
-                    export: row.get(3)?.unwrap_or_default(),
-                })
-            })
-            .collect()
+    pinned(|| {
+        Spi::connect(|client| {
+            let table = client.select(
+                "SELECT p.oid, p.oid::pg_catalog.regprocedure::pg_catalog.text, p.prosrc
+                   FROM pg_catalog.pg_proc p
+                   JOIN pg_catalog.pg_language l ON l.oid OPERATOR(pg_catalog.=) p.prolang
+                  WHERE l.lanname OPERATOR(pg_catalog.=) 'wasm'
+                  ORDER BY p.oid",
+                None,
+                &[],
+            )?;
+            let mut out = Vec::new();
+            for row in table {
+                let src: String = row.get(3)?.unwrap_or_default();
+                if let Ok(Body::Export { module: m, export }) = body::parse(&src) {
+                    if m == module {
+                        out.push(FunctionRef {
+                            oid: row.get(1)?.unwrap_or(pg_sys::InvalidOid),
+                            signature: row.get(2)?.unwrap_or_default(),
+                            export,
+                        });
+                    }
+                }
+            }
+            Ok(out)
+        })
     })
 }
 
@@ -212,21 +239,25 @@ pub fn table_oid() -> Result<pg_sys::Oid> {
 
 /// `wasm.module`'s OID and owner.
 fn table() -> Result<(pg_sys::Oid, pg_sys::Oid)> {
-    Spi::connect(|client| {
-        let t = client.select(
-            "SELECT c.oid, c.relowner FROM pg_catalog.pg_class c
-              WHERE c.oid = pg_catalog.to_regclass('wasm.module')",
-            Some(1),
-            &[],
-        )?;
-        let row = t
-            .into_iter()
-            .next()
-            .ok_or_else(|| PgWasmError::Internal("table wasm.module is missing".into()))?;
-        Ok((
-            row.get(1)?.unwrap_or(pg_sys::InvalidOid),
-            row.get(2)?.unwrap_or(pg_sys::InvalidOid),
-        ))
+    pinned(|| {
+        Spi::connect(|client| {
+            let t = client.select(
+                "SELECT c.oid, c.relowner FROM pg_catalog.pg_class c
+               JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+              WHERE n.nspname OPERATOR(pg_catalog.=) 'wasm'
+                AND c.relname OPERATOR(pg_catalog.=) 'module'",
+                Some(1),
+                &[],
+            )?;
+            let row = t
+                .into_iter()
+                .next()
+                .ok_or_else(|| PgWasmError::Internal("table wasm.module is missing".into()))?;
+            Ok((
+                row.get(1)?.unwrap_or(pg_sys::InvalidOid),
+                row.get(2)?.unwrap_or(pg_sys::InvalidOid),
+            ))
+        })
     })
 }
 
@@ -235,6 +266,11 @@ fn table() -> Result<(pg_sys::Oid, pg_sys::Oid)> {
 /// functions, which check module ownership themselves. The previous user is
 /// restored on return and on unwinding (and PostgreSQL restores it on
 /// (sub)transaction abort as well).
+///
+/// Like a SECURITY DEFINER function with `SET search_path`, the statements
+/// run under the pinned search_path (so nothing the caller created can be
+/// found before pg_catalog) and as a security-restricted operation (as
+/// PostgreSQL's own maintenance commands run other roles' code).
 fn as_catalog_owner<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
     struct Restore(pg_sys::Oid, i32);
     impl Drop for Restore {
@@ -252,11 +288,13 @@ fn as_catalog_owner<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
         pg_sys::GetUserIdAndSecContext(&mut user, &mut context);
         pg_sys::SetUserIdAndSecContext(
             owner,
-            context | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32,
+            context
+                | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32
+                | pg_sys::SECURITY_RESTRICTED_OPERATION as i32,
         );
     }
     let _restore = Restore(user, context);
-    f()
+    pinned(f)
 }
 
 /// Queues a relcache invalidation of `wasm.module`. PostgreSQL delivers it
@@ -269,6 +307,24 @@ fn invalidate() -> Result<()> {
     // raises is turned into a Rust panic by pgrx's FFI guard.
     unsafe { pg_sys::CacheInvalidateRelcacheByRelid(oid) };
     Ok(())
+}
+
+/// A function owned by `fn_owner` may call module `meta` only if that role
+/// may use it (owner, member, superuser).
+pub fn check_function_owner(
+    meta: &ModuleMeta,
+    fn_owner: pg_sys::Oid,
+    function: &str,
+) -> Result<()> {
+    // SAFETY: a plain lookup of role memberships.
+    if unsafe { pg_sys::has_privs_of_role(fn_owner, meta.owner) } {
+        Ok(())
+    } else {
+        Err(PgWasmError::ForeignModule {
+            module: meta.name.clone(),
+            function: function.to_string(),
+        })
+    }
 }
 
 /// Only the module's owner (a member of that role, or a superuser) may

@@ -47,8 +47,10 @@ impl Codec {
             }
             pg_sys::BYTEAOID => Codec::Bytea,
             // SAFETY: syscache lookups with a valid OID.
+            // (Domains over arrays too: they travel as their base array.)
             _ if unsafe { pg_sys::type_is_rowtype(typid) }
-                || unsafe { pg_sys::get_element_type(typid) } != pg_sys::InvalidOid =>
+                || unsafe { pg_sys::get_element_type(pg_sys::getBaseType(typid)) }
+                    != pg_sys::InvalidOid =>
             {
                 Codec::Json { typid, typmod }
             }
@@ -105,10 +107,10 @@ impl Codec {
             Codec::Text { typid } => {
                 verify_text(bytes, function, typid)?;
                 if typid == pg_sys::JSONOID {
-                    // json keeps its text, but it must be JSON.
-                    serde_json::from_slice::<serde_json::Value>(bytes).map_err(|e| {
-                        invalid(function, &format!("the result is not valid JSON: {e}"))
-                    })?;
+                    // json keeps its text, but it must be JSON: json_in
+                    // checks it as PostgreSQL does (nesting bounded by
+                    // max_stack_depth, not by a parser's fixed limit).
+                    return input_call(-1, bytes, function, "result", typid).map(Some);
                 }
                 // SAFETY: copies `bytes` into a palloc'd text in the current
                 // memory context; validated as the server encoding above.

@@ -20,6 +20,12 @@ pub fn to_datum(
     function: &str,
     place: &str,
 ) -> Result<Option<pg_sys::Datum>> {
+    // SAFETY: syscache lookup with a valid type OID.
+    if unsafe { pg_sys::get_typtype(typid) } as u8 == pg_sys::TYPTYPE_DOMAIN {
+        if let Some(out) = structured_domain(value, typid, typmod, desc, function, place) {
+            return out;
+        }
+    }
     if value.is_null() {
         return Ok(None);
     }
@@ -52,6 +58,52 @@ pub fn to_datum(
         Value::Null => unreachable!("handled above"),
     };
     scalar(&text, typid, typmod, function, place).map(Some)
+}
+
+/// A domain over a composite, an array or a JSON type: the value is built
+/// as its base type, then the domain's constraints are checked (NOT NULL
+/// included). `None` for domains over other types, whose input function
+/// (`domain_in`) checks them.
+fn structured_domain(
+    value: &Value,
+    typid: pg_sys::Oid,
+    typmod: i32,
+    desc: Option<pg_sys::TupleDesc>,
+    function: &str,
+    place: &str,
+) -> Option<Result<Option<pg_sys::Datum>>> {
+    let mut base_typmod = typmod;
+    // SAFETY: syscache lookups with a valid type OID.
+    let base = unsafe { pg_sys::getBaseTypeAndTypmod(typid, &mut base_typmod) };
+    // SAFETY: as above.
+    let structured = base == pg_sys::JSONOID
+        || base == pg_sys::JSONBOID
+        || unsafe { pg_sys::type_is_rowtype(base) }
+        || unsafe { pg_sys::get_element_type(base) } != pg_sys::InvalidOid;
+    if !structured {
+        return None;
+    }
+    Some(
+        to_datum(value, base, base_typmod, desc, function, place).and_then(|d| {
+            let checked = std::panic::catch_unwind(|| {
+                // SAFETY: `d` is a value of the domain's base type (or NULL);
+                // no cached state is passed (extra = NULL), so nothing is shared
+                // with another call.
+                unsafe {
+                    pg_sys::domain_check(
+                        d.unwrap_or(pg_sys::Datum::from(0)),
+                        d.is_none(),
+                        typid,
+                        std::ptr::null_mut(),
+                        std::ptr::null_mut(),
+                    )
+                }
+            });
+            checked
+                .map(|()| d)
+                .map_err(|payload| super::codec::input_error(payload, function, place, typid))
+        }),
+    )
 }
 
 fn scalar(

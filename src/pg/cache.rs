@@ -12,7 +12,9 @@ use crate::catalog::{self, ModuleMeta};
 use crate::error::{PgWasmError, Result, RuntimeContext};
 use crate::guc;
 use once_cell::sync::OnceCell;
-use pg_wasm_runtime::{compile, parse_wat, sha256, Engine, Module};
+use pg_wasm_runtime::{
+    compile_any_with, compile_with, parse_wat, sha256, CompileLimits, Engine, Module,
+};
 use pgrx::pg_sys;
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -104,16 +106,180 @@ pub struct CachedModule {
 struct Entry {
     checked_at: u64,
     module: Rc<CachedModule>,
+    /// Compiled code size, for the byte bound.
+    bytes: usize,
+    /// When it was last handed out (a counter), for eviction.
+    used: u64,
+}
+
+/// Compiled code kept per backend, in bytes, for named modules and for
+/// inline bodies. Least recently used entries go first; call sites keep the
+/// code they run alive on their own.
+const MODULE_CACHE_BYTES: usize = 256 << 20;
+const INLINE_CACHE_BYTES: usize = 64 << 20;
+
+#[derive(Default)]
+struct Modules {
+    entries: HashMap<String, Entry>,
+    bytes: usize,
+    clock: u64,
+    /// The epoch of the last sweep of entries no longer in the catalog.
+    swept_at: u64,
+}
+
+#[derive(Default)]
+struct Inline {
+    entries: HashMap<[u8; 32], (Module, usize)>,
+    bytes: usize,
 }
 
 thread_local! {
-    static MODULES: RefCell<HashMap<String, Entry>> = RefCell::new(HashMap::new());
-    static INLINE: RefCell<HashMap<[u8; 32], Module>> = RefCell::new(HashMap::new());
+    static MODULES: RefCell<Modules> = RefCell::new(Modules::default());
+    static INLINE: RefCell<Inline> = RefCell::new(Inline::default());
 }
 
-/// Validates and compiles module bytes with the backend's engine.
+/// The size of a module's compiled code.
+fn code_size(module: &Module) -> usize {
+    let range = module.image_range();
+    (range.end as usize).saturating_sub(range.start as usize)
+}
+
+impl Modules {
+    fn get(&mut self, name: &str) -> Option<(u64, Rc<CachedModule>)> {
+        self.clock += 1;
+        let now = self.clock;
+        self.entries.get_mut(name).map(|e| {
+            e.used = now;
+            (e.checked_at, e.module.clone())
+        })
+    }
+
+    fn remove(&mut self, name: &str) {
+        if let Some(e) = self.entries.remove(name) {
+            self.bytes -= e.bytes;
+        }
+    }
+
+    fn insert(&mut self, name: &str, checked_at: u64, module: Rc<CachedModule>) {
+        self.remove(name);
+        let bytes = code_size(&module.module);
+        while self.bytes + bytes > MODULE_CACHE_BYTES && !self.entries.is_empty() {
+            let oldest = self
+                .entries
+                .iter()
+                .min_by_key(|(_, e)| e.used)
+                .map(|(k, _)| k.clone())
+                .expect("not empty");
+            self.remove(&oldest);
+        }
+        self.clock += 1;
+        self.bytes += bytes;
+        self.entries.insert(
+            name.to_string(),
+            Entry {
+                checked_at,
+                module,
+                bytes,
+                used: self.clock,
+            },
+        );
+    }
+}
+
+/// Drops this backend's compiled code of `name` (after an unload).
+pub fn forget(name: &str) {
+    MODULES.with(|m| m.borrow_mut().remove(name));
+}
+
+/// After an invalidation, drops the entries of modules that are gone or
+/// were replaced, so unloaded modules do not stay compiled in every backend
+/// that ever used them. One catalog read per invalidation at most.
+fn sweep(epoch: u64) -> Result<()> {
+    if MODULES.with(|m| m.borrow().swept_at == epoch) {
+        return Ok(());
+    }
+    let current = catalog::generations()?;
+    MODULES.with(|m| {
+        let mut m = m.borrow_mut();
+        let stale: Vec<String> = m
+            .entries
+            .iter()
+            .filter(|(name, e)| current.get(*name) != Some(&e.module.meta.generation))
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in stale {
+            m.remove(&name);
+        }
+        m.swept_at = epoch;
+    });
+    Ok(())
+}
+
+/// Validates and compiles new module bytes for the current role (wasm.load,
+/// wasm.replace, inline bodies): within the size limit and, for roles that
+/// are not superusers, the function limit.
 pub fn compile_module(target: &str, bytes: &[u8]) -> Result<Module> {
-    compile(engine()?, bytes, guc::max_module_size()).in_module(target)
+    compile_within(target, bytes, guc::max_module_functions())
+}
+
+/// Compiles bytes already in the catalog (accepted when they were loaded).
+fn compile_stored(target: &str, bytes: &[u8]) -> Result<Module> {
+    compile_within(target, bytes, 0)
+}
+
+/// Compiles on a thread of its own while this backend waits, answering
+/// cancel, statement_timeout and terminate within `COMPILE_POLL` (the
+/// abandoned compile finishes in the background and is dropped).
+fn compile_within(target: &str, bytes: &[u8], max_functions: usize) -> Result<Module> {
+    let limits = CompileLimits {
+        max_size: guc::max_module_size(),
+        max_functions,
+    };
+    let module = compile_with(engine()?, bytes, &limits, &mut interrupted).in_module(target);
+    trim_heap(bytes.len());
+    module
+}
+
+/// `wasm.inspect`'s compile: any imports, same limits as [`compile_module`].
+pub fn compile_for_inspect(bytes: &[u8]) -> Result<Module> {
+    let limits = CompileLimits {
+        max_size: guc::max_module_size(),
+        max_functions: guc::max_module_functions(),
+    };
+    let module = compile_any_with(engine()?, bytes, &limits, &mut interrupted).in_module("");
+    trim_heap(bytes.len());
+    module
+}
+
+/// Lets PostgreSQL act on a pending cancel, timeout or terminate: its ERROR
+/// unwinds out of the wait (no Wasm frames are on this thread).
+fn interrupted() -> bool {
+    pgrx::check_for_interrupts!();
+    false
+}
+
+/// WebAssembly text to bytes, within `pg_wasm.max_wat_kb`.
+pub fn wat_to_bytes(target: &str, wat: &str) -> Result<Vec<u8>> {
+    let limit = guc::max_wat_bytes();
+    if wat.len() > limit {
+        return Err(PgWasmError::InvalidParameter(format!(
+            "WebAssembly text of {} bytes is larger than pg_wasm.max_wat_kb allows ({limit} bytes)",
+            wat.len()
+        )));
+    }
+    let bytes = parse_wat(wat).in_module(target);
+    trim_heap(wat.len());
+    bytes
+}
+
+/// Compiling and parsing text take many times their input in short-lived
+/// allocations; give large ones back to the system instead of leaving the
+/// backend's resident size at its peak.
+fn trim_heap(input: usize) {
+    if input >= 256 << 10 {
+        // SAFETY: malloc_trim only returns free heap memory to the system.
+        unsafe { libc::malloc_trim(0) };
+    }
 }
 
 /// The current compiled code of module `name`.
@@ -124,11 +290,7 @@ pub fn module(name: &str) -> Result<Rc<CachedModule>> {
     // SAFETY: plain call, safe at any point inside a transaction.
     unsafe { pg_sys::AcceptInvalidationMessages() };
     let epoch_before = epoch();
-    let cached = MODULES.with(|m| {
-        m.borrow()
-            .get(name)
-            .map(|e| (e.checked_at, e.module.clone()))
-    });
+    let cached = MODULES.with(|m| m.borrow_mut().get(name));
     if let Some((checked_at, module)) = &cached {
         if *checked_at == epoch_before && *checked_at != 0 {
             return Ok(module.clone());
@@ -144,6 +306,9 @@ pub fn module(name: &str) -> Result<Rc<CachedModule>> {
     // SAFETY: reads backend state.
     let parallel = unsafe { pg_sys::IsInParallelMode() };
     let _snapshot = (!parallel).then(LatestSnapshot::push);
+    if !parallel {
+        sweep(epoch_before)?;
+    }
     let Some(meta) = catalog::find(name)? else {
         MODULES.with(|m| m.borrow_mut().remove(name));
         return Err(PgWasmError::UnknownModule(name.to_string()));
@@ -158,18 +323,13 @@ pub fn module(name: &str) -> Result<Rc<CachedModule>> {
                     "module \"{name}\" changed while it was being read"
                 )));
             }
-            compile_module(name, &bytes)?
+            compile_stored(name, &bytes)?
         }
     };
     let entry = Rc::new(CachedModule { meta, module });
     MODULES.with(|m| {
-        m.borrow_mut().insert(
-            name.to_string(),
-            Entry {
-                checked_at: if parallel { 0 } else { epoch_before },
-                module: entry.clone(),
-            },
-        )
+        m.borrow_mut()
+            .insert(name, if parallel { 0 } else { epoch_before }, entry.clone())
     });
     Ok(entry)
 }
@@ -200,31 +360,32 @@ impl Drop for LatestSnapshot {
 /// first call does not compile it again. The entry is re-checked against
 /// the catalog before use, so a rollback still wins.
 pub fn prime(meta: ModuleMeta, module: Module) {
+    let name = meta.name.clone();
     MODULES.with(|m| {
-        m.borrow_mut().insert(
-            meta.name.clone(),
-            Entry {
-                checked_at: 0,
-                module: Rc::new(CachedModule { meta, module }),
-            },
-        )
+        m.borrow_mut()
+            .insert(&name, 0, Rc::new(CachedModule { meta, module }))
     });
 }
 
 /// Compiled inline WAT bodies, keyed by the text's hash.
 pub fn inline_module(target: &str, wat: &str) -> Result<Module> {
     let key = sha256(wat.as_bytes());
-    if let Some(m) = INLINE.with(|c| c.borrow().get(&key).cloned()) {
+    if let Some((m, _)) = INLINE.with(|c| c.borrow().entries.get(&key).cloned()) {
         return Ok(m);
     }
-    let bytes = parse_wat(wat).in_module(target)?;
+    let bytes = wat_to_bytes(target, wat)?;
     let module = compile_module(target, &bytes)?;
+    let size = code_size(&module);
     INLINE.with(|c| {
         let mut c = c.borrow_mut();
-        if c.len() >= 256 {
-            c.clear();
+        if c.entries.len() >= 256 || c.bytes + size > INLINE_CACHE_BYTES {
+            c.entries.clear();
+            c.bytes = 0;
         }
-        c.insert(key, module.clone());
+        if size <= INLINE_CACHE_BYTES {
+            c.bytes += size;
+            c.entries.insert(key, (module.clone(), size));
+        }
     });
     Ok(module)
 }

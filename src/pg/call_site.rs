@@ -12,6 +12,7 @@ use super::srf;
 use super::stats::{self, Counters};
 use crate::error::{PgWasmError, Result};
 use crate::guc;
+use crate::marshal::io_cache::Inputs;
 use crate::marshal::{Arg, Ret, Shape};
 use pg_wasm_runtime::{Instance, RuntimeError, TrapKind, ValRaw};
 use pgrx::pg_sys;
@@ -38,6 +39,8 @@ pub struct CallSite {
     /// What a trigger call site works out once (see `trigger::Plan`).
     trigger_plan: Option<Box<super::trigger::Plan>>,
     buf: Vec<ValRaw>,
+    /// This site's input functions (never shared: see `marshal::io_cache`).
+    inputs: Inputs,
     counters: Counters,
     track_time: bool,
 }
@@ -50,10 +53,19 @@ impl CallSite {
         let def = FunctionDef::load(fn_oid)?;
         let r = def.resolve(false)?;
         let host = PgHost::new(r.target.clone(), r.allow_spi, def.read_only());
+        let failure = host.failure_slot();
         let instance = Instance::new(cache::engine()?, &r.module, &r.export, r.limits, host)
-            .map_err(|err| PgWasmError::Runtime {
-                target: r.target.clone(),
-                err,
+            .map_err(|err| {
+                // A PostgreSQL error caught in a host call of the start
+                // function: raise it with its own SQLSTATE, now that the
+                // Wasm frames are gone.
+                if let Some(caught) = failure.borrow_mut().take() {
+                    std::panic::resume_unwind(caught);
+                }
+                PgWasmError::Runtime {
+                    target: r.target.clone(),
+                    err,
+                }
             })?;
         let buf = vec![ValRaw::i64(0); instance.slots().max(1)];
         let uses_memory = r.shape.uses_memory();
@@ -71,6 +83,7 @@ impl CallSite {
             trigger_plan: None,
             instance,
             buf,
+            inputs: Inputs::default(),
             counters: Counters::default(),
             track_time: guc::TRACK_TIME.get(),
         })
@@ -96,14 +109,17 @@ impl CallSite {
         fcinfo: pg_sys::FunctionCallInfo,
     ) -> Result<Option<pg_sys::Datum>> {
         if self.uses_memory {
-            if self.trigger {
-                // SAFETY: a site prepared for a trigger function is only
-                // used by trigger calls (fmgr refuses other calls of
-                // functions returning trigger).
-                return unsafe { super::trigger::call(self, fcinfo) }.map(Some);
-            }
-            // SAFETY: forwarded contract.
-            return unsafe { self.call_with_memory(fcinfo) };
+            let inputs: *mut Inputs = &mut self.inputs;
+            return Inputs::scope(inputs, || {
+                if self.trigger {
+                    // SAFETY: a site prepared for a trigger function is only
+                    // used by trigger calls (fmgr refuses other calls of
+                    // functions returning trigger).
+                    return unsafe { super::trigger::call(self, fcinfo) }.map(Some);
+                }
+                // SAFETY: forwarded contract.
+                unsafe { self.call_with_memory(fcinfo) }
+            });
         }
         // SAFETY: the caller guarantees fcinfo is valid; nargs is the
         // function's argument count, which is the number of args filled in.

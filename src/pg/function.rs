@@ -16,6 +16,9 @@ pub struct FunctionDef {
     pub ret_type: pg_sys::Oid,
     pub retset: bool,
     pub volatility: ProVolatile,
+    /// The function's owner: whoever owns it may bind it to a module only
+    /// if they may use that module (checked at every preparation).
+    pub owner: pg_sys::Oid,
     pub body: Body,
 }
 
@@ -40,6 +43,7 @@ impl FunctionDef {
             ret_type: proc.prorettype(),
             retset: proc.proretset(),
             volatility: proc.provolatile(),
+            owner: proc.proowner(),
             body: body::parse(&proc.prosrc())?,
         })
     }
@@ -58,9 +62,30 @@ impl FunctionDef {
         format!("{}({})", self.name, args.join(", "))
     }
 
-    /// Finds the module and export and checks that the signatures fit.
-    /// `as_creator` adds the checks that apply when the function is created:
-    /// the creator must own the module.
+    /// The checks that protect other roles, which hold even when the
+    /// validator's body checks are off (`check_function_bodies = off`, as
+    /// during a restore, when the module may not be loaded yet): the owner
+    /// of a function may bind it only to a module they own.
+    pub fn check_module_owner(&self, meta: &catalog::ModuleMeta) -> Result<()> {
+        catalog::check_function_owner(meta, self.owner, &self.signature())
+    }
+
+    /// The validator's check when `check_function_bodies` is off: only what
+    /// protects someone else, and only if the module exists.
+    pub fn check_without_body(&self) -> Result<()> {
+        if let Body::Export { module, .. } = &self.body {
+            if let Some(meta) = catalog::find(module)? {
+                self.check_module_owner(&meta)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Finds the module and export and checks that the signatures fit and
+    /// that the function's owner may use the module — at CREATE FUNCTION
+    /// and again whenever a call site is prepared, so a function created
+    /// with the validator off cannot reach someone else's module.
+    /// `as_creator` words a missing module as a definition error.
     pub fn resolve(&self, as_creator: bool) -> Result<Resolved> {
         if self.ret_type == pg_sys::EVENT_TRIGGEROID {
             return Err(PgWasmError::Unsupported(format!(
@@ -80,9 +105,7 @@ impl FunctionDef {
                     ),
                     other => other,
                 })?;
-                if as_creator {
-                    catalog::check_owner(&cached.meta)?;
-                }
+                self.check_module_owner(&cached.meta)?;
                 (
                     module.clone(),
                     format!("{module}.{export}"),

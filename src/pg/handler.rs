@@ -5,6 +5,7 @@ use super::function::FunctionDef;
 use crate::error::{PgWasmError, Result};
 use pgrx::prelude::*;
 use pgrx::PgMemoryContexts;
+use std::cell::{Cell, UnsafeCell};
 
 /// Tells fmgr that the C symbols below use the version-1 calling convention.
 macro_rules! finfo_v1 {
@@ -44,13 +45,32 @@ pub unsafe extern "C-unwind" fn wasm_call_handler(
     }
 }
 
+/// What `fn_extra` holds: the call site and whether its guest is running.
+/// PostgreSQL can call a function again through an FmgrInfo it keeps (the
+/// typcache's `subtype_diff` of a range type, say) while that very call
+/// site's guest is inside `pg.query`; the nested call must neither use the
+/// busy instance nor re-prepare (and so free) it.
+struct Slot {
+    busy: Cell<bool>,
+    site: UnsafeCell<CallSite>,
+}
+
+/// Clears `busy` on return and on unwinding.
+struct Busy<'a>(&'a Cell<bool>);
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.0.set(false);
+    }
+}
+
 unsafe fn call(fcinfo: pg_sys::FunctionCallInfo) -> Result<Option<pg_sys::Datum>> {
     // SAFETY: fcinfo and its flinfo are valid for the call (fmgr contract).
     let flinfo = unsafe { (*fcinfo).flinfo };
-    // SAFETY: fn_extra is either null or the CallSite we stored below, which
+    // SAFETY: fn_extra is either null or the Slot we stored below, which
     // lives in fn_mcxt exactly as long as the FmgrInfo.
-    let site = unsafe { (*flinfo).fn_extra } as *mut CallSite;
-    let site = if site.is_null() {
+    let mut slot = unsafe { (*flinfo).fn_extra } as *const Slot;
+    if slot.is_null() {
         // Checked only here, off the warm path.
         // SAFETY: as above.
         if unsafe { is_event_trigger_call(fcinfo) } {
@@ -59,22 +79,38 @@ unsafe fn call(fcinfo: pg_sys::FunctionCallInfo) -> Result<Option<pg_sys::Datum>
             ));
         }
         // SAFETY: flinfo is valid; fn_mcxt outlives every use of fn_extra and
-        // drops the CallSite when it is reset or deleted.
+        // drops the Slot when it is reset or deleted.
         unsafe {
-            let fresh = CallSite::prepare((*flinfo).fn_oid)?;
+            let fresh = Slot {
+                busy: Cell::new(false),
+                site: UnsafeCell::new(CallSite::prepare((*flinfo).fn_oid)?),
+            };
             let p = PgMemoryContexts::For((*flinfo).fn_mcxt).leak_and_drop_on_delete(fresh);
             (*flinfo).fn_extra = p.cast();
-            &mut *p
+            slot = p;
         }
-    } else {
-        // SAFETY: non-null fn_extra is our CallSite (see above).
-        let site = unsafe { &mut *site };
-        if !site.is_current() {
-            // SAFETY: as above.
-            *site = CallSite::prepare(unsafe { (*flinfo).fn_oid })?;
-        }
-        site
-    };
+    }
+    // SAFETY: non-null fn_extra is our Slot (see above); only `busy` is read
+    // through this shared reference while a call may be running.
+    let slot = unsafe { &*slot };
+    if slot.busy.get() {
+        // Re-entered while this site's guest runs: a site of its own for
+        // this one call, dropped when it returns.
+        // SAFETY: flinfo is valid; the new site is prepared for this function.
+        let mut nested = CallSite::prepare(unsafe { (*flinfo).fn_oid })?;
+        // SAFETY: forwarded fmgr contract.
+        return unsafe { nested.call(fcinfo) };
+    }
+    slot.busy.set(true);
+    let _busy = Busy(&slot.busy);
+    // SAFETY: `busy` was false, so no other reference to the site exists;
+    // nested calls through this FmgrInfo take the branch above until
+    // `_busy` is dropped.
+    let site = unsafe { &mut *slot.site.get() };
+    if !site.is_current() {
+        // SAFETY: as above.
+        *site = CallSite::prepare(unsafe { (*flinfo).fn_oid })?;
+    }
     // SAFETY: the site was prepared for this function's signature.
     unsafe { site.call(fcinfo) }
 }
@@ -89,8 +125,9 @@ unsafe fn is_event_trigger_call(fcinfo: pg_sys::FunctionCallInfo) -> bool {
 
 /// Runs at CREATE FUNCTION (and CREATE OR REPLACE): the module must exist,
 /// the creator must own it, the export must exist and fit the SQL signature.
-/// Skipped when `check_function_bodies` is off, as during a pg_dump restore
-/// (functions are restored before the module table's rows).
+/// When `check_function_bodies` is off, as during a pg_dump restore
+/// (functions are restored before the module table's rows), only the body's
+/// syntax and, if the module exists, its ownership are checked.
 ///
 /// # Safety
 /// Called by fmgr with a valid `fcinfo` holding one oid argument.
@@ -101,12 +138,24 @@ pub unsafe extern "C-unwind" fn wasm_validator(fcinfo: pg_sys::FunctionCallInfo)
     let fn_oid = unsafe { pg_sys::Oid::from((*fcinfo).args.as_slice(1)[0].value.value() as u32) };
     // SAFETY: plain checks with valid OIDs; the first raises if the caller
     // may not use the language or function.
-    let check = unsafe {
-        pg_sys::CheckFunctionValidatorAccess((*(*fcinfo).flinfo).fn_oid, fn_oid)
-            && pg_sys::check_function_bodies
+    let (access, bodies) = unsafe {
+        (
+            pg_sys::CheckFunctionValidatorAccess((*(*fcinfo).flinfo).fn_oid, fn_oid),
+            pg_sys::check_function_bodies,
+        )
     };
-    if check {
-        if let Err(e) = FunctionDef::load(fn_oid).and_then(|def| def.resolve(true)) {
+    if access {
+        // With the body checks off (a restore), what protects other roles
+        // still holds: the body parses and, if the module is there, the
+        // function's owner owns it. The call handler checks again anyway.
+        let checked = FunctionDef::load(fn_oid).and_then(|def| {
+            if bodies {
+                def.resolve(true).map(|_| ())
+            } else {
+                def.check_without_body()
+            }
+        });
+        if let Err(e) = checked {
             e.raise();
         }
     }

@@ -11,8 +11,10 @@ use pg_wasm_runtime::{Host, HostError, LogLevel};
 use pgrx::pg_sys;
 use pgrx::{PgLogLevel, PgSqlErrorCode};
 use std::any::Any;
+use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr::{addr_of, read_volatile};
+use std::rc::Rc;
 
 pub struct PgHost {
     /// "module.export", for messages.
@@ -20,8 +22,14 @@ pub struct PgHost {
     allow_spi: bool,
     /// STABLE and IMMUTABLE functions may only read (SPEC §8).
     read_only: bool,
-    failure: Option<Box<dyn Any + Send>>,
+    /// Shared with whoever made the host, so an error caught while the
+    /// module's start function runs (inside `Instance::new`, which drops the
+    /// host when it fails) can still be raised again.
+    failure: Failure,
 }
+
+/// Where a host call leaves the PostgreSQL error it caught.
+pub type Failure = Rc<RefCell<Option<Box<dyn Any + Send>>>>;
 
 impl PgHost {
     pub fn new(target: String, allow_spi: bool, read_only: bool) -> Self {
@@ -29,21 +37,26 @@ impl PgHost {
             target,
             allow_spi,
             read_only,
-            failure: None,
+            failure: Failure::default(),
         }
+    }
+
+    /// The slot this host leaves caught errors in.
+    pub fn failure_slot(&self) -> Failure {
+        self.failure.clone()
     }
 
     /// The error a host call caught, to be raised again now that no Wasm
     /// frame is on the stack.
     pub fn take_failure(&mut self) -> Option<Box<dyn Any + Send>> {
-        self.failure.take()
+        self.failure.borrow_mut().take()
     }
 
     fn guarded<T>(&mut self, what: &str, f: impl FnOnce() -> T) -> Result<T, HostError> {
         match catch_unwind(AssertUnwindSafe(f)) {
             Ok(v) => Ok(v),
             Err(payload) => {
-                self.failure = Some(payload);
+                *self.failure.borrow_mut() = Some(payload);
                 Err(HostError::Failed(format!("{what} failed")))
             }
         }

@@ -7,6 +7,7 @@ pub mod call_site;
 pub mod function;
 pub mod handler;
 pub mod host;
+pub mod search_path;
 mod spi;
 mod srf;
 pub mod stats;

@@ -59,19 +59,6 @@ pub unsafe fn materialize(
             "set-valued wasm function \"{function}\" called in a context that cannot accept a set"
         )));
     }
-    let value: serde_json::Value = serde_json::from_slice(bytes)
-        .map_err(|e| invalid(function, &format!("the result is not valid JSON: {e}")))?;
-    let rows = match value {
-        // JSON null, like a NULL result, is no rows.
-        serde_json::Value::Null => serde_json::Value::Array(Vec::new()),
-        other => other,
-    };
-    let serde_json::Value::Array(rows) = rows else {
-        return Err(invalid(
-            function,
-            "a set-returning function must return a JSON array (one element per row)",
-        ));
-    };
     // SAFETY: the calls below follow the materialize protocol of
     // src/backend/utils/fmgr/README: the tuplestore and descriptor live in
     // the per-query context, rows are copied in by tuplestore_putvalues.
@@ -93,19 +80,99 @@ pub unsafe fn materialize(
             != 0;
         let store = pg_sys::tuplestore_begin_heap(random, false, pg_sys::work_mem);
         pg_sys::MemoryContextSwitchTo(old);
-        for (i, row) in rows.iter().enumerate() {
-            let place = format!("row {}", i + 1);
-            let (mut values, mut nulls) = if composite {
-                json::columns(row, desc, function, &place)?
+        // Each row's values are made in a context reset after the row is
+        // in the tuplestore (which spills to disk past work_mem), so host
+        // memory stays near one row plus the guest's bytes.
+        let row_memory = pg_sys::AllocSetContextCreateInternal(
+            pg_sys::CurrentMemoryContext,
+            c"pg_wasm result row".as_ptr(),
+            0,
+            8 * 1024,
+            8 * 1024 * 1024,
+        );
+        let put = |i: usize, row: serde_json::Value| -> Result<()> {
+            let place = format!("row {i}");
+            let old = pg_sys::MemoryContextSwitchTo(row_memory);
+            let converted = if composite {
+                json::columns(&row, desc, function, &place)
             } else {
-                let d = json::to_datum(row, shape.ret_type, -1, None, function, &place)?;
-                (vec![d.unwrap_or(pg_sys::Datum::from(0))], vec![d.is_none()])
+                json::to_datum(&row, shape.ret_type, -1, None, function, &place)
+                    .map(|d| (vec![d.unwrap_or(pg_sys::Datum::from(0))], vec![d.is_none()]))
             };
+            pg_sys::MemoryContextSwitchTo(old);
+            let (mut values, mut nulls) = converted?;
             pg_sys::tuplestore_putvalues(store, desc, values.as_mut_ptr(), nulls.as_mut_ptr());
-        }
+            pg_sys::MemoryContextReset(row_memory);
+            Ok(())
+        };
+        let streamed = stream_rows(bytes, function, put);
+        pg_sys::MemoryContextDelete(row_memory);
+        streamed?;
         (*rsinfo).returnMode = pg_sys::SetFunctionReturnMode::SFRM_Materialize;
         (*rsinfo).setResult = store;
         (*rsinfo).setDesc = desc;
     }
     Ok(())
+}
+
+/// Reads `bytes` as a JSON array (or `null`, no rows) one element at a
+/// time, handing each to `put` with its 1-based position, without ever
+/// holding the whole array as a tree.
+fn stream_rows(
+    bytes: &[u8],
+    function: &str,
+    put: impl FnMut(usize, serde_json::Value) -> Result<()>,
+) -> Result<()> {
+    use serde::de::{Deserializer as _, Error as _, SeqAccess, Visitor};
+
+    struct Rows<'a, F> {
+        put: F,
+        failed: &'a mut Option<PgWasmError>,
+    }
+
+    impl<'de, F: FnMut(usize, serde_json::Value) -> Result<()>> Visitor<'de> for Rows<'_, F> {
+        type Value = ();
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON array (one element per row)")
+        }
+
+        fn visit_unit<E: serde::de::Error>(self) -> std::result::Result<(), E> {
+            Ok(())
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> std::result::Result<(), A::Error> {
+            let mut i = 0;
+            while let Some(row) = seq.next_element::<serde_json::Value>()? {
+                i += 1;
+                if let Err(e) = (self.put)(i, row) {
+                    *self.failed = Some(e);
+                    return Err(A::Error::custom("row rejected"));
+                }
+            }
+            Ok(())
+        }
+    }
+
+    let mut failed = None;
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let outcome = de
+        .deserialize_any(Rows {
+            put,
+            failed: &mut failed,
+        })
+        .and_then(|()| de.end());
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    outcome.map_err(|e| {
+        if e.is_data() {
+            invalid(
+                function,
+                "a set-returning function must return a JSON array (one element per row)",
+            )
+        } else {
+            invalid(function, &format!("the result is not valid JSON: {e}"))
+        }
+    })
 }

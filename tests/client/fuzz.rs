@@ -134,3 +134,115 @@ fn random_modules_never_crash_the_backend() {
     assert!(loaded > cases / 2, "most generated modules should load");
     assert!(calls > 0);
 }
+
+/// The same random modules, as a tenant would use them: a role that is not
+/// a superuser loads them, binds functions with `check_function_bodies`
+/// off (no validator) to its exports and to another role's module, with
+/// domains over scalars, arrays and composites as result types. Every call
+/// ends in a result or a clean error, never a crash or another role's data.
+#[test]
+fn random_modules_as_a_tenant_with_the_validator_off() {
+    let cases: u64 = std::env::var("PG_WASM_FUZZ_CASES")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .map_or(100, |n| n / 3 + 1);
+    let mut c = fresh_db("pg_wasm_client_fuzz_tenant");
+    c.batch_execute(
+        "SET client_min_messages = error;
+         DROP ROLE IF EXISTS fz_tenant; DROP ROLE IF EXISTS fz_owner;
+         CREATE ROLE fz_tenant; CREATE ROLE fz_owner;
+         GRANT CREATE ON SCHEMA public TO fz_tenant, fz_owner;
+         GRANT EXECUTE ON FUNCTION wasm.load(text, bytea, jsonb) TO fz_tenant, fz_owner;
+         SET ROLE fz_owner;
+         SELECT wasm.load_wat('fz_other', '(module (memory (export \"memory\") 1)
+           (data (i32.const 64) \"secret\")
+           (func (export \"pg_wasm_alloc\") (param i32) (result i32) i32.const 1024)
+           (func (export \"get\") (result i64) i64.const 274877906950))', '{\"functions\": \"none\"}');
+         RESET ROLE;
+         CREATE DOMAIN fz_dint AS integer CHECK (VALUE > 0);
+         CREATE DOMAIN fz_dbig AS bigint NOT NULL;
+         CREATE DOMAIN fz_darr AS integer[] CHECK (cardinality(VALUE) < 4);
+         CREATE TYPE fz_pair AS (a integer, b text);
+         CREATE DOMAIN fz_dpair AS fz_pair CHECK ((VALUE).a IS NOT NULL);
+         SET ROLE fz_tenant;
+         SET check_function_bodies = off;
+         SET pg_wasm.fuel_limit = 200000; SET pg_wasm.timeout_ms = 1000;
+         SET pg_wasm.memory_limit_mb = 16;",
+    )
+    .unwrap();
+    const RESULTS: &[&str] = &[
+        "fz_dint",
+        "fz_dbig",
+        "fz_darr",
+        "fz_dpair",
+        "text",
+        "integer",
+        "bigint",
+        "double precision",
+    ];
+    const STATES: &[&str] = &[
+        "54000", "53200", "57014", "38000", "22003", // limits and traps
+        "42P13", // signature does not fit (no validator ran)
+        "23514", "23502", // domain CHECK / NOT NULL
+        "22P02", "22021", // result text that does not parse / is not text
+        "0A000", // an unsupported shape
+    ];
+    let (mut calls, mut refused_foreign) = (0, 0);
+    for seed in 1..=cases {
+        let Some(wasm) = module(seed) else { continue };
+        if c.execute(
+            "SELECT wasm.load('fzt', $1, '{\"functions\": \"none\"}')",
+            &[&wasm],
+        )
+        .is_err()
+        {
+            continue;
+        }
+        let exports = c
+            .query(
+                "SELECT name, coalesce(array_length(params, 1), 0)
+                   FROM wasm.inspect($1) WHERE kind = 'export func'",
+                &[&wasm],
+            )
+            .unwrap();
+        for (i, e) in exports.iter().enumerate() {
+            let export: String = e.get(0);
+            let nparams: i32 = e.get(1);
+            if export.contains('\'') || export.contains('\\') {
+                continue;
+            }
+            let ret = RESULTS[(seed as usize + i) % RESULTS.len()];
+            let args = vec!["integer"; nparams as usize].join(", ");
+            let f = format!("fzt_{i}");
+            c.batch_execute(&format!(
+                "CREATE FUNCTION {f}({args}) RETURNS {ret} LANGUAGE wasm AS 'fzt.{export}'"
+            ))
+            .unwrap_or_else(|e| panic!("seed {seed}: create {f} failed: {e:?}"));
+            let call_args = vec!["1"; nparams as usize].join(", ");
+            calls += 1;
+            if let Err(e) = c.query(&format!("SELECT {f}({call_args})::text"), &[]) {
+                assert!(
+                    STATES.contains(&state(&e).as_str()),
+                    "seed {seed}: {f} -> {ret} failed with {e:?}"
+                );
+            }
+        }
+        // Someone else's module: created without the validator, refused at call.
+        c.batch_execute("CREATE FUNCTION fzt_steal() RETURNS text LANGUAGE wasm AS 'fz_other.get'")
+            .unwrap();
+        let stolen = c.query("SELECT fzt_steal()", &[]);
+        assert_eq!(
+            stolen.as_ref().err().map(state).as_deref(),
+            Some("42501"),
+            "seed {seed}"
+        );
+        refused_foreign += 1;
+        c.execute("SELECT wasm.unload('fzt', cascade => true)", &[])
+            .unwrap_or_else(|e| panic!("seed {seed}: unload failed with {e:?}"));
+        c.batch_execute("DROP FUNCTION fzt_steal()").unwrap();
+    }
+    eprintln!(
+        "fuzz as a tenant: {cases} seeds, {calls} calls, {refused_foreign} foreign binds refused"
+    );
+    assert!(calls > 0 && refused_foreign > 0);
+}

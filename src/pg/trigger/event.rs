@@ -100,8 +100,11 @@ pub fn cstr(p: *const std::ffi::c_char) -> String {
 /// # Safety
 /// `td` must be the current trigger call's data.
 unsafe fn transition_table(td: *mut pg_sys::TriggerData, name: &str) -> String {
+    // Qualified names under the pinned search_path (pg::search_path); the
+    // transition table is an ephemeral named relation, found by name
+    // before any schema is searched.
     let sql = format!(
-        "SELECT coalesce(json_agg(t), '[]')::text FROM {} t",
+        "SELECT COALESCE(pg_catalog.json_agg(t), '[]'::pg_catalog.json)::pg_catalog.text FROM {} t",
         pgrx::spi::quote_identifier(name)
     );
     // SAFETY: SPI inside a trigger call; the tuplestores are registered as
@@ -110,7 +113,7 @@ unsafe fn transition_table(td: *mut pg_sys::TriggerData, name: &str) -> String {
         pg_sys::SPI_connect();
         pg_sys::SPI_register_trigger_data(td);
         let csql = std::ffi::CString::new(sql).expect("no NUL in a quoted identifier");
-        pg_sys::SPI_execute(csql.as_ptr(), true, 1);
+        crate::pg::search_path::pinned(|| pg_sys::SPI_execute(csql.as_ptr(), true, 1));
         let table = pg_sys::SPI_tuptable;
         let mut out = String::from("[]");
         if !table.is_null() && pg_sys::SPI_processed == 1 {

@@ -83,7 +83,12 @@ SELECT wasm.load_wat('clash', '(module (func (export "add") (param i32 i32) (res
                      '{"prefix": "math_"}');
 \echo :LAST_ERROR_SQLSTATE
 SET pg_wasm.max_module_size_mb = 1;
+SET pg_wasm.max_wat_kb = 2048;
 SELECT wasm.load_wat('big', '(module (memory 20) (data (i32.const 0) "' || repeat('x', 1100000) || '"))');
+\echo :LAST_ERROR_SQLSTATE
+RESET pg_wasm.max_wat_kb;
+-- WebAssembly text itself is bounded too (parsing it takes many times its size).
+SELECT wasm.wat_to_wasm('(module (memory 20) (data (i32.const 0) "' || repeat('x', 1100000) || '"))');
 \echo :LAST_ERROR_SQLSTATE
 RESET pg_wasm.max_module_size_mb;
 SELECT name FROM wasm.modules ORDER BY name;

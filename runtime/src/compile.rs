@@ -1,0 +1,110 @@
+//! Compiling off the caller's thread, so a long compile can be abandoned.
+//!
+//! Cranelift has no interrupt points: a module with 100 000 functions keeps
+//! a thread busy for seconds. The compile runs on a thread of its own (with
+//! every signal blocked, so the host's signal handlers keep running on the
+//! caller's thread) while the caller waits in steps of [`POLL`], calling its
+//! `poll` between steps; `poll` returning true abandons the compile (the
+//! thread finishes in the background and its result is dropped). The
+//! size and function-count limits bound how long such a thread can run.
+
+use crate::error::{RuntimeError, TrapKind};
+use crate::threads::spawn_without_signals;
+use std::sync::mpsc;
+use std::time::Duration;
+use wasmtime::{Engine, Module};
+
+/// How often the caller may stop waiting: the worst-case delay before a
+/// cancel is noticed during a compile.
+pub const POLL: Duration = Duration::from_millis(10);
+
+/// Bounds on what is compiled.
+#[derive(Clone, Copy, Debug)]
+pub struct CompileLimits {
+    /// Bytes of the binary module.
+    pub max_size: usize,
+    /// Functions the module defines; 0 = no limit.
+    pub max_functions: usize,
+}
+
+impl CompileLimits {
+    pub fn size(max_size: usize) -> Self {
+        CompileLimits {
+            max_size,
+            max_functions: 0,
+        }
+    }
+}
+
+/// The number of functions `bytes` defines (not imports), read from the
+/// function section without validating anything else.
+pub fn count_functions(bytes: &[u8]) -> Result<usize, RuntimeError> {
+    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+        match payload.map_err(|e| RuntimeError::InvalidModule(e.to_string()))? {
+            wasmparser::Payload::FunctionSection(s) => return Ok(s.count() as usize),
+            wasmparser::Payload::CodeSectionStart { count, .. } => return Ok(count as usize),
+            _ => {}
+        }
+    }
+    Ok(0)
+}
+
+/// Checks `limits`, then compiles `bytes` on a new thread, calling `poll`
+/// every [`POLL`] until it is done; `poll` returning true abandons it with
+/// a [`TrapKind::Cancelled`] error.
+pub(crate) fn compile_watched(
+    engine: &Engine,
+    bytes: &[u8],
+    limits: &CompileLimits,
+    poll: &mut dyn FnMut() -> bool,
+) -> Result<Module, RuntimeError> {
+    if bytes.len() > limits.max_size {
+        return Err(RuntimeError::TooLarge {
+            size: bytes.len(),
+            limit: limits.max_size,
+        });
+    }
+    if !bytes.starts_with(b"\0asm") {
+        return Err(RuntimeError::InvalidModule(
+            "bytes do not start with the WebAssembly magic number \\0asm".into(),
+        ));
+    }
+    if limits.max_functions > 0 {
+        let n = count_functions(bytes)?;
+        if n > limits.max_functions {
+            return Err(RuntimeError::TooManyFunctions {
+                count: n,
+                limit: limits.max_functions,
+            });
+        }
+    }
+    let (tx, rx) = mpsc::channel();
+    let engine = engine.clone();
+    let owned = bytes.to_vec();
+    spawn_without_signals("pg_wasm compile", 16 << 20, move || {
+        let compiled = Module::from_binary(&engine, &owned)
+            .map_err(|e| RuntimeError::InvalidModule(format!("{e:#}")));
+        // The receiver is gone if the caller abandoned the compile.
+        let _ = tx.send(compiled);
+    })
+    .map_err(|e| RuntimeError::Engine(format!("cannot start a compiler thread: {e}")))?;
+    loop {
+        match rx.recv_timeout(POLL) {
+            Ok(compiled) => return compiled,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if poll() {
+                    return Err(RuntimeError::Trap {
+                        kind: TrapKind::Cancelled,
+                        message: "compilation abandoned".into(),
+                        backtrace: None,
+                    });
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(RuntimeError::Engine(
+                    "the compiler thread ended without a result".into(),
+                ))
+            }
+        }
+    }
+}

@@ -219,34 +219,36 @@ fn sweep(epoch: u64) -> Result<()> {
 /// wasm.replace, inline bodies): within the size limit and, for roles that
 /// are not superusers, the function limit.
 pub fn compile_module(target: &str, bytes: &[u8]) -> Result<Module> {
-    compile_within(target, bytes, guc::max_module_functions())
+    watched(target, bytes, guc::max_module_functions(), compile_with)
 }
 
 /// Compiles bytes already in the catalog (accepted when they were loaded).
 fn compile_stored(target: &str, bytes: &[u8]) -> Result<Module> {
-    compile_within(target, bytes, 0)
-}
-
-/// Compiles on a thread of its own while this backend waits, answering
-/// cancel, statement_timeout and terminate within `COMPILE_POLL` (the
-/// abandoned compile finishes in the background and is dropped).
-fn compile_within(target: &str, bytes: &[u8], max_functions: usize) -> Result<Module> {
-    let limits = CompileLimits {
-        max_size: guc::max_module_size(),
-        max_functions,
-    };
-    let module = compile_with(engine()?, bytes, &limits, &mut interrupted).in_module(target);
-    trim_heap(bytes.len());
-    module
+    watched(target, bytes, 0, compile_with)
 }
 
 /// `wasm.inspect`'s compile: any imports, same limits as [`compile_module`].
 pub fn compile_for_inspect(bytes: &[u8]) -> Result<Module> {
+    watched("", bytes, guc::max_module_functions(), compile_any_with)
+}
+
+type Compiler = fn(
+    &Engine,
+    &[u8],
+    &CompileLimits,
+    &mut dyn FnMut() -> bool,
+) -> std::result::Result<Module, pg_wasm_runtime::RuntimeError>;
+
+/// Runs `compile` (on a thread of its own) within the size limit and
+/// `max_functions`, answering cancel, statement_timeout and terminate
+/// within `COMPILE_POLL` while it waits (an abandoned compile finishes in
+/// the background and is dropped), and trims the heap after large inputs.
+fn watched(target: &str, bytes: &[u8], max_functions: usize, compile: Compiler) -> Result<Module> {
     let limits = CompileLimits {
         max_size: guc::max_module_size(),
-        max_functions: guc::max_module_functions(),
+        max_functions,
     };
-    let module = compile_any_with(engine()?, bytes, &limits, &mut interrupted).in_module("");
+    let module = compile(engine()?, bytes, &limits, &mut interrupted).in_module(target);
     trim_heap(bytes.len());
     module
 }

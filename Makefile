@@ -80,6 +80,7 @@ test-client: cluster
 bench: install guests cluster
 	benches/run.sh
 	benches/trigger.sh
+	benches/memory.sh
 
 lint:
 	cargo fmt --all -- --check

@@ -53,10 +53,25 @@ SELECT s.fn_oid::pg_catalog.regprocedure AS function,
 COMMENT ON VIEW wasm.stats IS
   'Calls, time (with pg_wasm.track_time), fuel and traps of wasm functions in this backend.';
 
+-- Compiled artifacts of the whole cluster (SPEC §11); modules: this
+-- database's modules with that code.
+CREATE VIEW wasm.cache AS
+SELECT c.key,
+       pg_catalog.encode(c.sha256, 'hex') AS sha256,
+       c.size,
+       c.databases,
+       ARRAY(SELECT m.name FROM wasm.module m
+              WHERE m.sha256 OPERATOR(pg_catalog.=) c.sha256 ORDER BY m.name) AS modules,
+       c.created
+  FROM wasm.cache_entries() c;
+COMMENT ON VIEW wasm.cache IS
+  'Compiled artifacts stored for the cluster: size, databases using each, this database''s modules using each.';
+
 GRANT USAGE ON SCHEMA wasm TO PUBLIC;
-GRANT SELECT ON wasm.modules, wasm.functions, wasm.stats TO PUBLIC;
+GRANT SELECT ON wasm.modules, wasm.functions, wasm.stats, wasm.cache TO PUBLIC;
 
 -- Loading code is a privilege: the superuser grants it (SPEC §7).
 REVOKE EXECUTE ON FUNCTION wasm.load(text, bytea, jsonb) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION wasm.clear_cache(boolean) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION wasm.load_wat(text, text, jsonb) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION wasm.replace(text, bytea, jsonb) FROM PUBLIC;

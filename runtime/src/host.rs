@@ -86,6 +86,21 @@ const IMPORTS: &[(&str, &[ValType], &[ValType])] = &[
     ),
 ];
 
+/// Refuses a module that imports anything but the host API with its exact
+/// signatures, naming the first such import.
+pub(crate) fn check_imports(module: &wasmtime::Module) -> Result<(), crate::RuntimeError> {
+    for i in module.imports() {
+        if let Some(reason) = check_import(i.module(), i.name(), &i.ty()) {
+            return Err(crate::RuntimeError::UnsupportedImport {
+                module: i.module().to_string(),
+                name: i.name().to_string(),
+                reason,
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Why an import is refused, or `None` if the host provides it.
 pub(crate) fn check_import(module: &str, name: &str, ty: &ExternType) -> Option<String> {
     let expected = (module == "pg")

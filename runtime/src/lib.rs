@@ -5,6 +5,7 @@
 //! per backend, compiles modules with [`compile`], describes them with
 //! [`describe`], and calls exports through [`Instance`].
 
+pub mod artifacts;
 mod compile;
 mod engine;
 mod error;

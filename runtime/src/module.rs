@@ -1,6 +1,6 @@
 use crate::compile::{compile_watched, CompileLimits};
 use crate::error::RuntimeError;
-use crate::host::check_import;
+use crate::host::check_imports;
 use crate::types::FuncSig;
 use sha2::{Digest, Sha256};
 use wasmtime::{Engine, ExternType, Module};
@@ -67,15 +67,7 @@ pub fn compile_with(
     poll: &mut dyn FnMut() -> bool,
 ) -> Result<Module, RuntimeError> {
     let module = compile_any_with(engine, bytes, limits, poll)?;
-    for i in module.imports() {
-        if let Some(reason) = check_import(i.module(), i.name(), &i.ty()) {
-            return Err(RuntimeError::UnsupportedImport {
-                module: i.module().to_string(),
-                name: i.name().to_string(),
-                reason,
-            });
-        }
-    }
+    check_imports(&module)?;
     Ok(module)
 }
 

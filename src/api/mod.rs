@@ -3,6 +3,7 @@
 //! `Result`.
 
 mod body;
+mod cache;
 mod functions;
 mod inspect;
 mod modules;

@@ -6,7 +6,7 @@ use crate::catalog::{self, ModuleMeta, NewCode, Settings};
 use crate::error::{PgWasmError, Result, RuntimeContext};
 use crate::marshal;
 use crate::pg::body::check_module_name;
-use crate::pg::cache;
+use crate::pg::{artifacts, cache};
 use pg_wasm_runtime::{describe_with_section, sha256, ModuleInfo};
 use pgrx::prelude::*;
 use pgrx::JsonB;
@@ -42,6 +42,9 @@ fn load_inner(name: &str, bytes: &[u8], options: &serde_json::Value) -> Result<V
     let meta = catalog::find(name)?
         .filter(|m| m.generation == generation)
         .ok_or_else(|| PgWasmError::Internal("inserted module not found".into()))?;
+    let engine = cache::engine()?;
+    artifacts::keep(engine, &meta, &module, true);
+    artifacts::sweep_unused(engine)?;
     cache::prime(meta, module);
     functions::create(
         name,
@@ -100,14 +103,17 @@ fn replace_inner(
             catalog::update_settings(name, &settings)?;
         }
     }
-    cache::prime(
-        ModuleMeta {
-            generation,
-            settings,
-            ..meta
-        },
-        module,
-    );
+    let meta = ModuleMeta {
+        generation,
+        settings,
+        sha256: code.sha256,
+        ..meta
+    };
+    let engine = cache::engine()?;
+    artifacts::keep(engine, &meta, &module, true);
+    // The old code's link goes when this transaction commits.
+    artifacts::sweep_unused(engine)?;
+    cache::prime(meta, module);
     functions::create(
         name,
         &info,
@@ -203,7 +209,7 @@ fn unload_inner(name: &str, cascade: bool) -> Result<()> {
     }
     catalog::delete(name)?;
     cache::forget(name);
-    Ok(())
+    artifacts::sweep_unused(cache::engine()?)
 }
 
 #[pg_extern(sql = r#"

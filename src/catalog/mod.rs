@@ -19,6 +19,8 @@ pub struct ModuleMeta {
     pub owner: pg_sys::Oid,
     pub generation: i64,
     pub settings: Settings,
+    /// Of the module's bytes: the key of its compiled artifact.
+    pub sha256: [u8; 32],
 }
 
 /// A function of language wasm that calls into a module.
@@ -33,7 +35,7 @@ pub struct FunctionRef {
 // Every name below is schema-qualified and every statement runs under the
 // pinned search_path (pg::search_path): these statements run as the
 // catalog's owner on behalf of any caller.
-const META_COLUMNS: &str = "m.name, m.owner::pg_catalog.oid, m.generation, m.limits";
+const META_COLUMNS: &str = "m.name, m.owner::pg_catalog.oid, m.generation, m.limits, m.sha256";
 
 fn meta_from_row(row: &pgrx::spi::SpiHeapTupleData<'_>) -> Result<ModuleMeta> {
     let settings: JsonB = row.get(4)?.unwrap_or(JsonB(serde_json::json!({})));
@@ -42,7 +44,12 @@ fn meta_from_row(row: &pgrx::spi::SpiHeapTupleData<'_>) -> Result<ModuleMeta> {
         owner: row.get(2)?.unwrap_or(pg_sys::InvalidOid),
         generation: row.get(3)?.unwrap_or(0),
         settings: Settings::from_json(&settings.0)?,
+        sha256: sha_from(row.get::<Vec<u8>>(5)?.unwrap_or_default()),
     })
+}
+
+fn sha_from(bytes: Vec<u8>) -> [u8; 32] {
+    bytes.try_into().unwrap_or([0; 32])
 }
 
 /// The module's metadata, or `None` if there is no such module.
@@ -95,6 +102,19 @@ pub fn code(name: &str) -> Result<Option<(i64, Vec<u8>)>> {
                 ))),
                 None => Ok(None),
             }
+        })
+    })
+}
+
+/// The sha256 of every module's code in this database.
+pub fn sha256s() -> Result<std::collections::HashSet<[u8; 32]>> {
+    as_catalog_owner(|| {
+        Spi::connect(|client| {
+            let table = client.select("SELECT m.sha256 FROM wasm.module m", None, &[])?;
+            table
+                .into_iter()
+                .map(|row| Ok(sha_from(row.get::<Vec<u8>>(1)?.unwrap_or_default())))
+                .collect()
         })
     })
 }

@@ -9,6 +9,7 @@
 //! statement on, and a rolled-back load or replace leaves nothing in use.
 
 use crate::catalog::{self, ModuleMeta};
+use crate::pg::artifacts;
 use crate::error::{PgWasmError, Result, RuntimeContext};
 use crate::guc;
 use once_cell::sync::OnceCell;
@@ -71,6 +72,14 @@ unsafe extern "C-unwind" fn on_xact_end(
             | XACT_EVENT_PREPARE
     ) {
         XACT.fetch_add(1, Ordering::Relaxed);
+    }
+    match event {
+        XACT_EVENT_COMMIT => artifacts::at_xact_end(Some(true)),
+        XACT_EVENT_ABORT => artifacts::at_xact_end(Some(false)),
+        // A prepared load may still commit or roll back later: leave its
+        // links to the next sweep.
+        XACT_EVENT_PREPARE => artifacts::at_xact_end(None),
+        _ => {}
     }
 }
 
@@ -317,7 +326,9 @@ pub fn module(name: &str) -> Result<Rc<CachedModule>> {
     };
     let module = match cached {
         Some((_, c)) if c.meta.generation == meta.generation => c.module.clone(),
-        _ => {
+        // Mapped from the cluster's stored artifact when there is one;
+        // compiled (and stored) only when there is not.
+        _ => artifacts::module_for(engine()?, &meta, || {
             let (generation, bytes) =
                 catalog::code(name)?.ok_or_else(|| PgWasmError::UnknownModule(name.into()))?;
             if generation != meta.generation {
@@ -325,8 +336,8 @@ pub fn module(name: &str) -> Result<Rc<CachedModule>> {
                     "module \"{name}\" changed while it was being read"
                 )));
             }
-            compile_stored(name, &bytes)?
-        }
+            compile_stored(name, &bytes)
+        })?,
     };
     let entry = Rc::new(CachedModule { meta, module });
     MODULES.with(|m| {

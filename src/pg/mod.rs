@@ -1,6 +1,7 @@
 //! PostgreSQL glue: the language handler and validator, the per-backend
 //! engine and caches, and the per-call-site state kept in `fn_extra`.
 
+pub mod artifacts;
 pub mod body;
 pub mod cache;
 pub mod call_site;

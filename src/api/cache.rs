@@ -1,0 +1,80 @@
+//! wasm.cache, wasm.clear_cache, wasm.cache_stats: the cluster's compiled
+//! artifacts (SPEC §11).
+
+use crate::error::Result;
+use crate::pg::{artifacts, cache};
+use pgrx::prelude::*;
+
+fn raise<T>(r: Result<T>) -> T {
+    r.unwrap_or_else(|e| e.raise())
+}
+
+#[pg_extern(sql = r#"
+CREATE FUNCTION wasm.cache_entries()
+RETURNS TABLE(key text, sha256 bytea, size bigint, databases bigint, created timestamptz)
+VOLATILE SET search_path = pg_catalog, pg_temp LANGUAGE c AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
+"#)]
+fn cache_entries() -> TableIterator<
+    'static,
+    (
+        name!(key, String),
+        name!(sha256, Vec<u8>),
+        name!(size, i64),
+        name!(databases, i64),
+        name!(created, TimestampWithTimeZone),
+    ),
+> {
+    let entries = raise(cache::engine().and_then(artifacts::list));
+    TableIterator::new(entries.into_iter().map(|e| {
+        let secs = e
+            .created
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0);
+        let created = TimestampWithTimeZone::try_from(pgrx::datum::to_timestamp(secs))
+            .unwrap_or_else(|_| pgrx::datum::to_timestamp(0.0));
+        (
+            e.key,
+            e.sha256.to_vec(),
+            e.size as i64,
+            e.databases as i64,
+            created,
+        )
+    }))
+}
+
+#[pg_extern(sql = r#"
+CREATE FUNCTION wasm.clear_cache(all_artifacts boolean DEFAULT false)
+RETURNS bigint VOLATILE STRICT SET search_path = pg_catalog, pg_temp
+LANGUAGE c AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
+COMMENT ON FUNCTION wasm.clear_cache(boolean) IS
+  'Remove compiled artifacts no module uses (with true: every artifact of the cluster; backends compile again on next use). Returns how many went.';
+"#)]
+fn clear_cache(all_artifacts: bool) -> i64 {
+    raise(cache::engine().and_then(|e| artifacts::clear(e, all_artifacts)))
+}
+
+#[pg_extern(sql = r#"
+CREATE FUNCTION wasm.cache_stats()
+RETURNS TABLE(compiled bigint, mapped bigint, stored bigint, rejected bigint)
+VOLATILE SET search_path = pg_catalog, pg_temp LANGUAGE c AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
+COMMENT ON FUNCTION wasm.cache_stats() IS
+  'This backend: modules compiled, artifacts mapped instead, artifacts stored, damaged or unfit artifacts ignored.';
+"#)]
+fn cache_stats() -> TableIterator<
+    'static,
+    (
+        name!(compiled, i64),
+        name!(mapped, i64),
+        name!(stored, i64),
+        name!(rejected, i64),
+    ),
+> {
+    let c = artifacts::counters();
+    TableIterator::once((
+        c.compiled as i64,
+        c.mapped as i64,
+        c.stored as i64,
+        c.rejected as i64,
+    ))
+}

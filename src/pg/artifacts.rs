@@ -1,0 +1,256 @@
+//! Glue between the module cache and the cluster's compiled-artifact store
+//! (`pg_wasm_runtime::artifacts`), kept in `$PGDATA/pg_wasm`.
+//!
+//! A backend that needs a module maps its stored artifact; only when there
+//! is none that fits does it compile, and then stores what it compiled.
+//! Links a transaction adds for its own loads are removed if it aborts;
+//! links it finds unused (after a replace or unload) are removed when it
+//! commits. Failing to read or write the store is never an error for the
+//! caller: the module is compiled as if there were no store.
+
+use crate::catalog::{self, ModuleMeta};
+use crate::error::{PgWasmError, Result};
+use crate::pg::search_path::pinned;
+use once_cell::sync::OnceCell;
+use pg_wasm_runtime::artifacts::{self, Lookup, Store};
+use pg_wasm_runtime::{Engine, Module};
+use pgrx::prelude::*;
+use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
+
+static STORE: OnceCell<Option<(Store, String)>> = OnceCell::new();
+
+/// What this backend did, for `wasm.cache_stats()` and the tests that
+/// prove a backend mapped instead of compiling.
+#[derive(Clone, Copy, Default)]
+pub struct Counters {
+    pub compiled: u64,
+    pub mapped: u64,
+    pub stored: u64,
+    pub rejected: u64,
+}
+
+thread_local! {
+    static COUNTERS: Cell<Counters> = Cell::new(Counters::default());
+    /// Links this transaction created (removed if it aborts) and links it
+    /// found unused (removed if it commits).
+    static PENDING: RefCell<Pending> = RefCell::new(Pending::default());
+}
+
+#[derive(Default)]
+struct Pending {
+    created: Vec<String>,
+    unused: Vec<String>,
+}
+
+fn count(f: impl FnOnce(&mut Counters)) {
+    COUNTERS.with(|c| {
+        let mut v = c.get();
+        f(&mut v);
+        c.set(v)
+    })
+}
+
+pub fn counters() -> Counters {
+    COUNTERS.with(|c| c.get())
+}
+
+/// The store and this engine's key, or `None` when the directory cannot be
+/// made (logged once; the backend then compiles everything itself).
+fn store(engine: &Engine) -> Option<&'static (Store, String)> {
+    STORE
+        .get_or_init(|| {
+            // SAFETY: DataDir is set before any backend runs user code and
+            // never changes.
+            let data_dir = unsafe { std::ffi::CStr::from_ptr(pg_sys::DataDir) };
+            let root = std::path::Path::new(&*data_dir.to_string_lossy()).join("pg_wasm");
+            match Store::open(&root) {
+                Ok(s) => Some((s, artifacts::engine_key(engine))),
+                Err(e) => {
+                    pgrx::log!(
+                        "pg_wasm: compiled artifacts disabled, cannot use {}: {e}",
+                        root.display()
+                    );
+                    None
+                }
+            }
+        })
+        .as_ref()
+}
+
+fn database() -> String {
+    // SAFETY: reads a backend global set at connection start.
+    unsafe { pg_sys::MyDatabaseId }.to_u32().to_string()
+}
+
+fn key_of(sha256: &[u8; 32], engine_key: &str) -> String {
+    artifacts::key(sha256, engine_key)
+}
+
+/// The compiled code of `meta`: its stored artifact, mapped, or else the
+/// result of `compile`, which is then stored for every other backend.
+pub fn module_for(
+    engine: &Engine,
+    meta: &ModuleMeta,
+    compile: impl FnOnce() -> Result<Module>,
+) -> Result<Module> {
+    let Some((store, engine_key)) = store(engine) else {
+        count(|c| c.compiled += 1);
+        return compile();
+    };
+    let key = key_of(&meta.sha256, engine_key);
+    match store.lookup(engine, &database(), &key) {
+        Lookup::Mapped(m) => {
+            count(|c| c.mapped += 1);
+            return Ok(m);
+        }
+        Lookup::Rejected(why) => {
+            count(|c| c.rejected += 1);
+            pgrx::debug1!(
+                "pg_wasm: ignored the compiled artifact of module \"{}\" ({key}) and compiles it again: {why}",
+                meta.name
+            );
+        }
+        Lookup::Missing => {}
+    }
+    let module = compile()?;
+    count(|c| c.compiled += 1);
+    keep(engine, meta, &module, false);
+    Ok(module)
+}
+
+/// Stores `module` (just compiled for `meta`) in the store. `fresh` marks a
+/// load or replace: a link it creates is removed if the transaction aborts.
+pub fn keep(engine: &Engine, meta: &ModuleMeta, module: &Module, fresh: bool) {
+    let Some((store, engine_key)) = store(engine) else {
+        return;
+    };
+    let key = key_of(&meta.sha256, engine_key);
+    match store.store(&database(), &key, module) {
+        Ok(created) => {
+            count(|c| c.stored += 1);
+            if created && fresh {
+                PENDING.with(|p| p.borrow_mut().created.push(key));
+            }
+        }
+        Err(e) => pgrx::log!(
+            "pg_wasm: could not store the compiled artifact of module \"{}\": {e}",
+            meta.name
+        ),
+    }
+}
+
+/// Notes the links of this database that no module uses any more (after a
+/// replace or unload of the calling transaction, a rolled-back load, …);
+/// they are removed when the transaction commits. Removes the artifacts of
+/// dropped databases and objects no database links. Skipped when another
+/// transaction is changing `wasm.module` (its new links are not visible
+/// yet); the next change looks again.
+pub fn sweep_unused(engine: &Engine) -> Result<()> {
+    let Some((store, engine_key)) = store(engine) else {
+        return Ok(());
+    };
+    // SAFETY: plain reads of backend state.
+    let recovery = unsafe { pg_sys::RecoveryInProgress() };
+    let table = catalog::table_oid()?;
+    if !recovery {
+        // ShareLock conflicts with the RowExclusiveLock of every other
+        // transaction writing wasm.module, not with our own.
+        // SAFETY: conditional lock on a valid relation OID, released below.
+        let got = unsafe { pg_sys::ConditionalLockRelationOid(table, pg_sys::ShareLock as _) };
+        if !got {
+            return Ok(());
+        }
+    }
+    let result = (|| {
+        let keep: HashSet<String> = catalog::sha256s()?
+            .iter()
+            .map(|s| key_of(s, engine_key))
+            .collect();
+        let unused = store
+            .unused_links(&database(), &keep)
+            .map_err(|e| PgWasmError::Internal(format!("reading {}: {e}", store.root().display())))?;
+        PENDING.with(|p| p.borrow_mut().unused.extend(unused));
+        let live = live_databases()?;
+        if let Err(e) = store.cleanup(Some(&live)) {
+            pgrx::log!("pg_wasm: cleaning {}: {e}", store.root().display());
+        }
+        Ok(())
+    })();
+    if !recovery {
+        // SAFETY: releases the lock taken above; our RowExclusiveLock (if
+        // any) stays until the end of the transaction.
+        unsafe { pg_sys::UnlockRelationOid(table, pg_sys::ShareLock as _) };
+    }
+    result
+}
+
+fn live_databases() -> Result<HashSet<String>> {
+    pinned(|| {
+        Spi::connect(|client| {
+            let table = client.select("SELECT d.oid::pg_catalog.int8 FROM pg_catalog.pg_database d", None, &[])?;
+            table
+                .into_iter()
+                .map(|row| Ok(row.get::<i64>(1)?.unwrap_or(0).to_string()))
+                .collect()
+        })
+    })
+}
+
+/// At the end of a transaction (from the transaction callback: file system
+/// only, no PostgreSQL calls, errors ignored).
+pub fn at_xact_end(committed: Option<bool>) {
+    let pending = PENDING.with(|p| std::mem::take(&mut *p.borrow_mut()));
+    if pending.created.is_empty() && pending.unused.is_empty() {
+        return;
+    }
+    let Some(committed) = committed else {
+        return;
+    };
+    let Some(Some((store, _))) = STORE.get() else {
+        return;
+    };
+    let db = database();
+    let gone = if committed {
+        pending.unused
+    } else {
+        pending.created
+    };
+    for key in &gone {
+        let _ = store.unlink(&db, key);
+    }
+    let _ = store.cleanup(None);
+}
+
+/// Every stored artifact, for `wasm.cache`.
+pub fn list(engine: &Engine) -> Result<Vec<artifacts::Entry>> {
+    let Some((store, _)) = store(engine) else {
+        return Ok(Vec::new());
+    };
+    store
+        .list()
+        .map_err(|e| PgWasmError::Internal(format!("reading {}: {e}", store.root().display())))
+}
+
+/// Removes unused artifacts now, or with `all` every artifact of the
+/// cluster (each backend maps or compiles again on its next first call).
+pub fn clear(engine: &Engine, all: bool) -> Result<i64> {
+    let Some((store, _)) = store(engine) else {
+        return Ok(0);
+    };
+    let before = list(engine)?.len() as i64;
+    if all {
+        store
+            .clear()
+            .map_err(|e| PgWasmError::Internal(format!("clearing {}: {e}", store.root().display())))?;
+    } else {
+        sweep_unused(engine)?;
+        let unused = PENDING.with(|p| std::mem::take(&mut p.borrow_mut().unused));
+        let db = database();
+        for key in &unused {
+            let _ = store.unlink(&db, key);
+        }
+        let _ = store.cleanup(None);
+    }
+    Ok(before - list(engine)?.len() as i64)
+}

@@ -86,7 +86,7 @@ SELECT wasm.load_wat('inj', '(module (func (export "x\\\\'';CREATE TABLE public.
 SELECT wasm.load_wat('inj2', '(module (func (export "y\\\\") (result i32) i32.const 8))');
 RESET standard_conforming_strings;
 RESET escape_string_warning;
-SELECT function, export FROM wasm.functions WHERE module IN ('inj', 'inj2') ORDER BY 1::text;
+SELECT function, export FROM wasm.functions WHERE module IN ('inj', 'inj2') ORDER BY function::text COLLATE "C";
 SELECT to_regclass('public.injected') IS NULL AS nothing_injected;
 SELECT wasm.unload('inj', cascade => true), wasm.unload('inj2', cascade => true);
 RESET ROLE;

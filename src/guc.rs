@@ -15,6 +15,7 @@ pub static MAX_TIMEOUT_MS: GucSetting<i32> = GucSetting::<i32>::new(0);
 pub static MAX_MODULE_FUNCTIONS: GucSetting<i32> = GucSetting::<i32>::new(10_000);
 pub static MAX_WAT_KB: GucSetting<i32> = GucSetting::<i32>::new(1024);
 pub static TRACK_TIME: GucSetting<bool> = GucSetting::<bool>::new(false);
+pub static COMPILED_ARTIFACTS: GucSetting<bool> = GucSetting::<bool>::new(true);
 
 pub fn register() {
     GucRegistry::define_int_guc(
@@ -113,6 +114,14 @@ pub fn register() {
         c"Costs two clock reads per call, so it is off by default.",
         &TRACK_TIME,
         GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_bool_guc(
+        c"pg_wasm.compiled_artifacts",
+        c"Map modules from the cluster's stored compiled artifacts, and store what this backend compiles.",
+        c"Off: this backend compiles every module it uses itself (for diagnosis and benchmarks).",
+        &COMPILED_ARTIFACTS,
+        GucContext::Suset,
         GucFlags::default(),
     );
 }

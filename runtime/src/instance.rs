@@ -4,7 +4,29 @@ use crate::host::{self, Host};
 use crate::limits::{Limits, StoreLimiter};
 use crate::types::FuncSig;
 use std::time::{Duration, Instant};
-use wasmtime::{Engine, Func, Linker, Memory, Module, Store, TypedFunc, UpdateDeadline, ValRaw};
+use wasmtime::{
+    Engine, Func, InstancePre, Linker, Memory, Module, Store, TypedFunc, UpdateDeadline, ValRaw,
+};
+
+/// A module with its imports resolved against the host API, once per module
+/// per backend; each [`Instance::from_prepared`] then only creates a store
+/// and instantiates.
+pub struct Prepared<H: Host> {
+    pre: InstancePre<StoreState<H>>,
+}
+
+impl<H: Host> Prepared<H> {
+    pub fn new(engine: &Engine, module: &Module) -> Result<Self, RuntimeError> {
+        let mut linker: Linker<StoreState<H>> = Linker::new(engine);
+        host::link(&mut linker).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
+        let pre = linker.instantiate_pre(module).map_err(classify)?;
+        Ok(Prepared { pre })
+    }
+
+    pub fn module(&self) -> &Module {
+        self.pre.module()
+    }
+}
 
 /// Everything a store carries: its limits, the embedding's host, and the
 /// deadline of the call in progress.
@@ -51,14 +73,26 @@ fn on_epoch<H: Host>(
 }
 
 impl<H: Host> Instance<H> {
-    /// Instantiates `module` under `limits` and resolves `export`.
+    /// Instantiates `module` under `limits` and resolves `export` (links
+    /// the host API first: [`Instance::from_prepared`] reuses that work).
+    pub fn new(
+        engine: &Engine,
+        module: &Module,
+        export: &str,
+        limits: Limits,
+        host: H,
+    ) -> Result<Self, RuntimeError> {
+        Self::from_prepared(engine, &Prepared::new(engine, module)?, export, limits, host)
+    }
+
+    /// Instantiates a prepared module under `limits` and resolves `export`.
     ///
     /// Instantiation runs the module's start function with the call's fuel
     /// and deadline, so a start function that loops or grows memory is
     /// stopped like a call.
-    pub fn new(
+    pub fn from_prepared(
         engine: &Engine,
-        module: &Module,
+        prepared: &Prepared<H>,
         export: &str,
         limits: Limits,
         host: H,
@@ -78,9 +112,7 @@ impl<H: Host> Instance<H> {
         store
             .set_fuel(limits.call_fuel())
             .map_err(|e| RuntimeError::Engine(e.to_string()))?;
-        let mut linker: Linker<StoreState<H>> = Linker::new(engine);
-        host::link(&mut linker).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
-        let instance = linker.instantiate(&mut store, module).map_err(classify)?;
+        let instance = prepared.pre.instantiate(&mut store).map_err(classify)?;
         let func = instance
             .get_func(&mut store, export)
             .ok_or_else(|| RuntimeError::MissingExport(export.to_string()))?;

@@ -23,10 +23,10 @@ pub use engine::new_engine;
 pub use error::{RuntimeError, TrapKind};
 pub use guest_memory::{ALLOC_EXPORT, FREE_EXPORT, MEMORY_EXPORT};
 pub use host::{Host, HostError, LogLevel, NoHost};
-pub use instance::{Instance, StoreState};
+pub use instance::{Instance, Prepared, StoreState};
 pub use limits::Limits;
 pub use module::{
-    compile, compile_any, compile_any_with, compile_with, describe, describe_with_section,
+    compile, compile_any, compile_any_with, compile_with, describe, describe_with_section, export_info,
     parse_wat, pg_wasm_section, sha256, ExternInfo, ModuleInfo, SECTION_NAME,
 };
 pub use ticker::{start as start_ticker, TICK};

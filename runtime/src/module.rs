@@ -157,6 +157,12 @@ pub fn describe_with_section(module: &Module, bytes: &[u8]) -> Result<ModuleInfo
     Ok(info)
 }
 
+/// One export of a compiled module, without describing the others (a
+/// module may have tens of thousands).
+pub fn export_info(module: &Module, name: &str) -> Option<ExternInfo> {
+    module.get_export(name).map(|ty| extern_info(ty, None, name))
+}
+
 /// Imports and exports of a compiled module.
 pub fn describe(module: &Module) -> ModuleInfo {
     ModuleInfo {

@@ -257,28 +257,29 @@ pub fn table_oid() -> Result<pg_sys::Oid> {
     Ok(table()?.0)
 }
 
-/// `wasm.module`'s OID and owner.
+/// `wasm.module`'s OID and owner, from the system caches (no statement:
+/// this runs before every catalog read).
 fn table() -> Result<(pg_sys::Oid, pg_sys::Oid)> {
-    pinned(|| {
-        Spi::connect(|client| {
-            let t = client.select(
-                "SELECT c.oid, c.relowner FROM pg_catalog.pg_class c
-               JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
-              WHERE n.nspname OPERATOR(pg_catalog.=) 'wasm'
-                AND c.relname OPERATOR(pg_catalog.=) 'module'",
-                Some(1),
-                &[],
-            )?;
-            let row = t
-                .into_iter()
-                .next()
-                .ok_or_else(|| PgWasmError::Internal("table wasm.module is missing".into()))?;
-            Ok((
-                row.get(1)?.unwrap_or(pg_sys::InvalidOid),
-                row.get(2)?.unwrap_or(pg_sys::InvalidOid),
-            ))
-        })
-    })
+    let missing = || PgWasmError::Internal("table wasm.module is missing".into());
+    // SAFETY: cache lookups by name with valid C strings; the relation is
+    // opened through the relcache only to read its owner and closed again.
+    unsafe {
+        let nsp = pg_sys::get_namespace_oid(c"wasm".as_ptr(), true);
+        if nsp == pg_sys::InvalidOid {
+            return Err(missing());
+        }
+        let oid = pg_sys::get_relname_relid(c"module".as_ptr(), nsp);
+        if oid == pg_sys::InvalidOid {
+            return Err(missing());
+        }
+        let rel = pg_sys::RelationIdGetRelation(oid);
+        if rel.is_null() {
+            return Err(missing());
+        }
+        let owner = (*(*rel).rd_rel).relowner;
+        pg_sys::RelationClose(rel);
+        Ok((oid, owner))
+    }
 }
 
 /// Runs catalog reads and writes as the owner of `wasm.module`. Nobody else

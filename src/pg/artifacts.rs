@@ -58,6 +58,9 @@ pub fn counters() -> Counters {
 /// The store and this engine's key, or `None` when the directory cannot be
 /// made (logged once; the backend then compiles everything itself).
 fn store(engine: &Engine) -> Option<&'static (Store, String)> {
+    if !crate::guc::COMPILED_ARTIFACTS.get() {
+        return None;
+    }
     STORE
         .get_or_init(|| {
             // SAFETY: DataDir is set before any backend runs user code and

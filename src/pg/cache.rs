@@ -13,8 +13,9 @@ use crate::pg::artifacts;
 use crate::error::{PgWasmError, Result, RuntimeContext};
 use crate::guc;
 use once_cell::sync::OnceCell;
+use crate::pg::host::PgHost;
 use pg_wasm_runtime::{
-    compile_any_with, compile_with, parse_wat, sha256, CompileLimits, Engine, Module,
+    compile_any_with, compile_with, parse_wat, sha256, CompileLimits, Engine, Module, Prepared,
 };
 use pgrx::pg_sys;
 use std::cell::RefCell;
@@ -109,7 +110,28 @@ fn watch_catalog() -> Result<()> {
 /// A compiled module with the catalog row it was checked against.
 pub struct CachedModule {
     pub meta: ModuleMeta,
+    pub module: Rc<Compiled>,
+}
+
+/// Compiled code, and its imports resolved against the host API on first
+/// instantiation (then kept: each new call site only instantiates).
+pub struct Compiled {
     pub module: Module,
+    prepared: once_cell::unsync::OnceCell<Prepared<PgHost>>,
+}
+
+impl Compiled {
+    pub fn new(module: Module) -> Rc<Self> {
+        Rc::new(Compiled {
+            module,
+            prepared: Default::default(),
+        })
+    }
+
+    pub fn prepared(&self, target: &str) -> Result<&Prepared<PgHost>> {
+        self.prepared
+            .get_or_try_init(|| Prepared::new(engine()?, &self.module).in_module(target))
+    }
 }
 
 struct Entry {
@@ -138,7 +160,7 @@ struct Modules {
 
 #[derive(Default)]
 struct Inline {
-    entries: HashMap<[u8; 32], (Module, usize)>,
+    entries: HashMap<[u8; 32], (Rc<Compiled>, usize)>,
     bytes: usize,
 }
 
@@ -171,7 +193,7 @@ impl Modules {
 
     fn insert(&mut self, name: &str, checked_at: u64, module: Rc<CachedModule>) {
         self.remove(name);
-        let bytes = code_size(&module.module);
+        let bytes = code_size(&module.module.module);
         while self.bytes + bytes > MODULE_CACHE_BYTES && !self.entries.is_empty() {
             let oldest = self
                 .entries
@@ -204,7 +226,15 @@ pub fn forget(name: &str) {
 /// were replaced, so unloaded modules do not stay compiled in every backend
 /// that ever used them. One catalog read per invalidation at most.
 fn sweep(epoch: u64) -> Result<()> {
-    if MODULES.with(|m| m.borrow().swept_at == epoch) {
+    // Nothing cached (a new backend): nothing to sweep, no catalog read.
+    let idle = MODULES.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.entries.is_empty() {
+            m.swept_at = epoch;
+        }
+        m.swept_at == epoch
+    });
+    if idle {
         return Ok(());
     }
     let current = catalog::generations()?;
@@ -328,7 +358,7 @@ pub fn module(name: &str) -> Result<Rc<CachedModule>> {
         Some((_, c)) if c.meta.generation == meta.generation => c.module.clone(),
         // Mapped from the cluster's stored artifact when there is one;
         // compiled (and stored) only when there is not.
-        _ => artifacts::module_for(engine()?, &meta, || {
+        _ => Compiled::new(artifacts::module_for(engine()?, &meta, || {
             let (generation, bytes) =
                 catalog::code(name)?.ok_or_else(|| PgWasmError::UnknownModule(name.into()))?;
             if generation != meta.generation {
@@ -337,7 +367,7 @@ pub fn module(name: &str) -> Result<Rc<CachedModule>> {
                 )));
             }
             compile_stored(name, &bytes)
-        })?,
+        })?),
     };
     let entry = Rc::new(CachedModule { meta, module });
     MODULES.with(|m| {
@@ -376,19 +406,19 @@ pub fn prime(meta: ModuleMeta, module: Module) {
     let name = meta.name.clone();
     MODULES.with(|m| {
         m.borrow_mut()
-            .insert(&name, 0, Rc::new(CachedModule { meta, module }))
+            .insert(&name, 0, Rc::new(CachedModule { meta, module: Compiled::new(module) }))
     });
 }
 
 /// Compiled inline WAT bodies, keyed by the text's hash.
-pub fn inline_module(target: &str, wat: &str) -> Result<Module> {
+pub fn inline_module(target: &str, wat: &str) -> Result<Rc<Compiled>> {
     let key = sha256(wat.as_bytes());
     if let Some((m, _)) = INLINE.with(|c| c.borrow().entries.get(&key).cloned()) {
         return Ok(m);
     }
     let bytes = wat_to_bytes(target, wat)?;
-    let module = compile_module(target, &bytes)?;
-    let size = code_size(&module);
+    let module = Compiled::new(compile_module(target, &bytes)?);
+    let size = code_size(&module.module);
     INLINE.with(|c| {
         let mut c = c.borrow_mut();
         if c.entries.len() >= 256 || c.bytes + size > INLINE_CACHE_BYTES {

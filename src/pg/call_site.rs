@@ -54,7 +54,8 @@ impl CallSite {
         let r = def.resolve(false)?;
         let host = PgHost::new(r.target.clone(), r.allow_spi, def.read_only());
         let failure = host.failure_slot();
-        let instance = Instance::new(cache::engine()?, &r.module, &r.export, r.limits, host)
+        let prepared = r.module.prepared(&r.target)?;
+        let instance = Instance::from_prepared(cache::engine()?, prepared, &r.export, r.limits, host)
             .map_err(|err| {
                 // A PostgreSQL error caught in a host call of the start
                 // function: raise it with its own SQLSTATE, now that the

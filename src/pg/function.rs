@@ -5,7 +5,9 @@ use super::cache;
 use crate::catalog;
 use crate::error::{PgWasmError, Result};
 use crate::marshal::{self, Shape};
-use pg_wasm_runtime::{describe, Limits, Module};
+use super::cache::Compiled;
+use pg_wasm_runtime::{describe, export_info, Limits, Module};
+use std::rc::Rc;
 use pgrx::pg_catalog::pg_proc::{PgProc, ProVolatile};
 use pgrx::pg_sys;
 
@@ -26,7 +28,7 @@ pub struct FunctionDef {
 pub struct Resolved {
     /// "module.export", or "function (inline)" for inline WAT; used in messages.
     pub target: String,
-    pub module: Module,
+    pub module: Rc<Compiled>,
     pub export: String,
     pub shape: Shape,
     pub limits: Limits,
@@ -117,7 +119,7 @@ impl FunctionDef {
             Body::InlineWat(wat) => {
                 let target = format!("{} (inline)", self.name);
                 let module = cache::inline_module(&target, wat)?;
-                let export = inline_export(&module, &self.name).ok_or_else(|| {
+                let export = inline_export(&module.module, &self.name).ok_or_else(|| {
                     PgWasmError::invalid_function(
                         format!(
                             "inline WebAssembly of function {} must export a function named \"{}\" or exactly one function besides pg_wasm_alloc and pg_wasm_free",
@@ -136,16 +138,19 @@ impl FunctionDef {
                 )
             }
         };
-        let info = describe(&module);
-        let func = info.export_func(&export).ok_or_else(|| {
-            PgWasmError::invalid_function(
-                format!("wasm module \"{label}\" has no exported function \"{export}\""),
-                Some(format!(
-                    "Exported functions: {}.",
-                    exported_functions(&info).join(", ")
-                )),
-            )
-        })?;
+        // One export looked up, not the whole module described: this runs
+        // once per statement, and a module may export thousands.
+        let func = export_info(&module.module, &export)
+            .filter(|e| e.kind == "func")
+            .ok_or_else(|| {
+                PgWasmError::invalid_function(
+                    format!("wasm module \"{label}\" has no exported function \"{export}\""),
+                    Some(format!(
+                        "Exported functions: {}.",
+                        exported_functions(&describe(&module.module)).join(", ")
+                    )),
+                )
+            })?;
         let sig = func.sig.as_ref().ok_or_else(|| {
             PgWasmError::invalid_function(
                 format!("wasm export \"{target}\" uses Wasm types pg_wasm cannot pass"),
@@ -170,7 +175,7 @@ impl FunctionDef {
                 Some(detail),
             )
         })?;
-        if shape.uses_memory() && !has_memory_abi(&info) {
+        if shape.uses_memory() && !has_memory_abi(&module.module) {
             return Err(PgWasmError::invalid_function(
                 format!(
                     "wasm function {} passes text, bytea or JSON, but module \"{label}\" does not export \"memory\" and \"pg_wasm_alloc\"",
@@ -193,13 +198,10 @@ impl FunctionDef {
     }
 }
 
-fn has_memory_abi(info: &pg_wasm_runtime::ModuleInfo) -> bool {
-    info.exports
-        .iter()
-        .any(|e| e.kind == "memory" && e.name == "memory")
-        && info
-            .export_func("pg_wasm_alloc")
-            .is_some_and(|f| f.params == ["i32"] && f.results == ["i32"])
+fn has_memory_abi(module: &Module) -> bool {
+    export_info(module, "memory").is_some_and(|e| e.kind == "memory")
+        && export_info(module, "pg_wasm_alloc")
+            .is_some_and(|f| f.kind == "func" && f.params == ["i32"] && f.results == ["i32"])
 }
 
 fn exported_functions(info: &pg_wasm_runtime::ModuleInfo) -> Vec<String> {

@@ -29,12 +29,13 @@ SQL
 declare -A QUERY=(
   [c_int4pl]="SELECT sum(int4pl(i, 1)) FROM t"
   [wasm_add]="SELECT sum(b_add(i, 1)) FROM t"
+  [wasm_add_timeout]="SET pg_wasm.timeout_ms = 60000; SELECT sum(b_add(i, 1)) FROM t"
   [plpgsql_add]="SELECT sum(plpgsql_add(i, 1)) FROM t"
   [c_poly]="SELECT sum(float8pl(float8pl(float8mul(float8mul(x, x), 3), float8mul(x, 2)), 1)) FROM t"
   [wasm_poly]="SELECT sum(b_poly(x)) FROM t"
   [plpgsql_poly]="SELECT sum(plpgsql_poly(x)) FROM t"
 )
-ORDER=(c_int4pl wasm_add plpgsql_add c_poly wasm_poly plpgsql_poly)
+ORDER=(c_int4pl wasm_add wasm_add_timeout plpgsql_add c_poly wasm_poly plpgsql_poly)
 
 timings=$(mktemp)
 for round in $(seq 1 "$ROUNDS"); do
@@ -48,10 +49,13 @@ done
 
 median() { grep "^$1 " "$timings" | awk '{print $2}' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 printf "%-14s %10s %8s   (%s rows, median of %s rounds)\n" query ms ratio "$ROWS" "$ROUNDS"
-for group in "int4pl add" "poly poly"; do
+for group in "int4pl add add_timeout" "poly poly"; do
   set -- $group
   base=$(median "c_$1")
-  for name in "c_$1" "wasm_$2" "plpgsql_$2"; do
+  names=("c_$1" "wasm_$2")
+  [ -n "${3:-}" ] && names+=("wasm_$3")
+  names+=("plpgsql_$2")
+  for name in "${names[@]}"; do
     m=$(median "$name")
     printf "%-14s %10.1f %8.2f\n" "$name" "$m" "$(awk -v m="$m" -v b="$base" 'BEGIN {print m / b}')"
   done

@@ -7,10 +7,22 @@ fn main() {
     let m = unsafe { wasmtime::Module::deserialize_file(engine, &path) }.unwrap();
     println!("deserialize {:?}", t.elapsed());
     let t = Instant::now();
-    let i = pg_wasm_runtime::Instance::new(engine, &m, &export, Default::default(), pg_wasm_runtime::NoHost);
+    let i = pg_wasm_runtime::Instance::new(
+        engine,
+        &m,
+        &export,
+        Default::default(),
+        pg_wasm_runtime::NoHost,
+    );
     println!("instance {:?} {}", t.elapsed(), i.is_ok());
     let t = Instant::now();
-    let i = pg_wasm_runtime::Instance::new(engine, &m, &export, Default::default(), pg_wasm_runtime::NoHost);
+    let i = pg_wasm_runtime::Instance::new(
+        engine,
+        &m,
+        &export,
+        Default::default(),
+        pg_wasm_runtime::NoHost,
+    );
     println!("instance2 {:?} {}", t.elapsed(), i.is_ok());
     let t = Instant::now();
     let d = pg_wasm_runtime::describe(&m);

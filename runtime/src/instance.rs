@@ -2,8 +2,10 @@ use crate::error::{classify, Cancelled, RuntimeError, TimedOut};
 use crate::guest_memory::{checked_range, ALLOC_EXPORT, FREE_EXPORT, MEMORY_EXPORT};
 use crate::host::{self, Host};
 use crate::limits::{Limits, StoreLimiter};
+use crate::ticker::{self, TICK};
 use crate::types::FuncSig;
-use std::time::{Duration, Instant};
+
+const TICK_NANOS: u64 = TICK.as_nanos() as u64;
 use wasmtime::{
     Engine, Func, InstancePre, Linker, Memory, Module, Store, TypedFunc, UpdateDeadline, ValRaw,
 };
@@ -33,7 +35,9 @@ impl<H: Host> Prepared<H> {
 pub struct StoreState<H> {
     pub(crate) limiter: StoreLimiter,
     pub(crate) host: H,
-    deadline: Option<Instant>,
+    /// When the call in progress began, at most one [`crate::TICK`] early
+    /// (see `ticker::last_tick`), while a timeout is set.
+    started: u64,
 }
 
 /// One instantiated module bound to one export, ready to be called many times.
@@ -46,7 +50,8 @@ pub struct Instance<H: Host> {
     sig: FuncSig,
     slots: usize,
     last_fuel: u64,
-    timeout: Option<Duration>,
+    /// Whether a wall-clock limit applies (`timeout_ms` > 0).
+    timeout: bool,
     /// ABI version 1 (SPEC §5): present when the guest exports them.
     memory: Option<Memory>,
     alloc: Option<TypedFunc<i32, i32>>,
@@ -62,11 +67,13 @@ fn on_epoch<H: Host>(
     if state.host.cancel_requested() {
         return Err(wasmtime::Error::new(Cancelled));
     }
-    if let Some(deadline) = state.deadline {
-        if Instant::now() >= deadline {
-            return Err(wasmtime::Error::new(TimedOut {
-                ms: state.limiter.limits.timeout_ms,
-            }));
+    let timeout = state.limiter.limits.timeout_ms;
+    if timeout > 0 {
+        // `started` may be up to one tick before the real start: the call
+        // ends no earlier than its timeout, and at most two ticks after.
+        let limit = state.started + TICK_NANOS + timeout * 1_000_000;
+        if ticker::now() >= limit {
+            return Err(wasmtime::Error::new(TimedOut { ms: timeout }));
         }
     }
     Ok(UpdateDeadline::Continue(1))
@@ -82,7 +89,13 @@ impl<H: Host> Instance<H> {
         limits: Limits,
         host: H,
     ) -> Result<Self, RuntimeError> {
-        Self::from_prepared(engine, &Prepared::new(engine, module)?, export, limits, host)
+        Self::from_prepared(
+            engine,
+            &Prepared::new(engine, module)?,
+            export,
+            limits,
+            host,
+        )
     }
 
     /// Instantiates a prepared module under `limits` and resolves `export`.
@@ -97,13 +110,13 @@ impl<H: Host> Instance<H> {
         limits: Limits,
         host: H,
     ) -> Result<Self, RuntimeError> {
-        let timeout = (limits.timeout_ms > 0).then(|| Duration::from_millis(limits.timeout_ms));
+        let timeout = limits.timeout_ms > 0;
         let mut store = Store::new(
             engine,
             StoreState {
                 limiter: StoreLimiter { limits },
                 host,
-                deadline: timeout.map(|t| Instant::now() + t),
+                started: ticker::last_tick(),
             },
         );
         store.limiter(|state| &mut state.limiter);
@@ -201,8 +214,9 @@ impl<H: Host> Instance<H> {
     fn refuel(&mut self) -> u64 {
         let fuel = self.store.data().limiter.limits.call_fuel();
         let _ = self.store.set_fuel(fuel);
-        if let Some(t) = self.timeout {
-            self.store.data_mut().deadline = Some(Instant::now() + t);
+        if self.timeout {
+            // No clock read per call: the ticker's last tick (an atomic load).
+            self.store.data_mut().started = ticker::last_tick();
         }
         fuel
     }

@@ -26,8 +26,8 @@ pub use host::{Host, HostError, LogLevel, NoHost};
 pub use instance::{Instance, Prepared, StoreState};
 pub use limits::Limits;
 pub use module::{
-    compile, compile_any, compile_any_with, compile_with, describe, describe_with_section, export_info,
-    parse_wat, pg_wasm_section, sha256, ExternInfo, ModuleInfo, SECTION_NAME,
+    compile, compile_any, compile_any_with, compile_with, describe, describe_with_section,
+    export_info, parse_wat, pg_wasm_section, sha256, ExternInfo, ModuleInfo, SECTION_NAME,
 };
 pub use ticker::{start as start_ticker, TICK};
 pub use types::{FuncSig, WasmType};

@@ -160,7 +160,9 @@ pub fn describe_with_section(module: &Module, bytes: &[u8]) -> Result<ModuleInfo
 /// One export of a compiled module, without describing the others (a
 /// module may have tens of thousands).
 pub fn export_info(module: &Module, name: &str) -> Option<ExternInfo> {
-    module.get_export(name).map(|ty| extern_info(ty, None, name))
+    module
+        .get_export(name)
+        .map(|ty| extern_info(ty, None, name))
 }
 
 /// Imports and exports of a compiled module.

@@ -89,7 +89,10 @@ fn damaged_files_are_rejected_and_removed() {
             _ => panic!("{what}: not rejected"),
         }
         assert!(!store.link_path("1", &k).exists(), "{what}: link kept");
-        assert!(matches!(store.lookup(&engine, "1", &k), Lookup::Missing), "{what}");
+        assert!(
+            matches!(store.lookup(&engine, "1", &k), Lookup::Missing),
+            "{what}"
+        );
         // Rebuilt and used again.
         store.store("1", &k, &module).unwrap();
         let Lookup::Mapped(m) = store.lookup(&engine, "1", &k) else {
@@ -115,7 +118,10 @@ fn an_artifact_of_another_engine_is_not_used() {
     assert_ne!(engine_key(&other), engine_key(&engine));
     let foreign = wasmtime::Module::new(&other, &bytes).unwrap();
     store.store("1", &k, &foreign).unwrap();
-    assert!(matches!(store.lookup(&engine, "1", &k), Lookup::Rejected(_)));
+    assert!(matches!(
+        store.lookup(&engine, "1", &k),
+        Lookup::Rejected(_)
+    ));
     fs::remove_dir_all(&root).unwrap();
 }
 
@@ -126,11 +132,18 @@ fn cleanup_removes_what_no_database_uses() {
     let store = Store::open(&root).unwrap();
     let ek = engine_key(&engine);
     let a = adder();
-    let b = parse_wat(r#"(module (func (export "add") (param i32 i32) (result i32) local.get 0))"#).unwrap();
+    let b = parse_wat(r#"(module (func (export "add") (param i32 i32) (result i32) local.get 0))"#)
+        .unwrap();
     let (ka, kb) = (key(&sha256(&a), &ek), key(&sha256(&b), &ek));
-    store.store("1", &ka, &compile(&engine, &a, 1 << 20).unwrap()).unwrap();
-    store.store("1", &kb, &compile(&engine, &b, 1 << 20).unwrap()).unwrap();
-    store.store("2", &kb, &compile(&engine, &b, 1 << 20).unwrap()).unwrap();
+    store
+        .store("1", &ka, &compile(&engine, &a, 1 << 20).unwrap())
+        .unwrap();
+    store
+        .store("1", &kb, &compile(&engine, &b, 1 << 20).unwrap())
+        .unwrap();
+    store
+        .store("2", &kb, &compile(&engine, &b, 1 << 20).unwrap())
+        .unwrap();
     // Database 1 keeps only a.
     let keep: HashSet<String> = [ka.clone()].into();
     let unused = store.unused_links("1", &keep).unwrap();
@@ -139,7 +152,11 @@ fn cleanup_removes_what_no_database_uses() {
         store.unlink("1", k).unwrap();
     }
     let live: HashSet<String> = ["1".to_string(), "2".to_string()].into();
-    assert_eq!(store.cleanup(Some(&live)).unwrap(), 0, "b is still used by 2");
+    assert_eq!(
+        store.cleanup(Some(&live)).unwrap(),
+        0,
+        "b is still used by 2"
+    );
     // Database 2 is dropped: its links go, then b's object.
     let live: HashSet<String> = ["1".to_string()].into();
     assert_eq!(store.cleanup(Some(&live)).unwrap(), 2);

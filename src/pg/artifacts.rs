@@ -170,9 +170,9 @@ pub fn sweep_unused(engine: &Engine) -> Result<()> {
             .iter()
             .map(|s| key_of(s, engine_key))
             .collect();
-        let unused = store
-            .unused_links(&database(), &keep)
-            .map_err(|e| PgWasmError::Internal(format!("reading {}: {e}", store.root().display())))?;
+        let unused = store.unused_links(&database(), &keep).map_err(|e| {
+            PgWasmError::Internal(format!("reading {}: {e}", store.root().display()))
+        })?;
         PENDING.with(|p| p.borrow_mut().unused.extend(unused));
         let live = live_databases()?;
         if let Err(e) = store.cleanup(Some(&live)) {
@@ -191,7 +191,11 @@ pub fn sweep_unused(engine: &Engine) -> Result<()> {
 fn live_databases() -> Result<HashSet<String>> {
     pinned(|| {
         Spi::connect(|client| {
-            let table = client.select("SELECT d.oid::pg_catalog.int8 FROM pg_catalog.pg_database d", None, &[])?;
+            let table = client.select(
+                "SELECT d.oid::pg_catalog.int8 FROM pg_catalog.pg_database d",
+                None,
+                &[],
+            )?;
             table
                 .into_iter()
                 .map(|row| Ok(row.get::<i64>(1)?.unwrap_or(0).to_string()))
@@ -243,9 +247,9 @@ pub fn clear(engine: &Engine, all: bool) -> Result<i64> {
     };
     let before = list(engine)?.len() as i64;
     if all {
-        store
-            .clear()
-            .map_err(|e| PgWasmError::Internal(format!("clearing {}: {e}", store.root().display())))?;
+        store.clear().map_err(|e| {
+            PgWasmError::Internal(format!("clearing {}: {e}", store.root().display()))
+        })?;
     } else {
         sweep_unused(engine)?;
         let unused = PENDING.with(|p| std::mem::take(&mut p.borrow_mut().unused));

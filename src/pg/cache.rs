@@ -9,11 +9,11 @@
 //! statement on, and a rolled-back load or replace leaves nothing in use.
 
 use crate::catalog::{self, ModuleMeta};
-use crate::pg::artifacts;
 use crate::error::{PgWasmError, Result, RuntimeContext};
 use crate::guc;
-use once_cell::sync::OnceCell;
+use crate::pg::artifacts;
 use crate::pg::host::PgHost;
+use once_cell::sync::OnceCell;
 use pg_wasm_runtime::{
     compile_any_with, compile_with, parse_wat, sha256, CompileLimits, Engine, Module, Prepared,
 };
@@ -405,8 +405,14 @@ impl Drop for LatestSnapshot {
 pub fn prime(meta: ModuleMeta, module: Module) {
     let name = meta.name.clone();
     MODULES.with(|m| {
-        m.borrow_mut()
-            .insert(&name, 0, Rc::new(CachedModule { meta, module: Compiled::new(module) }))
+        m.borrow_mut().insert(
+            &name,
+            0,
+            Rc::new(CachedModule {
+                meta,
+                module: Compiled::new(module),
+            }),
+        )
     });
 }
 

@@ -47,6 +47,15 @@ pub struct CallSite {
 
 const POISONED: u64 = u64::MAX;
 
+extern "C" {
+    /// PostgreSQL's `GetUserId` (miscinit.c), declared here rather than
+    /// called through pgrx's guarded wrapper (a sigsetjmp and error-context
+    /// save per call): it only reads a backend global and cannot raise an
+    /// ERROR, and it runs on every warm call.
+    #[link_name = "GetUserId"]
+    fn current_user() -> pg_sys::Oid;
+}
+
 impl CallSite {
     pub fn prepare(fn_oid: pg_sys::Oid) -> Result<Self> {
         let epoch = cache::epoch();
@@ -55,19 +64,20 @@ impl CallSite {
         let host = PgHost::new(r.target.clone(), r.allow_spi, def.read_only());
         let failure = host.failure_slot();
         let prepared = r.module.prepared(&r.target)?;
-        let instance = Instance::from_prepared(cache::engine()?, prepared, &r.export, r.limits, host)
-            .map_err(|err| {
-                // A PostgreSQL error caught in a host call of the start
-                // function: raise it with its own SQLSTATE, now that the
-                // Wasm frames are gone.
-                if let Some(caught) = failure.borrow_mut().take() {
-                    std::panic::resume_unwind(caught);
-                }
-                PgWasmError::Runtime {
-                    target: r.target.clone(),
-                    err,
-                }
-            })?;
+        let instance =
+            Instance::from_prepared(cache::engine()?, prepared, &r.export, r.limits, host)
+                .map_err(|err| {
+                    // A PostgreSQL error caught in a host call of the start
+                    // function: raise it with its own SQLSTATE, now that the
+                    // Wasm frames are gone.
+                    if let Some(caught) = failure.borrow_mut().take() {
+                        std::panic::resume_unwind(caught);
+                    }
+                    PgWasmError::Runtime {
+                        target: r.target.clone(),
+                        err,
+                    }
+                })?;
         let buf = vec![ValRaw::i64(0); instance.slots().max(1)];
         let uses_memory = r.shape.uses_memory();
         let trigger = r.shape.ret_type == pg_sys::TRIGGEROID;
@@ -75,7 +85,7 @@ impl CallSite {
             epoch,
             xact: cache::xact(),
             // SAFETY: reads the backend's current user id.
-            user: unsafe { pg_sys::GetUserId() },
+            user: unsafe { current_user() },
             fn_oid,
             target: r.target,
             shape: r.shape,
@@ -96,7 +106,7 @@ impl CallSite {
         // SAFETY: GetUserId only reads a backend global.
         self.epoch == cache::epoch()
             && self.xact == cache::xact()
-            && self.user == unsafe { pg_sys::GetUserId() }
+            && self.user == unsafe { current_user() }
     }
 
     /// Calls the export with the arguments in `fcinfo`.

@@ -2,14 +2,14 @@
 
 use super::body::{self, Body};
 use super::cache;
+use super::cache::Compiled;
 use crate::catalog;
 use crate::error::{PgWasmError, Result};
 use crate::marshal::{self, Shape};
-use super::cache::Compiled;
 use pg_wasm_runtime::{describe, export_info, Limits, Module};
-use std::rc::Rc;
 use pgrx::pg_catalog::pg_proc::{PgProc, ProVolatile};
 use pgrx::pg_sys;
+use std::rc::Rc;
 
 /// What pg_proc says about a function of language wasm.
 pub struct FunctionDef {

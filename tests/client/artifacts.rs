@@ -11,12 +11,16 @@ use support::*;
 
 /// (compiled, mapped, stored, rejected) of this backend.
 fn stats(c: &mut Client) -> (i64, i64, i64, i64) {
-    let r = c.query_one("SELECT * FROM wasm.cache_stats()", &[]).unwrap();
+    let r = c
+        .query_one("SELECT * FROM wasm.cache_stats()", &[])
+        .unwrap();
     (r.get(0), r.get(1), r.get(2), r.get(3))
 }
 
 fn wat_const(v: i32) -> String {
-    format!(r#"(module (func (export "f") (param i32) (result i32) local.get 0 i32.const {v} i32.add))"#)
+    format!(
+        r#"(module (func (export "f") (param i32) (result i32) local.get 0 i32.const {v} i32.add))"#
+    )
 }
 
 /// The artifact key of `wat`'s module, if the cluster stores one.
@@ -42,7 +46,9 @@ fn paths(c: &mut Client, key: &str) -> (PathBuf, PathBuf) {
     let root = PathBuf::from(data).join("pg_wasm");
     (
         root.join("objects").join(format!("{key}.cwasm")),
-        root.join("db").join(db.to_string()).join(format!("{key}.cwasm")),
+        root.join("db")
+            .join(db.to_string())
+            .join(format!("{key}.cwasm")),
     )
 }
 
@@ -59,7 +65,8 @@ fn a_new_connection_maps_what_load_compiled() {
     let db = "pg_wasm_client_artifacts";
     let mut a = fresh_db(db);
     let wat = wat_const(1000);
-    a.execute("SELECT wasm.load_wat('art', $1)", &[&wat]).unwrap();
+    a.execute("SELECT wasm.load_wat('art', $1)", &[&wat])
+        .unwrap();
     assert_eq!(stats(&mut a), (0, 0, 1, 0), "load compiled and stored once");
     assert!(key_of(&mut a, &wat).is_some());
 
@@ -73,7 +80,8 @@ fn a_new_connection_maps_what_load_compiled() {
     let mut o = fresh_db(other);
     // wasm.load validates (compiles) the bytes again; the first call in a
     // new connection of this database maps the shared object.
-    o.execute("SELECT wasm.load_wat('same', $1)", &[&wat]).unwrap();
+    o.execute("SELECT wasm.load_wat('same', $1)", &[&wat])
+        .unwrap();
     let mut o2 = connect(other);
     assert_eq!(call_i32(&mut o2, "SELECT same_f(2)"), 1002);
     assert_eq!(stats(&mut o2), (0, 1, 0, 0));
@@ -108,7 +116,8 @@ fn a_damaged_artifact_is_ignored_and_rebuilt() {
     let db = "pg_wasm_client_artifacts_damaged";
     let mut a = fresh_db(db);
     let wat = wat_const(7);
-    a.execute("SELECT wasm.load_wat('dmg', $1)", &[&wat]).unwrap();
+    a.execute("SELECT wasm.load_wat('dmg', $1)", &[&wat])
+        .unwrap();
     let key = key_of(&mut a, &wat).expect("stored");
     let (object, link) = paths(&mut a, &key);
     let good = std::fs::read(&link).unwrap();
@@ -123,11 +132,23 @@ fn a_damaged_artifact_is_ignored_and_rebuilt() {
         let mut b = connect(db);
         b.batch_execute("SET client_min_messages = notice").unwrap();
         assert_eq!(call_i32(&mut b, "SELECT dmg_f(1)"), 8, "{what}");
-        assert_eq!(stats(&mut b), (1, 0, 1, 1), "{what}: rejected, compiled, stored");
-        assert_eq!(std::fs::read(&link).unwrap().len(), good.len(), "{what}: rebuilt");
+        assert_eq!(
+            stats(&mut b),
+            (1, 0, 1, 1),
+            "{what}: rejected, compiled, stored"
+        );
+        assert_eq!(
+            std::fs::read(&link).unwrap().len(),
+            good.len(),
+            "{what}: rebuilt"
+        );
         let mut c = connect(db);
         assert_eq!(call_i32(&mut c, "SELECT dmg_f(2)"), 9, "{what}");
-        assert_eq!(stats(&mut c), (0, 1, 0, 0), "{what}: the rebuilt one is mapped");
+        assert_eq!(
+            stats(&mut c),
+            (0, 1, 0, 0),
+            "{what}: the rebuilt one is mapped"
+        );
     }
 }
 
@@ -138,14 +159,16 @@ fn rollback_replace_and_unload_leave_nothing_in_use() {
     // A rolled-back load.
     let gone = wat_const(1);
     let mut tx = a.transaction().unwrap();
-    tx.execute("SELECT wasm.load_wat('rb', $1)", &[&gone]).unwrap();
+    tx.execute("SELECT wasm.load_wat('rb', $1)", &[&gone])
+        .unwrap();
     tx.rollback().unwrap();
     assert_eq!(key_of(&mut a, &gone), None, "rolled back");
 
     // A replace: a connection with the old code cached runs the new code,
     // and the old artifact goes when the replace commits.
     let (v1, v2) = (wat_const(10), wat_const(20));
-    a.execute("SELECT wasm.load_wat('life', $1)", &[&v1]).unwrap();
+    a.execute("SELECT wasm.load_wat('life', $1)", &[&v1])
+        .unwrap();
     let mut b = connect(db);
     assert_eq!(call_i32(&mut b, "SELECT life_f(1)"), 11);
     let mut tx = a.transaction().unwrap();
@@ -190,7 +213,8 @@ fn parallel_workers_and_a_restart_use_the_artifact() {
         .get(0);
 
     let mut b = connect(db);
-    b.batch_execute("SET max_parallel_workers_per_gather = 0").unwrap();
+    b.batch_execute("SET max_parallel_workers_per_gather = 0")
+        .unwrap();
     let serial: i64 = b
         .query_one("SELECT sum(par_f(i))::int8 FROM t", &[])
         .unwrap()
@@ -202,7 +226,10 @@ fn parallel_workers_and_a_restart_use_the_artifact() {
     )
     .unwrap();
     let plan: String = b
-        .query("EXPLAIN (ANALYZE, COSTS OFF) SELECT sum(par_f(i))::int8 FROM t", &[])
+        .query(
+            "EXPLAIN (ANALYZE, COSTS OFF) SELECT sum(par_f(i))::int8 FROM t",
+            &[],
+        )
         .unwrap()
         .iter()
         .map(|r| r.get::<_, String>(0))

@@ -81,6 +81,7 @@ bench: install guests cluster
 	benches/run.sh
 	benches/trigger.sh
 	benches/memory.sh
+	benches/coldstart.sh
 
 lint:
 	cargo fmt --all -- --check

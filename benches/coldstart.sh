@@ -69,7 +69,7 @@ median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR
 clear_all() { "${PSQL[@]}" -d $DB -At -c 'SELECT wasm.clear_cache(true)' >/dev/null; }
 
 : > "$CSV"
-record() { echo "$1,$2" >> "$CSV"; printf "%-44s %10.2f ms\n" "$1" "$2"; }
+record() { echo "$1,$2" >> "$CSV"; printf "%-44s %10.2f %s\n" "$1" "$2" "${3:-ms}"; }
 
 declare -A CALL=([jsonkit]="SELECT jk_normalize_name('  grace   HOPPER ')" [big]="SELECT big_f0(1)")
 for module in jsonkit big; do
@@ -99,36 +99,44 @@ for module in jsonkit big; do
 done
 
 PAR="SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; SET min_parallel_table_scan_size = 0;"
-declare -a serial=() parallel=()
+declare -a serial=() parallel=() cserial=() cparallel=()
 for r in $(seq 1 "$ROUNDS"); do
   read -r _ s <<< "$(times -c 'SET max_parallel_workers_per_gather = 0' -c 'SELECT count(jk_normalize_name(n)) FROM names')"
   read -r _ _ p <<< "$(times -c "$PAR" -c 'SET max_parallel_workers_per_gather = 2' -c 'SELECT count(jk_normalize_name(n)) FROM names')"
-  serial+=("$s"); parallel+=("$p")
+  read -r _ cs <<< "$(times -c 'SET max_parallel_workers_per_gather = 0' -c 'SELECT count(upper(n)) FROM names')"
+  read -r _ _ cp <<< "$(times -c "$PAR" -c 'SET max_parallel_workers_per_gather = 2' -c 'SELECT count(upper(n)) FROM names')"
+  serial+=("$s"); parallel+=("$p"); cserial+=("$cs"); cparallel+=("$cp")
 done
 workers=$("${PSQL[@]}" -d $DB -At -c "$PAR" -c 'SET max_parallel_workers_per_gather = 2' \
   -c 'EXPLAIN (ANALYZE, COSTS OFF) SELECT count(jk_normalize_name(n)) FROM names' | sed -n 's/.*Workers Launched: \([0-9]*\).*/\1/p')
 s=$(echo "${serial[@]}" | median); p=$(echo "${parallel[@]}" | median)
+cs=$(echo "${cserial[@]}" | median); cp=$(echo "${cparallel[@]}" | median)
 record "$ROWS rows, serial" "$s"
 record "$ROWS rows, $workers workers launched" "$p"
-printf "%-44s %10.2f\n" "parallel / serial" "$(awk -v p="$p" -v s="$s" 'BEGIN {print p / s}')"
+record "parallel / serial, wasm jk_normalize_name" "$(awk -v p="$p" -v s="$s" 'BEGIN {print p / s}')" "x"
+record "upper() $ROWS rows, serial" "$cs"
+record "upper() $ROWS rows, 2 workers" "$cp"
+record "parallel / serial, built-in upper()" "$(awk -v p="$cp" -v s="$cs" 'BEGIN {print p / s}')" "x"
 
 # Memory: two backends call one function of each of the 20 modules; the
 # second reports its RSS and PSS (shared pages count half in PSS).
 mem_case() {
   local calls="" i
   for i in $(seq 1 20); do calls+="SELECT m${i}_normalize_name('x');"; done
-  "${PSQL[@]}" -d $DB -At -c "${MEM_SET:-SELECT 1}" -c "$calls" -c 'SELECT pg_sleep(3)' >/dev/null &
-  sleep 1
+  # Artifacts exist before the case (the first-call rounds cleared them).
+  "${PSQL[@]}" -d $DB -At -c "$calls" >/dev/null
+  "${PSQL[@]}" -d $DB -At -c "${MEM_SET:-SELECT 1}" -c "$calls" -c 'SELECT pg_sleep(8)' >/dev/null &
+  sleep 4  # long enough for 20 compiles when artifacts are off
   "${PSQL[@]}" -d $DB -At -c "${MEM_SET:-SELECT 1}" -c "$calls" -c "SELECT
       (substring(pg_read_file('/proc/' || pg_backend_pid() || '/status') from 'VmRSS:\\s+(\\d+)')::int / 1024.0)::numeric(10,1) || ' ' ||
       (substring(pg_read_file('/proc/' || pg_backend_pid() || '/smaps_rollup') from 'Pss:\\s+(\\d+)')::int / 1024.0)::numeric(10,1)" | tail -1
   wait
 }
 read -r rss pss <<< "$(mem_case)"
-record "RSS MB, 20 modules, artifacts" "$rss"
-record "PSS MB, 20 modules, artifacts" "$pss"
+record "RSS MB, 20 modules, artifacts" "$rss" MB
+record "PSS MB, 20 modules, artifacts" "$pss" MB
 MEM_SET="SET pg_wasm.compiled_artifacts = off;"
 read -r rss pss <<< "$(mem_case)"
-record "RSS MB, 20 modules, compiled per backend" "$rss"
-record "PSS MB, 20 modules, compiled per backend" "$pss"
+record "RSS MB, 20 modules, compiled per backend" "$rss" MB
+record "PSS MB, 20 modules, compiled per backend" "$pss" MB
 echo "(machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GB", $2/1048576}' /proc/meminfo), $("${PSQL[@]}" -d $DB -At -c 'SHOW server_version'); csv: $CSV)"

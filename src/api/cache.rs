@@ -31,8 +31,7 @@ fn cache_entries() -> TableIterator<
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs_f64())
             .unwrap_or(0.0);
-        let created = TimestampWithTimeZone::try_from(pgrx::datum::to_timestamp(secs))
-            .unwrap_or_else(|_| pgrx::datum::to_timestamp(0.0));
+        let created = pgrx::datum::to_timestamp(secs);
         (
             e.key,
             e.sha256.to_vec(),

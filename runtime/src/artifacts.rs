@@ -7,7 +7,9 @@
 //! db/<database>/<key>.cwasm  a hard link per database whose modules use it
 //! ```
 //!
-//! `<key>` is the module's sha256 and the engine's compatibility hash, so
+//! `<key>` is the module's sha256 and the engine's compatibility hash (in
+//! base32, so that every path stays within the 99 bytes that
+//! `pg_basebackup`'s tar format allows), so
 //! an artifact of another wasmtime, other settings or another CPU is never
 //! looked up (and one that still does not fit is rejected by wasmtime).
 //! Files are written to a temporary name, synced and renamed, so a crash
@@ -82,27 +84,56 @@ pub fn engine_key(engine: &Engine) -> String {
     }
     let mut h = Sha(Sha256::new());
     engine.precompile_compatibility_hash().hash(&mut h);
-    format!("{:016x}", h.finish())
+    base32(&h.finish().to_be_bytes())
 }
 
-/// The key of a module's artifact under `engine`.
+/// The key of a module's artifact under `engine`: the whole sha256 and the
+/// engine key in base32. Not hex: `pg_basebackup`'s tar format refuses
+/// paths longer than 99 bytes, and a hex key would make
+/// `pg_wasm/db/<oid>/<key>.cwasm` 113 (see `longest_path_fits_tar`).
 pub fn key(sha256: &[u8; 32], engine_key: &str) -> String {
-    let mut s = String::with_capacity(64 + 1 + engine_key.len());
-    for b in sha256 {
-        s.push_str(&format!("{b:02x}"));
+    format!("{}-{engine_key}", base32(sha256))
+}
+
+const BASE32: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+
+/// RFC 4648 base32, lower case, without padding (file-name safe, and the
+/// same on case-insensitive file systems).
+fn base32(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 8 / 5 + 1);
+    let (mut acc, mut bits) = (0u32, 0);
+    for &b in bytes {
+        acc = (acc << 8) | b as u32;
+        bits += 8;
+        while bits >= 5 {
+            bits -= 5;
+            out.push(BASE32[((acc >> bits) & 31) as usize] as char);
+        }
     }
-    s.push('-');
-    s.push_str(engine_key);
-    s
+    if bits > 0 {
+        out.push(BASE32[((acc << (5 - bits)) & 31) as usize] as char);
+    }
+    out
+}
+
+fn unbase32(text: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len() * 5 / 8);
+    let (mut acc, mut bits) = (0u32, 0);
+    for c in text.bytes() {
+        let v = BASE32.iter().position(|&x| x == c)? as u32;
+        acc = (acc << 5) | v;
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    Some(out)
 }
 
 fn parse_sha(key: &str) -> Option<[u8; 32]> {
-    let hex = key.get(..64)?;
-    let mut out = [0u8; 32];
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(out)
+    let (sha, _) = key.split_once('-')?;
+    unbase32(sha)?.try_into().ok()
 }
 
 fn private_dir(path: &Path) -> io::Result<()> {
@@ -358,5 +389,32 @@ impl Store {
             }
         }
         Ok(removed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base32_round_trip() {
+        for n in 0..40u8 {
+            let bytes: Vec<u8> = (0..n).map(|i| i.wrapping_mul(37).wrapping_add(n)).collect();
+            assert_eq!(unbase32(&base32(&bytes)).unwrap(), bytes);
+        }
+        assert_eq!(base32(b"foobar"), "mzxw6ytboi");
+    }
+
+    #[test]
+    fn longest_path_fits_tar() {
+        // pg_basebackup (tar format) refuses names longer than 99 bytes,
+        // relative to the data directory; database OIDs have 10 digits at most.
+        let k = key(&[0xff; 32], &base32(&u64::MAX.to_be_bytes()));
+        let store = Store {
+            root: PathBuf::from("pg_wasm"),
+        };
+        let longest = store.link_path("4294967295", &k);
+        assert!(longest.as_os_str().len() <= 99, "{}", longest.display());
+        assert_eq!(parse_sha(&k), Some([0xff; 32]));
     }
 }

@@ -23,15 +23,18 @@ fn wat_const(v: i32) -> String {
     )
 }
 
-/// The artifact key of `wat`'s module, if the cluster stores one.
+/// The artifact key of `wat`'s module, if this database uses a stored one
+/// (another database may store the same code: only our link counts).
 fn key_of(c: &mut Client, wat: &str) -> Option<String> {
-    c.query_opt(
-        "SELECT key FROM wasm.cache
-          WHERE sha256 = encode(sha256(wasm.wat_to_wasm($1)), 'hex')",
-        &[&wat],
-    )
-    .unwrap()
-    .map(|r| r.get(0))
+    let key: String = c
+        .query_opt(
+            "SELECT key FROM wasm.cache
+              WHERE sha256 = encode(sha256(wasm.wat_to_wasm($1)), 'hex')",
+            &[&wat],
+        )
+        .unwrap()?
+        .get(0);
+    paths(c, &key).1.exists().then_some(key)
 }
 
 fn paths(c: &mut Client, key: &str) -> (PathBuf, PathBuf) {
@@ -64,14 +67,14 @@ fn damage(path: &PathBuf, bytes: &[u8]) {
 fn a_new_connection_maps_what_load_compiled() {
     let db = "pg_wasm_client_artifacts";
     let mut a = fresh_db(db);
-    let wat = wat_const(1000);
+    let wat = wat_const(911_000);
     a.execute("SELECT wasm.load_wat('art', $1)", &[&wat])
         .unwrap();
     assert_eq!(stats(&mut a), (0, 0, 1, 0), "load compiled and stored once");
     assert!(key_of(&mut a, &wat).is_some());
 
     let mut b = connect(db);
-    assert_eq!(call_i32(&mut b, "SELECT art_f(1)"), 1001);
+    assert_eq!(call_i32(&mut b, "SELECT art_f(1)"), 911_001);
     assert_eq!(stats(&mut b), (0, 1, 0, 0), "mapped, not compiled");
 
     // Another database with the same code maps the same object and counts
@@ -83,7 +86,7 @@ fn a_new_connection_maps_what_load_compiled() {
     o.execute("SELECT wasm.load_wat('same', $1)", &[&wat])
         .unwrap();
     let mut o2 = connect(other);
-    assert_eq!(call_i32(&mut o2, "SELECT same_f(2)"), 1002);
+    assert_eq!(call_i32(&mut o2, "SELECT same_f(2)"), 911_002);
     assert_eq!(stats(&mut o2), (0, 1, 0, 0));
     let dbs: i64 = a
         .query_one(
@@ -115,7 +118,7 @@ fn a_new_connection_maps_what_load_compiled() {
 fn a_damaged_artifact_is_ignored_and_rebuilt() {
     let db = "pg_wasm_client_artifacts_damaged";
     let mut a = fresh_db(db);
-    let wat = wat_const(7);
+    let wat = wat_const(911_007);
     a.execute("SELECT wasm.load_wat('dmg', $1)", &[&wat])
         .unwrap();
     let key = key_of(&mut a, &wat).expect("stored");
@@ -131,7 +134,7 @@ fn a_damaged_artifact_is_ignored_and_rebuilt() {
         damage(&object, &bytes);
         let mut b = connect(db);
         b.batch_execute("SET client_min_messages = notice").unwrap();
-        assert_eq!(call_i32(&mut b, "SELECT dmg_f(1)"), 8, "{what}");
+        assert_eq!(call_i32(&mut b, "SELECT dmg_f(1)"), 911_008, "{what}");
         assert_eq!(
             stats(&mut b),
             (1, 0, 1, 1),
@@ -143,7 +146,7 @@ fn a_damaged_artifact_is_ignored_and_rebuilt() {
             "{what}: rebuilt"
         );
         let mut c = connect(db);
-        assert_eq!(call_i32(&mut c, "SELECT dmg_f(2)"), 9, "{what}");
+        assert_eq!(call_i32(&mut c, "SELECT dmg_f(2)"), 911_009, "{what}");
         assert_eq!(
             stats(&mut c),
             (0, 1, 0, 0),
@@ -157,7 +160,7 @@ fn rollback_replace_and_unload_leave_nothing_in_use() {
     let db = "pg_wasm_client_artifacts_life";
     let mut a = fresh_db(db);
     // A rolled-back load.
-    let gone = wat_const(1);
+    let gone = wat_const(911_001);
     let mut tx = a.transaction().unwrap();
     tx.execute("SELECT wasm.load_wat('rb', $1)", &[&gone])
         .unwrap();
@@ -166,11 +169,11 @@ fn rollback_replace_and_unload_leave_nothing_in_use() {
 
     // A replace: a connection with the old code cached runs the new code,
     // and the old artifact goes when the replace commits.
-    let (v1, v2) = (wat_const(10), wat_const(20));
+    let (v1, v2) = (wat_const(911_010), wat_const(911_020));
     a.execute("SELECT wasm.load_wat('life', $1)", &[&v1])
         .unwrap();
     let mut b = connect(db);
-    assert_eq!(call_i32(&mut b, "SELECT life_f(1)"), 11);
+    assert_eq!(call_i32(&mut b, "SELECT life_f(1)"), 911_011);
     let mut tx = a.transaction().unwrap();
     tx.execute("SELECT wasm.replace('life', wasm.wat_to_wasm($1))", &[&v2])
         .unwrap();
@@ -179,10 +182,10 @@ fn rollback_replace_and_unload_leave_nothing_in_use() {
         "the old artifact stays until the replace commits"
     );
     tx.commit().unwrap();
-    assert_eq!(call_i32(&mut b, "SELECT life_f(1)"), 21);
+    assert_eq!(call_i32(&mut b, "SELECT life_f(1)"), 911_021);
     assert_eq!(key_of(&mut a, &v1), None, "old artifact removed");
     let mut c = connect(db);
-    assert_eq!(call_i32(&mut c, "SELECT life_f(1)"), 21);
+    assert_eq!(call_i32(&mut c, "SELECT life_f(1)"), 911_021);
     assert_eq!(stats(&mut c), (0, 1, 0, 0));
 
     // An unload removes it; a rolled-back unload keeps it.
@@ -198,7 +201,7 @@ fn rollback_replace_and_unload_leave_nothing_in_use() {
 fn parallel_workers_and_a_restart_use_the_artifact() {
     let db = "pg_wasm_client_artifacts_par";
     let mut a = fresh_db(db);
-    let wat = wat_const(3);
+    let wat = wat_const(911_003);
     a.execute(
         "SELECT wasm.load_wat('par', $1, '{\"functions\": {\"f\": {\"volatility\": \"immutable\", \"parallel\": \"safe\"}}}')",
         &[&wat],
@@ -258,6 +261,6 @@ fn parallel_workers_and_a_restart_use_the_artifact() {
         .unwrap();
     assert!(status.success());
     let mut c = connect(db);
-    assert_eq!(call_i32(&mut c, "SELECT par_f(1)"), 4);
+    assert_eq!(call_i32(&mut c, "SELECT par_f(1)"), 911_004);
     assert_eq!(stats(&mut c), (0, 1, 0, 0));
 }

@@ -243,4 +243,23 @@ mod tests {
             }
         }
     }
+
+    /// wasm.load stores the compiled module for the cluster; the test's
+    /// transaction is rolled back, which removes the link it created.
+    #[pg_test]
+    fn load_stores_an_artifact() {
+        let before = Spi::get_one::<i64>("SELECT stored FROM wasm.cache_stats()")
+            .unwrap()
+            .unwrap();
+        load_math();
+        let after = Spi::get_one::<i64>("SELECT stored FROM wasm.cache_stats()")
+            .unwrap()
+            .unwrap();
+        assert_eq!(after, before + 1);
+        assert_eq!(
+            Spi::get_one::<i64>("SELECT count(*) FROM wasm.cache WHERE 'math' = ANY (modules)")
+                .unwrap(),
+            Some(1)
+        );
+    }
 }

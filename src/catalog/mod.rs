@@ -2,6 +2,7 @@
 //! written through SPI. Nothing here runs on the per-row call path: the
 //! caches in `pg::cache` read it once per invalidation.
 
+mod scan;
 pub mod settings;
 
 pub use settings::Settings;
@@ -55,6 +56,15 @@ fn sha_from(bytes: Vec<u8>) -> [u8; 32] {
 /// The module's metadata, or `None` if there is no such module.
 pub fn find(name: &str) -> Result<Option<ModuleMeta>> {
     read_meta(name, false)
+}
+
+/// [`find`] under the active snapshot without a statement (an index scan),
+/// for the module cache, which pushes the snapshot it wants first.
+pub fn find_active(name: &str) -> Result<Option<ModuleMeta>> {
+    match scan::find(name)? {
+        Some(found) => Ok(found),
+        None => read_meta(name, false),
+    }
 }
 
 /// Locks the module's row for the rest of the transaction, so concurrent

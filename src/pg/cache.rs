@@ -350,7 +350,7 @@ pub fn module(name: &str) -> Result<Rc<CachedModule>> {
     if !parallel {
         sweep(epoch_before)?;
     }
-    let Some(meta) = catalog::find(name)? else {
+    let Some(meta) = catalog::find_active(name)? else {
         MODULES.with(|m| m.borrow_mut().remove(name));
         return Err(PgWasmError::UnknownModule(name.to_string()));
     };

@@ -213,6 +213,8 @@ impl Store {
                 Ok(()) => Lookup::Mapped(m),
                 Err(e) => self.reject(db, key, e.to_string()),
             },
+            // Removed by a concurrent cleanup after we found it: not damaged.
+            Err(_) if !path.exists() => Lookup::Missing,
             Err(e) => self.reject(db, key, format!("{e:#}")),
         }
     }

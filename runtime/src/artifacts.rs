@@ -21,7 +21,6 @@
 //! is made when one of its modules needs the artifact and removed when none
 //! does; an object with no link left is removed by [`Store::cleanup`].
 
-use crate::error::RuntimeError;
 use crate::host::check_imports;
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
@@ -227,18 +226,17 @@ impl Store {
 
     /// Stores `module` (compiled by this engine) as `key` and links it for
     /// `db`. Returns whether this call created the database's link.
-    pub fn store(&self, db: &str, key: &str, module: &Module) -> Result<bool, RuntimeError> {
+    pub fn store(&self, db: &str, key: &str, module: &Module) -> Result<bool, String> {
         let object = self.object(key);
         if !object.exists() {
             let bytes = module
                 .serialize()
-                .map_err(|e| RuntimeError::Engine(format!("cannot serialize a module: {e:#}")))?;
-            self.write_object(key, &bytes).map_err(|e| {
-                RuntimeError::Engine(format!("cannot write {}: {e}", object.display()))
-            })?;
+                .map_err(|e| format!("cannot serialize the compiled module: {e:#}"))?;
+            self.write_object(key, &bytes)
+                .map_err(|e| format!("cannot write {}: {e}", object.display()))?;
         }
         self.link(db, key)
-            .map_err(|e| RuntimeError::Engine(format!("cannot link {key} for {db}: {e}")))
+            .map_err(|e| format!("cannot link {} for database {db}: {e}", object.display()))
     }
 
     /// Writes `bytes` as object `key`: temporary file (0600), fsync,

@@ -156,6 +156,34 @@ fn a_damaged_artifact_is_ignored_and_rebuilt() {
 }
 
 #[test]
+fn an_unwritable_store_only_costs_a_compile() {
+    use std::os::unix::fs::PermissionsExt;
+    let db = "pg_wasm_client_artifacts_ro";
+    let mut a = fresh_db(db);
+    let wat = wat_const(911_030);
+    a.execute("SELECT wasm.load_wat('ro', $1)", &[&wat])
+        .unwrap();
+    let key = key_of(&mut a, &wat).expect("stored");
+    let (object, link) = paths(&mut a, &key);
+    std::fs::remove_file(&link).unwrap();
+    std::fs::remove_file(&object).unwrap();
+    let objects = object.parent().unwrap().to_path_buf();
+    // Read and search only, as after a disk or permission problem.
+    std::fs::set_permissions(&objects, std::fs::Permissions::from_mode(0o500)).unwrap();
+    let mut b = connect(db);
+    let result = b
+        .query_one("SELECT ro_f(1)", &[])
+        .map(|r| r.get::<_, i32>(0));
+    let counters = stats(&mut b);
+    std::fs::set_permissions(&objects, std::fs::Permissions::from_mode(0o700)).unwrap();
+    assert_eq!(result.unwrap(), 911_031, "the call works without a store");
+    assert_eq!(counters, (1, 0, 0, 0), "compiled, nothing stored, no error");
+    let mut c = connect(db);
+    assert_eq!(call_i32(&mut c, "SELECT ro_f(2)"), 911_032);
+    assert_eq!(stats(&mut c), (1, 0, 1, 0), "stored again once writable");
+}
+
+#[test]
 fn rollback_replace_and_unload_leave_nothing_in_use() {
     let db = "pg_wasm_client_artifacts_life";
     let mut a = fresh_db(db);

@@ -285,6 +285,16 @@ impl Store {
         }
     }
 
+    /// Removes database `db`'s links to `keys`, then every object no
+    /// database links any more. Errors are ignored: what stays is removed
+    /// by a later cleanup.
+    pub fn release(&self, db: &str, keys: &[String]) {
+        for key in keys {
+            let _ = self.unlink(db, key);
+        }
+        let _ = self.cleanup(None);
+    }
+
     /// The links of database `db` that are not in `keep`.
     pub fn unused_links(&self, db: &str, keep: &HashSet<String>) -> io::Result<Vec<String>> {
         let mut out = Vec::new();

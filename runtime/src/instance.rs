@@ -4,11 +4,11 @@ use crate::host::{self, Host};
 use crate::limits::{Limits, StoreLimiter};
 use crate::ticker::{self, TICK};
 use crate::types::FuncSig;
-
-const TICK_NANOS: u64 = TICK.as_nanos() as u64;
 use wasmtime::{
     Engine, Func, InstancePre, Linker, Memory, Module, Store, TypedFunc, UpdateDeadline, ValRaw,
 };
+
+const TICK_NANOS: u64 = TICK.as_nanos() as u64;
 
 /// A module with its imports resolved against the host API, once per module
 /// per backend; each [`Instance::from_prepared`] then only creates a store
@@ -23,10 +23,6 @@ impl<H: Host> Prepared<H> {
         host::link(&mut linker).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
         let pre = linker.instantiate_pre(module).map_err(classify)?;
         Ok(Prepared { pre })
-    }
-
-    pub fn module(&self) -> &Module {
-        self.pre.module()
     }
 }
 

@@ -39,14 +39,34 @@ pub struct FunctionRef {
 const META_COLUMNS: &str = "m.name, m.owner::pg_catalog.oid, m.generation, m.limits, m.sha256";
 
 fn meta_from_row(row: &pgrx::spi::SpiHeapTupleData<'_>) -> Result<ModuleMeta> {
-    let settings: JsonB = row.get(4)?.unwrap_or(JsonB(serde_json::json!({})));
-    Ok(ModuleMeta {
-        name: row.get(1)?.unwrap_or_default(),
-        owner: row.get(2)?.unwrap_or(pg_sys::InvalidOid),
-        generation: row.get(3)?.unwrap_or(0),
-        settings: Settings::from_json(&settings.0)?,
-        sha256: sha_from(row.get::<Vec<u8>>(5)?.unwrap_or_default()),
-    })
+    ModuleMeta::from_columns(
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+    )
+}
+
+impl ModuleMeta {
+    /// From the columns name, owner, generation, limits and sha256 (NULLs
+    /// as `None`), however they were read.
+    fn from_columns(
+        name: Option<String>,
+        owner: Option<pg_sys::Oid>,
+        generation: Option<i64>,
+        limits: Option<JsonB>,
+        sha256: Option<Vec<u8>>,
+    ) -> Result<ModuleMeta> {
+        let limits = limits.unwrap_or(JsonB(serde_json::json!({})));
+        Ok(ModuleMeta {
+            name: name.unwrap_or_default(),
+            owner: owner.unwrap_or(pg_sys::InvalidOid),
+            generation: generation.unwrap_or(0),
+            settings: Settings::from_json(&limits.0)?,
+            sha256: sha_from(sha256.unwrap_or_default()),
+        })
+    }
 }
 
 fn sha_from(bytes: Vec<u8>) -> [u8; 32] {

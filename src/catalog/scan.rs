@@ -5,7 +5,7 @@
 //! snapshot); no permission check, as for any catalog read the extension
 //! makes for itself.
 
-use super::{sha_from, ModuleMeta, Settings};
+use super::ModuleMeta;
 use crate::error::{PgWasmError, Result};
 use pgrx::prelude::*;
 use pgrx::JsonB;
@@ -78,37 +78,21 @@ pub fn find(name: &str) -> Result<Option<Option<ModuleMeta>>> {
             let d = pg_sys::heap_getattr(tuple, attno as _, desc, &mut isnull);
             (d, isnull)
         };
-        let meta = if tuple.is_null() {
-            None
-        } else {
+        let meta = (!tuple.is_null()).then(|| {
             let (d, n) = get(cols.name);
-            let name = String::from_datum(d, n).unwrap_or_default();
+            let name = String::from_datum(d, n);
             let (d, n) = get(cols.owner);
-            let owner = if n {
-                pg_sys::InvalidOid
-            } else {
-                pg_sys::Oid::from(d.value() as u32)
-            };
+            let owner = (!n).then(|| pg_sys::Oid::from(d.value() as u32));
             let (d, n) = get(cols.generation);
-            let generation = i64::from_datum(d, n).unwrap_or(0);
+            let generation = i64::from_datum(d, n);
             let (d, n) = get(cols.limits);
-            let limits = JsonB::from_datum(d, n).unwrap_or(JsonB(serde_json::json!({})));
+            let limits = JsonB::from_datum(d, n);
             let (d, n) = get(cols.sha256);
-            let sha256 = sha_from(Vec::<u8>::from_datum(d, n).unwrap_or_default());
-            Some((name, owner, generation, limits, sha256))
-        };
+            let sha256 = Vec::<u8>::from_datum(d, n);
+            ModuleMeta::from_columns(name, owner, generation, limits, sha256)
+        });
         pg_sys::systable_endscan(scan);
         pg_sys::table_close(rel, pg_sys::AccessShareLock as _);
-        meta.map(|(name, owner, generation, limits, sha256)| {
-            Ok(ModuleMeta {
-                name,
-                owner,
-                generation,
-                settings: Settings::from_json(&limits.0)?,
-                sha256,
-            })
-        })
-        .transpose()
-        .map(Some)
+        meta.transpose().map(Some)
     }
 }

@@ -86,10 +86,6 @@ fn database() -> String {
     unsafe { pg_sys::MyDatabaseId }.to_u32().to_string()
 }
 
-fn key_of(sha256: &[u8; 32], engine_key: &str) -> String {
-    artifacts::key(sha256, engine_key)
-}
-
 /// The compiled code of `meta`: its stored artifact, mapped, or else the
 /// result of `compile`, which is then stored for every other backend.
 pub fn module_for(
@@ -101,7 +97,7 @@ pub fn module_for(
         count(|c| c.compiled += 1);
         return compile();
     };
-    let key = key_of(&meta.sha256, engine_key);
+    let key = artifacts::key(&meta.sha256, engine_key);
     match store.lookup(engine, &database(), &key) {
         Lookup::Mapped(m) => {
             count(|c| c.mapped += 1);
@@ -128,7 +124,7 @@ pub fn keep(engine: &Engine, meta: &ModuleMeta, module: &Module, fresh: bool) {
     let Some((store, engine_key)) = store(engine) else {
         return;
     };
-    let key = key_of(&meta.sha256, engine_key);
+    let key = artifacts::key(&meta.sha256, engine_key);
     match store.store(&database(), &key, module) {
         Ok(created) => {
             count(|c| c.stored += 1);
@@ -168,7 +164,7 @@ pub fn sweep_unused(engine: &Engine) -> Result<()> {
     let result = (|| {
         let keep: HashSet<String> = catalog::sha256s()?
             .iter()
-            .map(|s| key_of(s, engine_key))
+            .map(|s| artifacts::key(s, engine_key))
             .collect();
         let unused = store.unused_links(&database(), &keep).map_err(|e| {
             PgWasmError::Internal(format!("reading {}: {e}", store.root().display()))
@@ -217,16 +213,12 @@ pub fn at_xact_end(committed: Option<bool>) {
     let Some(Some((store, _))) = STORE.get() else {
         return;
     };
-    let db = database();
     let gone = if committed {
         pending.unused
     } else {
         pending.created
     };
-    for key in &gone {
-        let _ = store.unlink(&db, key);
-    }
-    let _ = store.cleanup(None);
+    store.release(&database(), &gone);
 }
 
 /// Every stored artifact, for `wasm.cache`.
@@ -253,11 +245,7 @@ pub fn clear(engine: &Engine, all: bool) -> Result<i64> {
     } else {
         sweep_unused(engine)?;
         let unused = PENDING.with(|p| std::mem::take(&mut p.borrow_mut().unused));
-        let db = database();
-        for key in &unused {
-            let _ = store.unlink(&db, key);
-        }
-        let _ = store.cleanup(None);
+        store.release(&database(), &unused);
     }
     Ok(before - list(engine)?.len() as i64)
 }

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs what is missing to build and run pg_wasm on Debian 12: PostgreSQL 15
-# server and headers, clang, sudo, the guest toolchains, cargo-pgrx 0.18.1
-# and its pg15 configuration. Idempotent: each step checks before acting.
+# server and headers, clang, sudo, the guest toolchains, cargo-pgrx 0.18.1,
+# PostgreSQL $PG when it is another version (scripts/postgres.sh), and pgrx's
+# configuration for it. Idempotent: each step checks before acting.
 set -euo pipefail
-PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+cd "$(dirname "$0")/.."
+PG=${PG:-15}
 PGRX_VERSION=0.18.1
 
 packages=(postgresql-15 postgresql-server-dev-15 libclang-dev clang sudo lld
@@ -37,9 +39,18 @@ else
   echo "setup: cargo-pgrx $PGRX_VERSION present"
 fi
 
-if ! grep -qs "^pg15 *= *\"$PG_CONFIG\"" "${PGRX_HOME:-$HOME/.pgrx}/config.toml"; then
-  echo "setup: cargo pgrx init --pg15 $PG_CONFIG"
-  cargo pgrx init --pg15 "$PG_CONFIG"
+# A PG_CONFIG of the user's own is taken as it is; the default for 16 and 18
+# is fetched here.
+if [ -z "${PG_CONFIG:-}" ] || [ ! -x "$PG_CONFIG" ]; then
+  PG_CONFIG=$(scripts/postgres.sh "$PG")
+fi
+version=$("$PG_CONFIG" --version | sed -E 's/^PostgreSQL ([0-9]+).*/\1/')
+echo "setup: PostgreSQL $version at $PG_CONFIG"
+
+# `cargo pgrx test` finds the server through pgrx's config (init merges).
+if ! grep -qs "^pg$version *= *\"$PG_CONFIG\"" "${PGRX_HOME:-$HOME/.pgrx}/config.toml"; then
+  echo "setup: cargo pgrx init --pg$version $PG_CONFIG"
+  cargo pgrx init "--pg$version" "$PG_CONFIG"
 else
-  echo "setup: cargo-pgrx knows pg15"
+  echo "setup: cargo-pgrx knows pg$version"
 fi

@@ -202,7 +202,7 @@ pub fn columns(
     let mut nulls = Vec::with_capacity(natts);
     for i in 0..natts {
         // SAFETY: i < natts.
-        let att = unsafe { &*(*desc).attrs.as_ptr().add(i) };
+        let att = unsafe { crate::pg::compat::tuple_desc_attr(desc, i) };
         if att.attisdropped {
             values.push(pg_sys::Datum::from(0));
             nulls.push(true);

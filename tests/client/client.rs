@@ -100,16 +100,6 @@ fn a_trap_leaves_the_connection_usable() {
     assert_eq!(call_i32(&mut a, "SELECT m_f(9, 3)"), 3);
 }
 
-fn pg_bin(tool: &str) -> std::path::PathBuf {
-    let pg_config = std::env::var("PG_CONFIG")
-        .unwrap_or_else(|_| "/usr/lib/postgresql/15/bin/pg_config".into());
-    let out = std::process::Command::new(pg_config)
-        .arg("--bindir")
-        .output()
-        .expect("pg_config");
-    std::path::Path::new(String::from_utf8_lossy(&out.stdout).trim()).join(tool)
-}
-
 /// Modules are catalog rows dumped with the extension's data, functions are
 /// ordinary functions: a dump restores into a working database.
 #[test]

@@ -6,24 +6,24 @@
 
 #[path = "support.rs"]
 mod support;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 use support::*;
 
-const PORT: u16 = 28816;
-const ROOT: &str = "/tmp/pg_wasm_standby";
+/// The standby sits next to the test cluster: port + 100, its directory
+/// beside the cluster's (so each PostgreSQL version has its own).
+fn port() -> u16 {
+    cluster_port() + 100
+}
 
-fn bindir() -> PathBuf {
-    let pg_config = std::env::var("PG_CONFIG")
-        .unwrap_or_else(|_| "/usr/lib/postgresql/15/bin/pg_config".into());
-    let out = Command::new(pg_config).arg("--bindir").output().unwrap();
-    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+fn root() -> String {
+    format!("{}_standby", cluster_dir())
 }
 
 /// Runs a PostgreSQL tool as the postgres OS user.
 fn as_postgres(tool: &str, args: &[&str]) {
-    let bin = bindir().join(tool);
+    let bin = pg_bin(tool);
     let running_as_postgres = std::env::var("USER").is_ok_and(|u| u == "postgres");
     let status = if running_as_postgres {
         Command::new(&bin).args(args).status()
@@ -39,7 +39,7 @@ fn as_postgres(tool: &str, args: &[&str]) {
 }
 
 fn standby_dsn(db: &str) -> String {
-    format!("host={ROOT} port={PORT} user=postgres dbname={db}")
+    format!("host={} port={} user=postgres dbname={db}", root(), port())
 }
 
 struct Standby;
@@ -47,22 +47,36 @@ struct Standby;
 impl Standby {
     fn start() -> Standby {
         Standby::stop_and_remove();
-        std::fs::create_dir_all(ROOT).unwrap();
-        let _ = Command::new("chown").args(["postgres", ROOT]).status();
-        let primary =
-            std::env::var("PG_WASM_CLUSTER").unwrap_or_else(|_| "/tmp/pg_wasm_cluster".into());
-        let data = format!("{ROOT}/data");
+        let root = root();
+        std::fs::create_dir_all(&root).unwrap();
+        let _ = Command::new("chown").args(["postgres", &root]).status();
+        let primary = cluster_dir();
+        let primary_port = cluster_port().to_string();
+        let data = format!("{root}/data");
         as_postgres(
             "pg_basebackup",
             &[
-                "-h", &primary, "-p", "28815", "-U", "postgres", "-D", &data, "-R", "-X", "stream",
-                "-c", "fast",
+                "-h",
+                &primary,
+                "-p",
+                &primary_port,
+                "-U",
+                "postgres",
+                "-D",
+                &data,
+                "-R",
+                "-X",
+                "stream",
+                "-c",
+                "fast",
             ],
         );
         // Another machine would have no usable artifacts: start without any.
         let _ = std::fs::remove_dir_all(Path::new(&data).join("pg_wasm"));
-        let conf =
-            format!("\nport = {PORT}\nunix_socket_directories = '{ROOT}'\nhot_standby = on\n");
+        let conf = format!(
+            "\nport = {}\nunix_socket_directories = '{root}'\nhot_standby = on\n",
+            port()
+        );
         let mut f = std::fs::OpenOptions::new()
             .append(true)
             .open(Path::new(&data).join("postgresql.conf"))
@@ -74,7 +88,7 @@ impl Standby {
                 "-D",
                 &data,
                 "-l",
-                &format!("{ROOT}/server.log"),
+                &format!("{root}/server.log"),
                 "-w",
                 "start",
             ],
@@ -87,17 +101,17 @@ impl Standby {
     }
 
     fn stop_and_remove() {
-        let data = format!("{ROOT}/data");
+        let data = format!("{}/data", root());
         if Path::new(&data).join("PG_VERSION").exists() {
             as_postgres("pg_ctl", &["-D", &data, "-m", "immediate", "-w", "stop"]);
         }
-        let _ = std::fs::remove_dir_all(ROOT);
+        let _ = std::fs::remove_dir_all(root());
     }
 }
 
 impl Drop for Standby {
     fn drop(&mut self) {
-        let log = std::fs::read_to_string(format!("{ROOT}/server.log")).unwrap_or_default();
+        let log = std::fs::read_to_string(format!("{}/server.log", root())).unwrap_or_default();
         assert!(
             !log.contains("terminated by signal"),
             "a standby backend crashed:\n{log}"

@@ -4,9 +4,38 @@
 pub use postgres::{Client, NoTls};
 
 pub fn dsn(db: &str) -> String {
-    let base = std::env::var("PG_WASM_TEST_DSN")
-        .unwrap_or_else(|_| "host=/tmp/pg_wasm_cluster port=28815 user=postgres".into());
+    let base = std::env::var("PG_WASM_TEST_DSN").unwrap_or_else(|_| {
+        format!(
+            "host={} port={} user=postgres",
+            cluster_dir(),
+            cluster_port()
+        )
+    });
     format!("{base} dbname={db}")
+}
+
+/// The test cluster's socket directory and port (the Makefile's, one per
+/// PostgreSQL version).
+pub fn cluster_dir() -> String {
+    std::env::var("PG_WASM_CLUSTER").unwrap_or_else(|_| "/tmp/pg_wasm_cluster".into())
+}
+
+pub fn cluster_port() -> u16 {
+    std::env::var("PG_WASM_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(28815)
+}
+
+/// A program of the PostgreSQL under test (PG_CONFIG's bindir).
+pub fn pg_bin(tool: &str) -> std::path::PathBuf {
+    let pg_config = std::env::var("PG_CONFIG")
+        .unwrap_or_else(|_| "/usr/lib/postgresql/15/bin/pg_config".into());
+    let out = std::process::Command::new(pg_config)
+        .arg("--bindir")
+        .output()
+        .expect("pg_config");
+    std::path::Path::new(String::from_utf8_lossy(&out.stdout).trim()).join(tool)
 }
 
 /// A fresh database with the extension, for one test.

@@ -54,7 +54,7 @@ impl NewRow {
         let mut columns = Vec::with_capacity(natts);
         for index in 0..natts {
             // SAFETY: index < natts.
-            let att = unsafe { &*(*desc).attrs.as_ptr().add(index) };
+            let att = unsafe { crate::pg::compat::tuple_desc_attr(desc, index) };
             if att.attisdropped {
                 continue;
             }

@@ -7,7 +7,7 @@ SET parallel_setup_cost = 0;
 SET parallel_tuple_cost = 0;
 SET min_parallel_table_scan_size = 0;
 SET max_parallel_workers_per_gather = 2;
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT sum(par_sq(x)) FROM par_big;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF, BUFFERS OFF) SELECT sum(par_sq(x)) FROM par_big;
 SELECT sum(par_sq(x)) = sum(x * x) AS same_answer, sum(par_sq(x)) FROM par_big;
 -- A PARALLEL UNSAFE function keeps the plan serial.
 ALTER FUNCTION par_sq(bigint) PARALLEL UNSAFE;

@@ -26,6 +26,13 @@ log_min_messages = warning
 max_parallel_workers_per_gather = 2
 CONF
     fi
+    # Cluster-wide wasm.stats need the library preloaded (shared memory).
+    # Added to clusters made before this line existed, too.
+    if ! grep -q "^shared_preload_libraries = 'pg_wasm'" "$DATA/postgresql.conf"; then
+      echo "shared_preload_libraries = 'pg_wasm'" | as_pg tee -a "$DATA/postgresql.conf" >/dev/null
+      as_pg "$BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1 \
+        && as_pg "$BIN/pg_ctl" -D "$DATA" -l "$ROOT/server.log" -w restart >/dev/null
+    fi
     if as_pg "$BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; then
       echo "cluster: running on port $PORT, socket $ROOT"
     else

@@ -48,10 +48,13 @@ SELECT s.fn_oid::pg_catalog.regprocedure AS function,
        s.calls,
        s.total_time_ms,
        s.fuel_used,
-       s.traps
-  FROM wasm.backend_stats() s;
+       s.traps,
+       s.total_time_ms OPERATOR(pg_catalog./) NULLIF(s.calls, 0) AS mean_time_ms,
+       s.last_error,
+       s.scope
+  FROM wasm.stats_entries() s;
 COMMENT ON VIEW wasm.stats IS
-  'Calls, time (with pg_wasm.track_time), fuel and traps of wasm functions in this backend.';
+  'Calls, time (with pg_wasm.track_time), fuel, traps and last error of this database''s wasm functions: the whole cluster''s (scope cluster) when pg_wasm is in shared_preload_libraries, else this backend''s (scope backend).';
 
 -- Compiled artifacts of the whole cluster (SPEC §11); modules: this
 -- database's modules with that code.
@@ -73,5 +76,7 @@ GRANT SELECT ON wasm.modules, wasm.functions, wasm.stats, wasm.cache TO PUBLIC;
 -- Loading code is a privilege: the superuser grants it (SPEC §7).
 REVOKE EXECUTE ON FUNCTION wasm.load(text, bytea, jsonb) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION wasm.clear_cache(boolean) FROM PUBLIC;
+-- Resetting the cluster's statistics: superusers, or a role they grant it to.
+REVOKE EXECUTE ON FUNCTION wasm.reset_stats() FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION wasm.load_wat(text, text, jsonb) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION wasm.replace(text, bytea, jsonb) FROM PUBLIC;

@@ -25,6 +25,7 @@ pgrx::extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     guc::register();
+    pg::stats::init();
 }
 
 #[cfg(any(test, feature = "pg_test"))]

@@ -1,14 +1,15 @@
-//! wasm.stats: per-backend call statistics.
+//! wasm.stats: call statistics, the cluster's when the library is preloaded.
 
 use crate::pg::stats;
 use pgrx::prelude::*;
 
 #[pg_extern(sql = r#"
-CREATE FUNCTION wasm.backend_stats()
-RETURNS TABLE(fn_oid oid, calls bigint, total_time_ms double precision, fuel_used bigint, traps bigint)
+CREATE FUNCTION wasm.stats_entries()
+RETURNS TABLE(fn_oid oid, calls bigint, total_time_ms double precision, fuel_used bigint,
+              traps bigint, last_error text, scope text)
 VOLATILE SET search_path = pg_catalog, pg_temp LANGUAGE c AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
 "#)]
-fn backend_stats() -> TableIterator<
+fn stats_entries() -> TableIterator<
     'static,
     (
         name!(fn_oid, pg_sys::Oid),
@@ -16,15 +17,25 @@ fn backend_stats() -> TableIterator<
         name!(total_time_ms, f64),
         name!(fuel_used, i64),
         name!(traps, i64),
+        name!(last_error, Option<String>),
+        name!(scope, &'static str),
     ),
 > {
-    TableIterator::new(stats::snapshot().into_iter().map(|(oid, c)| {
+    let scope = if stats::cluster_wide() {
+        "cluster"
+    } else {
+        "backend"
+    };
+    TableIterator::new(stats::snapshot().into_iter().map(move |r| {
+        let c = r.counters;
         (
-            oid,
-            c.calls as i64,
+            r.fn_oid,
+            c.calls.min(i64::MAX as u64) as i64,
             c.nanos as f64 / 1e6,
             c.fuel.min(i64::MAX as u64) as i64,
-            c.traps as i64,
+            c.traps.min(i64::MAX as u64) as i64,
+            r.last_error,
+            scope,
         )
     }))
 }
@@ -32,7 +43,8 @@ fn backend_stats() -> TableIterator<
 #[pg_extern(sql = r#"
 CREATE FUNCTION wasm.reset_stats() RETURNS void
 VOLATILE SET search_path = pg_catalog, pg_temp LANGUAGE c AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
-COMMENT ON FUNCTION wasm.reset_stats() IS 'Forget this backend''s wasm.stats counters.';
+COMMENT ON FUNCTION wasm.reset_stats() IS
+  'Forget the wasm.stats counters: the whole cluster''s when pg_wasm is preloaded, else this backend''s.';
 "#)]
 fn reset_stats() {
     stats::reset()

@@ -42,6 +42,8 @@ pub struct CallSite {
     /// This site's input functions (never shared: see `marshal::io_cache`).
     inputs: Inputs,
     counters: Counters,
+    /// The message of this site's last failed call, for `wasm.stats`.
+    last_error: Option<String>,
     track_time: bool,
 }
 
@@ -96,6 +98,7 @@ impl CallSite {
             buf,
             inputs: Inputs::default(),
             counters: Counters::default(),
+            last_error: None,
             track_time: guc::TRACK_TIME.get(),
         })
     }
@@ -355,8 +358,17 @@ impl CallSite {
     }
 }
 
+impl CallSite {
+    /// Keeps a failed call's message for `wasm.stats` (its first line).
+    #[cold]
+    pub fn note_error(&mut self, err: &PgWasmError) {
+        let msg = err.to_string();
+        self.last_error = Some(msg.lines().next().unwrap_or_default().to_owned());
+    }
+}
+
 impl Drop for CallSite {
     fn drop(&mut self) {
-        stats::flush(self.fn_oid, &self.counters);
+        stats::flush(self.fn_oid, &self.counters, self.last_error.as_deref());
     }
 }

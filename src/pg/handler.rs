@@ -99,7 +99,11 @@ unsafe fn call(fcinfo: pg_sys::FunctionCallInfo) -> Result<Option<pg_sys::Datum>
         // SAFETY: flinfo is valid; the new site is prepared for this function.
         let mut nested = CallSite::prepare(unsafe { (*flinfo).fn_oid })?;
         // SAFETY: forwarded fmgr contract.
-        return unsafe { nested.call(fcinfo) };
+        let out = unsafe { nested.call(fcinfo) };
+        if let Err(e) = &out {
+            nested.note_error(e);
+        }
+        return out;
     }
     slot.busy.set(true);
     let _busy = Busy(&slot.busy);
@@ -112,7 +116,11 @@ unsafe fn call(fcinfo: pg_sys::FunctionCallInfo) -> Result<Option<pg_sys::Datum>
         *site = CallSite::prepare(unsafe { (*flinfo).fn_oid })?;
     }
     // SAFETY: the site was prepared for this function's signature.
-    unsafe { site.call(fcinfo) }
+    let out = unsafe { site.call(fcinfo) };
+    if let Err(e) = &out {
+        site.note_error(e);
+    }
+    out
 }
 
 unsafe fn is_event_trigger_call(fcinfo: pg_sys::FunctionCallInfo) -> bool {

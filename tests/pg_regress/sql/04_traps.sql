@@ -51,6 +51,10 @@ SELECT badstart_f();
 -- Statistics count the traps.
 SELECT function, calls, traps > 0 AS trapped FROM wasm.stats
  WHERE function::text LIKE 'hostile%' ORDER BY function::text;
+-- ... with the last error's message, for the whole cluster (the test
+-- cluster preloads pg_wasm).
+SELECT function, last_error, scope FROM wasm.stats
+ WHERE function = 'hostile_div(integer,integer)'::regprocedure;
 
 -- Instance state lives for one statement: a counter restarts each time.
 SELECT wasm.load_wat('counter', pg_read_file(:'guests' || '/counter.wat'));

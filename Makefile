@@ -57,14 +57,23 @@ test-also-%: guests
 setup:
 	scripts/setup.sh
 
-install: setup
+# cargo-pgrx installs the script it generates for this version and the
+# sql/pg_wasm--<from>--<to>.sql updates; the frozen install scripts of
+# earlier releases (sql/pg_wasm--<version>.sql) are ours to copy.
+FROZEN_SQL = $(filter-out $(wildcard sql/pg_wasm--*--*.sql),$(wildcard sql/pg_wasm--*.sql))
+define install_extension
 	cargo pgrx install --release --pg-config $(PG_CONFIG)
+	install -m 644 $(FROZEN_SQL) $$($(PG_CONFIG) --sharedir)/extension/
+endef
+
+install: setup
+	$(install_extension)
 
 # `cargo pgrx test` installs its own build (with the pg_test schema) into the
 # same PostgreSQL; put the normal build back and restart the cluster so every
 # backend loads it.
 reinstall:
-	cargo pgrx install --release --pg-config $(PG_CONFIG)
+	$(install_extension)
 	scripts/cluster.sh restart
 
 guests: setup

@@ -49,3 +49,23 @@ COMMENT ON FUNCTION wasm.reset_stats() IS
 fn reset_stats() {
     stats::reset()
 }
+
+/// The symbol behind 0.1.0's `wasm.backend_stats()`: the frozen 0.1.0
+/// install script names it, so a database still at 0.1.0 (or one being
+/// updated) keeps working with this library. The 0.2.0 update drops the
+/// SQL function; no 0.2.0 SQL refers to it.
+#[pg_extern(sql = false)]
+fn backend_stats() -> TableIterator<
+    'static,
+    (
+        name!(fn_oid, pg_sys::Oid),
+        name!(calls, i64),
+        name!(total_time_ms, f64),
+        name!(fuel_used, i64),
+        name!(traps, i64),
+    ),
+> {
+    TableIterator::new(
+        stats_entries().map(|(oid, calls, ms, fuel, traps, _, _)| (oid, calls, ms, fuel, traps)),
+    )
+}

@@ -1,0 +1,68 @@
+-- pg_wasm 0.1.0 -> 0.2.0 (ALTER EXTENSION pg_wasm UPDATE).
+-- What changed: compiled artifacts shared by the cluster (wasm.cache,
+-- wasm.clear_cache, wasm.cache_stats) and cluster-wide wasm.stats (mean
+-- time, last error, scope; wasm.reset_stats no longer open to PUBLIC).
+-- wasm.module is unchanged: modules, functions and grants stay as they are.
+-- A fresh CREATE EXTENSION of 0.2.0 and this update give the same schema
+-- (tests/client/upgrade.rs compares them).
+\echo Use "ALTER EXTENSION pg_wasm UPDATE TO '0.2.0'" to load this file. \quit
+
+-- Compiled artifacts (SPEC §11).
+CREATE FUNCTION wasm.cache_entries()
+RETURNS TABLE(key text, sha256 bytea, size bigint, databases bigint, created timestamptz)
+VOLATILE SET search_path = pg_catalog, pg_temp LANGUAGE c AS 'MODULE_PATHNAME', 'cache_entries_wrapper';
+
+CREATE FUNCTION wasm.cache_stats()
+RETURNS TABLE(compiled bigint, mapped bigint, stored bigint, rejected bigint)
+VOLATILE SET search_path = pg_catalog, pg_temp LANGUAGE c AS 'MODULE_PATHNAME', 'cache_stats_wrapper';
+COMMENT ON FUNCTION wasm.cache_stats() IS
+  'This backend: modules compiled, artifacts mapped instead, artifacts stored, damaged or unfit artifacts ignored.';
+
+CREATE FUNCTION wasm.clear_cache(all_artifacts boolean DEFAULT false)
+RETURNS bigint VOLATILE STRICT SET search_path = pg_catalog, pg_temp
+LANGUAGE c AS 'MODULE_PATHNAME', 'clear_cache_wrapper';
+COMMENT ON FUNCTION wasm.clear_cache(boolean) IS
+  'Remove compiled artifacts no module uses (with true: every artifact of the cluster; backends compile again on next use). Returns how many went.';
+REVOKE EXECUTE ON FUNCTION wasm.clear_cache(boolean) FROM PUBLIC;
+
+CREATE VIEW wasm.cache AS
+SELECT c.key,
+       pg_catalog.encode(c.sha256, 'hex') AS sha256,
+       c.size,
+       c.databases,
+       ARRAY(SELECT m.name FROM wasm.module m
+              WHERE m.sha256 OPERATOR(pg_catalog.=) c.sha256 ORDER BY m.name) AS modules,
+       c.created
+  FROM wasm.cache_entries() c;
+COMMENT ON VIEW wasm.cache IS
+  'Compiled artifacts stored for the cluster: size, databases using each, this database''s modules using each.';
+GRANT SELECT ON wasm.cache TO PUBLIC;
+
+-- Cluster-wide statistics: a new source with more columns, so the view is
+-- made again (its grant with it); 0.1.0's wasm.backend_stats() goes.
+DROP VIEW wasm.stats;
+DROP FUNCTION wasm.backend_stats();
+
+CREATE FUNCTION wasm.stats_entries()
+RETURNS TABLE(fn_oid oid, calls bigint, total_time_ms double precision, fuel_used bigint,
+              traps bigint, last_error text, scope text)
+VOLATILE SET search_path = pg_catalog, pg_temp LANGUAGE c AS 'MODULE_PATHNAME', 'stats_entries_wrapper';
+
+CREATE VIEW wasm.stats AS
+SELECT s.fn_oid::pg_catalog.regprocedure AS function,
+       s.calls,
+       s.total_time_ms,
+       s.fuel_used,
+       s.traps,
+       s.total_time_ms OPERATOR(pg_catalog./) NULLIF(s.calls, 0) AS mean_time_ms,
+       s.last_error,
+       s.scope
+  FROM wasm.stats_entries() s;
+COMMENT ON VIEW wasm.stats IS
+  'Calls, time (with pg_wasm.track_time), fuel, traps and last error of this database''s wasm functions: the whole cluster''s (scope cluster) when pg_wasm is in shared_preload_libraries, else this backend''s (scope backend).';
+GRANT SELECT ON wasm.stats TO PUBLIC;
+
+COMMENT ON FUNCTION wasm.reset_stats() IS
+  'Forget the wasm.stats counters: the whole cluster''s when pg_wasm is preloaded, else this backend''s.';
+-- Resetting the cluster's statistics: superusers, or a role they grant it to.
+REVOKE EXECUTE ON FUNCTION wasm.reset_stats() FROM PUBLIC;

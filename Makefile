@@ -36,7 +36,7 @@ PSQL = scripts/cluster.sh psql
 PG_REGRESS = /usr/lib/postgresql/15/lib/pgxs/src/test/regress/pg_regress
 REGRESS_TESTS = $(sort $(basename $(notdir $(wildcard tests/pg_regress/sql/*.sql))))
 
-.PHONY: demo test setup install guests cluster stop \
+.PHONY: demo test setup install guests cluster stop package test-package \
         test-runtime test-pg test-regress test-client bench lint
 
 demo: install guests cluster
@@ -44,7 +44,7 @@ demo: install guests cluster
 	$(PSQL) -d pg_wasm_demo -v ON_ERROR_STOP=1 -f demo/demo.sql
 
 test: install guests test-runtime test-pg reinstall cluster test-regress test-client \
-      $(addprefix test-also-,$(TEST_ALSO))
+      $(if $(filter 15,$(PG)),test-package) $(addprefix test-also-,$(TEST_ALSO))
 	@echo "make test: all tiers passed on PostgreSQL $(PG)$(if $(TEST_ALSO), (pg_regress and client tiers also on $(TEST_ALSO)))"
 
 # The SQL-facing tiers against another version, with the same build of
@@ -110,6 +110,17 @@ test-client: cluster
 	cargo test --release -p pg_wasm_client_tests -- --test-threads=1
 	@! grep -n "terminated by signal" $(PG_WASM_CLUSTER)/server.log \
 	  || { echo "a backend crashed (server log above)"; exit 1; }
+
+# A Debian package for PostgreSQL $(PG) (target/package/*.deb).
+package: setup
+	scripts/package.sh
+
+# Installs the package with apt-get into Debian's PostgreSQL 15 (the only
+# version with a Debian package here), checks a fresh cluster, removes it,
+# and puts the development build back.
+test-package: package
+	scripts/test-package.sh target/package/postgresql-$(PG)-pg-wasm_*.deb
+	$(install_extension)
 
 bench: install guests cluster
 	benches/run.sh

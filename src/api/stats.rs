@@ -9,6 +9,9 @@ RETURNS TABLE(fn_oid oid, calls bigint, total_time_ms double precision, fuel_use
               traps bigint, last_error text, scope text)
 VOLATILE SET search_path = pg_catalog, pg_temp LANGUAGE c AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
 "#)]
+// pgrx reads the column names from the `name!`s in the signature itself, so
+// the type cannot move into an alias.
+#[allow(clippy::type_complexity)]
 fn stats_entries() -> TableIterator<
     'static,
     (

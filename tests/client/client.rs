@@ -114,24 +114,7 @@ fn pg_dump_and_restore_keep_modules_and_functions() {
          CREATE TABLE facts AS SELECT g, times(g, g) AS sq FROM generate_series(1, 5) g;",
     )
     .unwrap();
-    let dump = std::env::temp_dir().join("pg_wasm_client_dump.pgdump");
-    let base = dsn("pg_wasm_client_dump");
-    let status = std::process::Command::new(pg_bin("pg_dump"))
-        .args(["-Fc", "-f"])
-        .arg(&dump)
-        .arg(&base)
-        .status()
-        .unwrap();
-    assert!(status.success(), "pg_dump failed");
-
-    empty_db("pg_wasm_client_restored");
-    let status = std::process::Command::new(pg_bin("pg_restore"))
-        .args(["--exit-on-error", "-d"])
-        .arg(dsn("pg_wasm_client_restored"))
-        .arg(&dump)
-        .status()
-        .unwrap();
-    assert!(status.success(), "pg_restore failed");
+    dump_and_restore("pg_wasm_client_dump", "pg_wasm_client_restored");
     let mut r = connect("pg_wasm_client_restored");
     assert_eq!(call_i32(&mut r, "SELECT times(6, 7)"), 42);
     assert_eq!(call_i32(&mut r, "SELECT calc_f(3, 4)"), 12);
@@ -148,7 +131,6 @@ fn pg_dump_and_restore_keep_modules_and_functions() {
         .unwrap()
         .get(0);
     assert_eq!(sum, 55);
-    let _ = std::fs::remove_file(dump);
 }
 
 /// Eight sessions call a function in a loop while a ninth replaces its module

@@ -73,3 +73,25 @@ pub fn wat_add(op: &str) -> String {
         r#"(module (func (export "f") (param i32 i32) (result i32) local.get 0 local.get 1 i32.{op}))"#
     )
 }
+
+/// `pg_dump -Fc` of one database restored with `pg_restore` into a new,
+/// empty one.
+pub fn dump_and_restore(from: &str, to: &str) {
+    let dump = std::env::temp_dir().join(format!("{from}.pgdump"));
+    let status = std::process::Command::new(pg_bin("pg_dump"))
+        .args(["-Fc", "-f"])
+        .arg(&dump)
+        .arg(dsn(from))
+        .status()
+        .unwrap();
+    assert!(status.success(), "pg_dump failed");
+    empty_db(to);
+    let status = std::process::Command::new(pg_bin("pg_restore"))
+        .args(["--exit-on-error", "-d"])
+        .arg(dsn(to))
+        .arg(&dump)
+        .status()
+        .unwrap();
+    assert!(status.success(), "pg_restore failed");
+    let _ = std::fs::remove_file(dump);
+}

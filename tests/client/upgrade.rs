@@ -206,3 +206,52 @@ fn update_from_0_1_0_keeps_everything_and_equals_a_fresh_install() {
     }
     admin.batch_execute("DROP ROLE up_user").unwrap();
 }
+
+/// A dump of a 0.1.0 database restored into a server with this version:
+/// the dump says `CREATE EXTENSION pg_wasm` without a version, so the new
+/// database gets the current one, and the modules (dumped as the catalog's
+/// data) and functions come back working.
+#[test]
+fn a_0_1_0_dump_restores_into_the_current_version() {
+    let db = "pg_wasm_client_upgrade_dump";
+    empty_db(db);
+    let mut c = connect(db);
+    c.batch_execute(
+        "SET client_min_messages = warning;
+         CREATE EXTENSION pg_wasm VERSION '0.1.0';
+         SELECT wasm.load_wat('dm', '(module
+           (func (export \"twice\") (param i64) (result i64) (i64.mul (local.get 0) (i64.const 2))))');
+         SELECT wasm.configure('dm', '{\"fuel\": 100000}');
+         CREATE VIEW doubled AS SELECT g, dm_twice(g) AS d FROM generate_series(1, 3) g;",
+    )
+    .unwrap();
+    assert_eq!(version(&mut c), "0.1.0");
+    drop(c);
+
+    let restored = "pg_wasm_client_upgrade_restored";
+    dump_and_restore(db, restored);
+    let mut r = connect(restored);
+    assert_eq!(version(&mut r), CURRENT);
+    let d: Vec<i64> = r
+        .query("SELECT d FROM doubled ORDER BY g", &[])
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(d, vec![2, 4, 6]);
+    let limits: String = r
+        .query_one(
+            "SELECT limits::text FROM wasm.modules WHERE name = 'dm'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(limits, r#"{"fuel": 100000}"#);
+    drop(r);
+    let mut admin = connect("postgres");
+    for name in [db, restored] {
+        admin
+            .batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
+            .unwrap();
+    }
+}

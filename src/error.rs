@@ -49,6 +49,9 @@ pub enum PgWasmError {
         sqlstate: PgSqlErrorCode,
         message: String,
     },
+    /// A change to the modules in a read-only transaction, as on a hot
+    /// standby (25006); names the call, e.g. "wasm.load()".
+    ReadOnly(&'static str),
     /// A failed catalog query; a bug or a damaged installation (XX000).
     Internal(String),
 }
@@ -96,6 +99,7 @@ impl PgWasmError {
             PgWasmError::OutOfRange(_) => ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
             PgWasmError::InvalidResult { sqlstate, .. } => *sqlstate,
             PgWasmError::Raised { .. } => ERRCODE_RAISE_EXCEPTION,
+            PgWasmError::ReadOnly(_) => ERRCODE_READ_ONLY_SQL_TRANSACTION,
             PgWasmError::Internal(_) => ERRCODE_INTERNAL_ERROR,
         }
     }
@@ -228,6 +232,10 @@ impl fmt::Display for PgWasmError {
                 f,
                 "function {function} may not call wasm module \"{module}\": the function's owner does not own the module"
             ),
+            // PostgreSQL's own wording (PreventCommandIfReadOnly).
+            PgWasmError::ReadOnly(what) => {
+                write!(f, "cannot execute {what} in a read-only transaction")
+            }
             PgWasmError::Internal(m) => write!(f, "pg_wasm internal error: {m}"),
         }
     }

@@ -15,6 +15,18 @@ fn raise<T>(r: Result<T>) -> T {
     r.unwrap_or_else(|e| e.raise())
 }
 
+/// Refuses a change to the modules in a read-only transaction — every
+/// transaction of a hot standby — before any work, with PostgreSQL's
+/// read-only error instead of a failure deep in the catalog write.
+fn writable(what: &'static str) -> Result<()> {
+    // SAFETY: a plain global of the current transaction, read in the
+    // backend's thread.
+    if unsafe { pg_sys::XactReadOnly } {
+        return Err(PgWasmError::ReadOnly(what));
+    }
+    Ok(())
+}
+
 /// Compiles `bytes` and describes what will be stored.
 fn prepare<'a>(
     name: &str,
@@ -32,6 +44,7 @@ fn prepare<'a>(
 }
 
 fn load_inner(name: &str, bytes: &[u8], options: &serde_json::Value) -> Result<Vec<pg_sys::Oid>> {
+    writable("wasm.load()")?;
     check_module_name(name)?;
     let opts = LoadOptions::parse(options, FunctionsOption::Auto)?;
     let (module, info, code) = prepare(name, bytes)?;
@@ -75,7 +88,11 @@ COMMENT ON FUNCTION wasm.load_wat(text, text, jsonb) IS
   'wasm.load for a module written in WebAssembly text.';
 "#)]
 fn load_wat(name: &str, wat: &str, options: JsonB) -> SetOfIterator<'static, pg_sys::Oid> {
-    let bytes = raise(check_module_name(name).and_then(|()| cache::wat_to_bytes(name, wat)));
+    let bytes = raise(
+        writable("wasm.load_wat()")
+            .and_then(|()| check_module_name(name))
+            .and_then(|()| cache::wat_to_bytes(name, wat)),
+    );
     SetOfIterator::new(raise(load_inner(name, &bytes, &options.0)))
 }
 
@@ -84,6 +101,7 @@ fn replace_inner(
     bytes: &[u8],
     options: Option<&serde_json::Value>,
 ) -> Result<Vec<pg_sys::Oid>> {
+    writable("wasm.replace()")?;
     check_module_name(name)?;
     let opts = LoadOptions::parse(
         options.unwrap_or(&serde_json::Value::Null),
@@ -191,6 +209,7 @@ fn replace(
 }
 
 fn unload_inner(name: &str, cascade: bool) -> Result<()> {
+    writable("wasm.unload()")?;
     let meta = catalog::lock(name)?;
     catalog::check_owner(&meta)?;
     let users = catalog::functions_using(name)?;
@@ -224,6 +243,7 @@ fn unload(name: &str, cascade: bool) {
 }
 
 fn configure_inner(name: &str, options: &serde_json::Value) -> Result<serde_json::Value> {
+    writable("wasm.configure()")?;
     let obj = options.as_object().ok_or_else(|| {
         PgWasmError::InvalidParameter(format!("options must be a JSON object, not {options}"))
     })?;

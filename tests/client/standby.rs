@@ -42,10 +42,15 @@ fn standby_dsn(db: &str) -> String {
     format!("host={} port={} user=postgres dbname={db}", root(), port())
 }
 
-struct Standby;
+/// One standby at a time (they share a directory and port), even when the
+/// test harness runs this file's tests in parallel.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+struct Standby(#[allow(dead_code)] std::sync::MutexGuard<'static, ()>);
 
 impl Standby {
     fn start() -> Standby {
+        let guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
         Standby::stop_and_remove();
         let root = root();
         std::fs::create_dir_all(&root).unwrap();
@@ -93,7 +98,7 @@ impl Standby {
                 "start",
             ],
         );
-        Standby
+        Standby(guard)
     }
 
     fn connect(&self, db: &str) -> Client {
@@ -198,4 +203,138 @@ fn a_hot_standby_compiles_once_maps_and_follows_replace() {
         vec!["sb".to_string()],
         "only the new code's artifact stays"
     );
+}
+
+/// Waits (up to 30 s) until the standby has replayed what makes `ready`
+/// true.
+fn until_replayed(s: &mut Client, what: &str, mut ready: impl FnMut(&mut Client) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !ready(s) {
+        assert!(Instant::now() < deadline, "the standby never saw {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn has_module(c: &mut Client, name: &str) -> bool {
+    c.query_one(
+        "SELECT count(*) FROM wasm.modules WHERE name = $1",
+        &[&name],
+    )
+    .unwrap()
+    .get::<_, i64>(0)
+        == 1
+}
+
+/// Functions, aggregates and SETOF functions run on the standby; what the
+/// primary commits (load, replace, unload) is what it runs after replay, a
+/// rolled-back load never appears, and writes are refused as PostgreSQL
+/// refuses them on a standby.
+#[test]
+fn a_hot_standby_runs_what_the_primary_committed() {
+    let guests = std::env::var("PG_WASM_GUESTS").expect("PG_WASM_GUESTS (make guests)");
+    let db = "pg_wasm_client_standby_runs";
+    let mut p = fresh_db(db);
+    let textkit = std::fs::read(format!("{guests}/textkit.wasm")).unwrap();
+    p.batch_execute("CREATE TYPE textkit_stats AS (bytes int, words int, longest text)")
+        .unwrap();
+    p.execute("SELECT wasm.load('textkit', $1)", &[&textkit])
+        .unwrap();
+    p.batch_execute(
+        "CREATE AGGREGATE approx_distinct(text) (
+           SFUNC = textkit_hll_add, STYPE = bytea, FINALFUNC = textkit_hll_count);
+         SELECT wasm.load_wat('acc', '(module
+           (func (export \"add\") (param i64 i64) (result i64) (i64.add (local.get 0) (local.get 1))))');
+         CREATE AGGREGATE wasm_sum(bigint) (SFUNC = acc_add, STYPE = bigint, INITCOND = '0');",
+    )
+    .unwrap();
+    let standby = Standby::start();
+    let mut s = standby.connect(db);
+
+    // Scalar, SETOF and aggregates (wasm state functions) on the standby.
+    let slug: String = s
+        .query_one("SELECT textkit_slugify('Hello, Standby!')", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(slug, "hello-standby");
+    let words: Vec<String> = s
+        .query("SELECT textkit_tokenize('one two three')", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(words, ["one", "two", "three"]);
+    let sum: i64 = s
+        .query_one("SELECT wasm_sum(g) FROM generate_series(1, 1000) g", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(sum, 500_500);
+    let distinct: i32 = s
+        .query_one(
+            "SELECT approx_distinct(g::text)::int FROM generate_series(1, 10000) g",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!((9000..11000).contains(&distinct), "{distinct}");
+
+    // Writes are refused with PostgreSQL's read-only error, and change
+    // nothing.
+    for sql in [
+        "SELECT wasm.load_wat('w', '(module)')",
+        "SELECT wasm.replace('acc', wasm.wat_to_wasm('(module)'))",
+        "SELECT wasm.unload('acc', true)",
+        "SELECT wasm.configure('acc', '{\"fuel\": 10}')",
+    ] {
+        let err = s.query(sql, &[]).unwrap_err();
+        let db = err.as_db_error().expect("a database error");
+        assert_eq!(db.code().code(), "25006", "{sql}: {}", db.message());
+    }
+    assert_eq!(
+        s.query_one("SELECT wasm_sum(g) FROM generate_series(1, 10) g", &[])
+            .unwrap()
+            .get::<_, i64>(0),
+        55
+    );
+
+    // A load rolled back on the primary never appears; the commit after it
+    // (marker) shows the standby has replayed past it.
+    p.batch_execute(
+        "BEGIN;
+         SELECT wasm.load_wat('ghost', '(module (func (export \"f\") (result i32) i32.const 1))');
+         ROLLBACK;",
+    )
+    .unwrap();
+    p.batch_execute(
+        "SELECT wasm.load_wat('marker', '(module (func (export \"f\") (result i32) i32.const 7))')",
+    )
+    .unwrap();
+    until_replayed(&mut s, "the marker module", |s| has_module(s, "marker"));
+    assert_eq!(call_i32(&mut s, "SELECT marker_f()"), 7);
+    assert!(!has_module(&mut s, "ghost"));
+    let err = s.query_one("SELECT ghost_f()", &[]).unwrap_err();
+    assert_eq!(err.code().map(|c| c.code()), Some("42883"), "{err}");
+
+    // Replace: the session that has the old code cached runs the new code
+    // once replayed (the aggregate's state function too).
+    p.batch_execute(
+        "SELECT wasm.replace('acc', wasm.wat_to_wasm('(module
+           (func (export \"add\") (param i64 i64) (result i64)
+             (i64.add (i64.add (local.get 0) (local.get 1)) (i64.const 1))))'))",
+    )
+    .unwrap();
+    until_replayed(&mut s, "the replaced acc", |s| {
+        s.query_one("SELECT wasm_sum(g) FROM generate_series(1, 10) g", &[])
+            .unwrap()
+            .get::<_, i64>(0)
+            == 65
+    });
+
+    // Unload with cascade: the functions are gone on the standby as well.
+    p.batch_execute("SELECT wasm.unload('marker', true)")
+        .unwrap();
+    until_replayed(&mut s, "the unload", |s| !has_module(s, "marker"));
+    let err = s.query_one("SELECT marker_f()", &[]).unwrap_err();
+    assert_eq!(err.code().map(|c| c.code()), Some("42883"), "{err}");
+    drop(s);
+    drop(standby);
 }

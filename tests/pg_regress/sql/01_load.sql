@@ -112,3 +112,12 @@ SELECT * FROM wasm.inspect(wasm.wat_to_wasm('(module
   (func (export "f") (param i32 f64) (result i64) i64.const 0))'));
 SELECT * FROM wasm.inspect('\x00'::bytea);
 \echo :LAST_ERROR_SQLSTATE
+
+-- A read-only transaction (every transaction of a hot standby) cannot
+-- change modules: PostgreSQL's read-only error (25006), before any work.
+BEGIN READ ONLY;
+SELECT wasm.load_wat('ro', '(module)');
+ROLLBACK;
+BEGIN READ ONLY;
+SELECT wasm.configure('ro', '{}');
+ROLLBACK;

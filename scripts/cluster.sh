@@ -26,12 +26,18 @@ log_min_messages = warning
 max_parallel_workers_per_gather = 2
 CONF
     fi
-    # Cluster-wide wasm.stats need the library preloaded (shared memory).
-    # Added to clusters made before this line existed, too.
-    if ! grep -q "^shared_preload_libraries = 'pg_wasm'" "$DATA/postgresql.conf"; then
-      echo "shared_preload_libraries = 'pg_wasm'" | as_pg tee -a "$DATA/postgresql.conf" >/dev/null
-      as_pg "$BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1 \
-        && as_pg "$BIN/pg_ctl" -D "$DATA" -l "$ROOT/server.log" -w restart >/dev/null
+    # Settings the tests need, added to clusters made before they were
+    # listed too: cluster-wide wasm.stats need the library preloaded
+    # (shared memory); the logical replication test needs wal_level logical.
+    changed=
+    for setting in "shared_preload_libraries = 'pg_wasm'" "wal_level = logical"; do
+      if ! grep -qxF "$setting" "$DATA/postgresql.conf"; then
+        echo "$setting" | as_pg tee -a "$DATA/postgresql.conf" >/dev/null
+        changed=1
+      fi
+    done
+    if [ -n "$changed" ] && as_pg "$BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; then
+      as_pg "$BIN/pg_ctl" -D "$DATA" -l "$ROOT/server.log" -w restart >/dev/null
     fi
     if as_pg "$BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; then
       echo "cluster: running on port $PORT, socket $ROOT"

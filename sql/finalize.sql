@@ -5,6 +5,15 @@ CREATE FUNCTION wasm.wasm_call_handler() RETURNS language_handler
 CREATE FUNCTION wasm.wasm_validator(oid) RETURNS void
     LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'wasm_validator';
 
+-- Changes to wasm.module made without pg_wasm's functions (rows applied by
+-- logical replication) reach every backend's module cache too. ALWAYS: the
+-- apply worker runs with session_replication_role = replica.
+CREATE FUNCTION wasm.module_changed() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'wasm_module_changed';
+CREATE TRIGGER module_changed AFTER INSERT OR UPDATE OR DELETE ON wasm.module
+    FOR EACH ROW EXECUTE FUNCTION wasm.module_changed();
+ALTER TABLE wasm.module ENABLE ALWAYS TRIGGER module_changed;
+
 -- Trusted: Wasm code cannot reach the server beyond what pg_wasm hands it,
 -- so any role with USAGE may create wasm functions; the validator still
 -- requires that the creator owns the module a function calls.

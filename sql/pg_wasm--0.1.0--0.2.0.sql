@@ -1,11 +1,21 @@
 -- pg_wasm 0.1.0 -> 0.2.0 (ALTER EXTENSION pg_wasm UPDATE).
--- What changed: compiled artifacts shared by the cluster (wasm.cache,
+-- What changed: a trigger on wasm.module for changes applied by logical
+-- replication; compiled artifacts shared by the cluster (wasm.cache,
 -- wasm.clear_cache, wasm.cache_stats) and cluster-wide wasm.stats (mean
 -- time, last error, scope; wasm.reset_stats no longer open to PUBLIC).
 -- wasm.module is unchanged: modules, functions and grants stay as they are.
 -- A fresh CREATE EXTENSION of 0.2.0 and this update give the same schema
 -- (tests/client/upgrade.rs compares them).
 \echo Use "ALTER EXTENSION pg_wasm UPDATE TO '0.2.0'" to load this file. \quit
+
+-- Changes to wasm.module made without pg_wasm's functions (rows applied by
+-- logical replication) reach every backend's module cache too. ALWAYS: the
+-- apply worker runs with session_replication_role = replica.
+CREATE FUNCTION wasm.module_changed() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'wasm_module_changed';
+CREATE TRIGGER module_changed AFTER INSERT OR UPDATE OR DELETE ON wasm.module
+    FOR EACH ROW EXECUTE FUNCTION wasm.module_changed();
+ALTER TABLE wasm.module ENABLE ALWAYS TRIGGER module_changed;
 
 -- Compiled artifacts (SPEC §11).
 CREATE FUNCTION wasm.cache_entries()

@@ -2,6 +2,7 @@
 //! written through SPI. Nothing here runs on the per-row call path: the
 //! caches in `pg::cache` read it once per invalidation.
 
+mod changed;
 mod scan;
 pub mod settings;
 

@@ -41,6 +41,9 @@ SELECT pg_describe_object(m.classid, m.objid, 0)
               || E'\n  constraints: ' || coalesce((SELECT string_agg(conname || ' '
                       || pg_get_constraintdef(oid), ', ' ORDER BY conname)
                    FROM pg_constraint WHERE conrelid = c.oid), '-')
+              || E'\n  triggers: ' || coalesce((SELECT string_agg(pg_get_triggerdef(t.oid)
+                      || ' enabled ' || t.tgenabled::text, ', ' ORDER BY t.tgname)
+                   FROM pg_trigger t WHERE t.tgrelid = c.oid AND NOT t.tgisinternal), '-')
               || E'\n  indexes: ' || coalesce((SELECT string_agg(pg_get_indexdef(indexrelid), ', '
                       ORDER BY indexrelid::regclass::text)
                    FROM pg_index WHERE indrelid = c.oid), '-')

@@ -36,7 +36,7 @@ PSQL = scripts/cluster.sh psql
 PG_REGRESS = /usr/lib/postgresql/15/lib/pgxs/src/test/regress/pg_regress
 REGRESS_TESTS = $(sort $(basename $(notdir $(wildcard tests/pg_regress/sql/*.sql))))
 
-.PHONY: demo test setup install guests cluster stop package test-package \
+.PHONY: demo test setup install guests cluster stop package test-package test-citus \
         test-runtime test-pg test-regress test-client bench lint
 
 demo: install guests cluster
@@ -44,7 +44,7 @@ demo: install guests cluster
 	$(PSQL) -d pg_wasm_demo -v ON_ERROR_STOP=1 -f demo/demo.sql
 
 test: install guests test-runtime test-pg reinstall cluster test-regress test-client \
-      $(if $(filter 15,$(PG)),test-package) $(addprefix test-also-,$(TEST_ALSO))
+      $(if $(filter 15,$(PG)),test-package test-citus) $(addprefix test-also-,$(TEST_ALSO))
 	@echo "make test: all tiers passed on PostgreSQL $(PG)$(if $(TEST_ALSO), (pg_regress and client tiers also on $(TEST_ALSO)))"
 
 # The SQL-facing tiers against another version, with the same build of
@@ -121,6 +121,16 @@ package: setup
 test-package: package
 	scripts/test-package.sh target/package/postgresql-$(PG)-pg-wasm_*.deb
 	$(install_extension)
+
+# Citus 13.2.2 built from ../shared/deps (scripts/citus.sh, once), a
+# coordinator and two workers (scripts/citus-cluster.sh), the Citus client
+# tests, then the three clusters are stopped. PostgreSQL 15 only (Citus
+# 13.2.2 supports 15-17; 16 and 17 are not set up here).
+test-citus: install
+	scripts/citus.sh
+	scripts/citus-cluster.sh start
+	cargo test --release -p pg_wasm_client_tests --test citus -- --ignored --test-threads=1
+	scripts/citus-cluster.sh stop
 
 bench: install guests cluster
 	benches/run.sh

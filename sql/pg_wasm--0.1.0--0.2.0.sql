@@ -17,6 +17,13 @@ CREATE TRIGGER module_changed AFTER INSERT OR UPDATE OR DELETE ON wasm.module
     FOR EACH ROW EXECUTE FUNCTION wasm.module_changed();
 ALTER TABLE wasm.module ENABLE ALWAYS TRIGGER module_changed;
 
+-- Citus: the trigger of the op log wasm.citus_op (made by the coordinator's
+-- first module change; docs/scale-out.md).
+CREATE FUNCTION wasm.citus_apply() RETURNS trigger
+LANGUAGE c AS 'MODULE_PATHNAME', 'citus_apply_wrapper';
+COMMENT ON FUNCTION wasm.citus_apply() IS
+  'Trigger of the Citus op log wasm.citus_op: applies a module change made on the coordinator to this node.';
+
 -- Compiled artifacts (SPEC §11).
 CREATE FUNCTION wasm.cache_entries()
 RETURNS TABLE(key text, sha256 bytea, size bigint, databases bigint, created timestamptz)

@@ -4,6 +4,7 @@
 
 mod body;
 mod cache;
+mod citus;
 mod functions;
 mod inspect;
 mod modules;

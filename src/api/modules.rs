@@ -6,6 +6,7 @@ use crate::catalog::{self, ModuleMeta, NewCode, Settings};
 use crate::error::{PgWasmError, Result, RuntimeContext};
 use crate::marshal;
 use crate::pg::body::check_module_name;
+use crate::pg::citus::{self, Op};
 use crate::pg::{artifacts, cache};
 use pg_wasm_runtime::{describe_with_section, sha256, ModuleInfo};
 use pgrx::prelude::*;
@@ -43,7 +44,11 @@ fn prepare<'a>(
     Ok((module, info, code))
 }
 
-fn load_inner(name: &str, bytes: &[u8], options: &serde_json::Value) -> Result<Vec<pg_sys::Oid>> {
+pub(super) fn load_inner(
+    name: &str,
+    bytes: &[u8],
+    options: &serde_json::Value,
+) -> Result<Vec<pg_sys::Oid>> {
     writable("wasm.load()")?;
     check_module_name(name)?;
     let opts = LoadOptions::parse(options, FunctionsOption::Auto)?;
@@ -59,14 +64,20 @@ fn load_inner(name: &str, bytes: &[u8], options: &serde_json::Value) -> Result<V
     artifacts::keep(engine, &meta, &module, true);
     artifacts::sweep_unused(engine)?;
     cache::prime(meta, module);
-    functions::create(
+    let created = functions::create(
         name,
         &info,
         &opts.functions,
         opts.schema.as_deref(),
         opts.prefix.as_deref(),
         false,
-    )
+    )?;
+    citus::record(Op::Load {
+        name,
+        bytes,
+        options,
+    })?;
+    Ok(created)
 }
 
 #[pg_extern(sql = r#"
@@ -96,7 +107,7 @@ fn load_wat(name: &str, wat: &str, options: JsonB) -> SetOfIterator<'static, pg_
     SetOfIterator::new(raise(load_inner(name, &bytes, &options.0)))
 }
 
-fn replace_inner(
+pub(super) fn replace_inner(
     name: &str,
     bytes: &[u8],
     options: Option<&serde_json::Value>,
@@ -132,14 +143,20 @@ fn replace_inner(
     // The old code's link goes when this transaction commits.
     artifacts::sweep_unused(engine)?;
     cache::prime(meta, module);
-    functions::create(
+    let created = functions::create(
         name,
         &info,
         &opts.functions,
         opts.schema.as_deref(),
         opts.prefix.as_deref(),
         true,
-    )
+    )?;
+    citus::record(Op::Replace {
+        name,
+        bytes,
+        options,
+    })?;
+    Ok(created)
 }
 
 /// A function keeps its OID across a replace, so its export must still be
@@ -208,7 +225,7 @@ fn replace(
     )))
 }
 
-fn unload_inner(name: &str, cascade: bool) -> Result<()> {
+pub(super) fn unload_inner(name: &str, cascade: bool) -> Result<()> {
     writable("wasm.unload()")?;
     let meta = catalog::lock(name)?;
     catalog::check_owner(&meta)?;
@@ -228,7 +245,8 @@ fn unload_inner(name: &str, cascade: bool) -> Result<()> {
     }
     catalog::delete(name)?;
     cache::forget(name);
-    artifacts::sweep_unused(cache::engine()?)
+    artifacts::sweep_unused(cache::engine()?)?;
+    citus::record(Op::Unload { name, cascade })
 }
 
 #[pg_extern(sql = r#"
@@ -242,7 +260,10 @@ fn unload(name: &str, cascade: bool) {
     raise(unload_inner(name, cascade))
 }
 
-fn configure_inner(name: &str, options: &serde_json::Value) -> Result<serde_json::Value> {
+pub(super) fn configure_inner(
+    name: &str,
+    options: &serde_json::Value,
+) -> Result<serde_json::Value> {
     writable("wasm.configure()")?;
     let obj = options.as_object().ok_or_else(|| {
         PgWasmError::InvalidParameter(format!("options must be a JSON object, not {options}"))
@@ -261,6 +282,7 @@ fn configure_inner(name: &str, options: &serde_json::Value) -> Result<serde_json
     let mut settings: Settings = meta.settings;
     settings.apply(options)?;
     catalog::update_settings(name, &settings)?;
+    citus::record(Op::Configure { name, options })?;
     Ok(settings.to_json())
 }
 

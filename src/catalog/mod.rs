@@ -323,7 +323,7 @@ fn table() -> Result<(pg_sys::Oid, pg_sys::Oid)> {
 /// run under the pinned search_path (so nothing the caller created can be
 /// found before pg_catalog) and as a security-restricted operation (as
 /// PostgreSQL's own maintenance commands run other roles' code).
-fn as_catalog_owner<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+pub(crate) fn as_catalog_owner<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
     struct Restore(pg_sys::Oid, i32);
     impl Drop for Restore {
         fn drop(&mut self) {

@@ -5,6 +5,7 @@ pub mod artifacts;
 pub mod body;
 pub mod cache;
 pub mod call_site;
+pub mod citus;
 pub mod compat;
 pub mod function;
 pub mod handler;

@@ -1,0 +1,167 @@
+//! Citus (SPEC §13, docs/scale-out.md): module changes on the coordinator
+//! reach every worker in the same distributed transaction, all or none;
+//! functions run next to the shards. Needs the three-node cluster of
+//! scripts/citus-cluster.sh, so the tests are `#[ignore]`d in the plain
+//! client tier and run by `make test-citus` (`-- --ignored`).
+
+#[path = "support.rs"]
+mod support;
+use support::*;
+
+const COORD: u16 = 28840;
+const WORKERS: [u16; 2] = [28841, 28842];
+
+fn node(port: u16, db: &str) -> Client {
+    Client::connect(
+        &format!("host=localhost port={port} user=postgres dbname={db}"),
+        NoTls,
+    )
+    .unwrap_or_else(|e| panic!("node on port {port} (make test-citus starts it): {e}"))
+}
+
+/// A database with Citus and pg_wasm on all three nodes, the workers added.
+fn citus_db(db: &str) -> Client {
+    for port in std::iter::once(COORD).chain(WORKERS) {
+        let mut admin = node(port, "postgres");
+        admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+            .unwrap();
+        admin
+            .batch_execute(&format!("CREATE DATABASE {db}"))
+            .unwrap();
+        if port != COORD {
+            node(port, db)
+                .batch_execute("CREATE EXTENSION citus")
+                .unwrap();
+        }
+    }
+    let mut c = node(COORD, db);
+    c.batch_execute(&format!(
+        "SET client_min_messages = warning;
+         CREATE EXTENSION citus;
+         SELECT citus_set_coordinator_host('localhost', {COORD});
+         SELECT citus_add_node('localhost', {});
+         SELECT citus_add_node('localhost', {});
+         CREATE EXTENSION pg_wasm;",
+        WORKERS[0], WORKERS[1]
+    ))
+    .unwrap();
+    c
+}
+
+/// What each worker answers to `sql` (one value, as text).
+fn on_workers(db: &str, sql: &str) -> Vec<Option<String>> {
+    WORKERS
+        .iter()
+        .map(|&port| {
+            node(port, db)
+                .query_one(&format!("SELECT ({sql})::text"), &[])
+                .unwrap()
+                .get(0)
+        })
+        .collect()
+}
+
+fn wat(v: i32) -> String {
+    format!(
+        r#"(module (func (export "f") (param i32) (result i32) local.get 0 i32.const {v} i32.add))"#
+    )
+}
+
+#[test]
+#[ignore = "needs the Citus cluster: make test-citus"]
+fn module_changes_reach_every_node_and_functions_run_next_to_shards() {
+    let db = "pg_wasm_citus";
+    let mut c = citus_db(db);
+    c.execute("SELECT wasm.load_wat('m', $1)", &[&wat(1)])
+        .unwrap();
+    assert_eq!(
+        on_workers(db, "SELECT m_f(41)"),
+        [Some("42".into()), Some("42".into())],
+        "the module and its function on both workers"
+    );
+
+    c.execute("SELECT wasm.replace('m', wasm.wat_to_wasm($1))", &[&wat(2)])
+        .unwrap();
+    assert_eq!(
+        on_workers(db, "SELECT m_f(40)"),
+        [Some("42".into()), Some("42".into())]
+    );
+    c.batch_execute("SELECT wasm.configure('m', '{\"fuel\": 5000}')")
+        .unwrap();
+    assert_eq!(
+        on_workers(
+            db,
+            "SELECT limits->>'fuel' FROM wasm.modules WHERE name = 'm'"
+        ),
+        [Some("5000".into()), Some("5000".into())]
+    );
+
+    // Pushed down: the function runs in the worker tasks, next to the shards.
+    c.batch_execute(
+        "CREATE TABLE dist (x int);
+         SELECT create_distributed_table('dist', 'x');
+         INSERT INTO dist SELECT g FROM generate_series(1, 100000) g;",
+    )
+    .unwrap();
+    let sum: i64 = c
+        .query_one("SELECT sum(m_f(x))::int8 FROM dist", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(sum, (1..=100_000i64).map(|x| x + 2).sum::<i64>());
+    let plan: Vec<String> = c
+        .query(
+            "EXPLAIN (VERBOSE, COSTS OFF) SELECT sum(m_f(x)) FROM dist",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(
+        plan.iter()
+            .any(|l| l.contains("Query: SELECT sum(public.m_f(x))")),
+        "m_f inside the worker task:\n{}",
+        plan.join("\n")
+    );
+
+    // All or none: a module that already exists on one worker makes the
+    // load fail there, and so everywhere. (Loaded there alone, without
+    // functions: a worker refuses function DDL of its own.)
+    node(WORKERS[1], db)
+        .execute(
+            "SELECT wasm.load_wat('clash', $1, '{\"functions\": \"none\"}')",
+            &[&wat(7)],
+        )
+        .unwrap();
+    let err = c
+        .execute("SELECT wasm.load_wat('clash', $1)", &[&wat(9)])
+        .unwrap_err();
+    let e = err.as_db_error().expect("a database error");
+    assert_eq!(e.code().code(), "42710", "{}", e.message());
+    let on_coord: i64 = c
+        .query_one(
+            "SELECT count(*) FROM wasm.modules WHERE name = 'clash'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(on_coord, 0, "nothing on the coordinator");
+    assert_eq!(
+        on_workers(db, "SELECT count(*) FROM wasm.modules WHERE name = 'clash'"),
+        [Some("0".into()), Some("1".into())],
+        "nothing new on the first worker; the second keeps its own"
+    );
+
+    // Unload with cascade: module and functions gone everywhere.
+    c.batch_execute("DROP TABLE dist; SELECT wasm.unload('m', true)")
+        .unwrap();
+    assert_eq!(
+        on_workers(db, "SELECT count(*) FROM wasm.modules WHERE name = 'm'"),
+        [Some("0".into()), Some("0".into())]
+    );
+    assert_eq!(
+        on_workers(db, "SELECT count(*) FROM pg_proc WHERE proname = 'm_f'"),
+        [Some("0".into()), Some("0".into())]
+    );
+}

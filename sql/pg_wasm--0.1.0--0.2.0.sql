@@ -24,6 +24,18 @@ LANGUAGE c AS 'MODULE_PATHNAME', 'citus_apply_wrapper';
 COMMENT ON FUNCTION wasm.citus_apply() IS
   'Trigger of the Citus op log wasm.citus_op: applies a module change made on the coordinator to this node.';
 
+CREATE FUNCTION wasm.citus_catch_up() RETURNS bigint VOLATILE
+SET search_path = pg_catalog, pg_temp LANGUAGE c AS 'MODULE_PATHNAME', 'citus_catch_up_wrapper';
+COMMENT ON FUNCTION wasm.citus_catch_up() IS
+  'Citus: bring this node''s modules to what the op log wasm.citus_op says; returns how many changed.';
+REVOKE EXECUTE ON FUNCTION wasm.citus_catch_up() FROM PUBLIC;
+
+CREATE FUNCTION wasm.citus_sync() RETURNS bigint VOLATILE
+SET search_path = pg_catalog, pg_temp LANGUAGE c AS 'MODULE_PATHNAME', 'citus_sync_wrapper';
+COMMENT ON FUNCTION wasm.citus_sync() IS
+  'Citus, on the coordinator after citus_add_node: give every worker the modules of the op log. Returns how many modules changed on the workers.';
+REVOKE EXECUTE ON FUNCTION wasm.citus_sync() FROM PUBLIC;
+
 -- Compiled artifacts (SPEC §11).
 CREATE FUNCTION wasm.cache_entries()
 RETURNS TABLE(key text, sha256 bytea, size bigint, databases bigint, created timestamptz)

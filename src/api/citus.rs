@@ -125,3 +125,169 @@ fn as_role<T>(role: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
     let _restore = Restore(user, context);
     f()
 }
+
+/// One logged op, as catch-up reads it back.
+struct Logged {
+    id: i64,
+    op: String,
+    caller: String,
+    bytes: Option<Vec<u8>>,
+    options: Option<serde_json::Value>,
+}
+
+fn logged(name: &str) -> Result<Vec<Logged>> {
+    pinned(|| {
+        Spi::connect(|client| {
+            let rows = client.select(
+                "SELECT id, op, caller, bytes, options FROM wasm.citus_op
+                  WHERE name OPERATOR(pg_catalog.=) $1 ORDER BY id",
+                None,
+                &[name.into()],
+            )?;
+            let mut out = Vec::new();
+            for r in rows {
+                out.push(Logged {
+                    id: r.get::<i64>(1)?.unwrap_or_default(),
+                    op: r.get::<String>(2)?.unwrap_or_default(),
+                    caller: r.get::<String>(3)?.unwrap_or_default(),
+                    bytes: r.get::<Vec<u8>>(4)?,
+                    options: r.get::<JsonB>(5)?.map(|j| j.0),
+                });
+            }
+            Ok::<_, pgrx::spi::Error>(out)
+        })
+    })
+    .map_err(Into::into)
+}
+
+/// Brings this node's modules to what the op log says: for each module,
+/// the code of its last load or replace (or none after an unload), with
+/// the settings of every configure since its load. Idempotent; returns how
+/// many modules changed. A node added with `citus_add_node` receives the
+/// log (a reference table) but Citus copies it without firing its trigger,
+/// so `wasm.citus_sync()` runs this on every worker.
+fn catch_up() -> Result<i64> {
+    let names: Vec<String> = pinned(|| {
+        Spi::connect(|client| {
+            client
+                .select(
+                    "SELECT DISTINCT name FROM wasm.citus_op ORDER BY 1",
+                    None,
+                    &[],
+                )?
+                .map(|r| r.get::<String>(1).map(|n| n.unwrap_or_default()))
+                .collect::<std::result::Result<Vec<_>, _>>()
+        })
+    })?;
+    let mut changed = 0;
+    for name in names {
+        let log = logged(&name)?;
+        let Some(code) = log
+            .iter()
+            .rfind(|l| matches!(l.op.as_str(), "load" | "replace" | "unload"))
+        else {
+            continue;
+        };
+        let local = crate::catalog::find(&name)?;
+        let did = citus::applying(|| -> Result<bool> {
+            if code.op == "unload" {
+                if local.is_none() {
+                    return Ok(false);
+                }
+                as_role(&code.caller, || modules::unload_inner(&name, false))?;
+                return Ok(true);
+            }
+            let bytes = code.bytes.as_deref().unwrap_or_default();
+            let load = log
+                .iter()
+                .rfind(|l| l.op == "load" && l.id <= code.id)
+                .unwrap_or(code);
+            let mut did = false;
+            match &local {
+                None => {
+                    let mut options = load
+                        .options
+                        .clone()
+                        .unwrap_or_else(|| serde_json::json!({}));
+                    if let Some(o) = options.as_object_mut() {
+                        o.insert("functions".into(), "none".into());
+                    }
+                    as_role(&code.caller, || modules::load_inner(&name, bytes, &options))?;
+                    did = true;
+                }
+                Some(meta) if meta.sha256 != pg_wasm_runtime::sha256(bytes) => {
+                    as_role(&code.caller, || modules::replace_inner(&name, bytes, None))?;
+                    did = true;
+                }
+                Some(_) => {}
+            }
+            for c in log.iter().filter(|l| l.op == "configure" && l.id > load.id) {
+                let options = c.options.clone().unwrap_or_else(|| serde_json::json!({}));
+                as_role(&c.caller, || modules::configure_inner(&name, &options))?;
+            }
+            Ok(did)
+        })?;
+        changed += i64::from(did);
+    }
+    Ok(changed)
+}
+
+#[pg_extern(sql = r#"
+CREATE FUNCTION wasm.citus_catch_up() RETURNS bigint VOLATILE
+SET search_path = pg_catalog, pg_temp LANGUAGE c AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
+COMMENT ON FUNCTION wasm.citus_catch_up() IS
+  'Citus: bring this node''s modules to what the op log wasm.citus_op says; returns how many changed.';
+REVOKE EXECUTE ON FUNCTION wasm.citus_catch_up() FROM PUBLIC;
+"#)]
+fn citus_catch_up() -> i64 {
+    catch_up().unwrap_or_else(|e| e.raise())
+}
+
+#[pg_extern(sql = r#"
+CREATE FUNCTION wasm.citus_sync() RETURNS bigint VOLATILE
+SET search_path = pg_catalog, pg_temp LANGUAGE c AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
+COMMENT ON FUNCTION wasm.citus_sync() IS
+  'Citus, on the coordinator after citus_add_node: give every worker the modules of the op log. Returns how many modules changed on the workers.';
+REVOKE EXECUTE ON FUNCTION wasm.citus_sync() FROM PUBLIC;
+"#)]
+fn citus_sync() -> i64 {
+    sync().unwrap_or_else(|e| e.raise())
+}
+
+fn sync() -> Result<i64> {
+    let results: Vec<(String, i32, bool, String)> = pinned(|| {
+        Spi::connect(|client| {
+            client
+                .select(
+                    "SELECT nodename::text, nodeport, success, result
+                       FROM pg_catalog.run_command_on_workers('SELECT wasm.citus_catch_up()')",
+                    None,
+                    &[],
+                )?
+                .map(|r| {
+                    Ok((
+                        r.get::<String>(1)?.unwrap_or_default(),
+                        r.get::<i32>(2)?.unwrap_or_default(),
+                        r.get::<bool>(3)?.unwrap_or(false),
+                        r.get::<String>(4)?.unwrap_or_default(),
+                    ))
+                })
+                .collect::<std::result::Result<Vec<_>, pgrx::spi::Error>>()
+        })
+    })?;
+    let failed: Vec<String> = results
+        .iter()
+        .filter(|r| !r.2)
+        .map(|(host, port, _, msg)| format!("{host}:{port}: {msg}"))
+        .collect();
+    if !failed.is_empty() {
+        return Err(PgWasmError::Internal(format!(
+            "wasm.citus_sync: catching up failed on {}",
+            failed.join("; ")
+        )));
+    }
+    Ok(results
+        .iter()
+        .map(|r| r.3.parse::<i64>().unwrap_or(0))
+        .sum())
+}

@@ -159,6 +159,39 @@ fn module_changes_reach_every_node_and_functions_run_next_to_shards() {
         "nothing new on the first worker; the second keeps its own"
     );
 
+    // A worker that is down: the change fails naming it, and nothing
+    // changes on the nodes that are up.
+    let pg_ctl = |args: &[&str]| {
+        let status = std::process::Command::new("sudo")
+            .args(["-u", "postgres"])
+            .arg(pg_bin("pg_ctl"))
+            .args(args)
+            .status()
+            .unwrap();
+        assert!(status.success(), "pg_ctl {args:?}");
+    };
+    let w2 = "/tmp/pg_wasm_citus/w2";
+    pg_ctl(&["-D", w2, "-m", "fast", "-w", "stop"]);
+    let err = c
+        .execute("SELECT wasm.load_wat('down', $1)", &[&wat(5)])
+        .unwrap_err();
+    pg_ctl(&["-D", w2, "-l", "/tmp/pg_wasm_citus/w2.log", "-w", "start"]);
+    let msg = err
+        .as_db_error()
+        .expect("a database error")
+        .message()
+        .to_string();
+    assert!(msg.contains("28842"), "{msg}");
+    let on_coord: i64 = c
+        .query_one("SELECT count(*) FROM wasm.modules WHERE name = 'down'", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(on_coord, 0);
+    assert_eq!(
+        on_workers(db, "SELECT count(*) FROM wasm.modules WHERE name = 'down'"),
+        [Some("0".into()), Some("0".into())]
+    );
+
     // Unload with cascade: module and functions gone everywhere.
     c.batch_execute("DROP TABLE dist; SELECT wasm.unload('m', true)")
         .unwrap();

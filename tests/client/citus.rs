@@ -166,6 +166,7 @@ fn module_changes_reach_every_node_and_functions_run_next_to_shards() {
             .args(["-u", "postgres"])
             .arg(pg_bin("pg_ctl"))
             .args(args)
+            .stdout(std::process::Stdio::null())
             .status()
             .unwrap();
         assert!(status.success(), "pg_ctl {args:?}");
@@ -264,4 +265,66 @@ fn a_worker_added_later_gets_the_modules_from_citus_sync() {
     // Idempotent.
     let again: i64 = c.query_one("SELECT wasm.citus_sync()", &[]).unwrap().get(0);
     assert_eq!(again, 0);
+}
+
+/// A wasm aggregate whose combine function is wasm runs as partial
+/// aggregates on the workers; a wasm BEFORE ROW trigger on a distributed
+/// table fires on the workers (Citus asks for citus.enable_unsafe_triggers).
+#[test]
+#[ignore = "needs the Citus cluster: make test-citus"]
+fn aggregates_and_triggers_run_on_the_workers() {
+    let guests = std::env::var("PG_WASM_GUESTS").expect("PG_WASM_GUESTS (make guests)");
+    let db = "pg_wasm_citus_agg";
+    let mut c = citus_db(db, &WORKERS);
+    c.batch_execute(
+        "SELECT wasm.load_wat('acc', '(module (func (export \"add\") (param i64 i64) (result i64)
+           (i64.add (local.get 0) (local.get 1))))',
+           '{\"functions\": {\"add\": {\"volatility\": \"immutable\", \"parallel\": \"safe\"}}}');
+         CREATE AGGREGATE wsum(bigint) (SFUNC = acc_add, STYPE = bigint, COMBINEFUNC = acc_add,
+                                        INITCOND = '0', PARALLEL = SAFE);
+         CREATE TABLE d (k int, v bigint);
+         SELECT create_distributed_table('d', 'k');
+         INSERT INTO d SELECT g, g FROM generate_series(1, 10000) g;",
+    )
+    .unwrap();
+    let total: i64 = c.query_one("SELECT wsum(v) FROM d", &[]).unwrap().get(0);
+    assert_eq!(total, 50_005_000);
+    let plan: Vec<String> = c
+        .query("EXPLAIN (VERBOSE, COSTS OFF) SELECT wsum(v) FROM d", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(
+        plan.iter()
+            .any(|l| l.contains("worker_partial_agg('public.wsum(bigint)'")),
+        "partial aggregates on the workers:\n{}",
+        plan.join("\n")
+    );
+
+    let triggers = std::fs::read(format!("{guests}/triggers.wasm")).unwrap();
+    c.execute("SELECT wasm.load('trg', $1, '{}')", &[&triggers])
+        .unwrap();
+    // One statement at a time: Citus forwards the text of a DDL statement
+    // to the workers, and a multi-statement string is refused there.
+    for sql in [
+        "CREATE TABLE people (id int, email text)",
+        "SELECT create_distributed_table('people', 'id')",
+        "SET citus.enable_unsafe_triggers = on",
+        "CREATE TRIGGER people_email BEFORE INSERT OR UPDATE ON people
+           FOR EACH ROW EXECUTE FUNCTION trg_require_email()",
+        "INSERT INTO people VALUES (1, 'ada@example.com'), (2, 'grace@example.com')",
+    ] {
+        c.batch_execute(sql).unwrap();
+    }
+    let err = c
+        .execute("INSERT INTO people VALUES (3, 'not an email')", &[])
+        .unwrap_err();
+    let e = err.as_db_error().expect("a database error");
+    assert_eq!(e.code().code(), "P0001", "{}", e.message());
+    let rows: i64 = c
+        .query_one("SELECT count(*) FROM people", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 2);
 }

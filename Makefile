@@ -137,6 +137,7 @@ bench: install guests cluster
 	benches/trigger.sh
 	benches/memory.sh
 	benches/coldstart.sh
+	benches/distributed.sh
 
 lint:
 	cargo fmt --all -- --check

@@ -6,7 +6,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 VERSION=13.2.2
-TARBALL=${CITUS_TARBALL:-../shared/deps/citus-$VERSION.tar.gz}
+# The release tarball sits in shared/deps next to the checkout (or the
+# machine's /work/shared when the clone is elsewhere).
+TARBALL=${CITUS_TARBALL:-}
+if [ -z "$TARBALL" ]; then
+  for dir in ../shared/deps /work/shared/deps; do
+    [ -f "$dir/citus-$VERSION.tar.gz" ] && TARBALL=$dir/citus-$VERSION.tar.gz && break
+  done
+fi
 lib="$("$PG_CONFIG" --pkglibdir)/citus.so"
 
 if [ -f "$lib" ] && grep -aq "Citus $VERSION" "$lib"; then
@@ -23,6 +30,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
+[ -n "$TARBALL" ] && [ -f "$TARBALL" ] || {
+  echo "citus: citus-$VERSION.tar.gz not found in ../shared/deps or /work/shared/deps (set CITUS_TARBALL)" >&2
+  exit 1
+}
 src=target/citus-$VERSION
 rm -rf "$src" && mkdir -p target
 tar xzf "$TARBALL" -C target

@@ -53,14 +53,6 @@ fn apply(row: &PgHeapTuple<'_, AllocatedByPostgres>) -> Result<()> {
     let bytes = column!(row, "bytes", &[u8]);
     let options = column!(row, "options", JsonB);
     let cascade = column!(row, "cascade_drop", bool).unwrap_or(false);
-    // Functions come through Citus's own DDL propagation.
-    let without_functions = |o: Option<&serde_json::Value>| {
-        let mut o = o.cloned().unwrap_or_else(|| serde_json::json!({}));
-        if let Some(obj) = o.as_object_mut() {
-            obj.insert("functions".into(), "none".into());
-        }
-        o
-    };
     as_role(&caller, || {
         citus::applying(|| match op.as_str() {
             "load" => modules::load_inner(
@@ -93,16 +85,8 @@ fn apply(row: &PgHeapTuple<'_, AllocatedByPostgres>) -> Result<()> {
     })
 }
 
-/// Runs `f` as `role` (by name: OIDs differ between nodes), as SECURITY
-/// DEFINER functions switch roles.
+/// Runs `f` as `role`, found by name: role OIDs differ between nodes.
 fn as_role<T>(role: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
-    struct Restore(pg_sys::Oid, i32);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            // SAFETY: restores the values read by GetUserIdAndSecContext.
-            unsafe { pg_sys::SetUserIdAndSecContext(self.0, self.1) }
-        }
-    }
     let oid = pinned(|| {
         Spi::get_one_with_args::<pg_sys::Oid>(
             "SELECT oid FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) $1",
@@ -114,16 +98,17 @@ fn as_role<T>(role: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
             "wasm.citus_op: role \"{role}\" does not exist on this node"
         ))
     })?;
-    let mut user = pg_sys::InvalidOid;
-    let mut context = 0i32;
-    // SAFETY: out-parameters are valid locals; switching the user with
-    // SECURITY_LOCAL_USERID_CHANGE is what SECURITY DEFINER functions do.
-    unsafe {
-        pg_sys::GetUserIdAndSecContext(&mut user, &mut context);
-        pg_sys::SetUserIdAndSecContext(oid, context | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32);
+    crate::catalog::as_user(oid, 0, f)
+}
+
+/// A logged load's or replace's options for another node: functions come
+/// through Citus's own DDL propagation, so none are created there.
+fn without_functions(options: Option<&serde_json::Value>) -> serde_json::Value {
+    let mut o = options.cloned().unwrap_or_else(|| serde_json::json!({}));
+    if let Some(obj) = o.as_object_mut() {
+        obj.insert("functions".into(), "none".into());
     }
-    let _restore = Restore(user, context);
-    f()
+    o
 }
 
 /// One logged op, as catch-up reads it back.

@@ -324,6 +324,16 @@ fn table() -> Result<(pg_sys::Oid, pg_sys::Oid)> {
 /// found before pg_catalog) and as a security-restricted operation (as
 /// PostgreSQL's own maintenance commands run other roles' code).
 pub(crate) fn as_catalog_owner<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    let (_, owner) = table()?;
+    as_user(owner, pg_sys::SECURITY_RESTRICTED_OPERATION as i32, || {
+        pinned(f)
+    })
+}
+
+/// Runs `f` as `role`, as SECURITY DEFINER functions switch roles
+/// (SECURITY_LOCAL_USERID_CHANGE plus `extra` context flags); the previous
+/// user is restored on return and on unwinding.
+pub(crate) fn as_user<T>(role: pg_sys::Oid, extra: i32, f: impl FnOnce() -> T) -> T {
     struct Restore(pg_sys::Oid, i32);
     impl Drop for Restore {
         fn drop(&mut self) {
@@ -331,22 +341,19 @@ pub(crate) fn as_catalog_owner<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
             unsafe { pg_sys::SetUserIdAndSecContext(self.0, self.1) }
         }
     }
-    let (_, owner) = table()?;
     let mut user = pg_sys::InvalidOid;
     let mut context = 0i32;
-    // SAFETY: out-parameters are valid locals; switching to the table owner
-    // with SECURITY_LOCAL_USERID_CHANGE is what SECURITY DEFINER functions do.
+    // SAFETY: out-parameters are valid locals; switching the user with
+    // SECURITY_LOCAL_USERID_CHANGE is what SECURITY DEFINER functions do.
     unsafe {
         pg_sys::GetUserIdAndSecContext(&mut user, &mut context);
         pg_sys::SetUserIdAndSecContext(
-            owner,
-            context
-                | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32
-                | pg_sys::SECURITY_RESTRICTED_OPERATION as i32,
+            role,
+            context | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32 | extra,
         );
     }
     let _restore = Restore(user, context);
-    pinned(f)
+    f()
 }
 
 /// Queues a relcache invalidation of `wasm.module`. PostgreSQL delivers it

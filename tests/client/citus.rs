@@ -161,22 +161,15 @@ fn module_changes_reach_every_node_and_functions_run_next_to_shards() {
 
     // A worker that is down: the change fails naming it, and nothing
     // changes on the nodes that are up.
-    let pg_ctl = |args: &[&str]| {
-        let status = std::process::Command::new("sudo")
-            .args(["-u", "postgres"])
-            .arg(pg_bin("pg_ctl"))
-            .args(args)
-            .stdout(std::process::Stdio::null())
-            .status()
-            .unwrap();
-        assert!(status.success(), "pg_ctl {args:?}");
-    };
     let w2 = "/tmp/pg_wasm_citus/w2";
-    pg_ctl(&["-D", w2, "-m", "fast", "-w", "stop"]);
+    as_postgres("pg_ctl", &["-D", w2, "-m", "fast", "-w", "stop"]);
     let err = c
         .execute("SELECT wasm.load_wat('down', $1)", &[&wat(5)])
         .unwrap_err();
-    pg_ctl(&["-D", w2, "-l", "/tmp/pg_wasm_citus/w2.log", "-w", "start"]);
+    as_postgres(
+        "pg_ctl",
+        &["-D", w2, "-l", "/tmp/pg_wasm_citus/w2.log", "-w", "start"],
+    );
     let msg = err
         .as_db_error()
         .expect("a database error")

@@ -9,7 +9,6 @@
 
 #[path = "support.rs"]
 mod support;
-use std::time::{Duration, Instant};
 use support::*;
 
 const PUB: &str = "pg_wasm_client_pub";
@@ -19,14 +18,6 @@ fn wat(v: i32) -> String {
     format!(
         r#"(module (func (export "f") (param i32) (result i32) local.get 0 i32.const {v} i32.add))"#
     )
-}
-
-fn until(what: &str, mut ready: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !ready() {
-        assert!(Instant::now() < deadline, "the subscriber never saw {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 fn cleanup(admin: &mut Client) {
@@ -68,7 +59,7 @@ fn a_subscriber_gets_modules_and_follows_replace() {
         dsn(PUB)
     ))
     .unwrap();
-    until("the initial copy", || {
+    wait_until("the initial copy", || {
         s.query_one("SELECT count(*) FROM wasm.modules WHERE name = 'lr'", &[])
             .unwrap()
             .get::<_, i64>(0)
@@ -87,7 +78,7 @@ fn a_subscriber_gets_modules_and_follows_replace() {
         &[&wat(200)],
     )
     .unwrap();
-    until("the replaced module", || {
+    wait_until("the replaced module", || {
         call_i32(&mut s, "SELECT lr_f(1)") == 201
     });
     let mut fresh_session = connect(SUB);
@@ -96,7 +87,7 @@ fn a_subscriber_gets_modules_and_follows_replace() {
     // A configure (a row update, no new code) arrives too.
     p.batch_execute("SELECT wasm.configure('lr', '{\"fuel\": 12345}')")
         .unwrap();
-    until("the new settings", || {
+    wait_until("the new settings", || {
         s.query_one(
             "SELECT limits->>'fuel' FROM wasm.modules WHERE name = 'lr'",
             &[],
@@ -110,7 +101,7 @@ fn a_subscriber_gets_modules_and_follows_replace() {
     // Unloading on the publisher deletes the row the subscriber's function
     // needs: a call there says the module does not exist.
     p.batch_execute("SELECT wasm.unload('lr', true)").unwrap();
-    until("the unload", || {
+    wait_until("the unload", || {
         s.query_one("SELECT count(*) FROM wasm.modules WHERE name = 'lr'", &[])
             .unwrap()
             .get::<_, i64>(0)

@@ -21,23 +21,6 @@ fn root() -> String {
     format!("{}_standby", cluster_dir())
 }
 
-/// Runs a PostgreSQL tool as the postgres OS user.
-fn as_postgres(tool: &str, args: &[&str]) {
-    let bin = pg_bin(tool);
-    let running_as_postgres = std::env::var("USER").is_ok_and(|u| u == "postgres");
-    let status = if running_as_postgres {
-        Command::new(&bin).args(args).status()
-    } else {
-        Command::new("sudo")
-            .args(["-u", "postgres"])
-            .arg(&bin)
-            .args(args)
-            .status()
-    }
-    .unwrap();
-    assert!(status.success(), "{tool} {args:?} failed");
-}
-
 fn standby_dsn(db: &str) -> String {
     format!("host={} port={} user=postgres dbname={db}", root(), port())
 }
@@ -205,16 +188,6 @@ fn a_hot_standby_compiles_once_maps_and_follows_replace() {
     );
 }
 
-/// Waits (up to 30 s) until the standby has replayed what makes `ready`
-/// true.
-fn until_replayed(s: &mut Client, what: &str, mut ready: impl FnMut(&mut Client) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !ready(s) {
-        assert!(Instant::now() < deadline, "the standby never saw {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 fn has_module(c: &mut Client, name: &str) -> bool {
     c.query_one(
         "SELECT count(*) FROM wasm.modules WHERE name = $1",
@@ -308,7 +281,7 @@ fn a_hot_standby_runs_what_the_primary_committed() {
         "SELECT wasm.load_wat('marker', '(module (func (export \"f\") (result i32) i32.const 7))')",
     )
     .unwrap();
-    until_replayed(&mut s, "the marker module", |s| has_module(s, "marker"));
+    wait_until("the marker module", || has_module(&mut s, "marker"));
     assert_eq!(call_i32(&mut s, "SELECT marker_f()"), 7);
     assert!(!has_module(&mut s, "ghost"));
     let err = s.query_one("SELECT ghost_f()", &[]).unwrap_err();
@@ -322,7 +295,7 @@ fn a_hot_standby_runs_what_the_primary_committed() {
              (i64.add (i64.add (local.get 0) (local.get 1)) (i64.const 1))))'))",
     )
     .unwrap();
-    until_replayed(&mut s, "the replaced acc", |s| {
+    wait_until("the replaced acc", || {
         s.query_one("SELECT wasm_sum(g) FROM generate_series(1, 10) g", &[])
             .unwrap()
             .get::<_, i64>(0)
@@ -332,7 +305,7 @@ fn a_hot_standby_runs_what_the_primary_committed() {
     // Unload with cascade: the functions are gone on the standby as well.
     p.batch_execute("SELECT wasm.unload('marker', true)")
         .unwrap();
-    until_replayed(&mut s, "the unload", |s| !has_module(s, "marker"));
+    wait_until("the unload", || !has_module(&mut s, "marker"));
     let err = s.query_one("SELECT marker_f()", &[]).unwrap_err();
     assert_eq!(err.code().map(|c| c.code()), Some("42883"), "{err}");
     drop(s);

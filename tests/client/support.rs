@@ -95,3 +95,37 @@ pub fn dump_and_restore(from: &str, to: &str) {
     assert!(status.success(), "pg_restore failed");
     let _ = std::fs::remove_file(dump);
 }
+
+/// Waits (up to 30 s, polling every 50 ms) until `ready`, for changes that
+/// arrive asynchronously (replay on a standby, logical replication).
+pub fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !ready() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never saw {what} within 30 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Runs a PostgreSQL tool as the postgres OS user.
+pub fn as_postgres(tool: &str, args: &[&str]) {
+    let bin = pg_bin(tool);
+    let running_as_postgres = std::env::var("USER").is_ok_and(|u| u == "postgres");
+    let status = if running_as_postgres {
+        std::process::Command::new(&bin)
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .status()
+    } else {
+        std::process::Command::new("sudo")
+            .args(["-u", "postgres"])
+            .arg(&bin)
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .status()
+    }
+    .unwrap();
+    assert!(status.success(), "{tool} {args:?} failed");
+}

@@ -138,6 +138,7 @@ bench: install guests cluster
 	benches/memory.sh
 	benches/coldstart.sh
 	benches/distributed.sh
+	benches/components.sh
 
 lint:
 	cargo fmt --all -- --check

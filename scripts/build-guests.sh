@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 out="$PWD/target/guests"
 mkdir -p "$out"
 
-# Rust (no_std): Debian cargo 1.96 with the standard library's source.
+# Rust (no_std): Debian cargo 1.96 with the standard library's source; a
+# guest with a wit/ directory (wit-bindgen) becomes a component.
 for dir in guest-examples/rust-*/; do
   name=$(sed -n 's/^name = "\(.*\)"/\1/p' "$dir/Cargo.toml" | head -n1)
   echo "guest: building Rust $dir"
@@ -18,7 +19,15 @@ for dir in guest-examples/rust-*/; do
       RUSTFLAGS="" CARGO_ENCODED_RUSTFLAGS="" \
       /usr/bin/cargo build --quiet --release --target wasm32-unknown-unknown \
         -Zbuild-std=core,alloc,panic_abort )
-  cp "$dir/target/wasm32-unknown-unknown/release/$name.wasm" "$out/$name.wasm"
+  core="$dir/target/wasm32-unknown-unknown/release/$name.wasm"
+  if [ -d "$dir/wit" ]; then
+    # wit-bindgen guests: the core module carries its WIT world; made a
+    # component by sdk/componentize (wit-component).
+    cargo build --quiet --release -p pg-wasm-componentize
+    target/release/pg-wasm-componentize "$core" "$out/$name.wasm"
+  else
+    cp "$core" "$out/$name.wasm"
+  fi
 done
 
 # C: freestanding, one translation unit per guest.
@@ -49,6 +58,40 @@ for dir in guest-examples/as-*/; do
   cp "$dir/build/$name.wasm" "$out/$name.wasm"
   if [ -f "$dir/$name.pg_wasm.json" ]; then
     python3 scripts/add-wasm-section.py "$out/$name.wasm" pg_wasm "$dir/$name.pg_wasm.json"
+  fi
+done
+
+# JavaScript components: componentize-js pinned in each package-lock.json,
+# from npm; rebuilt when a source or the WIT is newer than the component
+# (a build takes about 10 s and gives a 12 MB component).
+for dir in guest-examples/js-*/; do
+  name=$(basename "$dir" | tr - _)
+  if [ ! -f "$out/$name.wasm" ] \
+     || [ -n "$(find "$dir" -path "$dir/node_modules" -prune -o -newer "$out/$name.wasm" \( -name '*.js' -o -name '*.mjs' -o -name '*.wit' \) -print)" ]; then
+    echo "guest: building JavaScript component $dir"
+    ( cd "$dir"
+      [ -d node_modules/@bytecodealliance/componentize-js ] || npm ci --no-audit --no-fund --loglevel=error
+      node build.mjs "$out/$name.wasm" )
+  fi
+done
+
+# Python components: componentize-py pinned (with its hash) in each
+# requirements.txt, installed into its own virtual environment; rebuilt when
+# a source or the WIT is newer than the component (about 10 s, 18 MB).
+for dir in guest-examples/py-*/; do
+  name=$(basename "$dir" | tr - _)
+  if [ ! -f "$out/$name.wasm" ] \
+     || [ -n "$(find -L "$dir" -newer "$out/$name.wasm" \( -name '*.py' -o -name '*.wit' -o -name requirements.txt \) -print)" ]; then
+    echo "guest: building Python component $dir"
+    venv=$PWD/target/componentize-py
+    if ! cmp -s "$dir/requirements.txt" "$venv/requirements.txt"; then
+      rm -rf "$venv"
+      python3 -m venv "$venv"
+      "$venv/bin/pip" install --quiet --disable-pip-version-check --require-hashes -r "$dir/requirements.txt"
+      cp "$dir/requirements.txt" "$venv/requirements.txt"
+    fi
+    world=$(sed -n 's/^world \([a-z0-9-]*\).*/\1/p' "$dir"/wit/*.wit | head -1)
+    ( cd "$dir" && PYTHONDONTWRITEBYTECODE=1 "$venv/bin/componentize-py" -d wit -w "$world" componentize app -o "$out/$name.wasm" )
   fi
 done
 

@@ -3,8 +3,8 @@
 # three PostgreSQL 15 clusters preloading citus and pg_wasm.
 #   scripts/citus-cluster.sh start|stop|psql <node> [args]
 # Nodes: coord (port 28840), w1 (28841), w2 (28842), under /tmp/pg_wasm_citus.
-# Idempotent: start only starts what is not running and adds workers the
-# coordinator does not know yet.
+# Idempotent: start (re)starts the nodes and adds workers the coordinator
+# does not know yet.
 set -euo pipefail
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 BIN=$("$PG_CONFIG" --bindir)
@@ -27,7 +27,11 @@ max_prepared_transactions = 100
 wal_level = logical
 CONF
   fi
-  if ! as_pg "$BIN/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+  # A running node is restarted: it keeps the pg_wasm library it loaded,
+  # and `make test-citus` has just installed a new one.
+  if as_pg "$BIN/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+    as_pg "$BIN/pg_ctl" -D "$data" -l "$ROOT/$node.log" -m fast -w restart >/dev/null
+  else
     as_pg "$BIN/pg_ctl" -D "$data" -l "$ROOT/$node.log" -w start >/dev/null
   fi
 }

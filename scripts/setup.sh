@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 PG=${PG:-15}
 PGRX_VERSION=0.18.1
 
-packages=(postgresql-15 postgresql-server-dev-15 libclang-dev clang sudo lld
+packages=(postgresql-15 postgresql-server-dev-15 postgresql-plpython3-15 libclang-dev clang sudo lld
           rustc-web cargo-web rust-web-src lld-19)
 missing=()
 for p in "${packages[@]}"; do

@@ -85,7 +85,8 @@ impl PgWasmError {
                 RuntimeError::MissingExport(_) => ERRCODE_INVALID_FUNCTION_DEFINITION,
                 RuntimeError::InvalidWat(_)
                 | RuntimeError::InvalidModule(_)
-                | RuntimeError::UnsupportedImport { .. } => ERRCODE_INVALID_PARAMETER_VALUE,
+                | RuntimeError::UnsupportedImport { .. }
+                | RuntimeError::UnsupportedComponentImports(_) => ERRCODE_INVALID_PARAMETER_VALUE,
             },
             PgWasmError::InvalidParameter(_) => ERRCODE_INVALID_PARAMETER_VALUE,
             PgWasmError::DuplicateModule(_) => ERRCODE_DUPLICATE_OBJECT,

@@ -31,6 +31,7 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
+use wasmtime::component::Component;
 use wasmtime::{Engine, Module};
 
 const SUFFIX: &str = ".cwasm";
@@ -44,10 +45,48 @@ pub struct Store {
     root: PathBuf,
 }
 
+/// Compiled code the store keeps: a core module or a component.
+pub trait Artifact: Sized {
+    fn serialize(&self) -> wasmtime::Result<Vec<u8>>;
+    /// Maps `path`, checking what a stored artifact must satisfy.
+    ///
+    /// # Safety
+    /// `path` must hold this engine's serialized form of `Self`, written by
+    /// [`Store::store`] and never modified in place (see `Store::lookup`).
+    unsafe fn map(engine: &Engine, path: &Path) -> Result<Self, String>;
+}
+
+impl Artifact for Module {
+    fn serialize(&self) -> wasmtime::Result<Vec<u8>> {
+        Module::serialize(self)
+    }
+
+    unsafe fn map(engine: &Engine, path: &Path) -> Result<Self, String> {
+        // SAFETY: forwarded from the caller.
+        let m = unsafe { Module::deserialize_file(engine, path) }.map_err(|e| format!("{e:#}"))?;
+        check_imports(&m).map_err(|e| e.to_string())?;
+        Ok(m)
+    }
+}
+
+impl Artifact for Component {
+    fn serialize(&self) -> wasmtime::Result<Vec<u8>> {
+        Component::serialize(self)
+    }
+
+    unsafe fn map(engine: &Engine, path: &Path) -> Result<Self, String> {
+        // SAFETY: forwarded from the caller.
+        let c =
+            unsafe { Component::deserialize_file(engine, path) }.map_err(|e| format!("{e:#}"))?;
+        crate::component::check_component_imports(engine, &c).map_err(|e| e.to_string())?;
+        Ok(c)
+    }
+}
+
 /// What [`Store::lookup`] found.
-pub enum Lookup {
+pub enum Lookup<T = Module> {
     /// A usable artifact, mapped from its file.
-    Mapped(Module),
+    Mapped(T),
     /// None stored for this key.
     Missing,
     /// A file that does not deserialize or does not fit this engine; it
@@ -185,7 +224,7 @@ impl Store {
     /// The artifact `key` for database `db`, mapped. A database without its
     /// own link uses the shared object and links it. A file that does not
     /// deserialize or does not fit is removed and reported as rejected.
-    pub fn lookup(&self, engine: &Engine, db: &str, key: &str) -> Lookup {
+    pub fn lookup<T: Artifact>(&self, engine: &Engine, db: &str, key: &str) -> Lookup<T> {
         let link = self.link_path(db, key);
         let path = if link.exists() {
             link.clone()
@@ -206,19 +245,35 @@ impl Store {
         // never modified in place (replaced by rename or unlinked only), so
         // the mapping stays valid for the life of the Module. Any file
         // wasmtime cannot read as a module of this engine is an error here.
-        let module = unsafe { Module::deserialize_file(engine, &path) };
-        match module {
-            Ok(m) => match check_imports(&m) {
-                Ok(()) => Lookup::Mapped(m),
-                Err(e) => self.reject(db, key, e.to_string()),
-            },
+        let mapped = unsafe { T::map(engine, &path) };
+        match mapped {
+            Ok(m) => Lookup::Mapped(m),
             // Removed by a concurrent cleanup after we found it: not damaged.
             Err(_) if !path.exists() => Lookup::Missing,
-            Err(e) => self.reject(db, key, format!("{e:#}")),
+            Err(e) => self.reject(db, key, e),
         }
     }
 
-    fn reject(&self, db: &str, key: &str, why: String) -> Lookup {
+    /// The artifact `key`, mapped, if one is stored and fits; unlike
+    /// [`Store::lookup`] it neither links it for `db` nor removes a file
+    /// that does not fit (for `wasm.load` of code compiled before: the load
+    /// links it when it stores its own).
+    pub fn peek<T: Artifact>(&self, engine: &Engine, db: &str, key: &str) -> Option<T> {
+        let link = self.link_path(db, key);
+        let path = if link.exists() {
+            link
+        } else {
+            self.object(key)
+        };
+        if !path.exists() {
+            return None;
+        }
+        // SAFETY: as in `lookup`: a file `store` wrote in a directory only
+        // the server's OS user can write, never modified in place.
+        unsafe { T::map(engine, &path) }.ok()
+    }
+
+    fn reject<T>(&self, db: &str, key: &str, why: String) -> Lookup<T> {
         let _ = fs::remove_file(self.link_path(db, key));
         let _ = fs::remove_file(self.object(key));
         Lookup::Rejected(why)
@@ -226,7 +281,7 @@ impl Store {
 
     /// Stores `module` (compiled by this engine) as `key` and links it for
     /// `db`. Returns whether this call created the database's link.
-    pub fn store(&self, db: &str, key: &str, module: &Module) -> Result<bool, String> {
+    pub fn store<T: Artifact>(&self, db: &str, key: &str, module: &T) -> Result<bool, String> {
         let object = self.object(key);
         if !object.exists() {
             let bytes = module

@@ -58,6 +58,17 @@ pub(crate) fn compile_watched(
     limits: &CompileLimits,
     poll: &mut dyn FnMut() -> bool,
 ) -> Result<Module, RuntimeError> {
+    compile_watched_with(engine, bytes, limits, poll, Module::from_binary)
+}
+
+/// [`compile_watched`] with the compiler of a core module or a component.
+pub(crate) fn compile_watched_with<T: Send + 'static>(
+    engine: &Engine,
+    bytes: &[u8],
+    limits: &CompileLimits,
+    poll: &mut dyn FnMut() -> bool,
+    compile: fn(&Engine, &[u8]) -> wasmtime::Result<T>,
+) -> Result<T, RuntimeError> {
     if bytes.len() > limits.max_size {
         return Err(RuntimeError::TooLarge {
             size: bytes.len(),
@@ -69,7 +80,9 @@ pub(crate) fn compile_watched(
             "bytes do not start with the WebAssembly magic number \\0asm".into(),
         ));
     }
-    if limits.max_functions > 0 {
+    // A component's functions live in its nested core modules; the size
+    // limit bounds those.
+    if limits.max_functions > 0 && !crate::component::is_component(bytes) {
         let n = count_functions(bytes)?;
         if n > limits.max_functions {
             return Err(RuntimeError::TooManyFunctions {
@@ -82,8 +95,8 @@ pub(crate) fn compile_watched(
     let engine = engine.clone();
     let owned = bytes.to_vec();
     spawn_without_signals("pg_wasm compile", 16 << 20, move || {
-        let compiled = Module::from_binary(&engine, &owned)
-            .map_err(|e| RuntimeError::InvalidModule(format!("{e:#}")));
+        let compiled =
+            compile(&engine, &owned).map_err(|e| RuntimeError::InvalidModule(format!("{e:#}")));
         // The receiver is gone if the caller abandoned the compile.
         let _ = tx.send(compiled);
     })

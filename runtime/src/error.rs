@@ -24,6 +24,8 @@ pub enum RuntimeError {
         name: String,
         reason: String,
     },
+    /// Component imports the host does not provide (by WIT name).
+    UnsupportedComponentImports(Vec<String>),
     /// An export that is missing or is not a callable function.
     MissingExport(String),
     /// Execution stopped: a trap, a limit, or an interruption.
@@ -76,6 +78,15 @@ impl fmt::Display for RuntimeError {
             } => write!(
                 f,
                 "module imports \"{module}.{name}\", which pg_wasm does not provide: {reason}"
+            ),
+            RuntimeError::UnsupportedComponentImports(names) => write!(
+                f,
+                "component imports {}, which pg_wasm does not provide (only WASI 0.2 and pg:wasm/host, sdk/wit/host.wit)",
+                names
+                    .iter()
+                    .map(|n| format!("\"{n}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             RuntimeError::MissingExport(name) => {
                 write!(f, "module has no exported function \"{name}\"")

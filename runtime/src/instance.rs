@@ -60,14 +60,27 @@ fn on_epoch<H: Host>(
     ctx: wasmtime::StoreContextMut<'_, StoreState<H>>,
 ) -> wasmtime::Result<UpdateDeadline> {
     let state = ctx.data();
-    if state.host.cancel_requested() {
+    epoch_check(
+        state.host.cancel_requested(),
+        state.limiter.limits.timeout_ms,
+        state.started,
+    )
+}
+
+/// What a store does at each epoch tick: stop on a cancel, or once the
+/// call's timeout passed.
+pub(crate) fn epoch_check(
+    cancel: bool,
+    timeout: u64,
+    started: u64,
+) -> wasmtime::Result<UpdateDeadline> {
+    if cancel {
         return Err(wasmtime::Error::new(Cancelled));
     }
-    let timeout = state.limiter.limits.timeout_ms;
     if timeout > 0 {
         // `started` may be up to one tick before the real start: the call
         // ends no earlier than its timeout, and at most two ticks after.
-        let limit = state.started + TICK_NANOS + timeout * 1_000_000;
+        let limit = started + TICK_NANOS + timeout * 1_000_000;
         if ticker::now() >= limit {
             return Err(wasmtime::Error::new(TimedOut { ms: timeout }));
         }
@@ -110,7 +123,7 @@ impl<H: Host> Instance<H> {
         let mut store = Store::new(
             engine,
             StoreState {
-                limiter: StoreLimiter { limits },
+                limiter: StoreLimiter::module(limits),
                 host,
                 started: ticker::last_tick(),
             },

@@ -7,6 +7,7 @@
 
 pub mod artifacts;
 mod compile;
+pub mod component;
 mod engine;
 mod error;
 mod guest_memory;

@@ -41,6 +41,26 @@ impl Limits {
 /// never a `-1` from `memory.grow` that a guest could ignore.
 pub(crate) struct StoreLimiter {
     pub(crate) limits: Limits,
+    /// A component instantiates several core modules (a language runtime
+    /// and its libraries), each with its memory and tables; a core module
+    /// is one instance with at most one memory.
+    pub(crate) component: bool,
+}
+
+impl StoreLimiter {
+    pub(crate) fn module(limits: Limits) -> Self {
+        StoreLimiter {
+            limits,
+            component: false,
+        }
+    }
+
+    pub(crate) fn component(limits: Limits) -> Self {
+        StoreLimiter {
+            limits,
+            component: true,
+        }
+    }
 }
 
 impl ResourceLimiter for StoreLimiter {
@@ -75,14 +95,26 @@ impl ResourceLimiter for StoreLimiter {
     }
 
     fn instances(&self) -> usize {
-        1
+        if self.component {
+            100
+        } else {
+            1
+        }
     }
 
     fn memories(&self) -> usize {
-        1
+        if self.component {
+            16
+        } else {
+            1
+        }
     }
 
     fn tables(&self) -> usize {
-        4
+        if self.component {
+            64
+        } else {
+            4
+        }
     }
 }

@@ -2,7 +2,9 @@
 //! between databases, rejection of damaged files, cleanup.
 
 use pg_wasm_runtime::artifacts::{engine_key, key, Lookup, Store};
-use pg_wasm_runtime::{compile, new_engine, parse_wat, sha256, Instance, Limits, NoHost, ValRaw};
+use pg_wasm_runtime::{
+    compile, new_engine, parse_wat, sha256, Instance, Limits, Module, NoHost, ValRaw,
+};
 use std::collections::HashSet;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -33,11 +35,14 @@ fn stored_module_is_mapped_and_runs() {
     let store = Store::open(&root).unwrap();
     let bytes = adder();
     let k = key(&sha256(&bytes), &engine_key(&engine));
-    assert!(matches!(store.lookup(&engine, "1", &k), Lookup::Missing));
+    assert!(matches!(
+        store.lookup::<Module>(&engine, "1", &k),
+        Lookup::Missing
+    ));
     let module = compile(&engine, &bytes, 1 << 20).unwrap();
     assert!(store.store("1", &k, &module).unwrap(), "a new link");
     assert!(!store.store("1", &k, &module).unwrap(), "already linked");
-    let Lookup::Mapped(mapped) = store.lookup(&engine, "1", &k) else {
+    let Lookup::Mapped(mapped) = store.lookup::<Module>(&engine, "1", &k) else {
         panic!("not mapped")
     };
     assert_eq!(call_add(&engine, &mapped), 42);
@@ -50,7 +55,10 @@ fn stored_module_is_mapped_and_runs() {
     let mode = fs::metadata(&root).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o700);
     // Another database maps the same object and takes its own link.
-    assert!(matches!(store.lookup(&engine, "2", &k), Lookup::Mapped(_)));
+    assert!(matches!(
+        store.lookup::<Module>(&engine, "2", &k),
+        Lookup::Mapped(_)
+    ));
     let list = store.list().unwrap();
     assert_eq!(list.len(), 1);
     assert_eq!(list[0].databases, 2);
@@ -84,18 +92,18 @@ fn damaged_files_are_rejected_and_removed() {
         let tmp = root.join("damaged");
         fs::write(&tmp, &damaged).unwrap();
         fs::rename(&tmp, store.link_path("1", &k)).unwrap();
-        match store.lookup(&engine, "1", &k) {
+        match store.lookup::<Module>(&engine, "1", &k) {
             Lookup::Rejected(why) => assert!(!why.is_empty(), "{what}"),
             _ => panic!("{what}: not rejected"),
         }
         assert!(!store.link_path("1", &k).exists(), "{what}: link kept");
         assert!(
-            matches!(store.lookup(&engine, "1", &k), Lookup::Missing),
+            matches!(store.lookup::<Module>(&engine, "1", &k), Lookup::Missing),
             "{what}"
         );
         // Rebuilt and used again.
         store.store("1", &k, &module).unwrap();
-        let Lookup::Mapped(m) = store.lookup(&engine, "1", &k) else {
+        let Lookup::Mapped(m) = store.lookup::<Module>(&engine, "1", &k) else {
             panic!("{what}: not mapped after rebuild")
         };
         assert_eq!(call_add(&engine, &m), 42);
@@ -119,7 +127,7 @@ fn an_artifact_of_another_engine_is_not_used() {
     let foreign = wasmtime::Module::new(&other, &bytes).unwrap();
     store.store("1", &k, &foreign).unwrap();
     assert!(matches!(
-        store.lookup(&engine, "1", &k),
+        store.lookup::<Module>(&engine, "1", &k),
         Lookup::Rejected(_)
     ));
     fs::remove_dir_all(&root).unwrap();

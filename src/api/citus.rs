@@ -111,6 +111,9 @@ fn without_functions(options: Option<&serde_json::Value>) -> serde_json::Value {
     o
 }
 
+/// The advisory lock key of `catch_up` ("wasmcatc").
+const CATCH_UP_LOCK: i64 = 0x7761_736d_6361_7463;
+
 /// One logged op, as catch-up reads it back.
 struct Logged {
     id: i64,
@@ -148,10 +151,20 @@ fn logged(name: &str) -> Result<Vec<Logged>> {
 /// Brings this node's modules to what the op log says: for each module,
 /// the code of its last load or replace (or none after an unload), with
 /// the settings of every configure since its load. Idempotent; returns how
-/// many modules changed. A node added with `citus_add_node` receives the
-/// log (a reference table) but Citus copies it without firing its trigger,
-/// so `wasm.citus_sync()` runs this on every worker.
+/// many modules changed. A node added with `citus_add_node` gets the
+/// functions but not the modules: it runs this the first time one of its
+/// functions misses its module (`pg::citus::catch_up_on_miss`), and
+/// `wasm.citus_sync()` runs it on every worker at once.
 fn catch_up() -> Result<i64> {
+    // One catch-up at a time on this node (a worker's task backends may
+    // start several at once, see `pg::citus::catch_up_on_miss`); each
+    // then reads what the one before it committed.
+    pinned(|| {
+        Spi::run(&format!(
+            "SELECT pg_catalog.pg_advisory_xact_lock({CATCH_UP_LOCK})"
+        ))
+    })?;
+    let _snapshot = crate::pg::cache::LatestSnapshot::push();
     let names: Vec<String> = pinned(|| {
         Spi::connect(|client| {
             client

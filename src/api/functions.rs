@@ -14,14 +14,14 @@ use serde_json::{Map, Value};
 
 /// One function to create.
 #[derive(Debug)]
-struct Spec {
-    name: String,
-    export: String,
-    args: Vec<String>,
-    returns: String,
-    strict: bool,
-    volatility: String,
-    parallel: String,
+pub(super) struct Spec {
+    pub name: String,
+    pub export: String,
+    pub args: Vec<String>,
+    pub returns: String,
+    pub strict: bool,
+    pub volatility: String,
+    pub parallel: String,
 }
 
 /// Exports that are ABI plumbing rather than user functions.
@@ -48,7 +48,7 @@ fn nameable(prefix: &str, export: &str) -> bool {
 }
 
 /// An identifier quoted by PostgreSQL's own `quote_identifier`.
-fn quote_ident(s: &str) -> String {
+pub(super) fn quote_ident(s: &str) -> String {
     pgrx::spi::quote_identifier(s)
 }
 
@@ -101,7 +101,7 @@ fn qualified_type_name(oid: pg_sys::Oid) -> String {
 
 /// The caller's current schema (the first existing schema of their
 /// search_path), read without running a statement.
-fn current_schema() -> Option<String> {
+pub(super) fn current_schema() -> Option<String> {
     // SAFETY: fetch_search_path returns a palloc'd list of namespace OIDs;
     // get_namespace_name a palloc'd name or NULL.
     unsafe {
@@ -115,7 +115,7 @@ fn current_schema() -> Option<String> {
 /// Runs one DDL statement that pg_wasm built, under the pinned search_path.
 /// Guest-supplied names reach it only through `quote_ident` and
 /// `quote_literal`; parsing it first proves it is one statement.
-fn run_ddl(sql: &str) -> Result<()> {
+pub(super) fn run_ddl(sql: &str) -> Result<()> {
     let c = std::ffi::CString::new(sql)
         .map_err(|_| PgWasmError::InvalidParameter("a name contains a NUL byte".into()))?;
     // SAFETY: raw_parser only parses; its list lives in the current context.
@@ -418,6 +418,17 @@ pub fn create(
     let default_prefix = format!("{module}_");
     let prefix = prefix.unwrap_or(&default_prefix);
     let specs = specs(module, prefix, info, functions)?;
+    create_specs(module, specs, schema, skip_existing)
+}
+
+/// Creates the functions `specs` describe in `schema` (the current one by
+/// default); see [`create`].
+pub(super) fn create_specs(
+    module: &str,
+    specs: Vec<Spec>,
+    schema: Option<&str>,
+    skip_existing: bool,
+) -> Result<Vec<pg_sys::Oid>> {
     if specs.is_empty() {
         return Ok(vec![]);
     }

@@ -2,6 +2,7 @@
 
 use crate::error::RuntimeContext;
 use crate::pg::cache;
+use pg_wasm_runtime::component::{describe_component, is_component, WitType};
 use pg_wasm_runtime::{describe_with_section, SECTION_NAME};
 use pgrx::prelude::*;
 
@@ -27,6 +28,9 @@ fn inspect(
         name!(results, Option<Vec<String>>),
     ),
 > {
+    if is_component(module_bytes) {
+        return TableIterator::new(component_rows(module_bytes).unwrap_or_else(|e| e.raise()));
+    }
     // Unlike wasm.load, any import is fine here: showing it is the point.
     let module = cache::compile_for_inspect(module_bytes).unwrap_or_else(|e| e.raise());
     let info = describe_with_section(&module, module_bytes)
@@ -60,6 +64,66 @@ fn inspect(
         ));
     }
     TableIterator::new(rows)
+}
+
+/// A component's rows: its imports ("import interface"), each exported
+/// function with its WIT parameters and result ("export func"), and the
+/// SQL signature it gets ("export sql", or why it gets none yet).
+fn component_rows(bytes: &[u8]) -> crate::error::Result<Vec<Row>> {
+    let component = cache::compile_component_for_inspect(bytes)?;
+    let mut info = describe_component(cache::engine()?, &component);
+    pg_wasm_runtime::component::name_records(&mut info, bytes);
+    let mut rows: Vec<Row> = info
+        .imports
+        .iter()
+        .map(|i| ("import interface".into(), i.clone(), None, None))
+        .collect();
+    // Records: the composite types a load makes (named <prefix><record>).
+    for r in info.records() {
+        if let WitType::Record {
+            name: Some(n),
+            fields,
+        } = r
+        {
+            rows.push((
+                "export type".into(),
+                n.clone(),
+                Some(
+                    fields
+                        .iter()
+                        .map(|(f, t)| format!("{f}: {}", t.wit()))
+                        .collect(),
+                ),
+                Some(vec![format!("record {n}")]),
+            ));
+        }
+    }
+    for e in &info.exports {
+        rows.push((
+            "export func".into(),
+            e.name(),
+            Some(
+                e.params
+                    .iter()
+                    .map(|(n, t)| format!("{n}: {}", t.wit()))
+                    .collect(),
+            ),
+            Some(e.result.iter().map(|t| t.wit()).collect()),
+        ));
+        let sql = |t: &WitType| t.sql();
+        let params: Result<Vec<String>, String> = e.params.iter().map(|(_, t)| sql(t)).collect();
+        let result = e.result.as_ref().map_or(Ok("void".to_string()), sql);
+        rows.push(match (params, result) {
+            (Ok(p), Ok(r)) => ("export sql".into(), e.sql_name(), Some(p), Some(vec![r])),
+            (Err(why), _) | (_, Err(why)) => (
+                "export sql".into(),
+                e.sql_name(),
+                None,
+                Some(vec![format!("not mapped: {why}")]),
+            ),
+        });
+    }
+    Ok(rows)
 }
 
 #[pg_extern(sql = r#"

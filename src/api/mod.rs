@@ -5,8 +5,10 @@
 mod body;
 mod cache;
 mod citus;
+mod components;
 mod functions;
 mod inspect;
 mod modules;
 mod options;
+mod record_types;
 mod stats;

@@ -8,6 +8,7 @@ use crate::marshal;
 use crate::pg::body::check_module_name;
 use crate::pg::citus::{self, Op};
 use crate::pg::{artifacts, cache};
+use pg_wasm_runtime::component::is_component;
 use pg_wasm_runtime::{describe_with_section, sha256, ModuleInfo};
 use pgrx::prelude::*;
 use pgrx::JsonB;
@@ -52,6 +53,15 @@ pub(super) fn load_inner(
     writable("wasm.load()")?;
     check_module_name(name)?;
     let opts = LoadOptions::parse(options, FunctionsOption::Auto)?;
+    if is_component(bytes) {
+        let created = super::components::load(name, bytes, &opts)?;
+        citus::record(Op::Load {
+            name,
+            bytes,
+            options,
+        })?;
+        return Ok(created);
+    }
     let (module, info, code) = prepare(name, bytes)?;
     if catalog::find(name)?.is_some() {
         return Err(PgWasmError::DuplicateModule(name.to_string()));
@@ -120,6 +130,15 @@ pub(super) fn replace_inner(
     )?;
     let meta = catalog::lock(name)?;
     catalog::check_owner(&meta)?;
+    if is_component(bytes) {
+        let created = super::components::replace(name, bytes, options, &opts, meta)?;
+        citus::record(Op::Replace {
+            name,
+            bytes,
+            options,
+        })?;
+        return Ok(created);
+    }
     let (module, info, code) = prepare(name, bytes)?;
     for f in catalog::functions_using(name)? {
         check_still_fits(name, &info, &f)?;
@@ -243,8 +262,10 @@ pub(super) fn unload_inner(name: &str, cascade: bool) -> Result<()> {
             functions::drop_cascade(&f.signature)?;
         }
     }
+    super::record_types::drop_types(name, cascade)?;
     catalog::delete(name)?;
     cache::forget(name);
+    crate::pg::component::forget(name);
     artifacts::sweep_unused(cache::engine()?)?;
     citus::record(Op::Unload { name, cascade })
 }

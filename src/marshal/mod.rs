@@ -9,6 +9,8 @@ pub mod codec;
 pub mod io_cache;
 pub mod json;
 pub mod row_json;
+pub mod wit;
+pub mod wit_json;
 
 pub use codec::Codec;
 

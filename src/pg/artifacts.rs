@@ -12,8 +12,8 @@ use crate::catalog::{self, ModuleMeta};
 use crate::error::{PgWasmError, Result};
 use crate::pg::search_path::pinned;
 use once_cell::sync::OnceCell;
-use pg_wasm_runtime::artifacts::{self, Lookup, Store};
-use pg_wasm_runtime::{Engine, Module};
+use pg_wasm_runtime::artifacts::{self, Artifact, Lookup, Store};
+use pg_wasm_runtime::Engine;
 use pgrx::prelude::*;
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
@@ -88,11 +88,11 @@ fn database() -> String {
 
 /// The compiled code of `meta`: its stored artifact, mapped, or else the
 /// result of `compile`, which is then stored for every other backend.
-pub fn module_for(
+pub fn module_for<T: Artifact>(
     engine: &Engine,
     meta: &ModuleMeta,
-    compile: impl FnOnce() -> Result<Module>,
-) -> Result<Module> {
+    compile: impl FnOnce() -> Result<T>,
+) -> Result<T> {
     let Some((store, engine_key)) = store(engine) else {
         count(|c| c.compiled += 1);
         return compile();
@@ -118,9 +118,22 @@ pub fn module_for(
     Ok(module)
 }
 
+/// The stored artifact of the code whose sha256 is `sha256`, if one fits:
+/// `wasm.load`, `wasm.replace` and `wasm.inspect` of code this cluster has
+/// compiled before (a reload, a replace by the same code, an inspect after
+/// a load) map it instead of compiling again.
+pub fn stored<T: Artifact>(engine: &Engine, sha256: &[u8; 32]) -> Option<T> {
+    let (store, engine_key) = store(engine)?;
+    let found = store.peek(engine, &database(), &artifacts::key(sha256, engine_key));
+    if found.is_some() {
+        count(|c| c.mapped += 1);
+    }
+    found
+}
+
 /// Stores `module` (just compiled for `meta`) in the store. `fresh` marks a
 /// load or replace: a link it creates is removed if the transaction aborts.
-pub fn keep(engine: &Engine, meta: &ModuleMeta, module: &Module, fresh: bool) {
+pub fn keep<T: Artifact>(engine: &Engine, meta: &ModuleMeta, module: &T, fresh: bool) {
     let Some((store, engine_key)) = store(engine) else {
         return;
     };

@@ -14,6 +14,7 @@ use crate::guc;
 use crate::pg::artifacts;
 use crate::pg::host::PgHost;
 use once_cell::sync::OnceCell;
+use pg_wasm_runtime::component::Component;
 use pg_wasm_runtime::{
     compile_any_with, compile_with, parse_wat, sha256, CompileLimits, Engine, Module, Prepared,
 };
@@ -271,18 +272,18 @@ pub fn compile_for_inspect(bytes: &[u8]) -> Result<Module> {
     watched("", bytes, guc::max_module_functions(), compile_any_with)
 }
 
-type Compiler = fn(
+type Compiler<T> = fn(
     &Engine,
     &[u8],
     &CompileLimits,
     &mut dyn FnMut() -> bool,
-) -> std::result::Result<Module, pg_wasm_runtime::RuntimeError>;
+) -> std::result::Result<T, pg_wasm_runtime::RuntimeError>;
 
 /// Runs `compile` (on a thread of its own) within the size limit and
 /// `max_functions`, answering cancel, statement_timeout and terminate
 /// within `COMPILE_POLL` while it waits (an abandoned compile finishes in
 /// the background and is dropped), and trims the heap after large inputs.
-fn watched(target: &str, bytes: &[u8], max_functions: usize, compile: Compiler) -> Result<Module> {
+fn watched<T>(target: &str, bytes: &[u8], max_functions: usize, compile: Compiler<T>) -> Result<T> {
     let limits = CompileLimits {
         max_size: guc::max_module_size(),
         max_functions,
@@ -290,6 +291,41 @@ fn watched(target: &str, bytes: &[u8], max_functions: usize, compile: Compiler) 
     let module = compile(engine()?, bytes, &limits, &mut interrupted).in_module(target);
     trim_heap(bytes.len());
     module
+}
+
+/// Validates and compiles a component (SPEC §10) for `wasm.load`,
+/// `wasm.replace` and `wasm.inspect`, or when no stored artifact fits.
+pub fn compile_component(target: &str, bytes: &[u8]) -> Result<Component> {
+    let engine = engine()?;
+    let stored = (bytes.len() <= guc::max_module_size())
+        .then(|| artifacts::stored::<Component>(engine, &pg_wasm_runtime::sha256(bytes)))
+        .flatten();
+    if let Some(c) = stored {
+        pg_wasm_runtime::component::check_component_imports(engine, &c).in_module(target)?;
+        return Ok(c);
+    }
+    watched(
+        target,
+        bytes,
+        0,
+        pg_wasm_runtime::component::compile_component,
+    )
+}
+
+/// `wasm.inspect`'s compile of a component: any imports.
+pub fn compile_component_for_inspect(bytes: &[u8]) -> Result<Component> {
+    if bytes.len() <= guc::max_module_size() {
+        if let Some(c) = artifacts::stored::<Component>(engine()?, &pg_wasm_runtime::sha256(bytes))
+        {
+            return Ok(c);
+        }
+    }
+    watched(
+        "",
+        bytes,
+        0,
+        pg_wasm_runtime::component::compile_component_any,
+    )
 }
 
 /// Lets PostgreSQL act on a pending cancel, timeout or terminate: its ERROR
@@ -380,10 +416,10 @@ pub fn module(name: &str) -> Result<Rc<CachedModule>> {
 /// The latest snapshot as the active one for as long as the guard lives, so
 /// read-only SPI sees everything committed so far (and this transaction's
 /// own earlier commands), like PostgreSQL's catalog snapshots.
-struct LatestSnapshot;
+pub(crate) struct LatestSnapshot;
 
 impl LatestSnapshot {
-    fn push() -> Self {
+    pub(crate) fn push() -> Self {
         // SAFETY: GetLatestSnapshot returns a valid snapshot; PushActiveSnapshot
         // copies it as needed. Popped in Drop (and by PostgreSQL on abort).
         unsafe { pg_sys::PushActiveSnapshot(pg_sys::GetLatestSnapshot()) };

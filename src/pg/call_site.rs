@@ -72,7 +72,7 @@ impl CallSite {
                     // A PostgreSQL error caught in a host call of the start
                     // function: raise it with its own SQLSTATE, now that the
                     // Wasm frames are gone.
-                    if let Some(caught) = failure.borrow_mut().take() {
+                    if let Some(caught) = super::host::take(&failure) {
                         std::panic::resume_unwind(caught);
                     }
                     PgWasmError::Runtime {
@@ -301,35 +301,6 @@ impl CallSite {
         out.map(Some)
     }
 
-    pub fn take_trigger_plan(&mut self) -> Option<Box<super::trigger::Plan>> {
-        self.trigger_plan.take()
-    }
-
-    pub fn put_trigger_plan(&mut self, plan: Box<super::trigger::Plan>) {
-        self.trigger_plan = Some(plan);
-    }
-
-    /// One guest call with one byte-borne argument and a byte-borne result
-    /// (a trigger's event and decision): `f` reads the result in place,
-    /// with the function's name for messages; `None` is a NULL result.
-    pub fn call_bytes<T>(
-        &mut self,
-        input: &[u8],
-        f: impl FnOnce(&[u8], &str) -> Result<T>,
-    ) -> Result<Option<T>> {
-        let ptr = self
-            .instance
-            .write_bytes(input, true)
-            .map_err(|e| self.trapped(e))?;
-        self.buf[0] = ValRaw::i32(ptr);
-        self.buf[1] = ValRaw::i32(input.len() as i32);
-        let fuel = self
-            .timed(|i, buf| i.call_after_writes(buf))
-            .map_err(|e| self.trapped(e))?;
-        self.counters.fuel += fuel;
-        self.with_result(|bytes, _, target| f(bytes, target))
-    }
-
     #[cold]
     fn trapped(&mut self, err: RuntimeError) -> PgWasmError {
         self.counters.traps += 1;
@@ -370,5 +341,36 @@ impl CallSite {
 impl Drop for CallSite {
     fn drop(&mut self) {
         stats::flush(self.fn_oid, &self.counters, self.last_error.as_deref());
+    }
+}
+
+impl super::trigger::TriggerSite for CallSite {
+    fn take_trigger_plan(&mut self) -> Option<Box<super::trigger::Plan>> {
+        self.trigger_plan.take()
+    }
+
+    fn put_trigger_plan(&mut self, plan: Box<super::trigger::Plan>) {
+        self.trigger_plan = Some(plan);
+    }
+
+    /// One guest call with one byte-borne argument and a byte-borne result
+    /// (a trigger's event and decision): `f` reads the result in place,
+    /// with the function's name for messages; `None` is a NULL result.
+    fn call_bytes<T>(
+        &mut self,
+        input: &[u8],
+        f: impl FnOnce(&[u8], &str) -> Result<T>,
+    ) -> Result<Option<T>> {
+        let ptr = self
+            .instance
+            .write_bytes(input, true)
+            .map_err(|e| self.trapped(e))?;
+        self.buf[0] = ValRaw::i32(ptr);
+        self.buf[1] = ValRaw::i32(input.len() as i32);
+        let fuel = self
+            .timed(|i, buf| i.call_after_writes(buf))
+            .map_err(|e| self.trapped(e))?;
+        self.counters.fuel += fuel;
+        self.with_result(|bytes, _, target| f(bytes, target))
     }
 }

@@ -9,7 +9,7 @@
 //! costs one catalog lookup here and nothing else.
 
 use crate::catalog;
-use crate::error::Result;
+use crate::error::{PgWasmError, Result};
 use crate::pg::search_path::pinned;
 use pgrx::prelude::*;
 use pgrx::JsonB;
@@ -121,15 +121,87 @@ pub fn record(op: Op<'_>) -> Result<()> {
 
 /// Citus installed in this database, and this node its coordinator.
 fn coordinator() -> Result<bool> {
+    Ok(role()? == Some(true))
+}
+
+/// `None` without Citus in this database; otherwise whether this node is
+/// the coordinator.
+fn role() -> Result<Option<bool>> {
     pinned(|| {
         let citus = Spi::get_one::<bool>(
             "SELECT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'citus')",
         )?
         .unwrap_or(false);
         if !citus {
+            return Ok(None);
+        }
+        Ok(Some(
+            Spi::get_one::<bool>("SELECT pg_catalog.citus_is_coordinator()")?.unwrap_or(false),
+        ))
+    })
+}
+
+/// Called when a function names a module this node does not have. On a
+/// Citus worker added after the module was loaded that is expected:
+/// `citus_add_node` gives it the functions but not the modules. Catches
+/// this node up from the op log and says whether the caller should look
+/// again. The catch-up runs in a transaction of its own,
+/// on a loopback connection Citus opens (`master_run_on_worker`): the
+/// task backends of one distributed query each miss at once and must not
+/// wait for each other's uncommitted rows (they would wait for the
+/// coordinator, which waits for them); `wasm.citus_catch_up()` takes a
+/// lock, so concurrent catch-ups run one after the other.
+pub fn catch_up_on_miss(module: &str) -> Result<bool> {
+    // A parallel worker can neither connect nor see what the catch-up
+    // wrote; its leader, which resolves the function first, does it.
+    // SAFETY: reads backend state.
+    if unsafe { pg_sys::IsInParallelMode() } || APPLYING.with(|a| a.get()) {
+        return Ok(false);
+    }
+    if role()? != Some(false) {
+        return Ok(false);
+    }
+    catalog::as_catalog_owner(|| {
+        let log =
+            Spi::get_one::<bool>("SELECT pg_catalog.to_regclass('wasm.citus_op') IS NOT NULL")?
+                .unwrap_or(false);
+        if !log {
             return Ok(false);
         }
-        Ok(Spi::get_one::<bool>("SELECT pg_catalog.citus_is_coordinator()")?.unwrap_or(false))
+        // As the catalog owner: the loopback connection logs in as the
+        // current user, and only the owner may catch up.
+        let (success, result) = Spi::connect(|client| {
+            let row = client
+                .select(
+                    "SELECT r.success, r.result
+                       FROM pg_catalog.pg_dist_node n,
+                            LATERAL pg_catalog.master_run_on_worker(
+                              ARRAY[n.nodename], ARRAY[n.nodeport],
+                              ARRAY['SELECT wasm.citus_catch_up()'], false) r
+                      WHERE n.groupid OPERATOR(pg_catalog.=)
+                              (SELECT groupid FROM pg_catalog.pg_dist_local_group)
+                        AND n.noderole OPERATOR(pg_catalog.=) 'primary'
+                      LIMIT 1",
+                    None,
+                    &[],
+                )?
+                .next();
+            Ok::<_, pgrx::spi::Error>(match row {
+                Some(r) => (
+                    r.get::<bool>(1)?.unwrap_or(false),
+                    r.get::<String>(2)?.unwrap_or_default(),
+                ),
+                None => (false, "this node is not in pg_dist_node".into()),
+            })
+        })?;
+        if !success {
+            return Err(PgWasmError::Internal(format!(
+                "wasm module \"{module}\" does not exist on this Citus worker, and catching up from the op log wasm.citus_op failed: {result}"
+            )));
+        }
+        // Look again even when this catch-up changed nothing: a concurrent
+        // one (another task backend's) may have added the module first.
+        Ok(true)
     })
 }
 

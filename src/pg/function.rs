@@ -97,7 +97,16 @@ impl FunctionDef {
         }
         let (label, target, module, export, settings) = match &self.body {
             Body::Export { module, export } => {
-                let cached = cache::module(module).map_err(|e| match e {
+                let cached = match cache::module(module) {
+                    // A Citus worker added after the module was loaded.
+                    Err(PgWasmError::UnknownModule(_))
+                        if !as_creator && crate::pg::citus::catch_up_on_miss(module)? =>
+                    {
+                        cache::module(module)
+                    }
+                    found => found,
+                }
+                .map_err(|e| match e {
                     PgWasmError::UnknownModule(m) if as_creator => PgWasmError::invalid_function(
                         format!("wasm module \"{m}\" does not exist"),
                         Some(format!(

@@ -1,7 +1,7 @@
 //! `LANGUAGE wasm`: the call handler and the validator.
 
-use super::call_site::CallSite;
 use super::function::FunctionDef;
+use super::site::{self, Site};
 use crate::error::{PgWasmError, Result};
 use pgrx::prelude::*;
 use pgrx::PgMemoryContexts;
@@ -52,7 +52,7 @@ pub unsafe extern "C-unwind" fn wasm_call_handler(
 /// busy instance nor re-prepare (and so free) it.
 struct Slot {
     busy: Cell<bool>,
-    site: UnsafeCell<CallSite>,
+    site: UnsafeCell<Site>,
 }
 
 /// Clears `busy` on return and on unwinding.
@@ -83,7 +83,7 @@ unsafe fn call(fcinfo: pg_sys::FunctionCallInfo) -> Result<Option<pg_sys::Datum>
         unsafe {
             let fresh = Slot {
                 busy: Cell::new(false),
-                site: UnsafeCell::new(CallSite::prepare((*flinfo).fn_oid)?),
+                site: UnsafeCell::new(Site::prepare((*flinfo).fn_oid)?),
             };
             let p = PgMemoryContexts::For((*flinfo).fn_mcxt).leak_and_drop_on_delete(fresh);
             (*flinfo).fn_extra = p.cast();
@@ -97,7 +97,7 @@ unsafe fn call(fcinfo: pg_sys::FunctionCallInfo) -> Result<Option<pg_sys::Datum>
         // Re-entered while this site's guest runs: a site of its own for
         // this one call, dropped when it returns.
         // SAFETY: flinfo is valid; the new site is prepared for this function.
-        let mut nested = CallSite::prepare(unsafe { (*flinfo).fn_oid })?;
+        let mut nested = Site::prepare(unsafe { (*flinfo).fn_oid })?;
         // SAFETY: forwarded fmgr contract.
         let out = unsafe { nested.call(fcinfo) };
         if let Err(e) = &out {
@@ -113,7 +113,7 @@ unsafe fn call(fcinfo: pg_sys::FunctionCallInfo) -> Result<Option<pg_sys::Datum>
     let site = unsafe { &mut *slot.site.get() };
     if !site.is_current() {
         // SAFETY: as above.
-        *site = CallSite::prepare(unsafe { (*flinfo).fn_oid })?;
+        *site = Site::prepare(unsafe { (*flinfo).fn_oid })?;
     }
     // SAFETY: the site was prepared for this function's signature.
     let out = unsafe { site.call(fcinfo) };
@@ -158,7 +158,10 @@ pub unsafe extern "C-unwind" fn wasm_validator(fcinfo: pg_sys::FunctionCallInfo)
         // function's owner owns it. The call handler checks again anyway.
         let checked = FunctionDef::load(fn_oid).and_then(|def| {
             if bodies {
-                def.resolve(true).map(|_| ())
+                match site::validate_component(&def)? {
+                    Some(()) => Ok(()),
+                    None => def.resolve(true).map(|_| ()),
+                }
             } else {
                 def.check_without_body()
             }

@@ -11,10 +11,9 @@ use pg_wasm_runtime::{Host, HostError, LogLevel};
 use pgrx::pg_sys;
 use pgrx::{PgLogLevel, PgSqlErrorCode};
 use std::any::Any;
-use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr::{addr_of, read_volatile};
-use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 
 pub struct PgHost {
     /// "module.export", for messages.
@@ -28,8 +27,10 @@ pub struct PgHost {
     failure: Failure,
 }
 
-/// Where a host call leaves the PostgreSQL error it caught.
-pub type Failure = Rc<RefCell<Option<Box<dyn Any + Send>>>>;
+/// Where a host call leaves the PostgreSQL error it caught. A mutex (never
+/// contended: one backend thread) rather than a RefCell because a
+/// component's store must be `Send` (wasmtime-wasi's contexts are).
+pub type Failure = Arc<Mutex<Option<Box<dyn Any + Send>>>>;
 
 impl PgHost {
     pub fn new(target: String, allow_spi: bool, read_only: bool) -> Self {
@@ -49,14 +50,14 @@ impl PgHost {
     /// The error a host call caught, to be raised again now that no Wasm
     /// frame is on the stack.
     pub fn take_failure(&mut self) -> Option<Box<dyn Any + Send>> {
-        self.failure.borrow_mut().take()
+        take(&self.failure)
     }
 
     fn guarded<T>(&mut self, what: &str, f: impl FnOnce() -> T) -> Result<T, HostError> {
         match catch_unwind(AssertUnwindSafe(f)) {
             Ok(v) => Ok(v),
             Err(payload) => {
-                *self.failure.borrow_mut() = Some(payload);
+                *self.failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(payload);
                 Err(HostError::Failed(format!("{what} failed")))
             }
         }
@@ -97,15 +98,27 @@ impl Host for PgHost {
 
     #[inline]
     fn cancel_requested(&self) -> bool {
-        // SAFETY: plain reads of PostgreSQL's interrupt flags, which its
-        // signal handlers set on this same thread; volatile as in
-        // CHECK_FOR_INTERRUPTS(). Inside a critical section an ERROR would
-        // become a PANIC, so we never stop a guest there.
-        unsafe {
-            read_volatile(addr_of!(pg_sys::InterruptPending)) != 0
-                && (read_volatile(addr_of!(pg_sys::QueryCancelPending)) != 0
-                    || read_volatile(addr_of!(pg_sys::ProcDiePending)) != 0)
-                && read_volatile(addr_of!(pg_sys::CritSectionCount)) == 0
-        }
+        cancel_pending()
     }
+}
+
+/// A query cancel, statement_timeout or terminate is pending: a running
+/// guest stops at its next epoch check.
+#[inline]
+pub fn cancel_pending() -> bool {
+    // SAFETY: plain reads of PostgreSQL's interrupt flags, which its
+    // signal handlers set on this same thread; volatile as in
+    // CHECK_FOR_INTERRUPTS(). Inside a critical section an ERROR would
+    // become a PANIC, so we never stop a guest there.
+    unsafe {
+        read_volatile(addr_of!(pg_sys::InterruptPending)) != 0
+            && (read_volatile(addr_of!(pg_sys::QueryCancelPending)) != 0
+                || read_volatile(addr_of!(pg_sys::ProcDiePending)) != 0)
+            && read_volatile(addr_of!(pg_sys::CritSectionCount)) == 0
+    }
+}
+
+/// Takes the error kept in `failure`, if any.
+pub fn take(failure: &Failure) -> Option<Box<dyn Any + Send>> {
+    failure.lock().unwrap_or_else(|p| p.into_inner()).take()
 }

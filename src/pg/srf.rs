@@ -47,6 +47,46 @@ pub unsafe fn materialize(
     bytes: &[u8],
     function: &str,
 ) -> Result<()> {
+    // SAFETY: forwarded.
+    unsafe {
+        materialize_with(fcinfo, shape.ret_type, function, |put| {
+            stream_rows(bytes, function, put)
+        })
+    }
+}
+
+/// Puts `rows` (one JSON value per row, from a component) into the call's
+/// result set.
+///
+/// # Safety
+/// `fcinfo` must be the current call's.
+pub unsafe fn materialize_rows(
+    fcinfo: pg_sys::FunctionCallInfo,
+    ret_type: pg_sys::Oid,
+    rows: Vec<serde_json::Value>,
+    function: &str,
+) -> Result<()> {
+    // SAFETY: forwarded.
+    unsafe {
+        materialize_with(fcinfo, ret_type, function, |put| {
+            rows.into_iter()
+                .enumerate()
+                .try_for_each(|(i, row)| put(i + 1, row))
+        })
+    }
+}
+
+/// The materialize protocol, with `feed` handing each row (1-based
+/// position, JSON value) to the function it is given.
+///
+/// # Safety
+/// `fcinfo` must be the current call's.
+unsafe fn materialize_with(
+    fcinfo: pg_sys::FunctionCallInfo,
+    ret_type: pg_sys::Oid,
+    function: &str,
+    feed: impl FnOnce(&mut dyn FnMut(usize, serde_json::Value) -> Result<()>) -> Result<()>,
+) -> Result<()> {
     // SAFETY: resultinfo is null or a node; checked before use.
     let rsinfo = unsafe { (*fcinfo).resultinfo } as *mut pg_sys::ReturnSetInfo;
     let ok = !rsinfo.is_null()
@@ -63,13 +103,13 @@ pub unsafe fn materialize(
     // src/backend/utils/fmgr/README: the tuplestore and descriptor live in
     // the per-query context, rows are copied in by tuplestore_putvalues.
     unsafe {
-        let composite = pg_sys::type_is_rowtype(shape.ret_type);
+        let composite = pg_sys::type_is_rowtype(ret_type);
         let desc = if composite {
             call_result_desc(fcinfo)
                 .ok_or_else(|| invalid(function, "the rows' columns are not known here"))?
         } else {
             let d = pg_sys::CreateTemplateTupleDesc(1);
-            pg_sys::TupleDescInitEntry(d, 1, c"value".as_ptr(), shape.ret_type, -1, 0);
+            pg_sys::TupleDescInitEntry(d, 1, c"value".as_ptr(), ret_type, -1, 0);
             d
         };
         let per_query = (*(*rsinfo).econtext).ecxt_per_query_memory;
@@ -90,13 +130,13 @@ pub unsafe fn materialize(
             8 * 1024,
             8 * 1024 * 1024,
         );
-        let put = |i: usize, row: serde_json::Value| -> Result<()> {
+        let mut put = |i: usize, row: serde_json::Value| -> Result<()> {
             let place = format!("row {i}");
             let old = pg_sys::MemoryContextSwitchTo(row_memory);
             let converted = if composite {
                 json::columns(&row, desc, function, &place)
             } else {
-                json::to_datum(&row, shape.ret_type, -1, None, function, &place)
+                json::to_datum(&row, ret_type, -1, None, function, &place)
                     .map(|d| (vec![d.unwrap_or(pg_sys::Datum::from(0))], vec![d.is_none()]))
             };
             pg_sys::MemoryContextSwitchTo(old);
@@ -105,7 +145,7 @@ pub unsafe fn materialize(
             pg_sys::MemoryContextReset(row_memory);
             Ok(())
         };
-        let streamed = stream_rows(bytes, function, put);
+        let streamed = feed(&mut put);
         pg_sys::MemoryContextDelete(row_memory);
         streamed?;
         (*rsinfo).returnMode = pg_sys::SetFunctionReturnMode::SFRM_Materialize;

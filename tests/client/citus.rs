@@ -199,13 +199,16 @@ fn module_changes_reach_every_node_and_functions_run_next_to_shards() {
     );
 }
 
-/// A worker added after the modules were loaded receives the op log but
-/// not the modules (Citus copies the log without firing its trigger);
-/// `wasm.citus_sync()` on the coordinator brings it up to date: the last
-/// code of each module, its settings, and nothing of an unloaded one.
+/// A worker added after the modules were loaded gets the functions from
+/// Citus but not the modules. It catches up from the op log the first time
+/// one of its functions misses its module — here in the task backends of a
+/// distributed query, which miss at once — with the last code of each
+/// module, its settings, and nothing of an unloaded one.
+/// `wasm.citus_sync()` on the coordinator does the same eagerly, on every
+/// worker (idempotent: nothing left to do here).
 #[test]
 #[ignore = "needs the Citus cluster: make test-citus"]
-fn a_worker_added_later_gets_the_modules_from_citus_sync() {
+fn a_worker_added_later_catches_up_from_the_op_log() {
     let db = "pg_wasm_citus_added";
     let mut c = citus_db(db, &WORKERS[..1]);
     c.batch_execute(&format!(
@@ -238,15 +241,33 @@ fn a_worker_added_later_gets_the_modules_from_citus_sync() {
         "Citus alone gives the new worker no module"
     );
 
-    let changed: i64 = c.query_one("SELECT wasm.citus_sync()", &[]).unwrap().get(0);
-    assert_eq!(changed, 2, "one and two added on the new worker");
-    assert_eq!(count(&mut late), 2);
-    assert_eq!(call_i32(&mut late, "SELECT one_f(1)"), 2);
+    // Shards on both workers: the new worker's task backends run two_f
+    // before it has the module.
+    c.batch_execute(
+        "CREATE TABLE d (x int);
+         SELECT create_distributed_table('d', 'x', shard_count => 8);
+         INSERT INTO d SELECT g FROM generate_series(1, 1000) g;",
+    )
+    .unwrap();
+    let shards: i64 = c
+        .query_one(
+            "SELECT count(*) FROM citus_shards WHERE table_name = 'd'::regclass AND nodeport = $1",
+            &[&i32::from(WORKERS[1])],
+        )
+        .unwrap()
+        .get(0);
+    assert!(shards > 0, "the new worker holds shards of d");
+    let sum: i64 = c
+        .query_one("SELECT sum(two_f(x)) FROM d", &[])
+        .unwrap()
+        .get(0);
     assert_eq!(
-        call_i32(&mut late, "SELECT two_f(1)"),
-        21,
-        "the replaced code"
+        sum,
+        500_500 + 20 * 1000,
+        "the replaced code, on every shard"
     );
+    assert_eq!(count(&mut late), 2, "one and two, not the unloaded gone");
+    assert_eq!(call_i32(&mut late, "SELECT one_f(1)"), 2);
     let fuel: String = late
         .query_one(
             "SELECT limits->>'fuel' FROM wasm.modules WHERE name = 'two'",
@@ -255,9 +276,40 @@ fn a_worker_added_later_gets_the_modules_from_citus_sync() {
         .unwrap()
         .get(0);
     assert_eq!(fuel, "4242");
-    // Idempotent.
+    let missing = late.query_one("SELECT gone_f(1)", &[]);
+    assert!(missing.is_err(), "gone's function was dropped with it");
+
     let again: i64 = c.query_one("SELECT wasm.citus_sync()", &[]).unwrap().get(0);
-    assert_eq!(again, 0);
+    assert_eq!(again, 0, "nothing left for citus_sync");
+}
+
+/// `wasm.citus_sync()` gives a new worker every module at once, before
+/// any call.
+#[test]
+#[ignore = "needs the Citus cluster: make test-citus"]
+fn citus_sync_gives_a_new_worker_the_modules_at_once() {
+    let db = "pg_wasm_citus_sync";
+    let mut c = citus_db(db, &WORKERS[..1]);
+    c.batch_execute(&format!(
+        "SELECT wasm.load_wat('one', '{}'); SELECT wasm.load_wat('two', '{}');",
+        wat(1),
+        wat(2)
+    ))
+    .unwrap();
+    c.execute(
+        "SELECT citus_add_node('localhost', $1)",
+        &[&i32::from(WORKERS[1])],
+    )
+    .unwrap();
+    let changed: i64 = c.query_one("SELECT wasm.citus_sync()", &[]).unwrap().get(0);
+    assert_eq!(changed, 2, "one and two added on the new worker");
+    let mut late = node(WORKERS[1], db);
+    let n: i64 = late
+        .query_one("SELECT count(*) FROM wasm.modules", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 2);
+    assert_eq!(call_i32(&mut late, "SELECT two_f(1)"), 3);
 }
 
 /// A wasm aggregate whose combine function is wasm runs as partial

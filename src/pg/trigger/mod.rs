@@ -16,7 +16,6 @@ mod decision;
 mod event;
 mod new_row;
 
-use super::call_site::CallSite;
 use crate::error::{PgWasmError, Result};
 use crate::marshal::codec::invalid;
 use crate::marshal::row_json::RowEncoder;
@@ -60,11 +59,28 @@ impl Plan {
     }
 }
 
+/// A call site that can run a trigger: a core module's export taking the
+/// event's bytes, or a component's taking it as a `string` (SPEC §10).
+pub trait TriggerSite {
+    fn take_trigger_plan(&mut self) -> Option<Box<Plan>>;
+    fn put_trigger_plan(&mut self, plan: Box<Plan>);
+    /// One call with the event document; `f` reads the decision in place,
+    /// with the function's name for messages; `None` is a NULL decision.
+    fn call_bytes<T>(
+        &mut self,
+        input: &[u8],
+        f: impl FnOnce(&[u8], &str) -> Result<T>,
+    ) -> Result<Option<T>>;
+}
+
 /// Runs a wasm trigger function and returns what PostgreSQL expects.
 ///
 /// # Safety
 /// `fcinfo` must be a trigger call and `site` prepared for this function.
-pub unsafe fn call(site: &mut CallSite, fcinfo: pg_sys::FunctionCallInfo) -> Result<pg_sys::Datum> {
+pub unsafe fn call<S: TriggerSite>(
+    site: &mut S,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Result<pg_sys::Datum> {
     // SAFETY: per the contract.
     let ev = unsafe { Event::from_fcinfo(fcinfo) };
     // SAFETY: the TriggerData and its relation and trigger are live.
@@ -85,7 +101,7 @@ pub unsafe fn call(site: &mut CallSite, fcinfo: pg_sys::FunctionCallInfo) -> Res
     out
 }
 
-fn run(site: &mut CallSite, plan: &mut Plan, ev: &Event) -> Result<pg_sys::Datum> {
+fn run<S: TriggerSite>(site: &mut S, plan: &mut Plan, ev: &Event) -> Result<pg_sys::Datum> {
     let Plan {
         prefix,
         rows,

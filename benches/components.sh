@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Components (SPEC §10): slugify per row in a JavaScript, a Python and a
+# Rust component, against PL/pgSQL, PL/Python and the same rule in built-in
+# SQL functions; each component's wasm.load time, its first call in a
+# brand-new connection (artifact stored, and compiled when there is none)
+# and a backend's memory after one call. Medians over ROUNDS; times are psql's \timing (client
+# round trip included). Writes target/bench/components.csv.
+#   benches/components.sh [rounds] [rows]      (make bench)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${1:-5}
+ROWS=${2:-100000}
+GUESTS=${PG_WASM_GUESTS:-$PWD/target/guests}
+OUT=target/bench
+mkdir -p "$OUT"
+CSV=$OUT/components.csv
+PSQL=(scripts/cluster.sh psql -X -q -v ON_ERROR_STOP=1)
+DB=pg_wasm_components
+
+# The same rule everywhere: lower case, Latin diacritics folded, every run
+# of other characters one dash, no dash at either end.
+FROM='àáâãäåāçćčèéêëēėìíîïīñńòóôõöøōśšùúûüūýÿźżž'
+TO='aaaaaaaccceeeeeeiiiiinnooooooossuuuuuyyzzz'
+
+"${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
+"${PSQL[@]}" -d $DB <<SQL
+SET client_min_messages = warning;
+CREATE EXTENSION pg_wasm;
+CREATE TABLE blobs AS
+  SELECT 'JavaScript' AS lang, pg_read_binary_file('$GUESTS/js_tenant.wasm') AS bytes
+  UNION ALL SELECT 'Python', pg_read_binary_file('$GUESTS/py_pricing.wasm')
+  UNION ALL SELECT 'Rust', pg_read_binary_file('$GUESTS/orders.wasm');
+SELECT count(*) FROM wasm.load('tenant', (SELECT bytes FROM blobs WHERE lang = 'JavaScript'));
+SELECT count(*) FROM wasm.load('pricing', (SELECT bytes FROM blobs WHERE lang = 'Python'));
+SELECT count(*) FROM wasm.load('orders', (SELECT bytes FROM blobs WHERE lang = 'Rust'));
+CREATE FUNCTION plpgsql_slugify(t text) RETURNS text LANGUAGE plpgsql IMMUTABLE AS \$\$
+BEGIN
+  RETURN trim(both '-' from regexp_replace(translate(lower(t), '$FROM', '$TO'), '[^a-z0-9]+', '-', 'g'));
+END \$\$;
+CREATE TABLE titles AS SELECT 'Crème Brûlée, Déjà Vu № ' || g AS t FROM generate_series(1, $ROWS) g;
+VACUUM ANALYZE titles;
+SQL
+python=no
+if "${PSQL[@]}" -d $DB -c "CREATE EXTENSION plpython3u" 2>/dev/null; then
+  python=yes
+  "${PSQL[@]}" -d $DB <<SQL
+CREATE FUNCTION py_slugify(t text) RETURNS text LANGUAGE plpython3u IMMUTABLE AS \$\$
+import re
+folded = t.lower().translate(str.maketrans('$FROM', '$TO'))
+return re.sub('[^a-z0-9]+', '-', folded).strip('-')
+\$\$;
+SQL
+fi
+# Every version gives the same answers.
+for f in tenant_slugify pricing_slugify orders_slugify; do
+  "${PSQL[@]}" -d $DB -At -c "SELECT count(*) FROM titles WHERE $f(t) <> plpgsql_slugify(t)" \
+    | grep -qx 0 || { echo "components.sh: $f and the PL/pgSQL slugify disagree" >&2; exit 1; }
+done
+
+times() {
+  "${PSQL[@]}" -d $DB -At -c '\timing on' "$@" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tr '\n' ' '
+}
+median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+: > "$CSV"
+record() { echo "$1,$2" >> "$CSV"; printf "%-52s %10.2f %s\n" "$1" "$2" "${3:-ms}"; }
+
+declare -A QUERY=(
+  [JavaScript component]="SELECT count(tenant_slugify(t)) FROM titles"
+  [Python component]="SELECT count(pricing_slugify(t)) FROM titles"
+  [Rust component]="SELECT count(orders_slugify(t)) FROM titles"
+  [PL/pgSQL]="SELECT count(plpgsql_slugify(t)) FROM titles"
+  [built-in lower/translate/regexp_replace]="SELECT count(trim(both '-' from regexp_replace(translate(lower(t), '$FROM', '$TO'), '[^a-z0-9]+', '-', 'g'))) FROM titles"
+)
+[ "$python" = yes ] && QUERY[PL/Python]="SELECT count(py_slugify(t)) FROM titles"
+for name in "built-in lower/translate/regexp_replace" "PL/pgSQL" "PL/Python" \
+            "Rust component" "JavaScript component" "Python component"; do
+  [ -n "${QUERY[$name]:-}" ] || { echo "($name: not installed, skipped)"; continue; }
+  declare -a ms=()
+  for r in $(seq 1 "$ROUNDS"); do
+    # Warm: the same connection ran the query once before.
+    read -r _ t <<< "$(times -c "${QUERY[$name]}" -c "${QUERY[$name]}")"
+    ms+=("$t")
+  done
+  m=$(echo "${ms[@]}" | median)
+  record "slugify $ROWS rows, $name" "$m"
+  record "  per row, $name" "$(awk -v m="$m" -v n="$ROWS" 'BEGIN {print m * 1000 / n}')" "us"
+done
+
+declare -A SIZE=([JavaScript]="12 MB" [Python]="18 MB" [Rust]="50 KB")
+declare -A CALL=([JavaScript]="tenant_slugify" [Python]="pricing_slugify" [Rust]="orders_slugify")
+for lang in JavaScript Python Rust; do
+  declare -a loads=()
+  for r in 1 2 3; do
+    # no artifact (a load of code already compiled would map it): compiles
+    read -r _ _ ms _ <<< "$(times -c "SELECT wasm.unload('t2', true) FROM wasm.modules WHERE name = 't2'" \
+      -c "SELECT wasm.clear_cache(true)" \
+      -c "SELECT count(*) FROM wasm.load('t2', (SELECT bytes FROM blobs WHERE lang = '$lang'), '{\"functions\": {}}')" \
+      -c "SELECT wasm.unload('t2', true)")"
+    loads+=("$ms")
+  done
+  record "wasm.load of the $lang component (${SIZE[$lang]})" "$(echo "${loads[@]}" | median)"
+done
+
+for lang in JavaScript Python Rust; do
+  "${PSQL[@]}" -d $DB -At -c "SELECT ${CALL[$lang]}('stores the artifact again')" >/dev/null
+done
+for lang in JavaScript Python Rust; do
+  declare -a warm=()
+  for r in $(seq 1 "$ROUNDS"); do
+    read -r _ f <<< "$(times -c "LOAD 'pg_wasm'" -c "SELECT ${CALL[$lang]}('First Call')")"
+    warm+=("$f")
+  done
+  record "first call in a new connection, $lang, artifact stored" "$(echo "${warm[@]}" | median)"
+done
+"${PSQL[@]}" -d $DB -At -c 'SELECT wasm.clear_cache(true)' >/dev/null
+for lang in JavaScript Python Rust; do
+  read -r _ cold <<< "$(times -c "LOAD 'pg_wasm'" -c "SELECT ${CALL[$lang]}('First Call')")"
+  record "first call in a new connection, $lang, compiled (no artifact)" "$cold"
+done
+
+rss() { echo "(substring(pg_read_file('/proc/' || pg_backend_pid() || '/$1') from '$2:\\s+(\\d+)')::int / 1024.0)::numeric(10,1)"; }
+for lang in JavaScript Python Rust; do
+  read -r before _ after pss <<< "$("${PSQL[@]}" -d $DB -At -c "LOAD 'pg_wasm'" \
+    -c "SELECT $(rss status VmRSS)" -c "SELECT ${CALL[$lang]}('x')" \
+    -c "SELECT $(rss status VmRSS) || ' ' || $(rss smaps_rollup Pss)" | tr '\n' ' ')"
+  record "$lang: backend RSS before the first call" "$before" MB
+  record "$lang: backend RSS after one call (one instance)" "$after" MB
+  record "$lang: backend PSS after one call" "$pss" MB
+done
+echo "(machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GB", $2/1048576}' /proc/meminfo), $("${PSQL[@]}" -d $DB -At -c 'SHOW server_version'); componentize-js 0.23.0, componentize-py 0.25.1, wit-bindgen 0.57; csv: $CSV)"

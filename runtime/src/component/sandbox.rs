@@ -1,0 +1,134 @@
+//! The WASI 0.2 sandbox a component runs in: nothing granted. No
+//! preopened directories, no network (TCP, UDP and name lookup refused), no
+//! environment or arguments, stdin empty; clocks and random work. What the
+//! guest writes to stdout and stderr is kept in memory for the embedding
+//! (pg_wasm logs it to the server log), never shown to the client.
+
+use crate::error::RuntimeError;
+use crate::host::Host;
+use crate::limits::StoreLimiter;
+use std::sync::Once;
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::Engine;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+/// Bytes of stdout (and of stderr) a guest may write per instance; past
+/// this its writes fail, which the guest sees as a closed stream.
+pub const OUTPUT_CAPACITY: usize = 64 << 10;
+
+/// Everything a component's store carries.
+pub struct ComponentState<H> {
+    pub(crate) limiter: StoreLimiter,
+    pub(crate) host: H,
+    pub(crate) started: u64,
+    wasi: WasiCtx,
+    table: ResourceTable,
+    stdout: MemoryOutputPipe,
+    stderr: MemoryOutputPipe,
+}
+
+impl<H: Host + Send> WasiView for ComponentState<H> {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl<H> ComponentState<H> {
+    pub(crate) fn new(limiter: StoreLimiter, host: H, started: u64) -> Self {
+        let stdout = MemoryOutputPipe::new(OUTPUT_CAPACITY);
+        let stderr = MemoryOutputPipe::new(OUTPUT_CAPACITY);
+        // The builder's defaults deny the network and name lookup and have
+        // no preopens, environment, arguments or stdin.
+        let wasi = WasiCtx::builder()
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .build();
+        ComponentState {
+            limiter,
+            host,
+            started,
+            wasi,
+            table: ResourceTable::new(),
+            stdout,
+            stderr,
+        }
+    }
+
+    /// What the guest wrote since the last call, as (stream, line) pairs.
+    pub fn take_output(&mut self) -> Vec<(&'static str, String)> {
+        let mut lines = Vec::new();
+        for (name, pipe) in [("stdout", &self.stdout), ("stderr", &self.stderr)] {
+            let bytes = pipe.contents();
+            if bytes.is_empty() {
+                continue;
+            }
+            let text = String::from_utf8_lossy(&bytes).replace('\0', "");
+            lines.extend(text.lines().map(|l| (name, l.to_string())));
+        }
+        // A fresh pair of pipes for the next call: the old ones are shared
+        // with the WASI context, so swap both.
+        self.stdout = MemoryOutputPipe::new(OUTPUT_CAPACITY);
+        self.stderr = MemoryOutputPipe::new(OUTPUT_CAPACITY);
+        lines
+    }
+}
+
+/// The linker every component is prepared with: WASI 0.2, synchronous.
+pub(crate) fn linker<H: Host + Send + 'static>(
+    engine: &Engine,
+) -> Result<Linker<ComponentState<H>>, RuntimeError> {
+    start_wasi_runtime();
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+        .map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
+    super::host_api::add_to_linker(&mut linker)
+        .map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
+    Ok(linker)
+}
+
+/// wasmtime-wasi runs some host calls on a Tokio runtime of its own,
+/// created on first use with worker threads. Those threads must never take
+/// the host's signals (PostgreSQL's handlers belong on the backend's
+/// thread), so the runtime is started here with every signal blocked; its
+/// threads inherit that mask.
+fn start_wasi_runtime() {
+    static STARTED: Once = Once::new();
+    STARTED.call_once(|| {
+        // SAFETY: sigfillset/pthread_sigmask on local, valid sigset_t
+        // values; the caller's mask is restored right after.
+        unsafe {
+            let mut all: libc::sigset_t = std::mem::zeroed();
+            let mut old: libc::sigset_t = std::mem::zeroed();
+            libc::sigfillset(&mut all);
+            libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+            wasmtime_wasi::runtime::in_tokio(async {});
+            libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+        }
+    });
+}
+
+/// Refuses a component that imports anything but WASI 0.2 and pg_wasm's
+/// host interface (with the signatures of `sdk/wit/host.wit`), naming the
+/// import, at load rather than at first call.
+pub fn check_imports(engine: &Engine, component: &Component) -> Result<(), RuntimeError> {
+    let ty = component.component_type();
+    let mut refused = Vec::new();
+    for (name, item) in ty.imports(engine) {
+        if name.starts_with("wasi:") {
+            continue;
+        }
+        match super::host_api::check_import(engine, name, &item) {
+            Some(Ok(())) => {}
+            Some(Err(why)) => refused.push(format!("{name} ({why})")),
+            None => refused.push(name.to_string()),
+        }
+    }
+    if !refused.is_empty() {
+        return Err(RuntimeError::UnsupportedComponentImports(refused));
+    }
+    Ok(())
+}

@@ -1,0 +1,141 @@
+//! The composite types a component's WIT records become (SPEC §10): made
+//! by `wasm.load`/`wasm.replace` as `<schema>.<prefix><record-name>`
+//! (kebab-case to snake_case), remembered in the module's `exports`
+//! (entries of kind `type`), dropped by `wasm.unload`.
+
+use super::functions::{current_schema, quote_ident, run_ddl};
+use crate::catalog;
+use crate::error::{PgWasmError, Result};
+use crate::marshal::wit;
+use pg_wasm_runtime::component::{snake, ComponentInfo, WitType};
+use pgrx::prelude::*;
+use serde_json::{json, Value};
+
+/// Where the composite types of a component's records go.
+pub struct RecordTypes {
+    schema: String,
+    prefix: String,
+}
+
+impl RecordTypes {
+    pub fn new(schema: Option<&str>, prefix: &str) -> Result<Self> {
+        let schema = match schema {
+            Some(s) => s.to_string(),
+            None => current_schema().ok_or_else(|| {
+                PgWasmError::InvalidParameter(
+                    "no schema has been selected to create types in (search_path is empty); \
+                     set option \"schema\""
+                        .into(),
+                )
+            })?,
+        };
+        Ok(RecordTypes {
+            schema,
+            prefix: prefix.to_string(),
+        })
+    }
+
+    /// The qualified, quoted SQL name of record `name`'s type.
+    pub fn name(&self, record: &str) -> String {
+        format!(
+            "{}.{}",
+            quote_ident(&self.schema),
+            quote_ident(&format!("{}{}", self.prefix, snake(record)))
+        )
+    }
+
+    /// `t` as SQL, records named as this load names them.
+    pub fn sql(&self, t: &WitType) -> std::result::Result<String, String> {
+        t.sql_with(&|n| self.name(n))
+    }
+
+    /// The catalog entries (kind `type`) for the records of `info`.
+    pub fn catalog_entries(&self, info: &ComponentInfo) -> Vec<Value> {
+        info.records()
+            .into_iter()
+            .filter_map(|r| match r {
+                WitType::Record { name: Some(n), .. } => Some(json!({
+                    "name": n, "kind": "type", "wit": record_wit(r), "sql": self.name(n),
+                })),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Creates the composite type of every record of `info` that has no
+    /// type yet; a type of that name that does not fit the record is an
+    /// error (nothing is created).
+    pub fn create(&self, module: &str, info: &ComponentInfo) -> Result<()> {
+        for r in info.records() {
+            let WitType::Record {
+                name: Some(n),
+                fields,
+            } = r
+            else {
+                continue;
+            };
+            let qualified = self.name(n);
+            if let Some(oid) = existing_type(&qualified)? {
+                wit::fits(r, oid).map_err(|why| {
+                    PgWasmError::InvalidParameter(format!(
+                        "component \"{module}\": type {qualified} exists but does not fit WIT record {n}: {why}"
+                    ))
+                })?;
+                continue;
+            }
+            let columns = fields
+                .iter()
+                .map(|(f, t)| {
+                    self.sql(t)
+                        .map(|sql| format!("{} {sql}", quote_ident(&snake(f))))
+                        .map_err(|why| {
+                            PgWasmError::Unsupported(format!(
+                                "component \"{module}\": field {f} of WIT record {n}: type {why} is not mapped to SQL yet"
+                            ))
+                        })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            run_ddl(&format!(
+                "CREATE TYPE {qualified} AS ({})",
+                columns.join(", ")
+            ))?;
+        }
+        Ok(())
+    }
+}
+
+/// `record { a: s32 }` with the record's own name before it.
+fn record_wit(r: &WitType) -> String {
+    match r {
+        WitType::Record { name, fields } => format!(
+            "record {} {{ {} }}",
+            name.as_deref().unwrap_or(""),
+            fields
+                .iter()
+                .map(|(n, t)| format!("{n}: {}", t.wit()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        other => other.wit(),
+    }
+}
+
+fn existing_type(qualified: &str) -> Result<Option<pg_sys::Oid>> {
+    // SAFETY: to_regtype takes a text and returns NULL for unknown types.
+    let oid = unsafe {
+        pgrx::direct_function_call::<pg_sys::Oid>(pg_sys::to_regtype, &[qualified.into_datum()])
+    };
+    Ok(oid.filter(|o| *o != pg_sys::InvalidOid))
+}
+
+/// Drops the composite types module `name` made (CASCADE with `cascade`:
+/// columns and functions using them go too).
+pub fn drop_types(name: &str, cascade: bool) -> Result<()> {
+    for t in catalog::type_entries(name)? {
+        run_ddl(&format!(
+            "DROP TYPE IF EXISTS {t}{}",
+            if cascade { " CASCADE" } else { "" }
+        ))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,301 @@
+//! SQL values ⇄ component values (SPEC §10's table). The SQL type of each
+//! parameter and of the result is checked once, when a call site is
+//! prepared or a function created; per row a value is converted once.
+
+use super::codec::invalid;
+use super::json;
+use crate::error::{PgWasmError, Result};
+use pg_wasm_runtime::component::{snake, Val, WitType};
+use pgrx::prelude::*;
+use pgrx::{FromDatum, IntoDatum};
+
+/// The SQL type `t` maps to, as a type OID, for the types calls support.
+pub fn sql_type(t: &WitType) -> std::result::Result<pg_sys::Oid, String> {
+    Ok(match t {
+        WitType::Bool => pg_sys::BOOLOID,
+        WitType::S8 | WitType::U8 | WitType::S16 => pg_sys::INT2OID,
+        WitType::U16 | WitType::S32 => pg_sys::INT4OID,
+        WitType::U32 | WitType::S64 => pg_sys::INT8OID,
+        WitType::F32 => pg_sys::FLOAT4OID,
+        WitType::F64 => pg_sys::FLOAT8OID,
+        WitType::Char | WitType::String | WitType::Enum(_) => pg_sys::TEXTOID,
+        WitType::List(inner) if **inner == WitType::U8 => pg_sys::BYTEAOID,
+        WitType::Option(inner) => sql_type(inner)?,
+        WitType::Result { ok: Some(inner), .. } => sql_type(inner)?,
+        WitType::Result { ok: None, .. } => pg_sys::VOIDOID,
+        other => {
+            return Err(format!(
+                "WIT type {} is not mapped to SQL yet (scalars, strings, list<u8>, option, result and enum are)",
+                other.wit()
+            ))
+        }
+    })
+}
+
+/// Whether SQL type `oid` is what SPEC §10 maps WIT type `t` to, or why
+/// not. Scalars must be their one SQL type; a record fits any composite
+/// type with the same fields (snake_case names, in order, each fitting); a
+/// list fits an array whose element fits.
+pub fn fits(t: &WitType, oid: pg_sys::Oid) -> std::result::Result<(), String> {
+    let name = crate::marshal::type_name;
+    let not = |want: &str| {
+        Err(format!(
+            "is {}, but WIT type {} maps to {want}",
+            name(oid),
+            t.wit()
+        ))
+    };
+    match t {
+        WitType::Option(inner)
+        | WitType::Result {
+            ok: Some(inner), ..
+        } => fits(inner, oid),
+        WitType::U64 if oid == pg_sys::NUMERICOID => Ok(()),
+        WitType::U64 => not("numeric"),
+        WitType::Flags(_) if oid == pg_sys::TEXTARRAYOID => Ok(()),
+        WitType::Flags(_) => not("text[]"),
+        WitType::Variant(_) if oid == pg_sys::JSONBOID => Ok(()),
+        WitType::Variant(_) => not("jsonb"),
+        WitType::List(inner) if **inner != WitType::U8 => {
+            // SAFETY: syscache lookup with a type OID.
+            let elem = unsafe { pg_sys::get_element_type(oid) };
+            if elem == pg_sys::InvalidOid {
+                return not("an array");
+            }
+            fits(inner, elem)
+                .map_err(|why| format!("is {}, whose elements do not fit: each {why}", name(oid)))
+        }
+        WitType::Record { fields, .. } => record_fits(fields, oid, t),
+        WitType::Tuple(_) | WitType::Other(_) => Err(format!(
+            "has WIT type {}, which is not mapped to SQL yet",
+            t.wit()
+        )),
+        scalar => {
+            let want = sql_type(scalar)?;
+            if want == oid {
+                Ok(())
+            } else {
+                not(&name(want))
+            }
+        }
+    }
+}
+
+fn record_fits(
+    fields: &[(String, WitType)],
+    oid: pg_sys::Oid,
+    t: &WitType,
+) -> std::result::Result<(), String> {
+    // SAFETY: syscache lookups with a type OID.
+    if oid == pg_sys::RECORDOID || !unsafe { pg_sys::type_is_rowtype(oid) } {
+        return Err(format!(
+            "is {}, but WIT type {} needs a composite type",
+            crate::marshal::type_name(oid),
+            t.wit()
+        ));
+    }
+    // SAFETY: a composite type's descriptor, reference-counted; released
+    // below before anything can raise.
+    let columns: Vec<(String, pg_sys::Oid)> = unsafe {
+        let desc = pg_sys::lookup_rowtype_tupdesc(oid, -1);
+        let columns = (0..(*desc).natts as usize)
+            .map(|i| crate::pg::compat::tuple_desc_attr(desc, i))
+            .filter(|a| !a.attisdropped)
+            .map(|a| {
+                let n = std::ffi::CStr::from_ptr(a.attname.data.as_ptr());
+                (n.to_string_lossy().into_owned(), a.atttypid)
+            })
+            .collect();
+        pg_sys::DecrTupleDescRefCount(desc);
+        columns
+    };
+    let want: Vec<String> = fields.iter().map(|(n, _)| snake(n)).collect();
+    let have: Vec<&str> = columns.iter().map(|(n, _)| n.as_str()).collect();
+    if want != have {
+        return Err(format!(
+            "is {} with columns ({}), but WIT type {} has fields ({})",
+            crate::marshal::type_name(oid),
+            have.join(", "),
+            t.wit(),
+            want.join(", ")
+        ));
+    }
+    for ((n, ft), (_, col)) in fields.iter().zip(&columns) {
+        fits(ft, *col).map_err(|why| format!("has column {} that {why}", snake(n)))?;
+    }
+    Ok(())
+}
+
+/// Whether a parameter of type `t` may be NULL (an `option`).
+pub fn nullable(t: &WitType) -> bool {
+    matches!(t, WitType::Option(_))
+}
+
+/// The argument `datum` (of SQL type `sql_type(t)`) as a value of `t`;
+/// `what` names the argument in errors.
+///
+/// # Safety
+/// `datum` must be a valid datum of `sql_type(t)` unless `is_null`.
+pub unsafe fn to_val(
+    datum: pg_sys::Datum,
+    is_null: bool,
+    oid: pg_sys::Oid,
+    t: &WitType,
+    what: &dyn Fn() -> String,
+) -> Result<Val> {
+    if let WitType::Option(inner) = t {
+        if is_null {
+            return Ok(Val::Option(None));
+        }
+        // SAFETY: forwarded.
+        return Ok(Val::Option(Some(Box::new(unsafe {
+            to_val(datum, false, oid, inner, what)?
+        }))));
+    }
+    if is_null {
+        return Err(PgWasmError::InvalidParameter(format!(
+            "{} is NULL, but its WIT type {} is not an option",
+            what(),
+            t.wit()
+        )));
+    }
+    let range = |v: i64| {
+        PgWasmError::OutOfRange(format!("{}: {v} does not fit WIT type {}", what(), t.wit()))
+    };
+    // SAFETY (every from_datum below): the caller guarantees the datum's
+    // SQL type, which sql_type(t) fixed when the call site was prepared.
+    unsafe {
+        Ok(match t {
+            WitType::Bool => Val::Bool(bool::from_datum(datum, false).unwrap_or_default()),
+            WitType::S8 => {
+                let v = i16::from_datum(datum, false).unwrap_or_default();
+                Val::S8(i8::try_from(v).map_err(|_| range(v.into()))?)
+            }
+            WitType::U8 => {
+                let v = i16::from_datum(datum, false).unwrap_or_default();
+                Val::U8(u8::try_from(v).map_err(|_| range(v.into()))?)
+            }
+            WitType::S16 => Val::S16(i16::from_datum(datum, false).unwrap_or_default()),
+            WitType::U16 => {
+                let v = i32::from_datum(datum, false).unwrap_or_default();
+                Val::U16(u16::try_from(v).map_err(|_| range(v.into()))?)
+            }
+            WitType::S32 => Val::S32(i32::from_datum(datum, false).unwrap_or_default()),
+            WitType::U32 => {
+                let v = i64::from_datum(datum, false).unwrap_or_default();
+                Val::U32(u32::try_from(v).map_err(|_| range(v))?)
+            }
+            WitType::S64 => Val::S64(i64::from_datum(datum, false).unwrap_or_default()),
+            WitType::F32 => Val::Float32(f32::from_datum(datum, false).unwrap_or_default()),
+            WitType::F64 => Val::Float64(f64::from_datum(datum, false).unwrap_or_default()),
+            WitType::String => Val::String(String::from_datum(datum, false).unwrap_or_default()),
+            WitType::Char => {
+                let s = String::from_datum(datum, false).unwrap_or_default();
+                let mut chars = s.chars();
+                match (chars.next(), chars.next()) {
+                    (Some(c), None) => Val::Char(c),
+                    _ => {
+                        return Err(PgWasmError::InvalidParameter(format!(
+                            "{}: WIT type char takes exactly one character, not {s:?}",
+                            what()
+                        )))
+                    }
+                }
+            }
+            WitType::Enum(names) => {
+                let s = String::from_datum(datum, false).unwrap_or_default();
+                if !names.contains(&s) {
+                    return Err(PgWasmError::InvalidParameter(format!(
+                        "{}: {s:?} is not a case of {}",
+                        what(),
+                        t.wit()
+                    )));
+                }
+                Val::Enum(s)
+            }
+            WitType::List(inner) if **inner == WitType::U8 => Val::List(
+                Vec::<u8>::from_datum(datum, false)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(Val::U8)
+                    .collect(),
+            ),
+            // Records, lists, flags, variants, u64: through the value's
+            // JSON form (row_to_json, array_to_json, jsonb's text).
+            structured => {
+                let json = super::wit_json::datum_json(datum, oid)?;
+                super::wit_json::json_to_val(&json, structured, &what())?
+            }
+        })
+    }
+}
+
+/// A result value as a datum (`None`: SQL NULL). An `err` of a `result`
+/// raises P0001 with the error's text.
+pub fn from_val(val: Val, ret_type: pg_sys::Oid, target: &str) -> Result<Option<pg_sys::Datum>> {
+    Ok(match val {
+        Val::Option(None) => None,
+        Val::Option(Some(v)) => from_val(*v, ret_type, target)?,
+        Val::Result(Ok(Some(v))) => from_val(*v, ret_type, target)?,
+        Val::Result(Ok(None)) => None,
+        Val::Result(Err(e)) => {
+            let message = match e.map(|e| *e) {
+                Some(Val::String(s)) => s,
+                Some(other) => format!("{other:?}"),
+                None => "error".into(),
+            };
+            return Err(PgWasmError::Raised {
+                message,
+                detail: format!("returned as err by {target}"),
+            });
+        }
+        Val::Bool(b) => b.into_datum(),
+        Val::S8(v) => i16::from(v).into_datum(),
+        Val::U8(v) => i16::from(v).into_datum(),
+        Val::S16(v) => v.into_datum(),
+        Val::U16(v) => i32::from(v).into_datum(),
+        Val::S32(v) => v.into_datum(),
+        Val::U32(v) => i64::from(v).into_datum(),
+        Val::S64(v) => v.into_datum(),
+        Val::Float32(v) => v.into_datum(),
+        Val::Float64(v) => v.into_datum(),
+        Val::Char(c) => c.to_string().into_datum(),
+        Val::String(s) | Val::Enum(s) => s.into_datum(),
+        Val::List(items) if ret_type == pg_sys::BYTEAOID => {
+            let bytes: Option<Vec<u8>> = items
+                .into_iter()
+                .map(|v| match v {
+                    Val::U8(b) => Some(b),
+                    _ => None,
+                })
+                .collect();
+            match bytes {
+                Some(b) => b.into_datum(),
+                None => return Err(invalid(target, "a bytea result must be a list<u8>")),
+            }
+        }
+        structured => {
+            let json = super::wit_json::val_json(structured, target)?;
+            json::to_datum(&json, ret_type, -1, None, target, "the result")?
+        }
+    })
+}
+
+/// The rows of a set-returning export's result (a `list`, possibly in an
+/// `option` or `ok`), each as JSON for the row's type; `none` is no rows.
+pub fn set_rows(val: Val, target: &str) -> Result<Vec<serde_json::Value>> {
+    match val {
+        Val::Option(None) | Val::Result(Ok(None)) => Ok(vec![]),
+        Val::Option(Some(v)) | Val::Result(Ok(Some(v))) => set_rows(*v, target),
+        Val::List(items) => items
+            .into_iter()
+            .map(|v| super::wit_json::val_json(v, target))
+            .collect(),
+        other => super::wit_json::val_json(other, target).and_then(|_| {
+            Err(invalid(
+                target,
+                "a set-returning function must return a list",
+            ))
+        }),
+    }
+}

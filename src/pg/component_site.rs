@@ -1,0 +1,337 @@
+//! The call site of a function bound to a component's export (SPEC §10):
+//! the export's WIT signature checked against the function's SQL one once,
+//! a fresh instance per site (one statement, one transaction, one role),
+//! then per row the arguments converted to component values and the
+//! result back.
+
+use super::cache;
+use super::component;
+use super::function::FunctionDef;
+use super::host::{self, PgHost};
+use super::srf;
+use super::stats::{self, Counters};
+use super::trigger::{self, TriggerSite};
+use crate::error::{PgWasmError, Result};
+use crate::marshal::wit;
+use pg_wasm_runtime::component::{ComponentExport, ComponentInstance, Func, Val, WitType};
+use pg_wasm_runtime::{RuntimeError, TrapKind};
+use pgrx::pg_sys;
+
+pub struct ComponentSite {
+    epoch: u64,
+    xact: u64,
+    user: pg_sys::Oid,
+    fn_oid: pg_sys::Oid,
+    target: String,
+    instance: ComponentInstance<PgHost>,
+    func: Func,
+    params: Vec<(String, WitType)>,
+    arg_types: Vec<pg_sys::Oid>,
+    ret_type: pg_sys::Oid,
+    retset: bool,
+    /// A trigger function: the event in as a string, the decision out.
+    trigger: bool,
+    trigger_plan: Option<Box<trigger::Plan>>,
+    args: Vec<Val>,
+    results: Vec<Val>,
+    counters: Counters,
+    last_error: Option<String>,
+}
+
+const POISONED: u64 = u64::MAX;
+
+/// The element type of a set-returning export's `list<T>` result.
+fn set_element(t: &WitType) -> Option<&WitType> {
+    match t {
+        WitType::Option(t) | WitType::Result { ok: Some(t), .. } => set_element(t),
+        WitType::List(elem) => Some(elem),
+        _ => None,
+    }
+}
+
+/// A trigger function's export takes the event document (SPEC §6) as a
+/// `string` and returns the decision as a `string`, an `option<string>`
+/// (`none`: go on unchanged) or a `result<string, string>`.
+fn check_trigger(export: &ComponentExport) -> std::result::Result<(), String> {
+    let decision = |t: &WitType| match t {
+        WitType::String => true,
+        WitType::Option(t) | WitType::Result { ok: Some(t), .. } => **t == WitType::String,
+        _ => false,
+    };
+    match (export.params.as_slice(), &export.result) {
+        ([(_, WitType::String)], Some(r)) if decision(r) => Ok(()),
+        _ => Err(
+            "a trigger function's export must take the event as a string and return the decision as a string (SPEC §6's JSON documents): func(event: string) -> string"
+                .into(),
+        ),
+    }
+}
+
+/// Checks that the SQL signature of `def` is the one SPEC §10 maps
+/// `export`'s WIT signature to.
+pub fn check_signature(def: &FunctionDef, export: &ComponentExport, target: &str) -> Result<()> {
+    let refuse = |why: String| {
+        PgWasmError::invalid_function(
+            format!("wasm function {} does not fit {target}: {why}", def.name),
+            Some(format!("The export's WIT signature is {}.", export.wit())),
+        )
+    };
+    if def.ret_type == pg_sys::TRIGGEROID {
+        return check_trigger(export).map_err(refuse);
+    }
+    if def.arg_types.len() != export.params.len() {
+        return Err(refuse(format!(
+            "it takes {} arguments, the export {}",
+            def.arg_types.len(),
+            export.params.len()
+        )));
+    }
+    for (i, ((name, t), &oid)) in export.params.iter().zip(&def.arg_types).enumerate() {
+        wit::fits(t, oid).map_err(|why| refuse(format!("argument {} ({name}) {why}", i + 1)))?;
+    }
+    match (&export.result, def.retset) {
+        (None, false) if def.ret_type == pg_sys::VOIDOID => {}
+        (None, _) => {
+            return Err(refuse(format!(
+                "it returns {}, but the export has no result (void)",
+                crate::marshal::type_name(def.ret_type)
+            )))
+        }
+        (Some(t), false) => {
+            wit::fits(t, def.ret_type).map_err(|why| refuse(format!("the result {why}")))?
+        }
+        // RETURNS SETOF t: the export returns list<t> (in an option or a
+        // result, or not); each element is a row.
+        (Some(t), true) => match set_element(t) {
+            Some(elem) => {
+                wit::fits(elem, def.ret_type).map_err(|why| refuse(format!("each row {why}")))?
+            }
+            None => {
+                return Err(refuse(format!(
+                    "it returns SETOF {}, but the export's result {} is not a list",
+                    crate::marshal::type_name(def.ret_type),
+                    t.wit()
+                )))
+            }
+        },
+    }
+    Ok(())
+}
+
+impl ComponentSite {
+    pub fn prepare(
+        fn_oid: pg_sys::Oid,
+        def: &FunctionDef,
+        module: &str,
+        export: &str,
+    ) -> Result<Self> {
+        let epoch = cache::epoch();
+        let (loaded, meta) = component::loaded(module)?;
+        def.check_module_owner(&meta)?;
+        let target = format!("{module}.{export}");
+        let found = loaded.info.export(export).ok_or_else(|| {
+            PgWasmError::invalid_function(
+                format!("wasm component \"{module}\" has no export \"{export}\""),
+                Some(format!("function {} refers to \"{target}\"", def.name)),
+            )
+        })?;
+        check_signature(def, found, &target)?;
+        let runtime = |err| PgWasmError::Runtime {
+            target: target.clone(),
+            err,
+        };
+        let index = loaded.prepared.export_index(found).map_err(runtime)?;
+        let pg = PgHost::new(target.clone(), meta.settings.allow_spi, def.read_only());
+        let failure = pg.failure_slot();
+        let mut instance = loaded
+            .prepared
+            .instantiate(cache::engine()?, meta.settings.effective(), pg)
+            .map_err(|err| {
+                // A PostgreSQL error caught in a host call made while the
+                // component started: raised with its own SQLSTATE.
+                if let Some(caught) = host::take(&failure) {
+                    std::panic::resume_unwind(caught);
+                }
+                runtime(err)
+            })?;
+        let func = instance.func(&index).map_err(runtime)?;
+        Ok(ComponentSite {
+            epoch,
+            xact: cache::xact(),
+            // SAFETY: reads the backend's current user id.
+            user: unsafe { pg_sys::GetUserId() },
+            fn_oid,
+            target,
+            instance,
+            func,
+            params: found.params.clone(),
+            arg_types: def.arg_types.clone(),
+            ret_type: def.ret_type,
+            retset: def.retset,
+            trigger: def.ret_type == pg_sys::TRIGGEROID,
+            trigger_plan: None,
+            args: Vec::with_capacity(found.params.len()),
+            results: if found.result.is_some() {
+                vec![Val::Bool(false)]
+            } else {
+                vec![]
+            },
+            counters: Counters::default(),
+            last_error: None,
+        })
+    }
+
+    pub fn is_current(&self) -> bool {
+        // SAFETY: GetUserId only reads a backend global.
+        self.epoch == cache::epoch()
+            && self.xact == cache::xact()
+            && self.user == unsafe { pg_sys::GetUserId() }
+    }
+
+    /// # Safety
+    /// `fcinfo` must be the call's valid FunctionCallInfo, with the
+    /// argument types this site was prepared for.
+    pub unsafe fn call(
+        &mut self,
+        fcinfo: pg_sys::FunctionCallInfo,
+    ) -> Result<Option<pg_sys::Datum>> {
+        if self.trigger {
+            // SAFETY: a site prepared for a trigger function is only used
+            // by trigger calls (fmgr refuses other calls of functions
+            // returning trigger).
+            return unsafe { trigger::call(self, fcinfo) }.map(Some);
+        }
+        // SAFETY: nargs arguments are filled in (fmgr contract).
+        let args = unsafe { (*fcinfo).args.as_slice((*fcinfo).nargs as usize) };
+        self.args.clear();
+        for (i, ((arg, (name, t)), &oid)) in args
+            .iter()
+            .zip(&self.params)
+            .zip(&self.arg_types)
+            .enumerate()
+        {
+            let what = || format!("argument {} ({name}) of {}", i + 1, self.target);
+            // SAFETY: the argument's SQL type was checked against t.
+            self.args
+                .push(unsafe { wit::to_val(arg.value, arg.isnull, oid, t, &what)? });
+        }
+        match self.invoke()? {
+            Some(v) if self.retset => {
+                let rows = wit::set_rows(v, &self.target)?;
+                // SAFETY: fcinfo is this call's; the rows go into its
+                // ReturnSetInfo.
+                unsafe { srf::materialize_rows(fcinfo, self.ret_type, rows, &self.target)? };
+                Ok(None)
+            }
+            Some(v) => wit::from_val(v, self.ret_type, &self.target),
+            None => Ok(Some(pg_sys::Datum::from(0))),
+        }
+    }
+
+    /// Calls the export with `self.args`: counts the call and its fuel,
+    /// logs what the guest wrote, and returns its result (`None`: the
+    /// export has none).
+    fn invoke(&mut self) -> Result<Option<Val>> {
+        self.counters.calls += 1;
+        let outcome = self
+            .instance
+            .call(&self.func, &self.args, &mut self.results);
+        self.log_output();
+        self.counters.fuel += outcome.map_err(|err| self.trapped(err))?;
+        Ok(self
+            .results
+            .first_mut()
+            .map(|v| std::mem::replace(v, Val::Bool(false))))
+    }
+
+    /// What the guest wrote to stdout and stderr, to the server log only.
+    fn log_output(&mut self) {
+        for (stream, line) in self.instance.take_output() {
+            // LOG_SERVER_ONLY: never sent to the client, whatever its
+            // client_min_messages.
+            pgrx::ereport!(
+                pgrx::PgLogLevel::LOG_SERVER_ONLY,
+                pgrx::PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION,
+                format!("pg_wasm: {} {stream}: {line}", self.target)
+            );
+        }
+    }
+
+    fn trapped(&mut self, err: RuntimeError) -> PgWasmError {
+        self.counters.traps += 1;
+        self.counters.fuel += self.instance.last_fuel();
+        self.epoch = POISONED;
+        if let Some(failure) = self.instance.host_mut().take_failure() {
+            // A PostgreSQL error caught in a host call (pg:wasm/host.query),
+            // raised again now that the Wasm frames are gone.
+            std::panic::resume_unwind(failure);
+        }
+        if let RuntimeError::Trap {
+            kind: TrapKind::Cancelled,
+            ..
+        } = err
+        {
+            pgrx::check_for_interrupts!();
+        }
+        PgWasmError::Runtime {
+            target: self.target.clone(),
+            err,
+        }
+    }
+
+    #[cold]
+    pub fn note_error(&mut self, err: &PgWasmError) {
+        let msg = err.to_string();
+        self.last_error = Some(msg.lines().next().unwrap_or_default().to_owned());
+    }
+}
+
+impl Drop for ComponentSite {
+    fn drop(&mut self) {
+        stats::flush(self.fn_oid, &self.counters, self.last_error.as_deref());
+    }
+}
+
+impl TriggerSite for ComponentSite {
+    fn take_trigger_plan(&mut self) -> Option<Box<trigger::Plan>> {
+        self.trigger_plan.take()
+    }
+
+    fn put_trigger_plan(&mut self, plan: Box<trigger::Plan>) {
+        self.trigger_plan = Some(plan);
+    }
+
+    fn call_bytes<T>(
+        &mut self,
+        input: &[u8],
+        f: impl FnOnce(&[u8], &str) -> Result<T>,
+    ) -> Result<Option<T>> {
+        let event = std::str::from_utf8(input).map_err(|_| {
+            PgWasmError::Unsupported(format!(
+                "the trigger event for {} is not valid UTF-8 (a component's string must be; use a UTF8 database)",
+                self.target
+            ))
+        })?;
+        self.args.clear();
+        self.args.push(Val::String(event.to_string()));
+        match self.invoke()? {
+            Some(v) => match decision_text(v, &self.target)? {
+                Some(text) => f(text.as_bytes(), &self.target).map(Some),
+                None => Ok(None),
+            },
+            None => Ok(None),
+        }
+    }
+}
+
+/// A trigger export's decision as text: a `string`, or one inside `some` or
+/// `ok`; `none` is no decision; an `err` raises P0001 as for any export.
+fn decision_text(v: Val, target: &str) -> Result<Option<String>> {
+    match v {
+        Val::String(s) => Ok(Some(s)),
+        Val::Option(Some(v)) | Val::Result(Ok(Some(v))) => decision_text(*v, target),
+        err @ Val::Result(Err(_)) => wit::from_val(err, pg_sys::TEXTOID, target).map(|_| None),
+        // none, or ok without a value (the signature check allows no other)
+        _ => Ok(None),
+    }
+}

@@ -1,0 +1,99 @@
+//! What a call site is: a core module's export ([`CallSite`]) or a
+//! component's ([`ComponentSite`]), decided once when the site is prepared.
+
+use super::body::Body;
+use super::call_site::CallSite;
+use super::component;
+use super::component_site::{self, ComponentSite};
+use super::function::FunctionDef;
+use crate::error::{PgWasmError, Result};
+use pgrx::pg_sys;
+
+// The core site stays inline (no pointer to follow on a warm call); the
+// component site is boxed.
+#[allow(clippy::large_enum_variant)]
+pub enum Site {
+    Core(CallSite),
+    Component(Box<ComponentSite>),
+}
+
+/// The module and export of `def` when the module is a component.
+fn component_export(def: &FunctionDef) -> Result<Option<(&str, &str)>> {
+    match &def.body {
+        Body::Export { module, export } if component::is_component_module(module)? => {
+            Ok(Some((module.as_str(), export.as_str())))
+        }
+        _ => Ok(None),
+    }
+}
+
+impl Site {
+    pub fn prepare(fn_oid: pg_sys::Oid) -> Result<Self> {
+        let def = FunctionDef::load(fn_oid)?;
+        match component_export(&def)? {
+            Some((module, export)) => Ok(Site::Component(Box::new(ComponentSite::prepare(
+                fn_oid, &def, module, export,
+            )?))),
+            None => Ok(Site::Core(CallSite::prepare(fn_oid)?)),
+        }
+    }
+
+    #[inline(always)]
+    pub fn is_current(&self) -> bool {
+        match self {
+            Site::Core(s) => s.is_current(),
+            Site::Component(s) => s.is_current(),
+        }
+    }
+
+    /// # Safety
+    /// As [`CallSite::call`].
+    #[inline(always)]
+    pub unsafe fn call(
+        &mut self,
+        fcinfo: pg_sys::FunctionCallInfo,
+    ) -> Result<Option<pg_sys::Datum>> {
+        match self {
+            // SAFETY: forwarded.
+            Site::Core(s) => unsafe { s.call(fcinfo) },
+            // SAFETY: forwarded.
+            Site::Component(s) => unsafe { s.call(fcinfo) },
+        }
+    }
+
+    #[cold]
+    pub fn note_error(&mut self, err: &PgWasmError) {
+        match self {
+            Site::Core(s) => s.note_error(err),
+            Site::Component(s) => s.note_error(err),
+        }
+    }
+}
+
+/// The validator's full check of a function bound to a component's
+/// export; `None` when `def` is not bound to a component.
+pub fn validate_component(def: &FunctionDef) -> Result<Option<()>> {
+    let Some((module, export)) = component_export(def)? else {
+        return Ok(None);
+    };
+    let (loaded, meta) = component::loaded(module)?;
+    def.check_module_owner(&meta)?;
+    let target = format!("{module}.{export}");
+    let found = loaded.info.export(export).ok_or_else(|| {
+        PgWasmError::invalid_function(
+            format!("wasm component \"{module}\" has no export \"{export}\""),
+            Some(format!(
+                "Its exports: {}.",
+                loaded
+                    .info
+                    .exports
+                    .iter()
+                    .map(|e| e.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        )
+    })?;
+    component_site::check_signature(def, found, &target)?;
+    Ok(Some(()))
+}

@@ -1,0 +1,61 @@
+-- A Rust component (wit-bindgen, no_std, guest-examples/rust-orders, made a
+-- component by sdk/componentize) that sums an order through the host API.
+SET client_min_messages = warning;
+\getenv guests PG_WASM_GUESTS
+
+SELECT f::text FROM wasm.load('orders', pg_read_binary_file(:'guests' || '/orders.wasm'),
+                              '{"allow_spi": true}') f ORDER BY 1;
+-- it imports pg_wasm's host interface and nothing else
+SELECT kind, name FROM wasm.inspect(pg_read_binary_file(:'guests' || '/orders.wasm'))
+ WHERE kind LIKE 'import%';
+
+CREATE TABLE order_lines (order_id int, qty int, price numeric);
+INSERT INTO order_lines VALUES (1, 2, 10.50), (1, 1, 10.50), (2, 100, 0.25), (2, 1, 99);
+SELECT orders_order_total(1) AS one, orders_order_total(2) AS two;
+SELECT orders_order_total(3);
+\echo :LAST_ERROR_SQLSTATE
+SELECT orders_slugify('Hello, World! 2024 edition');
+
+-- the query runs as the calling role: row-level security applies
+CREATE ROLE orders_clerk;
+GRANT USAGE ON SCHEMA public TO orders_clerk;
+GRANT SELECT ON order_lines TO orders_clerk;
+ALTER TABLE order_lines ENABLE ROW LEVEL SECURITY;
+CREATE POLICY small_lines ON order_lines TO orders_clerk USING (qty < 10);
+SET ROLE orders_clerk;
+SELECT orders_order_total(1) AS one, orders_order_total(2) AS two_small_lines_only;
+RESET ROLE;
+
+-- a trigger in Rust: quantities below one are refused
+CREATE FUNCTION check_line() RETURNS trigger LANGUAGE wasm AS 'orders.check-line';
+CREATE TRIGGER check_line BEFORE INSERT OR UPDATE ON order_lines
+  FOR EACH ROW EXECUTE FUNCTION check_line();
+INSERT INTO order_lines VALUES (3, 5, 1.25);
+INSERT INTO order_lines VALUES (3, 0, 1.25);
+\echo :LAST_ERROR_SQLSTATE
+UPDATE order_lines SET qty = -1 WHERE order_id = 3;
+SELECT orders_order_total(3);
+
+-- limits: fuel, then statement_timeout
+\set VERBOSITY terse
+SELECT wasm.configure('orders', '{"fuel": 1000000}');
+SELECT orders_spin(1);
+\echo :LAST_ERROR_SQLSTATE
+SET pg_wasm.fuel_limit = 0;
+SELECT wasm.configure('orders', '{"fuel": 0}');
+SET statement_timeout = '300ms';
+SELECT orders_spin(1);
+\echo :LAST_ERROR_SQLSTATE
+RESET statement_timeout;
+RESET pg_wasm.fuel_limit;
+\set VERBOSITY default
+
+-- replace keeps the functions
+SELECT 'orders_slugify(text)'::regprocedure::oid AS slug_oid \gset
+SELECT count(*) FROM wasm.replace('orders', pg_read_binary_file(:'guests' || '/orders.wasm'));
+SELECT 'orders_slugify(text)'::regprocedure::oid = :slug_oid AS same_oid, orders_slugify('Still: here');
+
+SELECT wasm.unload('orders', true);
+DROP TABLE order_lines;
+DROP OWNED BY orders_clerk;
+DROP ROLE orders_clerk;

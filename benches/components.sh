@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Components (SPEC §10): slugify per row in a JavaScript, a Python and a
-# Rust component, against PL/pgSQL, PL/Python and the same rule in built-in
+# Rust component and a Rust core module (jsonkit, the pg_wasm SDK),
+# against PL/pgSQL, PL/Python and the same rule in built-in
 # SQL functions; each component's wasm.load time, its first call in a
 # brand-new connection (artifact stored, and compiled when there is none)
 # and a backend's memory after one call. Medians over ROUNDS; times are psql's \timing (client
@@ -33,6 +34,7 @@ CREATE TABLE blobs AS
 SELECT count(*) FROM wasm.load('tenant', (SELECT bytes FROM blobs WHERE lang = 'JavaScript'));
 SELECT count(*) FROM wasm.load('pricing', (SELECT bytes FROM blobs WHERE lang = 'Python'));
 SELECT count(*) FROM wasm.load('orders', (SELECT bytes FROM blobs WHERE lang = 'Rust'));
+SELECT count(*) FROM wasm.load('jsonkit', pg_read_binary_file('$GUESTS/jsonkit.wasm'));
 CREATE FUNCTION plpgsql_slugify(t text) RETURNS text LANGUAGE plpgsql IMMUTABLE AS \$\$
 BEGIN
   RETURN trim(both '-' from regexp_replace(translate(lower(t), '$FROM', '$TO'), '[^a-z0-9]+', '-', 'g'));
@@ -52,7 +54,7 @@ return re.sub('[^a-z0-9]+', '-', folded).strip('-')
 SQL
 fi
 # Every version gives the same answers.
-for f in tenant_slugify pricing_slugify orders_slugify; do
+for f in tenant_slugify pricing_slugify orders_slugify jsonkit_slugify; do
   "${PSQL[@]}" -d $DB -At -c "SELECT count(*) FROM titles WHERE $f(t) <> plpgsql_slugify(t)" \
     | grep -qx 0 || { echo "components.sh: $f and the PL/pgSQL slugify disagree" >&2; exit 1; }
 done
@@ -68,12 +70,13 @@ declare -A QUERY=(
   [JavaScript component]="SELECT count(tenant_slugify(t)) FROM titles"
   [Python component]="SELECT count(pricing_slugify(t)) FROM titles"
   [Rust component]="SELECT count(orders_slugify(t)) FROM titles"
+  [Rust core module]="SELECT count(jsonkit_slugify(t)) FROM titles"
   [PL/pgSQL]="SELECT count(plpgsql_slugify(t)) FROM titles"
   [built-in lower/translate/regexp_replace]="SELECT count(trim(both '-' from regexp_replace(translate(lower(t), '$FROM', '$TO'), '[^a-z0-9]+', '-', 'g'))) FROM titles"
 )
 [ "$python" = yes ] && QUERY[PL/Python]="SELECT count(py_slugify(t)) FROM titles"
 for name in "built-in lower/translate/regexp_replace" "PL/pgSQL" "PL/Python" \
-            "Rust component" "JavaScript component" "Python component"; do
+            "Rust core module" "Rust component" "JavaScript component" "Python component"; do
   [ -n "${QUERY[$name]:-}" ] || { echo "($name: not installed, skipped)"; continue; }
   declare -a ms=()
   for r in $(seq 1 "$ROUNDS"); do

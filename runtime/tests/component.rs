@@ -111,6 +111,18 @@ fn wit_types_map_to_sql_as_the_spec_says() {
         assert_eq!(t.sql().unwrap(), sql, "{}", t.wit());
     }
     assert!(l(l(WitType::S32)).sql().is_err(), "nested lists");
+    let pair = WitType::Tuple(vec![WitType::String, WitType::U32]);
+    assert_eq!(pair.sql().unwrap(), "record");
+    let columns = WitType::Option(Box::new(pair.clone())).out_columns(&|n| n.into());
+    assert_eq!(
+        columns,
+        Some(Ok(vec!["f1 text".into(), "f2 bigint".into()]))
+    );
+    assert!(
+        l(pair.clone()).sql().is_err(),
+        "a list of tuples has no SQL type"
+    );
+    assert!(WitType::Tuple(vec![pair]).sql().is_err(), "nested tuples");
 }
 
 #[test]

@@ -88,10 +88,20 @@ fn spec(
         Some(t) => types.sql(t).map_err(|why| unmapped("result".into(), why))?,
         None => "void".into(),
     };
+    // A tuple result: a record with OUT parameters f1, f2, ...
+    let out = match e
+        .result
+        .as_ref()
+        .and_then(|t| t.out_columns(&|n| types.name(n)))
+    {
+        Some(columns) => columns.map_err(|why| unmapped("result".into(), why))?,
+        None => vec![],
+    };
     Ok(Spec {
         name: name.map_or_else(|| format!("{prefix}{}", e.sql_name()), str::to_string),
         export: e.name(),
         args,
+        out,
         returns,
         strict: !e.params.iter().any(|(_, t)| wit::nullable(t)),
         volatility: "volatile".into(),
@@ -214,6 +224,7 @@ pub(super) fn replace(
             ));
         }
     }
+    let old_types = catalog::type_entries(name)?;
     let generation = catalog::update_code(name, &code)?;
     let mut settings = meta.settings;
     if let Some(o) = options {
@@ -231,7 +242,9 @@ pub(super) fn replace(
         },
         &component,
     )?;
-    create(name, &info, opts, true, &types)
+    let oids = create(name, &info, opts, true, &types)?;
+    super::record_types::drop_stale_types(name, &old_types)?;
+    Ok(oids)
 }
 
 /// Stores the compiled component for every backend and keeps it here.

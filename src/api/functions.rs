@@ -18,6 +18,8 @@ pub(super) struct Spec {
     pub name: String,
     pub export: String,
     pub args: Vec<String>,
+    /// OUT parameters (`f1 integer`): a component's tuple result.
+    pub out: Vec<String>,
     pub returns: String,
     pub strict: bool,
     pub volatility: String,
@@ -209,6 +211,7 @@ fn auto_spec(prefix: &str, info: &ModuleInfo, export: &str) -> Option<Spec> {
             .iter()
             .map(|t| Scalar::sql_name_for(*t).to_string())
             .collect(),
+        out: vec![],
         returns: sig
             .results
             .first()
@@ -332,6 +335,7 @@ fn explicit_spec(
         name,
         export: export.to_string(),
         args,
+        out: vec![],
         returns,
         strict,
         volatility: one_of(
@@ -454,13 +458,25 @@ pub(super) fn create_specs(
         if skip_existing && existing.is_some() {
             continue;
         }
-        let ddl =
-            format!(
-            "CREATE FUNCTION {signature} RETURNS {returns} LANGUAGE wasm {volatility} {strict} \
-             PARALLEL {parallel} AS {body}",
+        let declared = spec
+            .args
+            .iter()
+            .cloned()
+            .chain(spec.out.iter().map(|c| format!("OUT {c}")))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let ddl = format!(
+            "CREATE FUNCTION {schema}.{name}({declared}) RETURNS {returns} LANGUAGE wasm \
+             {volatility} {strict} PARALLEL {parallel} AS {body}",
+            schema = quote_ident(&schema),
+            name = quote_ident(&spec.name),
             returns = spec.returns,
             volatility = spec.volatility.to_uppercase(),
-            strict = if spec.strict { "STRICT" } else { "CALLED ON NULL INPUT" },
+            strict = if spec.strict {
+                "STRICT"
+            } else {
+                "CALLED ON NULL INPUT"
+            },
             parallel = spec.parallel.to_uppercase(),
             body = quote_literal(&format!("{module}.{}", spec.export))?,
         );

@@ -86,7 +86,12 @@ impl RecordTypes {
             let columns = fields
                 .iter()
                 .map(|(f, t)| {
+                    // A tuple field would be a column of pseudo-type record.
                     self.sql(t)
+                        .and_then(|sql| match sql.as_str() {
+                            "record" => Err(t.wit()),
+                            _ => Ok(sql),
+                        })
                         .map(|sql| format!("{} {sql}", quote_ident(&snake(f))))
                         .map_err(|why| {
                             PgWasmError::Unsupported(format!(
@@ -138,4 +143,38 @@ pub fn drop_types(name: &str, cascade: bool) -> Result<()> {
         ))?;
     }
     Ok(())
+}
+
+/// After a replace: drops the types module `name` made before (`old`) that
+/// the new code no longer has, unless something still uses them (a table
+/// column, a function the user made, a view): those are kept, with a
+/// NOTICE naming them, and can be dropped by hand.
+pub fn drop_stale_types(name: &str, old: &[String]) -> Result<()> {
+    let now = catalog::type_entries(name)?;
+    for t in old.iter().filter(|t| !now.contains(t)) {
+        if let Some(oid) = existing_type(t)? {
+            if used(oid)? {
+                pgrx::notice!(
+                    "type {t} is no longer made by wasm module \"{name}\", but is kept: other objects use it"
+                );
+            } else {
+                run_ddl(&format!("DROP TYPE {t}"))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether anything but the type's own array type and relation depends on
+/// composite type `oid` or on its array type.
+fn used(oid: pg_sys::Oid) -> Result<bool> {
+    Ok(Spi::get_one_with_args::<bool>(
+        "SELECT EXISTS (SELECT FROM pg_catalog.pg_depend d, pg_catalog.pg_type t
+                         WHERE t.oid OPERATOR(pg_catalog.=) $1
+                           AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_type'::pg_catalog.regclass
+                           AND d.refobjid OPERATOR(pg_catalog.=) ANY (ARRAY[t.oid, t.typarray])
+                           AND d.deptype OPERATOR(pg_catalog.=) 'n')",
+        &[oid.into()],
+    )?
+    .unwrap_or(true))
 }

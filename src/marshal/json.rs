@@ -183,21 +183,46 @@ pub fn row(
     }
 }
 
-/// The column values of one row for `desc`.
+/// The column values of one row for `desc`, from a JSON object (one key
+/// per column) or a JSON array (one element per column, in order: a
+/// component's tuple).
 pub fn columns(
     value: &Value,
     desc: pg_sys::TupleDesc,
     function: &str,
     place: &str,
 ) -> Result<(Vec<pg_sys::Datum>, Vec<bool>)> {
-    let Value::Object(obj) = value else {
-        return Err(invalid(
-            function,
-            &format!("{place} must be a JSON object with one key per column, not {value}"),
-        ));
-    };
     // SAFETY: `desc` is a valid tuple descriptor for the whole call.
     let natts = unsafe { (*desc).natts } as usize;
+    let live = || {
+        (0..natts)
+            // SAFETY: i < natts.
+            .filter(|&i| !unsafe { crate::pg::compat::tuple_desc_attr(desc, i) }.attisdropped)
+    };
+    let positional;
+    let obj = match value {
+        Value::Object(obj) => obj,
+        Value::Array(items) if items.len() == live().count() => {
+            positional = live()
+                .zip(items)
+                .map(|(i, v)| {
+                    // SAFETY: i < natts; attname is a NUL-terminated NameData.
+                    let att = unsafe { crate::pg::compat::tuple_desc_attr(desc, i) };
+                    let name = unsafe { std::ffi::CStr::from_ptr(att.attname.data.as_ptr()) };
+                    (name.to_string_lossy().into_owned(), v.clone())
+                })
+                .collect();
+            &positional
+        }
+        _ => {
+            return Err(invalid(
+                function,
+                &format!(
+                    "{place} must be a JSON object with one key per column, or an array with one element per column, not {value}"
+                ),
+            ))
+        }
+    };
     let mut values = Vec::with_capacity(natts);
     let mut nulls = Vec::with_capacity(natts);
     for i in 0..natts {

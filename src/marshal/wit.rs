@@ -65,8 +65,18 @@ pub fn fits(t: &WitType, oid: pg_sys::Oid) -> std::result::Result<(), String> {
             fits(inner, elem)
                 .map_err(|why| format!("is {}, whose elements do not fit: each {why}", name(oid)))
         }
-        WitType::Record { fields, .. } => record_fits(fields, oid, t),
-        WitType::Tuple(_) | WitType::Other(_) => Err(format!(
+        WitType::Record { .. } | WitType::Tuple(_) => match composite_columns(oid) {
+            Some(columns) => row_fits(t, &columns, &crate::marshal::type_name(oid)),
+            // An argument of type record takes any row: its columns are
+            // checked per call (see `tuple_val`).
+            None if oid == pg_sys::RECORDOID && matches!(t, WitType::Tuple(_)) => Ok(()),
+            None => Err(format!(
+                "is {}, but WIT type {} needs a composite type",
+                crate::marshal::type_name(oid),
+                t.wit()
+            )),
+        },
+        WitType::Other(_) => Err(format!(
             "has WIT type {}, which is not mapped to SQL yet",
             t.wit()
         )),
@@ -81,47 +91,79 @@ pub fn fits(t: &WitType, oid: pg_sys::Oid) -> std::result::Result<(), String> {
     }
 }
 
-fn record_fits(
-    fields: &[(String, WitType)],
-    oid: pg_sys::Oid,
-    t: &WitType,
-) -> std::result::Result<(), String> {
+/// The columns (name, type) of composite type `oid`; `None` if it is not
+/// one (or is the anonymous `record`).
+pub fn composite_columns(oid: pg_sys::Oid) -> Option<Vec<(String, pg_sys::Oid)>> {
     // SAFETY: syscache lookups with a type OID.
     if oid == pg_sys::RECORDOID || !unsafe { pg_sys::type_is_rowtype(oid) } {
-        return Err(format!(
-            "is {}, but WIT type {} needs a composite type",
-            crate::marshal::type_name(oid),
-            t.wit()
-        ));
+        return None;
     }
     // SAFETY: a composite type's descriptor, reference-counted; released
     // below before anything can raise.
-    let columns: Vec<(String, pg_sys::Oid)> = unsafe {
+    unsafe {
         let desc = pg_sys::lookup_rowtype_tupdesc(oid, -1);
-        let columns = (0..(*desc).natts as usize)
+        let columns = desc_columns(desc);
+        pg_sys::DecrTupleDescRefCount(desc);
+        Some(columns)
+    }
+}
+
+/// The columns (name, type) of `desc`, dropped ones left out.
+///
+/// # Safety
+/// `desc` must be a valid tuple descriptor.
+pub unsafe fn desc_columns(desc: pg_sys::TupleDesc) -> Vec<(String, pg_sys::Oid)> {
+    // SAFETY: per the contract; attribute names are NUL-terminated.
+    unsafe {
+        (0..(*desc).natts as usize)
             .map(|i| crate::pg::compat::tuple_desc_attr(desc, i))
             .filter(|a| !a.attisdropped)
             .map(|a| {
                 let n = std::ffi::CStr::from_ptr(a.attname.data.as_ptr());
                 (n.to_string_lossy().into_owned(), a.atttypid)
             })
-            .collect();
-        pg_sys::DecrTupleDescRefCount(desc);
-        columns
-    };
-    let want: Vec<String> = fields.iter().map(|(n, _)| snake(n)).collect();
-    let have: Vec<&str> = columns.iter().map(|(n, _)| n.as_str()).collect();
-    if want != have {
-        return Err(format!(
-            "is {} with columns ({}), but WIT type {} has fields ({})",
-            crate::marshal::type_name(oid),
-            have.join(", "),
-            t.wit(),
-            want.join(", ")
-        ));
+            .collect()
     }
-    for ((n, ft), (_, col)) in fields.iter().zip(&columns) {
-        fits(ft, *col).map_err(|why| format!("has column {} that {why}", snake(n)))?;
+}
+
+/// Whether a row of `columns` (a composite type, or OUT parameters named
+/// `what`) fits `t`: a record's fields by name, in order; a tuple's
+/// elements in order, whatever the columns are called.
+pub fn row_fits(
+    t: &WitType,
+    columns: &[(String, pg_sys::Oid)],
+    what: &str,
+) -> std::result::Result<(), String> {
+    let have: Vec<&str> = columns.iter().map(|(n, _)| n.as_str()).collect();
+    let elements: Vec<(String, &WitType)> = match t {
+        WitType::Record { fields, .. } => {
+            let want: Vec<String> = fields.iter().map(|(n, _)| snake(n)).collect();
+            if want != have {
+                return Err(format!(
+                    "is {what} with columns ({}), but WIT type {} has fields ({})",
+                    have.join(", "),
+                    t.wit(),
+                    want.join(", ")
+                ));
+            }
+            fields.iter().map(|(n, ft)| (snake(n), ft)).collect()
+        }
+        WitType::Tuple(ts) => {
+            if ts.len() != columns.len() {
+                return Err(format!(
+                    "is {what} with {} columns ({}), but WIT type {} has {} elements",
+                    columns.len(),
+                    have.join(", "),
+                    t.wit(),
+                    ts.len()
+                ));
+            }
+            columns.iter().map(|(n, _)| n.clone()).zip(ts).collect()
+        }
+        _ => return Err(format!("is {what}, but WIT type {} is not a row", t.wit())),
+    };
+    for ((n, ft), (_, col)) in elements.into_iter().zip(columns) {
+        fits(ft, *col).map_err(|why| format!("has column {n} that {why}"))?;
     }
     Ok(())
 }
@@ -220,6 +262,8 @@ pub unsafe fn to_val(
                     .map(Val::U8)
                     .collect(),
             ),
+            // SAFETY: a tuple's SQL type is a row type (checked by fits).
+            WitType::Tuple(ts) => unsafe { tuple_val(datum, ts, t, what)? },
             // Records, lists, flags, variants, u64: through the value's
             // JSON form (row_to_json, array_to_json, jsonb's text).
             structured => {
@@ -230,9 +274,86 @@ pub unsafe fn to_val(
     }
 }
 
+/// A row (of any row type: `record` takes any) as a tuple of `ts`, its
+/// columns in order; each column's type is checked here, since an
+/// anonymous record's are only known now.
+///
+/// # Safety
+/// `datum` must be a valid, non-NULL composite datum.
+unsafe fn tuple_val(
+    datum: pg_sys::Datum,
+    ts: &[WitType],
+    t: &WitType,
+    what: &dyn Fn() -> String,
+) -> Result<Val> {
+    // SAFETY: per the contract; the descriptor's reference is released
+    // before anything below can fail, and the deformed datums point into
+    // the detoasted tuple, not into the descriptor.
+    let columns: Vec<(pg_sys::Datum, bool, pg_sys::Oid)> = unsafe {
+        let header = pg_sys::pg_detoast_datum(datum.cast_mut_ptr()) as pg_sys::HeapTupleHeader;
+        let desc = pg_sys::lookup_rowtype_tupdesc(
+            pgrx::heap_tuple_header_get_type_id(header),
+            pgrx::heap_tuple_header_get_typmod(header),
+        );
+        let natts = (*desc).natts as usize;
+        let mut tuple: pg_sys::HeapTupleData = std::mem::zeroed();
+        tuple.t_len = pgrx::heap_tuple_header_get_datum_length(header) as u32;
+        tuple.t_data = header;
+        let mut values = vec![pg_sys::Datum::from(0); natts];
+        let mut nulls = vec![false; natts];
+        pg_sys::heap_deform_tuple(&mut tuple, desc, values.as_mut_ptr(), nulls.as_mut_ptr());
+        let columns = (0..natts)
+            .filter_map(|i| {
+                let a = crate::pg::compat::tuple_desc_attr(desc, i);
+                (!a.attisdropped).then_some((values[i], nulls[i], a.atttypid))
+            })
+            .collect();
+        pg_sys::DecrTupleDescRefCount(desc);
+        columns
+    };
+    if columns.len() != ts.len() {
+        return Err(PgWasmError::InvalidParameter(format!(
+            "{} is a row of {} columns, but WIT type {} has {} elements",
+            what(),
+            columns.len(),
+            t.wit(),
+            ts.len()
+        )));
+    }
+    let mut items = Vec::with_capacity(ts.len());
+    for (i, ((mut value, null, mut oid), et)) in columns.into_iter().zip(ts).enumerate() {
+        let element = || format!("{}, column {}", what(), i + 1);
+        if oid == pg_sys::UNKNOWNOID && !null {
+            // A literal in ROW('abc', 1) stays of type unknown (a C
+            // string): read it as the text it is.
+            // SAFETY: an unknown datum is a NUL-terminated C string.
+            value = unsafe { pg_sys::Datum::from(pg_sys::cstring_to_text(value.cast_mut_ptr())) };
+            oid = pg_sys::TEXTOID;
+        }
+        fits(et, oid)
+            .map_err(|why| PgWasmError::InvalidParameter(format!("{} {why}", element())))?;
+        // SAFETY: the column's datum, of the type just checked.
+        items.push(unsafe { to_val(value, null, oid, et, &element)? });
+    }
+    Ok(Val::Tuple(items))
+}
+
 /// A result value as a datum (`None`: SQL NULL). An `err` of a `result`
 /// raises P0001 with the error's text.
 pub fn from_val(val: Val, ret_type: pg_sys::Oid, target: &str) -> Result<Option<pg_sys::Datum>> {
+    from_val_in(val, ret_type, None, target)
+}
+
+/// [`from_val`] with the row type of a `record` result (OUT parameters),
+/// which only the call knows.
+pub fn from_val_in(
+    val: Val,
+    ret_type: pg_sys::Oid,
+    desc: Option<pg_sys::TupleDesc>,
+    target: &str,
+) -> Result<Option<pg_sys::Datum>> {
+    let from_val =
+        |v: Val, ret_type: pg_sys::Oid, target: &str| from_val_in(v, ret_type, desc, target);
     Ok(match val {
         Val::Option(None) => None,
         Val::Option(Some(v)) => from_val(*v, ret_type, target)?,
@@ -276,7 +397,7 @@ pub fn from_val(val: Val, ret_type: pg_sys::Oid, target: &str) -> Result<Option<
         }
         structured => {
             let json = super::wit_json::val_json(structured, target)?;
-            json::to_datum(&json, ret_type, -1, None, target, "the result")?
+            json::to_datum(&json, ret_type, -1, desc, target, "the result")?
         }
     })
 }

@@ -254,7 +254,7 @@ impl CallSite {
                         Ok(None)
                     } else {
                         // SAFETY: forwarded contract (fcinfo for the row type).
-                        let desc = unsafe { srf::record_desc(fcinfo, shape) };
+                        let desc = unsafe { srf::record_desc(fcinfo, shape.ret_type) };
                         codec.result_datum(bytes, target, desc)
                     }
                 })?;

@@ -98,13 +98,13 @@ pub fn check_signature(def: &FunctionDef, export: &ComponentExport, target: &str
             )))
         }
         (Some(t), false) => {
-            wit::fits(t, def.ret_type).map_err(|why| refuse(format!("the result {why}")))?
+            result_fits(def, t).map_err(|why| refuse(format!("the result {why}")))?
         }
         // RETURNS SETOF t: the export returns list<t> (in an option or a
         // result, or not); each element is a row.
         (Some(t), true) => match set_element(t) {
             Some(elem) => {
-                wit::fits(elem, def.ret_type).map_err(|why| refuse(format!("each row {why}")))?
+                result_fits(def, elem).map_err(|why| refuse(format!("each row {why}")))?
             }
             None => {
                 return Err(refuse(format!(
@@ -116,6 +116,32 @@ pub fn check_signature(def: &FunctionDef, export: &ComponentExport, target: &str
         },
     }
     Ok(())
+}
+
+/// Whether `t` fits the declared result; a `record` result (OUT
+/// parameters, RETURNS TABLE) by its columns.
+fn result_fits(def: &FunctionDef, t: &WitType) -> std::result::Result<(), String> {
+    let unwrapped = match t {
+        WitType::Option(t) | WitType::Result { ok: Some(t), .. } => t,
+        t => t,
+    };
+    if def.ret_type != pg_sys::RECORDOID {
+        return wit::fits(t, def.ret_type);
+    }
+    let mut ret = pg_sys::InvalidOid;
+    let mut desc: pg_sys::TupleDesc = std::ptr::null_mut();
+    // SAFETY: a function OID from pg_proc; the descriptor (built from the
+    // OUT parameters) is allocated in the current memory context.
+    let kind = unsafe { pg_sys::get_func_result_type(def.oid, &mut ret, &mut desc) };
+    if kind != pg_sys::TypeFuncClass::TYPEFUNC_COMPOSITE || desc.is_null() {
+        return Err(format!(
+            "is record without OUT parameters, but WIT type {} needs them (or a composite type)",
+            t.wit()
+        ));
+    }
+    // SAFETY: a valid descriptor, just built.
+    let columns = unsafe { wit::desc_columns(desc) };
+    wit::row_fits(unwrapped, &columns, "record")
 }
 
 impl ComponentSite {
@@ -223,7 +249,12 @@ impl ComponentSite {
                 unsafe { srf::materialize_rows(fcinfo, self.ret_type, rows, &self.target)? };
                 Ok(None)
             }
-            Some(v) => wit::from_val(v, self.ret_type, &self.target),
+            Some(v) => {
+                // SAFETY: fcinfo is this call's (the row type of a record
+                // result).
+                let desc = unsafe { srf::record_desc(fcinfo, self.ret_type) };
+                wit::from_val_in(v, self.ret_type, desc, &self.target)
+            }
             None => Ok(Some(pg_sys::Datum::from(0))),
         }
     }

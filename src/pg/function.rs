@@ -13,6 +13,7 @@ use std::rc::Rc;
 
 /// What pg_proc says about a function of language wasm.
 pub struct FunctionDef {
+    pub oid: pg_sys::Oid,
     pub name: String,
     pub arg_types: Vec<pg_sys::Oid>,
     pub ret_type: pg_sys::Oid,
@@ -40,6 +41,7 @@ impl FunctionDef {
         let proc = PgProc::new(oid)
             .ok_or_else(|| PgWasmError::Internal(format!("function {oid:?} not found")))?;
         Ok(FunctionDef {
+            oid,
             name: function_name(oid),
             arg_types: proc.proargtypes(),
             ret_type: proc.prorettype(),

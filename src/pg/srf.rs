@@ -28,9 +28,9 @@ unsafe fn call_result_desc(fcinfo: pg_sys::FunctionCallInfo) -> Option<pg_sys::T
 /// `fcinfo` must be the current call's.
 pub unsafe fn record_desc(
     fcinfo: pg_sys::FunctionCallInfo,
-    shape: &Shape,
+    ret_type: pg_sys::Oid,
 ) -> Option<pg_sys::TupleDesc> {
-    if shape.ret_type != pg_sys::RECORDOID {
+    if ret_type != pg_sys::RECORDOID {
         return None;
     }
     // SAFETY: per the contract; BlessTupleDesc registers a record type.

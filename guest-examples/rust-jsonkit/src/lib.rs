@@ -62,6 +62,28 @@ fn normalize_name(s: &str) -> String {
     out
 }
 
+/// text -> text: "Crème Brûlée!" -> "creme-brulee": lower case, Latin
+/// diacritics folded, other runs of characters one dash (the rule of
+/// benches/components.sh, here as a core module).
+#[export(immutable)]
+fn slugify(s: &str) -> String {
+    const FROM: &str = "àáâãäåāçćčèéêëēėìíîïīñńòóôõöøōśšùúûüūýÿźżž";
+    const TO: &[u8] = b"aaaaaaaccceeeeeeiiiiinnooooooossuuuuuyyzzz";
+    let fold = |c: char| FROM.chars().position(|f| f == c).map_or(c, |i| TO[i] as char);
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars().flat_map(char::to_lowercase).map(fold) {
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+        } else if !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    while out.ends_with('-') {
+        out.pop();
+    }
+    out
+}
+
 /// text -> SETOF text: character trigrams, for fuzzy matching.
 #[export(immutable)]
 fn trigrams(s: &str) -> Vec<String> {

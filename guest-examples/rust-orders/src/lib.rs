@@ -9,6 +9,7 @@ extern crate alloc;
 
 use alloc::format;
 use alloc::string::String;
+use alloc::vec::Vec;
 use pg::wasm::host::{self, Level};
 
 // generate_all: the host interface comes from another package (pg:wasm).
@@ -56,6 +57,25 @@ impl Guest for Orders {
             }
             _ => String::from("{}"),
         }
+    }
+
+    fn split_sku(sku: String) -> Option<(String, i32)> {
+        let (family, number) = sku.split_once('-')?;
+        let ok = family.len() == 3 && family.bytes().all(|b| b.is_ascii_uppercase());
+        let number = number.parse().ok().filter(|_| ok)?;
+        Some((String::from(family), number))
+    }
+
+    fn join_sku((family, number): (String, i32)) -> String {
+        format!("{family}-{number:04}")
+    }
+
+    fn numbered_lines(text: String) -> Vec<(u32, String)> {
+        text.lines()
+            .enumerate()
+            .filter(|(_, line)| !line.trim().is_empty())
+            .map(|(i, line)| (i as u32 + 1, String::from(line)))
+            .collect()
     }
 
     fn spin(n: i32) -> i32 {

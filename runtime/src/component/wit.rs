@@ -147,7 +147,10 @@ impl WitType {
     }
 
     /// [`WitType::sql`] with `record` naming the composite type of a
-    /// record (from its WIT name). Tuples are not mapped yet.
+    /// record (from its WIT name). A tuple is an anonymous `record`: a
+    /// parameter takes any row, a result gets OUT parameters
+    /// ([`WitType::out_columns`]); nowhere else (in a list or a record
+    /// field) can SQL type it.
     pub fn sql_with(&self, record: &dyn Fn(&str) -> String) -> Result<String, String> {
         Ok(match self {
             WitType::Bool => "boolean".into(),
@@ -161,7 +164,7 @@ impl WitType {
             WitType::List(t) if **t == WitType::U8 => "bytea".into(),
             WitType::List(t) => {
                 let inner = t.sql_with(record)?;
-                if inner.ends_with("[]") {
+                if inner.ends_with("[]") || inner == "record" {
                     return Err(format!("{} (nested lists)", self.wit()));
                 }
                 format!("{inner}[]")
@@ -172,10 +175,37 @@ impl WitType {
             WitType::Flags(_) => "text[]".into(),
             WitType::Variant(_) => "jsonb".into(),
             WitType::Record { name: Some(n), .. } => record(n),
-            WitType::Record { name: None, .. } | WitType::Tuple(_) | WitType::Other(_) => {
+            WitType::Tuple(ts) => {
+                for t in ts {
+                    if t.sql_with(record)? == "record" {
+                        return Err(format!("{} (nested tuples)", self.wit()));
+                    }
+                }
+                "record".into()
+            }
+            WitType::Record { name: None, .. } | WitType::Other(_) => {
                 return Err(self.wit());
             }
         })
+    }
+
+    /// A tuple result's OUT parameters (`f1 integer`, `f2 text`, …, named
+    /// as PostgreSQL names the columns of `ROW(...)`), when this type is a
+    /// tuple, in an `option` or a `result` or not.
+    pub fn out_columns(
+        &self,
+        record: &dyn Fn(&str) -> String,
+    ) -> Option<Result<Vec<String>, String>> {
+        match self {
+            WitType::Option(t) | WitType::Result { ok: Some(t), .. } => t.out_columns(record),
+            WitType::Tuple(ts) => Some(
+                ts.iter()
+                    .enumerate()
+                    .map(|(i, t)| t.sql_with(record).map(|sql| format!("f{} {sql}", i + 1)))
+                    .collect(),
+            ),
+            _ => None,
+        }
     }
 
     /// Every named record in this type, innermost first (a record's field

@@ -16,6 +16,7 @@ SELECT * FROM jsonkit_keys('{"b": 1, "a": 2}') ORDER BY 1;
 SELECT count(*) FROM jsonkit_keys('[1, 2]');
 -- text in, text out
 SELECT jsonkit_normalize_name('  ada   LOVELACE '), jsonkit_normalize_name('');
+SELECT jsonkit_slugify('Crème Brûlée, Déjà Vu № 7!') AS slug;
 SELECT * FROM jsonkit_trigrams('Wasm!');
 -- bytea in, bigint out (CRC-32 of "123456789" is 0xCBF43926)
 SELECT to_hex(jsonkit_crc32('123456789'::bytea)) AS crc32;

@@ -16,6 +16,37 @@ SELECT orders_order_total(3);
 \echo :LAST_ERROR_SQLSTATE
 SELECT orders_slugify('Hello, World! 2024 edition');
 
+-- tuples: a tuple result is a record with OUT parameters f1, f2; a tuple
+-- argument takes any row whose columns fit, in order
+SELECT * FROM orders_split_sku('ABC-1234');
+SELECT orders_split_sku('not a sku') IS NULL AS none_is_null;
+SELECT orders_join_sku(ROW('XYZ', 7)) AS from_row,
+       orders_join_sku(orders_split_sku('ABC-1234')) AS round_trip;
+CREATE TABLE skus (family text, num int);
+INSERT INTO skus VALUES ('DEF', 12), ('GHI', 345);
+SELECT orders_join_sku(s) FROM skus s ORDER BY 1;
+SELECT orders_join_sku(ROW('XYZ', 7::bigint));
+\echo :LAST_ERROR_SQLSTATE
+SELECT orders_join_sku(ROW('XYZ'));
+\echo :LAST_ERROR_SQLSTATE
+-- declared: any OUT parameters or composite type of the same arity that fits
+CREATE FUNCTION sku_parts(sku text, OUT family text, OUT num int)
+  LANGUAGE wasm AS 'orders.split-sku';
+SELECT * FROM sku_parts('QRS-0042');
+CREATE FUNCTION sku_row(text) RETURNS skus LANGUAGE wasm AS 'orders.split-sku';
+SELECT (sku_row('JKL-0001')).*;
+CREATE FUNCTION bad_parts(sku text, OUT family text) LANGUAGE wasm AS 'orders.split-sku';
+CREATE FUNCTION bad_parts(sku text, OUT family text, OUT num bigint)
+  LANGUAGE wasm AS 'orders.split-sku';
+CREATE FUNCTION bad_parts(sku text) RETURNS record LANGUAGE wasm AS 'orders.split-sku';
+-- a list of tuples: one row per element, declared RETURNS TABLE
+CREATE FUNCTION numbered_lines(t text) RETURNS TABLE (n bigint, line text)
+  LANGUAGE wasm AS 'orders.numbered-lines';
+SELECT * FROM numbered_lines(E'first\n\nthird\nfourth');
+CREATE FUNCTION bad_lines(t text) RETURNS TABLE (n int, line text)
+  LANGUAGE wasm AS 'orders.numbered-lines';
+DROP TABLE skus CASCADE;
+
 -- the query runs as the calling role: row-level security applies
 CREATE ROLE orders_clerk;
 GRANT USAGE ON SCHEMA public TO orders_clerk;

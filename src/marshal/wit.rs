@@ -262,8 +262,8 @@ pub unsafe fn to_val(
                     .map(Val::U8)
                     .collect(),
             ),
-            // SAFETY: a tuple's SQL type is a row type (checked by fits).
-            WitType::Tuple(ts) => unsafe { tuple_val(datum, ts, t, what)? },
+            // A tuple's SQL type is a row type (checked by fits).
+            WitType::Tuple(ts) => tuple_val(datum, ts, t, what)?,
             // Records, lists, flags, variants, u64: through the value's
             // JSON form (row_to_json, array_to_json, jsonb's text).
             structured => {

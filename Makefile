@@ -30,6 +30,10 @@ export PG_WASM_GUESTS = $(CURDIR)/target/guests
 export PG_WASM_TEST_DSN ?= host=$(PG_WASM_CLUSTER) port=$(PG_WASM_PORT) user=postgres
 
 PSQL = scripts/cluster.sh psql
+# Each step of `make test` says when it starts, in seconds since make began,
+# so a slow CI run shows where its time went.
+START := $(shell date +%s)
+STAMP = @echo "== $@: start at $$(( $$(date +%s) - $(START) )) s ($$(date +%T))"
 # pg_regress is only the driver (it runs the version's own psql, --bindir);
 # the 18 wheel's copy crashes at start (a damaged RPATH), so every version
 # uses Debian's, which scripts/setup.sh always installs.
@@ -45,12 +49,13 @@ demo: install guests cluster
 
 test: install guests test-runtime test-pg reinstall cluster test-regress test-client \
       $(if $(filter 15,$(PG)),test-package test-citus) $(addprefix test-also-,$(TEST_ALSO))
-	@echo "make test: all tiers passed on PostgreSQL $(PG)$(if $(TEST_ALSO), (pg_regress and client tiers also on $(TEST_ALSO)))"
+	@echo "make test: all tiers passed on PostgreSQL $(PG) in $$(( $$(date +%s) - $(START) )) s$(if $(TEST_ALSO), (pg_regress and client tiers also on $(TEST_ALSO)))"
 
 # The SQL-facing tiers against another version, with the same build of
 # everything but the extension itself (about 40 s to rebuild it for a
 # version); its cluster is stopped afterwards.
 test-also-%: guests
+	$(STAMP)
 	env -u PG_CONFIG -u PGRX_PG_CONFIG_PATH -u PG_WASM_PORT -u PG_WASM_CLUSTER -u PG_WASM_TEST_DSN \
 	  $(MAKE) --no-print-directory PG=$* TEST_ALSO= install cluster test-regress test-client stop
 
@@ -67,16 +72,19 @@ define install_extension
 endef
 
 install: setup
+	$(STAMP)
 	$(install_extension)
 
 # `cargo pgrx test` installs its own build (with the pg_test schema) into the
 # same PostgreSQL; put the normal build back and restart the cluster so every
 # backend loads it.
 reinstall:
+	$(STAMP)
 	$(install_extension)
 	scripts/cluster.sh restart
 
 guests: setup
+	$(STAMP)
 	scripts/build-guests.sh
 
 cluster:
@@ -88,16 +96,19 @@ stop:
 # Tier 0: the sandbox without a server, and the Rust SDK's own readers and
 # writers (natively).
 test-runtime:
+	$(STAMP)
 	cargo test --release -p pg_wasm_runtime -p pg-wasm-json
 	cargo test --manifest-path sdk/rust/pg-wasm-guest/Cargo.toml --no-default-features --features json
 
 # Tier 1: #[pg_test] inside a backend (pgrx runs its own cluster as postgres).
 test-pg: setup
+	$(STAMP)
 	mkdir -p target/pgrx-test-data && chown postgres target/pgrx-test-data
 	cargo pgrx test --release pg$(PG) --runas postgres --pgdata $(CURDIR)/target/pgrx-test-data/pg$(PG)
 
 # Tier 2: pg_regress, the SQL surface as a user sees it.
 test-regress: cluster
+	$(STAMP)
 	mkdir -p target/regress/pg$(PG) && chown postgres target/regress/pg$(PG)
 	$(PG_REGRESS) --host=$(PG_WASM_CLUSTER) --port=$(PG_WASM_PORT) --user=postgres \
 	  --bindir=$$($(PG_CONFIG) --bindir) \
@@ -107,6 +118,7 @@ test-regress: cluster
 
 # Tier 3: separate client processes against the running cluster.
 test-client: cluster
+	$(STAMP)
 	cargo test --release -p pg_wasm_client_tests -- --test-threads=1
 	@! grep -n "terminated by signal" $(PG_WASM_CLUSTER)/server.log \
 	  || { echo "a backend crashed (server log above)"; exit 1; }
@@ -119,6 +131,7 @@ package: setup
 # version with a Debian package here), checks a fresh cluster, removes it,
 # and puts the development build back.
 test-package: package
+	$(STAMP)
 	scripts/test-package.sh target/package/postgresql-$(PG)-pg-wasm_*.deb
 	$(install_extension)
 
@@ -127,6 +140,7 @@ test-package: package
 # tests, then the three clusters are stopped. PostgreSQL 15 only (Citus
 # 13.2.2 supports 15-17; 16 and 17 are not set up here).
 test-citus: install
+	$(STAMP)
 	scripts/citus.sh
 	scripts/citus-cluster.sh start
 	cargo test --release -p pg_wasm_client_tests --test citus -- --ignored --test-threads=1

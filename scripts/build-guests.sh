@@ -10,16 +10,19 @@ out="$PWD/target/guests"
 mkdir -p "$out"
 
 # Rust (no_std): Debian cargo 1.96 with the standard library's source; a
-# guest with a wit/ directory (wit-bindgen) becomes a component.
+# guest with a wit/ directory (wit-bindgen) becomes a component. One target
+# directory for all of them, so guests with the same profile share one
+# build of core and alloc (-Zbuild-std) and of common crates.
+guest_target="$PWD/target/guest-build"
 for dir in guest-examples/rust-*/; do
   name=$(sed -n 's/^name = "\(.*\)"/\1/p' "$dir/Cargo.toml" | head -n1)
   echo "guest: building Rust $dir"
-  ( cd "$dir" && RUSTC_BOOTSTRAP=1 RUSTC=/usr/bin/rustc \
+  ( cd "$dir" && CARGO_TARGET_DIR="$guest_target" RUSTC_BOOTSTRAP=1 RUSTC=/usr/bin/rustc \
       CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=wasm-ld-19 \
       RUSTFLAGS="" CARGO_ENCODED_RUSTFLAGS="" \
       /usr/bin/cargo build --quiet --release --target wasm32-unknown-unknown \
         -Zbuild-std=core,alloc,panic_abort )
-  core="$dir/target/wasm32-unknown-unknown/release/$name.wasm"
+  core="$guest_target/wasm32-unknown-unknown/release/$name.wasm"
   if [ -d "$dir/wit" ]; then
     # wit-bindgen guests: the core module carries its WIT world; made a
     # component by sdk/componentize (wit-component).

@@ -155,6 +155,7 @@ bench: install guests cluster
 	benches/components.sh
 
 lint:
+	python3 scripts/unify-features.py --check
 	cargo fmt --all -- --check
 	cargo clippy --release --workspace --all-targets -- -D warnings
 	cargo fmt --manifest-path sdk/rust/pg-wasm-guest/Cargo.toml -- --check

@@ -2,7 +2,8 @@
 """Keeps workspace-hack/Cargo.toml true: one feature set per dependency.
 
 `make test` runs cargo five ways (pgrx install, the runtime tests, the
-#[pg_test] build, the client tests, the componentize tool). Cargo resolves
+#[pg_test] build, the client tests, the componentize tool; INVOCATIONS also
+checks the install for a second PostgreSQL version). Cargo resolves
 features per invocation, so a dev-dependency such as criterion or pgrx-tests
 turning on one more feature of serde or proc-macro2 changes the hash of every
 crate above it, and wasmtime and cranelift were built three times (about
@@ -148,13 +149,17 @@ def write(text):
     return False
 
 
+def report():
+    """Prints every crate some invocations build differently; their count."""
+    bad = differing(collect()[0])
+    for (name, version), is_host, a, b in sorted(bad):
+        print(f"{name} {version} ({'host' if is_host else 'target'}): {a} and {b} build it differently")
+    return len(bad)
+
+
 def main():
     if "--check" in sys.argv:
-        graphs, _ = collect()
-        bad = differing(graphs)
-        for (name, version), is_host, a, b in sorted(bad):
-            print(f"{name} {version} ({'host' if is_host else 'target'}): {a} and {b} build it differently")
-        sys.exit(1 if bad else 0)
+        sys.exit(1 if report() else 0)
     # From scratch: what the invocations need without the hack, then again
     # with it (a unified crate can pull in features elsewhere) until stable.
     write("[dependencies]\n")
@@ -163,10 +168,7 @@ def main():
         merge(wanted, collect()[1])
         if not write(render(wanted)):
             break
-    bad = differing(collect()[0])
-    for (name, version), is_host, a, b in sorted(bad):
-        print(f"still differs: {name} {version} ({'host' if is_host else 'target'}): {a} / {b}")
-    print(f"workspace-hack: {len(bad)} crates still built more than one way")
+    print(f"workspace-hack: {report()} crates still built more than one way")
 
 
 if __name__ == "__main__":

@@ -7,9 +7,11 @@
 //! `poll` between steps; `poll` returning true abandons the compile (the
 //! thread finishes in the background and its result is dropped). The
 //! size and function-count limits bound how long such a thread can run.
+//! wasmtime compiles the functions in parallel on a pool of threads that
+//! belongs to that one compile (`threads::in_compile_pool`).
 
 use crate::error::{RuntimeError, TrapKind};
-use crate::threads::spawn_without_signals;
+use crate::threads::{in_compile_pool, spawn_without_signals, COMPILE_STACK};
 use std::sync::mpsc;
 use std::time::Duration;
 use wasmtime::{Engine, Module};
@@ -94,9 +96,13 @@ pub(crate) fn compile_watched_with<T: Send + 'static>(
     let (tx, rx) = mpsc::channel();
     let engine = engine.clone();
     let owned = bytes.to_vec();
-    spawn_without_signals("pg_wasm compile", 16 << 20, move || {
-        let compiled =
-            compile(&engine, &owned).map_err(|e| RuntimeError::InvalidModule(format!("{e:#}")));
+    spawn_without_signals("pg_wasm compile", COMPILE_STACK, move || {
+        let compiled = match in_compile_pool(|| compile(&engine, &owned)) {
+            Ok(c) => c.map_err(|e| RuntimeError::InvalidModule(format!("{e:#}"))),
+            Err(e) => Err(RuntimeError::Engine(format!(
+                "cannot start the compiler's threads: {e}"
+            ))),
+        };
         // The receiver is gone if the caller abandoned the compile.
         let _ = tx.send(compiled);
     })

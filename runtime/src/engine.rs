@@ -16,12 +16,14 @@ const MAX_WASM_STACK: usize = 512 * 1024;
 /// Fuel metering and epoch checks are always compiled in, so per-call fuel
 /// and time limits can change without recompiling. NaN results are
 /// canonicalised and relaxed SIMD is deterministic, so an IMMUTABLE function
-/// gives the same bits on every machine. Compilation runs on the calling
-/// thread only: the one extra thread a backend gets is the epoch ticker,
-/// which touches nothing but the engine's epoch counter.
+/// gives the same bits on every machine. A compile spreads its functions
+/// over a small pool of threads with every signal blocked (see
+/// `threads::in_compile_pool`); the backend's other extra thread is the
+/// epoch ticker, which touches nothing but the engine's epoch counter.
 pub fn new_engine() -> Result<Engine, RuntimeError> {
     let mut config = Config::new();
     config
+        .parallel_compilation(crate::threads::compile_threads() > 1)
         .consume_fuel(true)
         .epoch_interruption(true)
         .cranelift_nan_canonicalization(true)

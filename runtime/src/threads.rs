@@ -24,3 +24,41 @@ pub(crate) fn spawn_without_signals(
         spawned.map(drop)
     }
 }
+
+/// Most threads one compile uses. A server runs many backends; one
+/// `wasm.load` of a large component should not take every core of it.
+const MAX_COMPILE_THREADS: usize = 4;
+
+/// Stack of a compiler thread (as for the thread `compile.rs` starts).
+pub(crate) const COMPILE_STACK: usize = 16 << 20;
+
+/// How many threads a compile spreads its functions over: the machine's
+/// cores, at most [`MAX_COMPILE_THREADS`]; 1 compiles on the compiling
+/// thread alone.
+pub(crate) fn compile_threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(MAX_COMPILE_THREADS)
+}
+
+/// Runs `compile` with wasmtime's parallel compilation on a thread pool of
+/// its own, whose threads are started by [`spawn_without_signals`]. A pool
+/// per compile, not rayon's global one: a compile abandoned by a cancel
+/// finishes on its own pool in the background instead of holding up the
+/// next compile's functions behind its own, and no thread that could take
+/// the host's signals is ever started.
+pub(crate) fn in_compile_pool<T: Send>(compile: impl FnOnce() -> T + Send) -> std::io::Result<T> {
+    let n = compile_threads();
+    if n < 2 {
+        return Ok(compile());
+    }
+    let pool = rayon_core::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .spawn_handler(|thread| {
+            let name = format!("pg_wasm pool {}", thread.index());
+            spawn_without_signals(&name, COMPILE_STACK, move || thread.run())
+        })
+        .build()
+        .map_err(std::io::Error::other)?;
+    Ok(pool.install(compile))
+}

@@ -225,3 +225,44 @@ fn an_instance_survives_a_trap() {
     i.call(&mut buf).unwrap();
     assert_eq!(buf[0].get_i32(), 25);
 }
+
+/// Threads of this process named `name` (Linux truncates names to 15 bytes).
+fn threads_named(name: &str) -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .expect("/proc/self/task")
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .filter(|comm| comm.trim_end() == name)
+        .count()
+}
+
+/// A compile abandoned by a cancel finishes in the background on threads
+/// of its own: the next compile does not queue behind its functions (with
+/// one shared pool, a load after a cancelled load of a large module waited
+/// for the cancelled compile to end).
+#[test]
+fn an_abandoned_compile_does_not_hold_up_the_next() {
+    let engine = engine();
+    let big = parse_wat(&format!("(module {})", "(func)".repeat(20_000))).expect("wat");
+    let abandoned = compile_with(&engine, &big, &CompileLimits::size(64 << 20), &mut || true);
+    assert!(
+        matches!(
+            &abandoned,
+            Err(RuntimeError::Trap {
+                kind: TrapKind::Cancelled,
+                ..
+            })
+        ),
+        "{abandoned:?}"
+    );
+    module(&engine, ADD);
+    // The small compile's thread ends right after its result is sent.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while threads_named("pg_wasm compile") > 1 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(
+        threads_named("pg_wasm compile"),
+        1,
+        "the small module compiled while the abandoned compile was still running"
+    );
+}

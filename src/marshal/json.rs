@@ -117,13 +117,13 @@ fn scalar(
 }
 
 /// The row type of `typid` (or `desc` for `record`), released on drop.
-struct RowType {
-    desc: pg_sys::TupleDesc,
+pub(super) struct RowType {
+    pub(super) desc: pg_sys::TupleDesc,
     refcounted: bool,
 }
 
 impl RowType {
-    fn lookup(
+    pub(super) fn lookup(
         typid: pg_sys::Oid,
         typmod: i32,
         desc: Option<pg_sys::TupleDesc>,
@@ -261,12 +261,6 @@ fn array(value: &Value, elem: pg_sys::Oid, function: &str, place: &str) -> Resul
             &format!("{place} must be a JSON array, not {value}"),
         ));
     };
-    if items.is_empty() {
-        // SAFETY: builds an empty array of a valid element type.
-        return Ok(pg_sys::Datum::from(unsafe {
-            pg_sys::construct_empty_array(elem)
-        }));
-    }
     let mut values = Vec::with_capacity(items.len());
     let mut nulls = Vec::with_capacity(items.len());
     for (i, v) in items.iter().enumerate() {
@@ -274,11 +268,25 @@ fn array(value: &Value, elem: pg_sys::Oid, function: &str, place: &str) -> Resul
         values.push(d.unwrap_or(pg_sys::Datum::from(0)));
         nulls.push(d.is_none());
     }
+    Ok(form_array(values, nulls, elem))
+}
+
+/// A one-dimensional array of `elem` (empty: no dimensions, as PostgreSQL
+/// writes `'{}'`) from its values, in a new palloc'd array.
+pub(super) fn form_array(
+    mut values: Vec<pg_sys::Datum>,
+    mut nulls: Vec<bool>,
+    elem: pg_sys::Oid,
+) -> pg_sys::Datum {
+    if values.is_empty() {
+        // SAFETY: builds an empty array of a valid element type.
+        return pg_sys::Datum::from(unsafe { pg_sys::construct_empty_array(elem) });
+    }
     let (mut len, mut byval, mut align) = (0i16, false, 0 as std::ffi::c_char);
-    let mut dims = [items.len() as i32];
+    let mut dims = [values.len() as i32];
     let mut lbs = [1i32];
     // SAFETY: lookups with a valid element type; construct_md_array copies
-    // the values into a new palloc'd array of `elem`.
+    // the values (one per entry of `nulls`) into a new palloc'd array.
     unsafe {
         pg_sys::get_typlenbyvalalign(elem, &mut len, &mut byval, &mut align);
         let a = pg_sys::construct_md_array(
@@ -292,6 +300,6 @@ fn array(value: &Value, elem: pg_sys::Oid, function: &str, place: &str) -> Resul
             byval,
             align,
         );
-        Ok(pg_sys::Datum::from(a))
+        pg_sys::Datum::from(a)
     }
 }

@@ -4,6 +4,7 @@
 
 use super::codec::invalid;
 use super::json;
+use super::wit_rows;
 use crate::error::{PgWasmError, Result};
 use pg_wasm_runtime::component::{snake, Val, WitType};
 use pgrx::prelude::*;
@@ -262,80 +263,152 @@ pub unsafe fn to_val(
                     .map(Val::U8)
                     .collect(),
             ),
-            // A tuple's SQL type is a row type (checked by fits).
-            WitType::Tuple(ts) => tuple_val(datum, ts, t, what)?,
-            // Records, lists, flags, variants, u64: through the value's
-            // JSON form (row_to_json, array_to_json, jsonb's text).
-            structured => {
-                let json = super::wit_json::datum_json(datum, oid)?;
-                super::wit_json::json_to_val(&json, structured, &what())?
+            // A tuple's or a record's SQL type is a row type (checked by
+            // fits): column by column.
+            WitType::Tuple(ts) => {
+                let columns = wit_rows::row_columns(datum);
+                row_val(columns, ts.iter().map(|et| (None, et)).collect(), t, what)?
             }
+            WitType::Record { fields, .. } => {
+                let columns = wit_rows::row_columns(datum);
+                let fields = fields.iter().map(|(n, ft)| (Some(n), ft)).collect();
+                row_val(columns, fields, t, what)?
+            }
+            WitType::U64 => {
+                let n = pgrx::AnyNumeric::from_datum(datum, false).unwrap_or_default();
+                let text = n.to_string();
+                Val::U64(text.parse().map_err(|_| {
+                    PgWasmError::OutOfRange(format!(
+                        "{}: {text} does not fit WIT type u64 (a whole number from 0 to 18446744073709551615)",
+                        what()
+                    ))
+                })?)
+            }
+            WitType::Flags(names) => match wit_rows::array_elements(datum) {
+                Some((items, _)) => {
+                    let mut set = Vec::with_capacity(items.len());
+                    for (d, null) in items {
+                        let name = (!null)
+                            .then(|| String::from_datum(d, false))
+                            .flatten()
+                            .filter(|n| names.contains(n))
+                            .ok_or_else(|| {
+                                PgWasmError::InvalidParameter(format!(
+                                    "{}: each element must be one of the flags of {}",
+                                    what(),
+                                    t.wit()
+                                ))
+                            })?;
+                        set.push(name);
+                    }
+                    Val::Flags(set)
+                }
+                None => json_val(datum, oid, t, what)?,
+            },
+            // A one-dimensional array element by element (checked by fits:
+            // its elements fit); more dimensions nest in the JSON form.
+            WitType::List(inner) => match wit_rows::array_elements(datum) {
+                Some((items, elem)) => Val::List(
+                    items
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, (d, null))| {
+                            let element = || format!("{}, element {}", what(), i + 1);
+                            to_val(d, null, elem, inner, &element)
+                        })
+                        .collect::<Result<_>>()?,
+                ),
+                None => json_val(datum, oid, t, what)?,
+            },
+            // Variants (jsonb): through their JSON form.
+            structured => json_val(datum, oid, structured, what)?,
         })
     }
 }
 
-/// A row (of any row type: `record` takes any) as a tuple of `ts`, its
-/// columns in order; each column's type is checked here, since an
-/// anonymous record's are only known now.
+/// A non-NULL datum of type `oid` as a value of `t`, through its JSON form.
 ///
 /// # Safety
-/// `datum` must be a valid, non-NULL composite datum.
-unsafe fn tuple_val(
+/// `datum` must be a valid datum of type `oid`.
+unsafe fn json_val(
     datum: pg_sys::Datum,
-    ts: &[WitType],
+    oid: pg_sys::Oid,
     t: &WitType,
     what: &dyn Fn() -> String,
 ) -> Result<Val> {
-    // SAFETY: per the contract; the descriptor's reference is released
-    // before anything below can fail, and the deformed datums point into
-    // the detoasted tuple, not into the descriptor.
-    let columns: Vec<(pg_sys::Datum, bool, pg_sys::Oid)> = unsafe {
-        let header = pg_sys::pg_detoast_datum(datum.cast_mut_ptr()) as pg_sys::HeapTupleHeader;
-        let desc = pg_sys::lookup_rowtype_tupdesc(
-            pgrx::heap_tuple_header_get_type_id(header),
-            pgrx::heap_tuple_header_get_typmod(header),
-        );
-        let natts = (*desc).natts as usize;
-        let mut tuple: pg_sys::HeapTupleData = std::mem::zeroed();
-        tuple.t_len = pgrx::heap_tuple_header_get_datum_length(header) as u32;
-        tuple.t_data = header;
-        let mut values = vec![pg_sys::Datum::from(0); natts];
-        let mut nulls = vec![false; natts];
-        pg_sys::heap_deform_tuple(&mut tuple, desc, values.as_mut_ptr(), nulls.as_mut_ptr());
-        let columns = (0..natts)
-            .filter_map(|i| {
-                let a = crate::pg::compat::tuple_desc_attr(desc, i);
-                (!a.attisdropped).then_some((values[i], nulls[i], a.atttypid))
-            })
-            .collect();
-        pg_sys::DecrTupleDescRefCount(desc);
-        columns
-    };
-    if columns.len() != ts.len() {
+    // SAFETY: forwarded.
+    let json = unsafe { super::wit_json::datum_json(datum, oid)? };
+    super::wit_json::json_to_val(&json, t, &what())
+}
+
+/// A row's columns (see [`wit_rows::row_columns`]) as a tuple (elements
+/// without names) or a record (fields named, matched to the columns in
+/// order when the call site was prepared); each column's type is checked
+/// here, since an anonymous record's are only known now.
+fn row_val(
+    columns: Vec<(pg_sys::Datum, bool, pg_sys::Oid)>,
+    elements: Vec<(Option<&String>, &WitType)>,
+    t: &WitType,
+    what: &dyn Fn() -> String,
+) -> Result<Val> {
+    if columns.len() != elements.len() {
         return Err(PgWasmError::InvalidParameter(format!(
-            "{} is a row of {} columns, but WIT type {} has {} elements",
+            "{} is a row of {} columns, but WIT type {} has {} {}",
             what(),
             columns.len(),
             t.wit(),
-            ts.len()
+            elements.len(),
+            if matches!(t, WitType::Record { .. }) {
+                "fields"
+            } else {
+                "elements"
+            }
         )));
     }
-    let mut items = Vec::with_capacity(ts.len());
-    for (i, ((mut value, null, mut oid), et)) in columns.into_iter().zip(ts).enumerate() {
-        let element = || format!("{}, column {}", what(), i + 1);
-        if oid == pg_sys::UNKNOWNOID && !null {
-            // A literal in ROW('abc', 1) stays of type unknown (a C
-            // string): read it as the text it is.
-            // SAFETY: an unknown datum is a NUL-terminated C string.
-            value = unsafe { pg_sys::Datum::from(pg_sys::cstring_to_text(value.cast_mut_ptr())) };
-            oid = pg_sys::TEXTOID;
-        }
+    let record = matches!(t, WitType::Record { .. });
+    let mut tuple = Vec::with_capacity(elements.len());
+    let mut fields = Vec::with_capacity(elements.len());
+    for (i, ((value, null, oid), (name, et))) in columns.into_iter().zip(elements).enumerate() {
+        let element = || match name {
+            Some(n) => format!("{}, field {}", what(), snake(n)),
+            None => format!("{}, column {}", what(), i + 1),
+        };
         fits(et, oid)
             .map_err(|why| PgWasmError::InvalidParameter(format!("{} {why}", element())))?;
         // SAFETY: the column's datum, of the type just checked.
-        items.push(unsafe { to_val(value, null, oid, et, &element)? });
+        let v = unsafe { to_val(value, null, oid, et, &element)? };
+        match name {
+            Some(n) => fields.push((n.clone(), v)),
+            None => tuple.push(v),
+        }
     }
-    Ok(Val::Tuple(items))
+    Ok(if record {
+        Val::Record(fields)
+    } else {
+        Val::Tuple(tuple)
+    })
+}
+
+/// Whether a result of SQL type `ret_type` is built column by column: a
+/// composite type, or `record` with the call's row type. Domains over
+/// composites go through the JSON reader, which checks their constraints.
+fn is_row_result(ret_type: pg_sys::Oid, desc: Option<pg_sys::TupleDesc>) -> bool {
+    // SAFETY: syscache lookup with a valid type OID.
+    (ret_type == pg_sys::RECORDOID && desc.is_some())
+        || unsafe { pg_sys::get_typtype(ret_type) } as u8 == pg_sys::TYPTYPE_COMPOSITE
+}
+
+/// The element type of an array result built element by element (not a
+/// domain over an array: see [`is_row_result`]).
+fn array_result(ret_type: pg_sys::Oid) -> Option<pg_sys::Oid> {
+    // SAFETY: syscache lookups with a valid type OID.
+    unsafe {
+        if pg_sys::get_typtype(ret_type) as u8 != pg_sys::TYPTYPE_BASE {
+            return None;
+        }
+        let elem = pg_sys::get_element_type(ret_type);
+        (elem != pg_sys::InvalidOid).then_some(elem)
+    }
 }
 
 /// A result value as a datum (`None`: SQL NULL). An `err` of a `result`
@@ -395,10 +468,40 @@ pub fn from_val_in(
                 None => return Err(invalid(target, "a bytea result must be a list<u8>")),
             }
         }
+        Val::U64(n) => pgrx::AnyNumeric::from(n).into_datum(),
+        Val::Flags(names) => Some(wit_rows::form_list(names, pg_sys::TEXTOID, |_, n| {
+            Ok(n.into_datum())
+        })?),
+        Val::Record(fields) if is_row_result(ret_type, desc) => {
+            let values = fields.into_iter().map(|(_, v)| v).collect();
+            Some(row_result(values, ret_type, desc, target)?)
+        }
+        Val::Tuple(items) if is_row_result(ret_type, desc) => {
+            Some(row_result(items, ret_type, desc, target)?)
+        }
+        Val::List(items) if array_result(ret_type).is_some() => {
+            let elem = array_result(ret_type).unwrap_or(pg_sys::InvalidOid);
+            Some(wit_rows::form_list(items, elem, |_, v| {
+                from_val_in(v, elem, None, target)
+            })?)
+        }
+        // Variants (jsonb) and domains: through the JSON reader.
         structured => {
             let json = super::wit_json::val_json(structured, target)?;
             json::to_datum(&json, ret_type, -1, desc, target, "the result")?
         }
+    })
+}
+
+/// A record's or tuple's values as a row of `ret_type` (or `desc`).
+fn row_result(
+    values: Vec<Val>,
+    ret_type: pg_sys::Oid,
+    desc: Option<pg_sys::TupleDesc>,
+    target: &str,
+) -> Result<pg_sys::Datum> {
+    wit_rows::form_row(values, ret_type, desc, target, |v, oid| {
+        from_val_in(v, oid, None, target)
     })
 }
 

@@ -1,9 +1,11 @@
-//! Component values of structured WIT types (records, lists, flags,
-//! variants, u64) ⇄ SQL values, through JSON: an argument is read with
+//! Component values ⇄ SQL values through JSON, where the SQL side is JSON
+//! or nests: variants (jsonb), arrays of more than one dimension, domains
+//! over composites and arrays (whose constraints the JSON reader checks),
+//! and the rows of set-returning functions. An argument is read with
 //! `row_to_json`/`array_to_json`, a result written by the JSON reader that
-//! core modules' composite and array results use ([`super::json`]), so both
-//! kinds of guest get the same conversions and the same error messages.
-//! Scalars never come here (see [`super::wit`]).
+//! core modules' composite and array results use ([`super::json`]).
+//! Records, tuples, one-dimensional lists, flags and u64 cross column by
+//! column and element by element ([`super::wit_rows`], [`super::wit`]).
 
 use super::codec::{invalid, json_text};
 use crate::error::{PgWasmError, Result};

@@ -373,3 +373,53 @@ fn aggregates_and_triggers_run_on_the_workers() {
         .get(0);
     assert_eq!(rows, 2);
 }
+
+/// A component (the Rust orders guest) reaches every worker with the
+/// composite type of its WIT record, and a query over a distributed table
+/// builds and reads that record next to the shards.
+#[test]
+#[ignore = "needs the Citus cluster: make test-citus"]
+fn components_and_their_record_types_reach_the_workers() {
+    let guests = std::env::var("PG_WASM_GUESTS").expect("PG_WASM_GUESTS (make guests)");
+    let db = "pg_wasm_citus_component";
+    let mut c = citus_db(db, &WORKERS);
+    let orders = std::fs::read(format!("{guests}/orders.wasm")).unwrap();
+    c.execute("SELECT count(*) FROM wasm.load('orders', $1)", &[&orders])
+        .unwrap();
+    assert_eq!(
+        on_workers(db, "to_regtype('orders_order_line')"),
+        vec![Some("orders_order_line".to_string()); 2]
+    );
+    for sql in [
+        "CREATE TABLE lines (id int, line text)",
+        "SELECT create_distributed_table('lines', 'id')",
+        "INSERT INTO lines SELECT g, g || ' x SKU-' || g || ' @ 0.5' FROM generate_series(1, 100) g",
+    ] {
+        c.batch_execute(sql).unwrap();
+    }
+    let sql = "SELECT sum(orders_line_total(orders_parse_line(line))) FROM lines";
+    let total: f64 = c.query_one(sql, &[]).unwrap().get(0);
+    assert_eq!(total, 2525.0);
+    let plan: Vec<String> = c
+        .query(&format!("EXPLAIN (VERBOSE, COSTS OFF) {sql}"), &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(
+        plan.iter().any(|l| l.contains(
+            "Query: SELECT sum(public.orders_line_total(public.orders_parse_line(line)))"
+        )),
+        "the records are built and read on the workers:\n{}",
+        plan.join("\n")
+    );
+    // The record as a value on a worker: the row a guest returned.
+    let sku: String = c
+        .query_one(
+            "SELECT (orders_parse_line(line)).sku FROM lines WHERE id = 7",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(sku, "SKU-7");
+}

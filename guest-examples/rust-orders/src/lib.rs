@@ -78,6 +78,20 @@ impl Guest for Orders {
             .collect()
     }
 
+    fn parse_line(text: String) -> Option<OrderLine> {
+        let (qty, rest) = text.split_once(" x ")?;
+        let (sku, price) = rest.split_once(" @ ")?;
+        Some(OrderLine {
+            sku: String::from(sku.trim()),
+            qty: qty.trim().parse().ok()?,
+            price: price.trim().parse().ok()?,
+        })
+    }
+
+    fn line_total(line: OrderLine) -> f64 {
+        f64::from(line.qty) * line.price
+    }
+
     fn spin(n: i32) -> i32 {
         let mut i = n;
         loop {

@@ -58,7 +58,7 @@ pub(super) fn load_inner(
         citus::record(Op::Load {
             name,
             bytes,
-            options,
+            options: &with_types_schema(Some(options), &opts),
         })?;
         return Ok(created);
     }
@@ -117,6 +117,26 @@ fn load_wat(name: &str, wat: &str, options: JsonB) -> SetOfIterator<'static, pg_
     SetOfIterator::new(raise(load_inner(name, &bytes, &options.0)))
 }
 
+/// A component's load or replace options as the Citus op log carries them
+/// to the other nodes: with the schema its record types went to here, which
+/// a worker would not find in its own search_path (Citus's connections put
+/// pg_catalog first). Settings merge key by key, so naming the schema in a
+/// replace that had no options changes no setting.
+fn with_types_schema(options: Option<&serde_json::Value>, opts: &LoadOptions) -> serde_json::Value {
+    let mut logged = options
+        .cloned()
+        .filter(|o| o.is_object())
+        .unwrap_or_else(|| serde_json::json!({}));
+    let schema = opts
+        .schema
+        .clone()
+        .or_else(super::functions::current_schema);
+    if let (Some(obj), Some(schema)) = (logged.as_object_mut(), schema) {
+        obj.entry("schema").or_insert(schema.into());
+    }
+    logged
+}
+
 pub(super) fn replace_inner(
     name: &str,
     bytes: &[u8],
@@ -135,7 +155,7 @@ pub(super) fn replace_inner(
         citus::record(Op::Replace {
             name,
             bytes,
-            options,
+            options: Some(&with_types_schema(options, &opts)),
         })?;
         return Ok(created);
     }

@@ -422,4 +422,21 @@ fn components_and_their_record_types_reach_the_workers() {
         .unwrap()
         .get(0);
     assert_eq!(sku, "SKU-7");
+    // A replace (without options) keeps the type on every node; an unload
+    // drops it everywhere.
+    c.execute(
+        "SELECT count(*) FROM wasm.replace('orders', $1)",
+        &[&orders],
+    )
+    .unwrap();
+    assert_eq!(
+        on_workers(db, "to_regtype('orders_order_line')"),
+        vec![Some("orders_order_line".to_string()); 2]
+    );
+    c.batch_execute("SELECT wasm.unload('orders', true)")
+        .unwrap();
+    assert_eq!(
+        on_workers(db, "to_regtype('orders_order_line')"),
+        vec![None, None]
+    );
 }

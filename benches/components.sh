@@ -34,6 +34,7 @@ CREATE TABLE blobs AS
 SELECT count(*) FROM wasm.load('tenant', (SELECT bytes FROM blobs WHERE lang = 'JavaScript'));
 SELECT count(*) FROM wasm.load('pricing', (SELECT bytes FROM blobs WHERE lang = 'Python'));
 SELECT count(*) FROM wasm.load('orders', (SELECT bytes FROM blobs WHERE lang = 'Rust'));
+CREATE TYPE jsonkit_summary AS (kind text, size int, text text);
 SELECT count(*) FROM wasm.load('jsonkit', pg_read_binary_file('$GUESTS/jsonkit.wasm'));
 CREATE FUNCTION plpgsql_slugify(t text) RETURNS text LANGUAGE plpgsql IMMUTABLE AS \$\$
 BEGIN
@@ -88,6 +89,21 @@ for name in "built-in lower/translate/regexp_replace" "PL/pgSQL" "PL/Python" \
   record "slugify $ROWS rows, $name" "$m"
   record "  per row, $name" "$(awk -v m="$m" -v n="$ROWS" 'BEGIN {print m * 1000 / n}')" "us"
 done
+
+# A WIT record out of one export and into another, per row: the Rust
+# component's parse-line (text -> option<order-line>) and line-total
+# (order-line -> f64); rows are built and read column by column.
+LINES="SELECT sum(orders_line_total(orders_parse_line(g || ' x SKU-' || g || ' @ 1.5'))) FROM generate_series(1, $ROWS) g"
+"${PSQL[@]}" -d $DB -At -c "$LINES" | grep -qx "$(awk -v n="$ROWS" 'BEGIN {printf "%.0f", n * (n + 1) / 2 * 1.5}')" \
+  || { echo "components.sh: the record round trip gives a wrong sum" >&2; exit 1; }
+declare -a ms=()
+for r in $(seq 1 "$ROUNDS"); do
+  read -r _ t <<< "$(times -c "$LINES" -c "$LINES")"
+  ms+=("$t")
+done
+m=$(echo "${ms[@]}" | median)
+record "record out and in, $ROWS rows, Rust component" "$m"
+record "  per row (two calls, one record each way)" "$(awk -v m="$m" -v n="$ROWS" 'BEGIN {print m * 1000 / n}')" "us"
 
 declare -A SIZE=([JavaScript]="12 MB" [Python]="18 MB" [Rust]="50 KB")
 declare -A CALL=([JavaScript]="tenant_slugify" [Python]="pricing_slugify" [Rust]="orders_slugify")

@@ -33,12 +33,22 @@ const MAX_COMPILE_THREADS: usize = 4;
 pub(crate) const COMPILE_STACK: usize = 16 << 20;
 
 /// How many threads a compile spreads its functions over: the machine's
-/// cores, at most [`MAX_COMPILE_THREADS`]; 1 compiles on the compiling
-/// thread alone.
+/// cores, at most [`MAX_COMPILE_THREADS`], or `PG_WASM_COMPILE_THREADS`
+/// from the server's environment (1: compile on the compiling thread
+/// alone; benches compare the two).
 pub(crate) fn compile_threads() -> usize {
-    std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(MAX_COMPILE_THREADS)
+    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *THREADS.get_or_init(|| {
+        std::env::var("PG_WASM_COMPILE_THREADS")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .filter(|&n| n > 0)
+            .unwrap_or_else(|| {
+                std::thread::available_parallelism()
+                    .map_or(1, |n| n.get())
+                    .min(MAX_COMPILE_THREADS)
+            })
+    })
 }
 
 /// Runs `compile` with wasmtime's parallel compilation on a thread pool of

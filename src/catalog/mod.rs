@@ -403,15 +403,26 @@ pub fn check_owner(meta: &ModuleMeta) -> Result<()> {
 /// The composite types a component module made for its WIT records (the
 /// `sql` of its `exports` entries of kind `type`), qualified and quoted.
 pub fn type_entries(name: &str) -> Result<Vec<String>> {
+    type_entry_field(name, "sql")
+}
+
+/// The WIT of each record the component `name` was loaded with
+/// (`record <name> { <field>: <type>, ... }`).
+pub fn record_wits(name: &str) -> Result<Vec<String>> {
+    type_entry_field(name, "wit")
+}
+
+/// One field of each catalog entry of kind `type` of module `name`.
+fn type_entry_field(name: &str, field: &str) -> Result<Vec<String>> {
     as_catalog_owner(|| {
         Ok(Spi::connect(|client| {
             let rows = client.select(
-                "SELECT e OPERATOR(pg_catalog.->>) 'sql'
+                "SELECT e OPERATOR(pg_catalog.->>) $2
                    FROM wasm.module m, pg_catalog.jsonb_array_elements(m.exports) e
                   WHERE m.name OPERATOR(pg_catalog.=) $1
                     AND e OPERATOR(pg_catalog.->>) 'kind' OPERATOR(pg_catalog.=) 'type'",
                 None,
-                &[name.into()],
+                &[name.into(), field.into()],
             )?;
             rows.into_iter()
                 .filter_map(|r| r.get::<String>(1).transpose())

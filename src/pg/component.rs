@@ -8,7 +8,8 @@ use super::host::PgHost;
 use crate::catalog::{self, ModuleMeta};
 use crate::error::{PgWasmError, Result, RuntimeContext};
 use pg_wasm_runtime::component::{
-    describe_component, is_component, Component, ComponentInfo, PreparedComponent,
+    describe_component, is_component, name_records_from_wit, Component, ComponentInfo,
+    PreparedComponent,
 };
 use pgrx::prelude::*;
 use std::cell::RefCell;
@@ -79,7 +80,11 @@ pub fn loaded(name: &str) -> Result<(Rc<LoadedComponent>, ModuleMeta)> {
 /// Keeps a component just compiled by `wasm.load` or `wasm.replace`.
 pub fn prime(meta: ModuleMeta, component: &Component) -> Result<Rc<LoadedComponent>> {
     let engine = cache::engine()?;
-    let info = describe_component(engine, component);
+    let mut info = describe_component(engine, component);
+    // Records by their WIT names (as the load recorded them), so that
+    // CREATE FUNCTION's errors name `tier`, not its fields.
+    let records = catalog::record_wits(&meta.name)?;
+    name_records_from_wit(&mut info, records.iter().map(String::as_str));
     let prepared = PreparedComponent::new(engine, component).in_module(&meta.name)?;
     let name = meta.name.clone();
     let loaded = Rc::new(LoadedComponent {

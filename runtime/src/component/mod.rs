@@ -11,7 +11,7 @@ mod sandbox;
 mod wit;
 
 pub use call::{ComponentInstance, PreparedComponent};
-pub use names::name_records;
+pub use names::{name_records, name_records_from_wit};
 pub use sandbox::{check_imports as check_component_imports, ComponentState};
 pub use wasmtime::component::{Component, Func, Val};
 pub use wit::{describe_component, snake, ComponentExport, ComponentInfo, WitType};

@@ -479,18 +479,26 @@ pub fn from_val_in(
         Val::Tuple(items) if is_row_result(ret_type, desc) => {
             Some(row_result(items, ret_type, desc, target)?)
         }
-        Val::List(items) if array_result(ret_type).is_some() => {
-            let elem = array_result(ret_type).unwrap_or(pg_sys::InvalidOid);
-            Some(wit_rows::form_list(items, elem, |_, v| {
+        Val::List(items) => match array_result(ret_type) {
+            Some(elem) => Some(wit_rows::form_list(items, elem, |_, v| {
                 from_val_in(v, elem, None, target)
-            })?)
-        }
+            })?),
+            None => json_result(Val::List(items), ret_type, desc, target)?,
+        },
         // Variants (jsonb) and domains: through the JSON reader.
-        structured => {
-            let json = super::wit_json::val_json(structured, target)?;
-            json::to_datum(&json, ret_type, -1, desc, target, "the result")?
-        }
+        structured => json_result(structured, ret_type, desc, target)?,
     })
+}
+
+/// A result value through its JSON form and the JSON reader.
+fn json_result(
+    v: Val,
+    ret_type: pg_sys::Oid,
+    desc: Option<pg_sys::TupleDesc>,
+    target: &str,
+) -> Result<Option<pg_sys::Datum>> {
+    let json = super::wit_json::val_json(v, target)?;
+    json::to_datum(&json, ret_type, -1, desc, target, "the result")
 }
 
 /// A record's or tuple's values as a row of `ret_type` (or `desc`).

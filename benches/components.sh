@@ -4,13 +4,17 @@
 # against PL/pgSQL, PL/Python and the same rule in built-in
 # SQL functions; each component's wasm.load time, its first call in a
 # brand-new connection (artifact stored, and compiled when there is none)
-# and a backend's memory after one call. Medians over ROUNDS; times are psql's \timing (client
-# round trip included). Writes target/bench/components.csv.
-#   benches/components.sh [rounds] [rows]      (make bench)
+# and a backend's memory after one call; WIT records per row and as the
+# rows of a set-returning export. Medians over ROUNDS; times are psql's
+# \timing (client round trip included). Writes target/bench/components.csv.
+#   benches/components.sh [rounds] [rows] [parts]      (make bench)
+# parts: any of "slugify records load first memory" (default: all).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-5}
 ROWS=${2:-100000}
+PARTS=" ${3:-slugify records load first memory} "
+part() { [[ "$PARTS" == *" $1 "* ]]; }
 GUESTS=${PG_WASM_GUESTS:-$PWD/target/guests}
 OUT=target/bench
 mkdir -p "$OUT"
@@ -42,6 +46,10 @@ BEGIN
 END \$\$;
 CREATE TABLE titles AS SELECT 'Crème Brûlée, Déjà Vu № ' || g AS t FROM generate_series(1, $ROWS) g;
 VACUUM ANALYZE titles;
+CREATE FUNCTION lines_of(t text) RETURNS SETOF orders_order_line
+  LANGUAGE wasm STRICT AS 'orders.parse-lines';
+CREATE TABLE order_text AS
+  SELECT string_agg(g || ' x SKU-' || g || ' @ 1.5', E'\n') AS t FROM generate_series(1, $ROWS) g;
 SQL
 python=no
 if "${PSQL[@]}" -d $DB -c "CREATE EXTENSION plpython3u" 2>/dev/null; then
@@ -55,7 +63,7 @@ return re.sub('[^a-z0-9]+', '-', folded).strip('-')
 SQL
 fi
 # Every version gives the same answers.
-for f in tenant_slugify pricing_slugify orders_slugify jsonkit_slugify; do
+part slugify && for f in tenant_slugify pricing_slugify orders_slugify jsonkit_slugify; do
   "${PSQL[@]}" -d $DB -At -c "SELECT count(*) FROM titles WHERE $f(t) <> plpgsql_slugify(t)" \
     | grep -qx 0 || { echo "components.sh: $f and the PL/pgSQL slugify disagree" >&2; exit 1; }
 done
@@ -76,7 +84,7 @@ declare -A QUERY=(
   [built-in lower/translate/regexp_replace]="SELECT count(trim(both '-' from regexp_replace(translate(lower(t), '$FROM', '$TO'), '[^a-z0-9]+', '-', 'g'))) FROM titles"
 )
 [ "$python" = yes ] && QUERY[PL/Python]="SELECT count(py_slugify(t)) FROM titles"
-for name in "built-in lower/translate/regexp_replace" "PL/pgSQL" "PL/Python" \
+part slugify && for name in "built-in lower/translate/regexp_replace" "PL/pgSQL" "PL/Python" \
             "Rust core module" "Rust component" "JavaScript component" "Python component"; do
   [ -n "${QUERY[$name]:-}" ] || { echo "($name: not installed, skipped)"; continue; }
   declare -a ms=()
@@ -94,20 +102,35 @@ done
 # component's parse-line (text -> option<order-line>) and line-total
 # (order-line -> f64); rows are built and read column by column.
 LINES="SELECT sum(orders_line_total(orders_parse_line(g || ' x SKU-' || g || ' @ 1.5'))) FROM generate_series(1, $ROWS) g"
-"${PSQL[@]}" -d $DB -At -c "$LINES" | grep -qx "$(awk -v n="$ROWS" 'BEGIN {printf "%.0f", n * (n + 1) / 2 * 1.5}')" \
-  || { echo "components.sh: the record round trip gives a wrong sum" >&2; exit 1; }
-declare -a ms=()
-for r in $(seq 1 "$ROUNDS"); do
-  read -r _ t <<< "$(times -c "$LINES" -c "$LINES")"
-  ms+=("$t")
-done
-m=$(echo "${ms[@]}" | median)
-record "record out and in, $ROWS rows, Rust component" "$m"
-record "  per row (two calls, one record each way)" "$(awk -v m="$m" -v n="$ROWS" 'BEGIN {print m * 1000 / n}')" "us"
+# The same records as the rows of one call: parse-lines (text ->
+# list<order-line>) declared RETURNS SETOF orders_order_line.
+SETOF="SELECT sum(qty::float8 * price) FROM order_text, lines_of(t)"
+expected=$(awk -v n="$ROWS" 'BEGIN {printf "%.0f", n * (n + 1) / 2 * 1.5}')
+if part records; then
+  for q in "$LINES" "$SETOF"; do
+    "${PSQL[@]}" -d $DB -At -c "$q" | grep -qx "$expected" \
+      || { echo "components.sh: a record query gives a wrong sum: $q" >&2; exit 1; }
+  done
+  for q in LINES SETOF; do
+    declare -a ms=()
+    for r in $(seq 1 "$ROUNDS"); do
+      read -r _ t <<< "$(times -c "${!q}" -c "${!q}")"
+      ms+=("$t")
+    done
+    m=$(echo "${ms[@]}" | median)
+    if [ $q = LINES ]; then
+      record "record out and in, $ROWS rows, Rust component" "$m"
+      record "  per row (two calls, one record each way)" "$(awk -v m="$m" -v n="$ROWS" 'BEGIN {print m * 1000 / n}')" "us"
+    else
+      record "SETOF records, one call, $ROWS rows, Rust component" "$m"
+      record "  per row" "$(awk -v m="$m" -v n="$ROWS" 'BEGIN {print m * 1000 / n}')" "us"
+    fi
+  done
+fi
 
 declare -A SIZE=([JavaScript]="12 MB" [Python]="18 MB" [Rust]="50 KB")
 declare -A CALL=([JavaScript]="tenant_slugify" [Python]="pricing_slugify" [Rust]="orders_slugify")
-for lang in JavaScript Python Rust; do
+part load && for lang in JavaScript Python Rust; do
   declare -a loads=()
   for r in 1 2 3; do
     # no artifact (a load of code already compiled would map it): compiles
@@ -120,10 +143,10 @@ for lang in JavaScript Python Rust; do
   record "wasm.load of the $lang component (${SIZE[$lang]})" "$(echo "${loads[@]}" | median)"
 done
 
-for lang in JavaScript Python Rust; do
+part first && for lang in JavaScript Python Rust; do
   "${PSQL[@]}" -d $DB -At -c "SELECT ${CALL[$lang]}('stores the artifact again')" >/dev/null
 done
-for lang in JavaScript Python Rust; do
+part first && for lang in JavaScript Python Rust; do
   declare -a warm=()
   for r in $(seq 1 "$ROUNDS"); do
     read -r _ f <<< "$(times -c "LOAD 'pg_wasm'" -c "SELECT ${CALL[$lang]}('First Call')")"
@@ -131,14 +154,14 @@ for lang in JavaScript Python Rust; do
   done
   record "first call in a new connection, $lang, artifact stored" "$(echo "${warm[@]}" | median)"
 done
-"${PSQL[@]}" -d $DB -At -c 'SELECT wasm.clear_cache(true)' >/dev/null
-for lang in JavaScript Python Rust; do
+part first && "${PSQL[@]}" -d $DB -At -c 'SELECT wasm.clear_cache(true)' >/dev/null
+part first && for lang in JavaScript Python Rust; do
   read -r _ cold <<< "$(times -c "LOAD 'pg_wasm'" -c "SELECT ${CALL[$lang]}('First Call')")"
   record "first call in a new connection, $lang, compiled (no artifact)" "$cold"
 done
 
 rss() { echo "(substring(pg_read_file('/proc/' || pg_backend_pid() || '/$1') from '$2:\\s+(\\d+)')::int / 1024.0)::numeric(10,1)"; }
-for lang in JavaScript Python Rust; do
+part memory && for lang in JavaScript Python Rust; do
   read -r before _ after pss <<< "$("${PSQL[@]}" -d $DB -At -c "LOAD 'pg_wasm'" \
     -c "SELECT $(rss status VmRSS)" -c "SELECT ${CALL[$lang]}('x')" \
     -c "SELECT $(rss status VmRSS) || ' ' || $(rss smaps_rollup Pss)" | tr '\n' ' ')"

@@ -274,31 +274,70 @@ fn array(value: &Value, elem: pg_sys::Oid, function: &str, place: &str) -> Resul
 /// A one-dimensional array of `elem` (empty: no dimensions, as PostgreSQL
 /// writes `'{}'`) from its values, in a new palloc'd array.
 pub(super) fn form_array(
+    values: Vec<pg_sys::Datum>,
+    nulls: Vec<bool>,
+    elem: pg_sys::Oid,
+) -> pg_sys::Datum {
+    form_array_of(values, nulls, &ElemType::lookup(elem))
+}
+
+/// An array element type's storage, looked up once.
+#[derive(Clone, Copy)]
+pub struct ElemType {
+    pub(super) oid: pg_sys::Oid,
+    len: i16,
+    byval: bool,
+    align: std::ffi::c_char,
+}
+
+impl ElemType {
+    /// `text`, the element type of flags (text[]).
+    pub(super) const TEXT: ElemType = ElemType {
+        oid: pg_sys::TEXTOID,
+        len: -1,
+        byval: false,
+        align: pg_sys::TYPALIGN_INT as std::ffi::c_char,
+    };
+
+    pub(super) fn lookup(oid: pg_sys::Oid) -> Self {
+        let (mut len, mut byval, mut align) = (0i16, false, 0 as std::ffi::c_char);
+        // SAFETY: syscache lookup with a valid type OID.
+        unsafe { pg_sys::get_typlenbyvalalign(oid, &mut len, &mut byval, &mut align) };
+        ElemType {
+            oid,
+            len,
+            byval,
+            align,
+        }
+    }
+}
+
+/// [`form_array`] with the element type's storage known.
+pub(super) fn form_array_of(
     mut values: Vec<pg_sys::Datum>,
     mut nulls: Vec<bool>,
-    elem: pg_sys::Oid,
+    elem: &ElemType,
 ) -> pg_sys::Datum {
     if values.is_empty() {
         // SAFETY: builds an empty array of a valid element type.
-        return pg_sys::Datum::from(unsafe { pg_sys::construct_empty_array(elem) });
+        return pg_sys::Datum::from(unsafe { pg_sys::construct_empty_array(elem.oid) });
     }
-    let (mut len, mut byval, mut align) = (0i16, false, 0 as std::ffi::c_char);
     let mut dims = [values.len() as i32];
     let mut lbs = [1i32];
-    // SAFETY: lookups with a valid element type; construct_md_array copies
-    // the values (one per entry of `nulls`) into a new palloc'd array.
+    // SAFETY: construct_md_array copies the values (one per entry of
+    // `nulls`, of the element type described by `elem`) into a new
+    // palloc'd array.
     unsafe {
-        pg_sys::get_typlenbyvalalign(elem, &mut len, &mut byval, &mut align);
         let a = pg_sys::construct_md_array(
             values.as_mut_ptr(),
             nulls.as_mut_ptr(),
             1,
             dims.as_mut_ptr(),
             lbs.as_mut_ptr(),
-            elem,
-            len as i32,
-            byval,
-            align,
+            elem.oid,
+            elem.len as i32,
+            elem.byval,
+            elem.align,
         );
         pg_sys::Datum::from(a)
     }

@@ -3,8 +3,9 @@
 //! Numbers cross as Wasm numbers; everything else as bytes in guest memory
 //! ([`codec`]), with JSON for composite, record, array and set results
 //! ([`json`]). Components' values ([`wit`]) are built straight from datums
-//! and back, rows column by column ([`wit_rows`]), JSON only where the SQL
-//! side is JSON or nests ([`wit_json`]). The signature check runs once, in
+//! and back, rows column by column ([`wit_rows`] in, [`wit_result`] out),
+//! JSON only where the SQL side is JSON or a domain ([`wit_json`]). The
+//! signature check runs once, in
 //! the validator and when a call site is prepared; per row, numbers are bit
 //! copies and bytes one copy.
 
@@ -14,6 +15,7 @@ pub mod json;
 pub mod row_json;
 pub mod wit;
 pub mod wit_json;
+pub mod wit_result;
 mod wit_rows;
 
 pub use codec::Codec;

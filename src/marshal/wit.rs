@@ -2,13 +2,11 @@
 //! parameter and of the result is checked once, when a call site is
 //! prepared or a function created; per row a value is converted once.
 
-use super::codec::invalid;
-use super::json;
 use super::wit_rows;
 use crate::error::{PgWasmError, Result};
 use pg_wasm_runtime::component::{snake, Val, WitType};
 use pgrx::prelude::*;
-use pgrx::{FromDatum, IntoDatum};
+use pgrx::FromDatum;
 
 /// The SQL type `t` maps to, as a type OID, for the types calls support.
 pub fn sql_type(t: &WitType) -> std::result::Result<pg_sys::Oid, String> {
@@ -267,12 +265,13 @@ pub unsafe fn to_val(
             // fits): column by column.
             WitType::Tuple(ts) => {
                 let columns = wit_rows::row_columns(datum);
-                row_val(columns, ts.iter().map(|et| (None, et)).collect(), t, what)?
+                let elements = ts.iter().map(|et| (None, et)).collect();
+                row_val(columns, elements, oid == pg_sys::RECORDOID, t, what)?
             }
             WitType::Record { fields, .. } => {
                 let columns = wit_rows::row_columns(datum);
                 let fields = fields.iter().map(|(n, ft)| (Some(n), ft)).collect();
-                row_val(columns, fields, t, what)?
+                row_val(columns, fields, oid == pg_sys::RECORDOID, t, what)?
             }
             WitType::U64 => {
                 let n = pgrx::AnyNumeric::from_datum(datum, false).unwrap_or_default();
@@ -343,11 +342,13 @@ unsafe fn json_val(
 
 /// A row's columns (see [`wit_rows::row_columns`]) as a tuple (elements
 /// without names) or a record (fields named, matched to the columns in
-/// order when the call site was prepared); each column's type is checked
-/// here, since an anonymous record's are only known now.
+/// order when the call site was prepared). The columns of an anonymous
+/// `record` (`anonymous`) are only known now, so their types are checked
+/// here; a composite type's were checked when the site was prepared.
 fn row_val(
     columns: Vec<(pg_sys::Datum, bool, pg_sys::Oid)>,
     elements: Vec<(Option<&String>, &WitType)>,
+    anonymous: bool,
     t: &WitType,
     what: &dyn Fn() -> String,
 ) -> Result<Val> {
@@ -373,8 +374,10 @@ fn row_val(
             Some(n) => format!("{}, field {}", what(), snake(n)),
             None => format!("{}, column {}", what(), i + 1),
         };
-        fits(et, oid)
-            .map_err(|why| PgWasmError::InvalidParameter(format!("{} {why}", element())))?;
+        if anonymous {
+            fits(et, oid)
+                .map_err(|why| PgWasmError::InvalidParameter(format!("{} {why}", element())))?;
+        }
         // SAFETY: the column's datum, of the type just checked.
         let v = unsafe { to_val(value, null, oid, et, &element)? };
         match name {
@@ -387,147 +390,4 @@ fn row_val(
     } else {
         Val::Tuple(tuple)
     })
-}
-
-/// Whether a result of SQL type `ret_type` is built column by column: a
-/// composite type, or `record` with the call's row type. Domains over
-/// composites go through the JSON reader, which checks their constraints.
-fn is_row_result(ret_type: pg_sys::Oid, desc: Option<pg_sys::TupleDesc>) -> bool {
-    // SAFETY: syscache lookup with a valid type OID.
-    (ret_type == pg_sys::RECORDOID && desc.is_some())
-        || unsafe { pg_sys::get_typtype(ret_type) } as u8 == pg_sys::TYPTYPE_COMPOSITE
-}
-
-/// The element type of an array result built element by element (not a
-/// domain over an array: see [`is_row_result`]).
-fn array_result(ret_type: pg_sys::Oid) -> Option<pg_sys::Oid> {
-    // SAFETY: syscache lookups with a valid type OID.
-    unsafe {
-        if pg_sys::get_typtype(ret_type) as u8 != pg_sys::TYPTYPE_BASE {
-            return None;
-        }
-        let elem = pg_sys::get_element_type(ret_type);
-        (elem != pg_sys::InvalidOid).then_some(elem)
-    }
-}
-
-/// A result value as a datum (`None`: SQL NULL). An `err` of a `result`
-/// raises P0001 with the error's text.
-pub fn from_val(val: Val, ret_type: pg_sys::Oid, target: &str) -> Result<Option<pg_sys::Datum>> {
-    from_val_in(val, ret_type, None, target)
-}
-
-/// [`from_val`] with the row type of a `record` result (OUT parameters),
-/// which only the call knows.
-pub fn from_val_in(
-    val: Val,
-    ret_type: pg_sys::Oid,
-    desc: Option<pg_sys::TupleDesc>,
-    target: &str,
-) -> Result<Option<pg_sys::Datum>> {
-    let from_val =
-        |v: Val, ret_type: pg_sys::Oid, target: &str| from_val_in(v, ret_type, desc, target);
-    Ok(match val {
-        Val::Option(None) => None,
-        Val::Option(Some(v)) => from_val(*v, ret_type, target)?,
-        Val::Result(Ok(Some(v))) => from_val(*v, ret_type, target)?,
-        Val::Result(Ok(None)) => None,
-        Val::Result(Err(e)) => {
-            let message = match e.map(|e| *e) {
-                Some(Val::String(s)) => s,
-                Some(other) => format!("{other:?}"),
-                None => "error".into(),
-            };
-            return Err(PgWasmError::Raised {
-                message,
-                detail: format!("returned as err by {target}"),
-            });
-        }
-        Val::Bool(b) => b.into_datum(),
-        Val::S8(v) => i16::from(v).into_datum(),
-        Val::U8(v) => i16::from(v).into_datum(),
-        Val::S16(v) => v.into_datum(),
-        Val::U16(v) => i32::from(v).into_datum(),
-        Val::S32(v) => v.into_datum(),
-        Val::U32(v) => i64::from(v).into_datum(),
-        Val::S64(v) => v.into_datum(),
-        Val::Float32(v) => v.into_datum(),
-        Val::Float64(v) => v.into_datum(),
-        Val::Char(c) => c.to_string().into_datum(),
-        Val::String(s) | Val::Enum(s) => s.into_datum(),
-        Val::List(items) if ret_type == pg_sys::BYTEAOID => {
-            let bytes: Option<Vec<u8>> = items
-                .into_iter()
-                .map(|v| match v {
-                    Val::U8(b) => Some(b),
-                    _ => None,
-                })
-                .collect();
-            match bytes {
-                Some(b) => b.into_datum(),
-                None => return Err(invalid(target, "a bytea result must be a list<u8>")),
-            }
-        }
-        Val::U64(n) => pgrx::AnyNumeric::from(n).into_datum(),
-        Val::Flags(names) => Some(wit_rows::form_list(names, pg_sys::TEXTOID, |_, n| {
-            Ok(n.into_datum())
-        })?),
-        Val::Record(fields) if is_row_result(ret_type, desc) => {
-            let values = fields.into_iter().map(|(_, v)| v).collect();
-            Some(row_result(values, ret_type, desc, target)?)
-        }
-        Val::Tuple(items) if is_row_result(ret_type, desc) => {
-            Some(row_result(items, ret_type, desc, target)?)
-        }
-        Val::List(items) => match array_result(ret_type) {
-            Some(elem) => Some(wit_rows::form_list(items, elem, |_, v| {
-                from_val_in(v, elem, None, target)
-            })?),
-            None => json_result(Val::List(items), ret_type, desc, target)?,
-        },
-        // Variants (jsonb) and domains: through the JSON reader.
-        structured => json_result(structured, ret_type, desc, target)?,
-    })
-}
-
-/// A result value through its JSON form and the JSON reader.
-fn json_result(
-    v: Val,
-    ret_type: pg_sys::Oid,
-    desc: Option<pg_sys::TupleDesc>,
-    target: &str,
-) -> Result<Option<pg_sys::Datum>> {
-    let json = super::wit_json::val_json(v, target)?;
-    json::to_datum(&json, ret_type, -1, desc, target, "the result")
-}
-
-/// A record's or tuple's values as a row of `ret_type` (or `desc`).
-fn row_result(
-    values: Vec<Val>,
-    ret_type: pg_sys::Oid,
-    desc: Option<pg_sys::TupleDesc>,
-    target: &str,
-) -> Result<pg_sys::Datum> {
-    wit_rows::form_row(values, ret_type, desc, target, |v, oid| {
-        from_val_in(v, oid, None, target)
-    })
-}
-
-/// The rows of a set-returning export's result (a `list`, possibly in an
-/// `option` or `ok`), each as JSON for the row's type; `none` is no rows.
-pub fn set_rows(val: Val, target: &str) -> Result<Vec<serde_json::Value>> {
-    match val {
-        Val::Option(None) | Val::Result(Ok(None)) => Ok(vec![]),
-        Val::Option(Some(v)) | Val::Result(Ok(Some(v))) => set_rows(*v, target),
-        Val::List(items) => items
-            .into_iter()
-            .map(|v| super::wit_json::val_json(v, target))
-            .collect(),
-        other => super::wit_json::val_json(other, target).and_then(|_| {
-            Err(invalid(
-                target,
-                "a set-returning function must return a list",
-            ))
-        }),
-    }
 }

@@ -1,11 +1,9 @@
-//! Rows and arrays as component values and back, column by column and
-//! element by element: records, tuples, lists and flags cross without a
-//! JSON text in between (SPEC §10). Each column or element is converted by
-//! [`super::wit`] as the scalar it is. Variants (jsonb) and arrays of more
-//! than one dimension still go through [`super::wit_json`].
+//! Row and array arguments for components, column by column and element
+//! by element: records, tuples, lists and flags cross without a JSON text
+//! in between (SPEC §10). Each column or element is converted by
+//! [`super::wit`] as the scalar it is; results are built by
+//! [`super::wit_result`].
 
-use super::json::{form_array, RowType};
-use crate::error::{PgWasmError, Result};
 use pgrx::pg_sys;
 
 /// The live (not dropped) columns of a non-NULL composite datum, as
@@ -92,64 +90,4 @@ pub(super) unsafe fn array_elements(
             .collect();
         Some((items, elem))
     }
-}
-
-/// A row of type `ret_type` (or the row type `desc` of a `record` result)
-/// from its live columns' values, in order; `datum` converts one value to
-/// a column's type (`None`: NULL).
-pub(super) fn form_row<T>(
-    values: Vec<T>,
-    ret_type: pg_sys::Oid,
-    desc: Option<pg_sys::TupleDesc>,
-    target: &str,
-    mut datum: impl FnMut(T, pg_sys::Oid) -> Result<Option<pg_sys::Datum>>,
-) -> Result<pg_sys::Datum> {
-    let row = RowType::lookup(ret_type, -1, desc, target)?;
-    // SAFETY: a valid descriptor for as long as `row` lives.
-    let natts = unsafe { (*row.desc).natts } as usize;
-    let live: Vec<(usize, pg_sys::Oid)> = (0..natts)
-        .filter_map(|i| {
-            // SAFETY: i < natts.
-            let a = unsafe { crate::pg::compat::tuple_desc_attr(row.desc, i) };
-            (!a.attisdropped).then_some((i, a.atttypid))
-        })
-        .collect();
-    if live.len() != values.len() {
-        return Err(PgWasmError::InvalidParameter(format!(
-            "{target} returned {} values for a row of {} columns",
-            values.len(),
-            live.len()
-        )));
-    }
-    let mut datums = vec![pg_sys::Datum::from(0); natts];
-    let mut nulls = vec![true; natts];
-    for (v, (i, oid)) in values.into_iter().zip(live) {
-        if let Some(d) = datum(v, oid)? {
-            datums[i] = d;
-            nulls[i] = false;
-        }
-    }
-    // SAFETY: one value and one null flag per attribute of the descriptor;
-    // heap_copy_tuple_as_datum stamps the row type into the tuple header.
-    unsafe {
-        let tuple = pg_sys::heap_form_tuple(row.desc, datums.as_mut_ptr(), nulls.as_mut_ptr());
-        Ok(pg_sys::heap_copy_tuple_as_datum(tuple, row.desc))
-    }
-}
-
-/// A one-dimensional array of `elem` from its items; `datum` converts one
-/// item (`None`: NULL).
-pub(super) fn form_list<T>(
-    items: Vec<T>,
-    elem: pg_sys::Oid,
-    mut datum: impl FnMut(usize, T) -> Result<Option<pg_sys::Datum>>,
-) -> Result<pg_sys::Datum> {
-    let mut values = Vec::with_capacity(items.len());
-    let mut nulls = Vec::with_capacity(items.len());
-    for (i, item) in items.into_iter().enumerate() {
-        let d = datum(i, item)?;
-        values.push(d.unwrap_or(pg_sys::Datum::from(0)));
-        nulls.push(d.is_none());
-    }
-    Ok(form_array(values, nulls, elem))
 }

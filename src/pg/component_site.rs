@@ -13,6 +13,7 @@ use super::stats::{self, Counters};
 use super::trigger::{self, TriggerSite};
 use crate::error::{PgWasmError, Result};
 use crate::marshal::wit;
+use crate::marshal::wit_result::{self, ResultPlan};
 use pg_wasm_runtime::component::{ComponentExport, ComponentInstance, Func, Val, WitType};
 use pg_wasm_runtime::{RuntimeError, TrapKind};
 use pgrx::pg_sys;
@@ -28,6 +29,9 @@ pub struct ComponentSite {
     params: Vec<(String, WitType)>,
     arg_types: Vec<pg_sys::Oid>,
     ret_type: pg_sys::Oid,
+    /// How results become datums, made by the first call (a `record`
+    /// result's columns are only known from a call).
+    result_plan: Option<ResultPlan>,
     retset: bool,
     /// A trigger function: the event in as a string, the decision out.
     trigger: bool,
@@ -193,6 +197,7 @@ impl ComponentSite {
             params: found.params.clone(),
             arg_types: def.arg_types.clone(),
             ret_type: def.ret_type,
+            result_plan: None,
             retset: def.retset,
             trigger: def.ret_type == pg_sys::TRIGGEROID,
             trigger_plan: None,
@@ -243,19 +248,39 @@ impl ComponentSite {
         }
         match self.invoke()? {
             Some(v) if self.retset => {
-                let rows = wit::set_rows(v, &self.target)?;
+                let rows = wit_result::set_rows(v, &self.target)?;
                 // SAFETY: fcinfo is this call's; the rows go into its
                 // ReturnSetInfo.
-                unsafe { srf::materialize_rows(fcinfo, self.ret_type, rows, &self.target)? };
+                unsafe { srf::materialize_vals(fcinfo, self.ret_type, rows, &self.target)? };
                 Ok(None)
             }
             Some(v) => {
-                // SAFETY: fcinfo is this call's (the row type of a record
-                // result).
-                let desc = unsafe { srf::record_desc(fcinfo, self.ret_type) };
-                wit::from_val_in(v, self.ret_type, desc, &self.target)
+                if self.result_plan.is_none() {
+                    // SAFETY: fcinfo is this call's.
+                    self.result_plan = Some(unsafe { self.make_result_plan(fcinfo) });
+                }
+                let plan = self.result_plan.as_ref().expect("made above");
+                wit_result::from_val(v, plan, &self.target)
             }
             None => Ok(Some(pg_sys::Datum::from(0))),
+        }
+    }
+
+    /// The result plan, with the row type of a `record` result, made in
+    /// the memory context of the call's FmgrInfo, which outlives this site
+    /// (it holds it, or it holds the site this nested one stands in for).
+    ///
+    /// # Safety
+    /// `fcinfo` must be the current call's.
+    #[cold]
+    unsafe fn make_result_plan(&self, fcinfo: pg_sys::FunctionCallInfo) -> ResultPlan {
+        // SAFETY: per the contract; fn_mcxt is a valid memory context.
+        unsafe {
+            let old = pg_sys::MemoryContextSwitchTo((*(*fcinfo).flinfo).fn_mcxt);
+            let desc = srf::record_desc(fcinfo, self.ret_type);
+            let plan = ResultPlan::new(self.ret_type, desc);
+            pg_sys::MemoryContextSwitchTo(old);
+            plan
         }
     }
 
@@ -361,7 +386,7 @@ fn decision_text(v: Val, target: &str) -> Result<Option<String>> {
     match v {
         Val::String(s) => Ok(Some(s)),
         Val::Option(Some(v)) | Val::Result(Ok(Some(v))) => decision_text(*v, target),
-        err @ Val::Result(Err(_)) => wit::from_val(err, pg_sys::TEXTOID, target).map(|_| None),
+        Val::Result(Err(e)) => Err(wit_result::raised(e, target)),
         // none, or ok without a value (the signature check allows no other)
         _ => Ok(None),
     }

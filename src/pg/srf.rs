@@ -1,9 +1,12 @@
-//! Set-returning functions and record results: the guest returns a JSON
-//! array (one element per row: an object for row types, a scalar
-//! otherwise), which becomes a tuplestore in materialize mode.
+//! Set-returning functions and record results: a core module's guest
+//! returns a JSON array (one element per row: an object for row types, a
+//! scalar otherwise), a component's a `list`; either becomes a tuplestore
+//! in materialize mode.
 
 use crate::error::{PgWasmError, Result};
+use crate::marshal::wit_result::{self, ResultPlan, RowPlan};
 use crate::marshal::{codec::invalid, json, Shape};
+use pg_wasm_runtime::component::Val;
 use pgrx::pg_sys;
 
 /// The row type this call returns, as the executor resolved it (declared
@@ -49,26 +52,46 @@ pub unsafe fn materialize(
 ) -> Result<()> {
     // SAFETY: forwarded.
     unsafe {
-        materialize_with(fcinfo, shape.ret_type, function, |put| {
-            stream_rows(bytes, function, put)
-        })
+        materialize_with(
+            fcinfo,
+            shape.ret_type,
+            function,
+            json_rows(shape.ret_type, function),
+            |put| stream_rows(bytes, function, put),
+        )
     }
 }
 
-/// Puts `rows` (one JSON value per row, from a component) into the call's
-/// result set.
+/// Puts `rows` (a component's values, one per row) into the call's result
+/// set: each converted by a plan made once for the call's row type.
 ///
 /// # Safety
 /// `fcinfo` must be the current call's.
-pub unsafe fn materialize_rows(
+pub unsafe fn materialize_vals(
     fcinfo: pg_sys::FunctionCallInfo,
     ret_type: pg_sys::Oid,
-    rows: Vec<serde_json::Value>,
+    rows: Vec<Val>,
     function: &str,
 ) -> Result<()> {
+    let convert = |desc: pg_sys::TupleDesc, composite: bool| {
+        // SAFETY: `desc` is the result set's blessed descriptor (per-query
+        // memory), and the plan is made in the current memory context,
+        // both alive until the last row is converted.
+        let plan = unsafe {
+            if composite {
+                RowsPlan::Columns(RowPlan::of(desc))
+            } else {
+                RowsPlan::Value(ResultPlan::new(ret_type, None))
+            }
+        };
+        move |v: Val, place: &str| match &plan {
+            RowsPlan::Columns(row) => wit_result::set_row_columns(v, row, function, place),
+            RowsPlan::Value(plan) => wit_result::from_val(v, plan, function).map(single),
+        }
+    };
     // SAFETY: forwarded.
     unsafe {
-        materialize_with(fcinfo, ret_type, function, |put| {
+        materialize_with(fcinfo, ret_type, function, convert, |put| {
             rows.into_iter()
                 .enumerate()
                 .try_for_each(|(i, row)| put(i + 1, row))
@@ -76,17 +99,55 @@ pub unsafe fn materialize_rows(
     }
 }
 
-/// The materialize protocol, with `feed` handing each row (1-based
-/// position, JSON value) to the function it is given.
+/// How a component's rows become a result set's: by column, or as its one
+/// column.
+enum RowsPlan {
+    Columns(RowPlan),
+    Value(ResultPlan),
+}
+
+/// A scalar row's one column.
+fn single(d: Option<pg_sys::Datum>) -> (Vec<pg_sys::Datum>, Vec<bool>) {
+    (vec![d.unwrap_or(pg_sys::Datum::from(0))], vec![d.is_none()])
+}
+
+/// Converts a JSON row for a result set of `desc` (`composite`: a row
+/// type; otherwise one column of `ret_type`).
+fn json_rows<'a>(
+    ret_type: pg_sys::Oid,
+    function: &'a str,
+) -> impl FnOnce(pg_sys::TupleDesc, bool) -> JsonRow<'a> + 'a {
+    move |desc, composite| {
+        Box::new(move |row: serde_json::Value, place: &str| {
+            if composite {
+                json::columns(&row, desc, function, place)
+            } else {
+                json::to_datum(&row, ret_type, -1, None, function, place).map(single)
+            }
+        })
+    }
+}
+
+type JsonRow<'a> =
+    Box<dyn FnMut(serde_json::Value, &str) -> Result<(Vec<pg_sys::Datum>, Vec<bool>)> + 'a>;
+
+/// The materialize protocol: `convert` makes, from the result set's
+/// descriptor and whether it is a row type, what turns one row into its
+/// columns; `feed` hands each row (1-based position, value) to the
+/// function it is given.
 ///
 /// # Safety
 /// `fcinfo` must be the current call's.
-unsafe fn materialize_with(
+unsafe fn materialize_with<R, C>(
     fcinfo: pg_sys::FunctionCallInfo,
     ret_type: pg_sys::Oid,
     function: &str,
-    feed: impl FnOnce(&mut dyn FnMut(usize, serde_json::Value) -> Result<()>) -> Result<()>,
-) -> Result<()> {
+    convert: impl FnOnce(pg_sys::TupleDesc, bool) -> C,
+    feed: impl FnOnce(&mut dyn FnMut(usize, R) -> Result<()>) -> Result<()>,
+) -> Result<()>
+where
+    C: FnMut(R, &str) -> Result<(Vec<pg_sys::Datum>, Vec<bool>)>,
+{
     // SAFETY: resultinfo is null or a node; checked before use.
     let rsinfo = unsafe { (*fcinfo).resultinfo } as *mut pg_sys::ReturnSetInfo;
     let ok = !rsinfo.is_null()
@@ -130,15 +191,11 @@ unsafe fn materialize_with(
             8 * 1024,
             8 * 1024 * 1024,
         );
-        let mut put = |i: usize, row: serde_json::Value| -> Result<()> {
+        let mut convert = convert(desc, composite);
+        let mut put = |i: usize, row: R| -> Result<()> {
             let place = format!("row {i}");
             let old = pg_sys::MemoryContextSwitchTo(row_memory);
-            let converted = if composite {
-                json::columns(&row, desc, function, &place)
-            } else {
-                json::to_datum(&row, ret_type, -1, None, function, &place)
-                    .map(|d| (vec![d.unwrap_or(pg_sys::Datum::from(0))], vec![d.is_none()]))
-            };
+            let converted = convert(row, &place);
             pg_sys::MemoryContextSwitchTo(old);
             let (mut values, mut nulls) = converted?;
             pg_sys::tuplestore_putvalues(store, desc, values.as_mut_ptr(), nulls.as_mut_ptr());

@@ -92,6 +92,27 @@ impl Guest for Orders {
         f64::from(line.qty) * line.price
     }
 
+    fn parse_lines(text: String) -> Vec<OrderLine> {
+        text.lines().filter_map(|l| Self::parse_line(String::from(l))).collect()
+    }
+
+    fn line_discount(line: OrderLine) -> Discount {
+        match line.qty {
+            q if q >= 100 => Discount::Fixed(5.0),
+            q if q >= 10 => Discount::Percent(10.0),
+            _ => Discount::NoDiscount,
+        }
+    }
+
+    fn discounted(line: OrderLine, d: Discount) -> f64 {
+        let total = Self::line_total(line);
+        match d {
+            Discount::NoDiscount => total,
+            Discount::Percent(p) => total * (1.0 - p / 100.0),
+            Discount::Fixed(off) => (total - off).max(0.0),
+        }
+    }
+
     fn spin(n: i32) -> i32 {
         let mut i = n;
         loop {

@@ -61,6 +61,22 @@ SELECT orders_line_total(ROW(NULL, 1, 1.0)::orders_order_line);
 CREATE TABLE lines AS SELECT (orders_parse_line(n || ' x SKU-' || n || ' @ 1.5')).* FROM generate_series(1, 3) n;
 SELECT sum(orders_line_total(ROW(sku, qty, price)::orders_order_line)) FROM lines;
 DROP TABLE lines;
+-- a list of records: one row per element, SETOF the record's type
+CREATE FUNCTION lines_of(t text) RETURNS SETOF orders_order_line
+  LANGUAGE wasm STRICT AS 'orders.parse-lines';
+SELECT * FROM lines_of(E'3 x ABC-1234 @ 2.50\nnot a line\n12 x DEF-0001 @ 1');
+SELECT count(*) FROM lines_of('') AS no_rows;
+SELECT orders_parse_lines(E'1 x A @ 1\n2 x B @ 2') AS as_an_array;
+-- variants are jsonb: {"case": value}, a case without a value {"case": null}
+-- (or "case" as an argument)
+SELECT l.qty, orders_line_discount(l) FROM lines_of(E'1 x A @ 1\n10 x B @ 2\n100 x C @ 3') l;
+SELECT orders_discounted(ROW('A', 10, 2.0)::orders_order_line, '{"percent": 50}') AS half,
+       orders_discounted(ROW('A', 10, 2.0)::orders_order_line, '"no-discount"') AS whole,
+       orders_discounted(ROW('A', 10, 2.0)::orders_order_line, '{"no-discount": null}') AS also_whole;
+SELECT sum(orders_discounted(l, orders_line_discount(l))) AS round_trip
+  FROM lines_of(E'1 x A @ 1\n10 x B @ 2\n100 x C @ 3') l;
+SELECT orders_discounted(ROW('A', 1, 2.0)::orders_order_line, '{"coupon": 1}');
+\echo :LAST_ERROR_SQLSTATE
 
 -- the query runs as the calling role: row-level security applies
 CREATE ROLE orders_clerk;

@@ -1,0 +1,282 @@
+//! A component's result → datums (SPEC §10), by a plan made once per call
+//! site: what each part of the result is built as, row descriptors and
+//! array element storage looked up then, so that a row costs conversions
+//! only — no syscache or type-cache lookup per row. Domains (whose
+//! constraints the JSON reader checks), variants (jsonb) and anything the
+//! plan does not know go through the JSON form.
+
+use super::codec::invalid;
+use super::json::{self, form_array_of, ElemType};
+use crate::error::{PgWasmError, Result};
+use pg_wasm_runtime::component::Val;
+use pgrx::prelude::*;
+use pgrx::IntoDatum;
+
+/// How a result of one SQL type is built.
+pub enum ResultPlan {
+    /// Scalars, strings, enums, bytea, numeric (u64), jsonb (variants).
+    Value(pg_sys::Oid),
+    /// A composite type, or `record` with the call's row type.
+    Row(RowPlan),
+    /// A one-dimensional array, element by element.
+    Array {
+        oid: pg_sys::Oid,
+        elem: ElemType,
+        each: Box<ResultPlan>,
+    },
+    /// Domains over rows or arrays, and `record` without known columns:
+    /// the JSON reader (it checks constraints and says what is missing).
+    Json {
+        oid: pg_sys::Oid,
+        desc: Option<pg_sys::TupleDesc>,
+    },
+}
+
+/// A row type's descriptor and each live column's plan.
+pub struct RowPlan {
+    desc: pg_sys::TupleDesc,
+    natts: usize,
+    columns: Vec<(usize, ResultPlan)>,
+}
+
+impl ResultPlan {
+    /// The plan for results of type `oid` (`desc`: the row type of a
+    /// `record` result).
+    ///
+    /// # Safety
+    /// `oid` must be a valid type; `desc`, if given, a valid descriptor
+    /// that outlives the plan. Descriptors of composite types are copied
+    /// into the current memory context, which must outlive the plan too.
+    pub unsafe fn new(oid: pg_sys::Oid, desc: Option<pg_sys::TupleDesc>) -> Self {
+        // SAFETY: syscache and type-cache lookups with a valid type OID;
+        // the copied descriptor is the caller's to keep alive.
+        unsafe {
+            let typtype = pg_sys::get_typtype(oid) as u8;
+            if typtype == pg_sys::TYPTYPE_DOMAIN {
+                return ResultPlan::Json { oid, desc };
+            }
+            if oid == pg_sys::RECORDOID {
+                return match desc {
+                    Some(d) => ResultPlan::Row(RowPlan::of(d)),
+                    None => ResultPlan::Json { oid, desc },
+                };
+            }
+            if typtype == pg_sys::TYPTYPE_COMPOSITE {
+                return ResultPlan::Row(RowPlan::of(pg_sys::lookup_rowtype_tupdesc_copy(oid, -1)));
+            }
+            if typtype == pg_sys::TYPTYPE_BASE {
+                let elem = pg_sys::get_element_type(oid);
+                if elem != pg_sys::InvalidOid {
+                    return ResultPlan::Array {
+                        oid,
+                        elem: ElemType::lookup(elem),
+                        each: Box::new(ResultPlan::new(elem, None)),
+                    };
+                }
+            }
+            ResultPlan::Value(oid)
+        }
+    }
+
+    fn oid(&self) -> pg_sys::Oid {
+        match self {
+            ResultPlan::Value(oid)
+            | ResultPlan::Array { oid, .. }
+            | ResultPlan::Json { oid, .. } => *oid,
+            // SAFETY: the plan's descriptor is valid while the plan lives.
+            ResultPlan::Row(row) => unsafe { (*row.desc).tdtypeid },
+        }
+    }
+
+    fn desc(&self) -> Option<pg_sys::TupleDesc> {
+        match self {
+            ResultPlan::Row(row) => Some(row.desc),
+            ResultPlan::Json { desc, .. } => *desc,
+            _ => None,
+        }
+    }
+}
+
+impl RowPlan {
+    /// # Safety
+    /// `desc` must be a valid (blessed, for `record`) descriptor that
+    /// outlives the plan.
+    pub unsafe fn of(desc: pg_sys::TupleDesc) -> Self {
+        // SAFETY: per the contract.
+        let natts = unsafe { (*desc).natts } as usize;
+        let columns = (0..natts)
+            .filter_map(|i| {
+                // SAFETY: i < natts.
+                let a = unsafe { crate::pg::compat::tuple_desc_attr(desc, i) };
+                // SAFETY: a column's type is valid.
+                (!a.attisdropped).then(|| (i, unsafe { ResultPlan::new(a.atttypid, None) }))
+            })
+            .collect();
+        RowPlan {
+            desc,
+            natts,
+            columns,
+        }
+    }
+
+    /// One value per live column, in order, as the row's datums and NULL
+    /// flags (dropped columns NULL).
+    pub fn values(
+        &self,
+        values: Vec<Val>,
+        target: &str,
+    ) -> Result<(Vec<pg_sys::Datum>, Vec<bool>)> {
+        if values.len() != self.columns.len() {
+            return Err(PgWasmError::InvalidParameter(format!(
+                "{target} returned {} values for a row of {} columns",
+                values.len(),
+                self.columns.len()
+            )));
+        }
+        let mut datums = vec![pg_sys::Datum::from(0); self.natts];
+        let mut nulls = vec![true; self.natts];
+        for (v, (i, plan)) in values.into_iter().zip(&self.columns) {
+            if let Some(d) = from_val(v, plan, target)? {
+                datums[*i] = d;
+                nulls[*i] = false;
+            }
+        }
+        Ok((datums, nulls))
+    }
+
+    fn form(&self, values: Vec<Val>, target: &str) -> Result<pg_sys::Datum> {
+        let (mut datums, mut nulls) = self.values(values, target)?;
+        // SAFETY: one value and one null flag per attribute of the
+        // descriptor; heap_copy_tuple_as_datum stamps the row type into the
+        // tuple header.
+        unsafe {
+            let tuple = pg_sys::heap_form_tuple(self.desc, datums.as_mut_ptr(), nulls.as_mut_ptr());
+            Ok(pg_sys::heap_copy_tuple_as_datum(tuple, self.desc))
+        }
+    }
+
+    /// The values of a record's fields or a tuple's elements; `None` for
+    /// any other value.
+    pub fn row_values(v: Val) -> std::result::Result<Vec<Val>, Val> {
+        match v {
+            Val::Record(fields) => Ok(fields.into_iter().map(|(_, v)| v).collect()),
+            Val::Tuple(items) => Ok(items),
+            other => Err(other),
+        }
+    }
+}
+
+/// The error a result's `err` raises (P0001, with the error's text).
+pub fn raised(e: Option<Box<Val>>, target: &str) -> PgWasmError {
+    let message = match e.map(|e| *e) {
+        Some(Val::String(s)) => s,
+        Some(other) => format!("{other:?}"),
+        None => "error".into(),
+    };
+    PgWasmError::Raised {
+        message,
+        detail: format!("returned as err by {target}"),
+    }
+}
+
+/// A result value as a datum by `plan` (`None`: SQL NULL). An `err` of a
+/// `result` raises P0001 with the error's text.
+pub fn from_val(val: Val, plan: &ResultPlan, target: &str) -> Result<Option<pg_sys::Datum>> {
+    Ok(match val {
+        Val::Option(None) | Val::Result(Ok(None)) => None,
+        Val::Option(Some(v)) | Val::Result(Ok(Some(v))) => from_val(*v, plan, target)?,
+        Val::Result(Err(e)) => return Err(raised(e, target)),
+        Val::Bool(b) => b.into_datum(),
+        Val::S8(v) => i16::from(v).into_datum(),
+        Val::U8(v) => i16::from(v).into_datum(),
+        Val::S16(v) => v.into_datum(),
+        Val::U16(v) => i32::from(v).into_datum(),
+        Val::S32(v) => v.into_datum(),
+        Val::U32(v) => i64::from(v).into_datum(),
+        Val::S64(v) => v.into_datum(),
+        Val::Float32(v) => v.into_datum(),
+        Val::Float64(v) => v.into_datum(),
+        Val::Char(c) => c.to_string().into_datum(),
+        Val::String(s) | Val::Enum(s) => s.into_datum(),
+        Val::U64(n) => pgrx::AnyNumeric::from(n).into_datum(),
+        Val::Flags(names) => {
+            let n = names.len();
+            let values = names.into_iter().filter_map(|s| s.into_datum()).collect();
+            Some(form_array_of(values, vec![false; n], &ElemType::TEXT))
+        }
+        Val::List(items) => match plan {
+            ResultPlan::Value(pg_sys::BYTEAOID) => {
+                let bytes: Option<Vec<u8>> = items
+                    .into_iter()
+                    .map(|v| match v {
+                        Val::U8(b) => Some(b),
+                        _ => None,
+                    })
+                    .collect();
+                match bytes {
+                    Some(b) => b.into_datum(),
+                    None => return Err(invalid(target, "a bytea result must be a list<u8>")),
+                }
+            }
+            ResultPlan::Array { elem, each, .. } => {
+                let mut values = Vec::with_capacity(items.len());
+                let mut nulls = Vec::with_capacity(items.len());
+                for v in items {
+                    let d = from_val(v, each, target)?;
+                    values.push(d.unwrap_or(pg_sys::Datum::from(0)));
+                    nulls.push(d.is_none());
+                }
+                Some(form_array_of(values, nulls, elem))
+            }
+            _ => json_result(Val::List(items), plan, target)?,
+        },
+        row @ (Val::Record(_) | Val::Tuple(_)) => match plan {
+            ResultPlan::Row(row_plan) => {
+                let values = RowPlan::row_values(row).unwrap_or_default();
+                Some(row_plan.form(values, target)?)
+            }
+            _ => json_result(row, plan, target)?,
+        },
+        // Variants (jsonb), and whatever the plan does not build.
+        structured => json_result(structured, plan, target)?,
+    })
+}
+
+/// A result value through its JSON form and the JSON reader.
+fn json_result(v: Val, plan: &ResultPlan, target: &str) -> Result<Option<pg_sys::Datum>> {
+    let value = super::wit_json::val_json(v, target)?;
+    json::to_datum(&value, plan.oid(), -1, plan.desc(), target, "the result")
+}
+
+/// The rows of a set-returning export's result (a `list`, possibly in an
+/// `option` or `ok`); `none` is no rows.
+pub fn set_rows(val: Val, target: &str) -> Result<Vec<Val>> {
+    match val {
+        Val::Option(None) | Val::Result(Ok(None)) => Ok(vec![]),
+        Val::Option(Some(v)) | Val::Result(Ok(Some(v))) => set_rows(*v, target),
+        Val::List(items) => Ok(items),
+        Val::Result(Err(e)) => Err(raised(e, target)),
+        _ => Err(invalid(
+            target,
+            "a set-returning function must return a list",
+        )),
+    }
+}
+
+/// One row of a set-returning export's result as the columns of `row`
+/// (records and tuples column by column, anything else through its JSON
+/// form, whose reader says what does not fit).
+pub fn set_row_columns(
+    v: Val,
+    row: &RowPlan,
+    target: &str,
+    place: &str,
+) -> Result<(Vec<pg_sys::Datum>, Vec<bool>)> {
+    match RowPlan::row_values(v) {
+        Ok(values) => row.values(values, target),
+        Err(other) => {
+            let value = super::wit_json::val_json(other, target)?;
+            json::columns(&value, row.desc, target, place)
+        }
+    }
+}

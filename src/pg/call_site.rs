@@ -117,7 +117,7 @@ impl CallSite {
     /// # Safety
     /// `fcinfo` must be the call's valid FunctionCallInfo whose arguments
     /// have the types this site was prepared for.
-    #[inline]
+    #[inline(always)]
     pub unsafe fn call(
         &mut self,
         fcinfo: pg_sys::FunctionCallInfo,

@@ -35,12 +35,7 @@ pub unsafe extern "C-unwind" fn wasm_call_handler(
 ) -> pg_sys::Datum {
     // SAFETY: fmgr passes a valid fcinfo for the whole call.
     match unsafe { call(fcinfo) } {
-        Ok(Some(d)) => d,
-        Ok(None) => {
-            // SAFETY: as above.
-            unsafe { (*fcinfo).isnull = true };
-            pg_sys::Datum::from(0)
-        }
+        Ok(d) => d,
         Err(e) => e.raise(),
     }
 }
@@ -64,46 +59,25 @@ impl Drop for Busy<'_> {
     }
 }
 
-unsafe fn call(fcinfo: pg_sys::FunctionCallInfo) -> Result<Option<pg_sys::Datum>> {
+/// The call's result (`isnull` set for NULL), or the error to raise.
+type Outcome = std::result::Result<pg_sys::Datum, Box<PgWasmError>>;
+
+unsafe fn call(fcinfo: pg_sys::FunctionCallInfo) -> Outcome {
     // SAFETY: fcinfo and its flinfo are valid for the call (fmgr contract).
     let flinfo = unsafe { (*fcinfo).flinfo };
-    // SAFETY: fn_extra is either null or the Slot we stored below, which
-    // lives in fn_mcxt exactly as long as the FmgrInfo.
+    // SAFETY: fn_extra is either null or the Slot we stored in `first_call`,
+    // which lives in fn_mcxt exactly as long as the FmgrInfo.
     let mut slot = unsafe { (*flinfo).fn_extra } as *const Slot;
     if slot.is_null() {
-        // Checked only here, off the warm path.
         // SAFETY: as above.
-        if unsafe { is_event_trigger_call(fcinfo) } {
-            return Err(PgWasmError::Unsupported(
-                "wasm event trigger functions are not supported".into(),
-            ));
-        }
-        // SAFETY: flinfo is valid; fn_mcxt outlives every use of fn_extra and
-        // drops the Slot when it is reset or deleted.
-        unsafe {
-            let fresh = Slot {
-                busy: Cell::new(false),
-                site: UnsafeCell::new(Site::prepare((*flinfo).fn_oid)?),
-            };
-            let p = PgMemoryContexts::For((*flinfo).fn_mcxt).leak_and_drop_on_delete(fresh);
-            (*flinfo).fn_extra = p.cast();
-            slot = p;
-        }
+        slot = unsafe { first_call(fcinfo, flinfo) }.map_err(Box::new)?;
     }
     // SAFETY: non-null fn_extra is our Slot (see above); only `busy` is read
     // through this shared reference while a call may be running.
     let slot = unsafe { &*slot };
     if slot.busy.get() {
-        // Re-entered while this site's guest runs: a site of its own for
-        // this one call, dropped when it returns.
-        // SAFETY: flinfo is valid; the new site is prepared for this function.
-        let mut nested = Site::prepare(unsafe { (*flinfo).fn_oid })?;
         // SAFETY: forwarded fmgr contract.
-        let out = unsafe { nested.call(fcinfo) };
-        if let Err(e) = &out {
-            nested.note_error(e);
-        }
-        return out;
+        return unsafe { nested_call(fcinfo, flinfo) };
     }
     slot.busy.set(true);
     let _busy = Busy(&slot.busy);
@@ -113,7 +87,7 @@ unsafe fn call(fcinfo: pg_sys::FunctionCallInfo) -> Result<Option<pg_sys::Datum>
     let site = unsafe { &mut *slot.site.get() };
     if !site.is_current() {
         // SAFETY: as above.
-        *site = Site::prepare(unsafe { (*flinfo).fn_oid })?;
+        unsafe { prepare_again(site, flinfo) }.map_err(Box::new)?;
     }
     // SAFETY: the site was prepared for this function's signature.
     let out = unsafe { site.call(fcinfo) };
@@ -121,6 +95,71 @@ unsafe fn call(fcinfo: pg_sys::FunctionCallInfo) -> Result<Option<pg_sys::Datum>
         site.note_error(e);
     }
     out
+}
+
+// The paths below run once per FmgrInfo, statement or transaction: kept
+// out of line so that the per-row path above stays small (no frame for a
+// Site on its stack).
+
+/// Prepares the site of an FmgrInfo's first call and stores it in
+/// `fn_extra`.
+///
+/// # Safety
+/// `fcinfo` must be the call's, `flinfo` its FmgrInfo.
+#[cold]
+#[inline(never)]
+unsafe fn first_call(
+    fcinfo: pg_sys::FunctionCallInfo,
+    flinfo: *mut pg_sys::FmgrInfo,
+) -> Result<*const Slot> {
+    // SAFETY: per the contract.
+    if unsafe { is_event_trigger_call(fcinfo) } {
+        return Err(PgWasmError::Unsupported(
+            "wasm event trigger functions are not supported".into(),
+        ));
+    }
+    // SAFETY: flinfo is valid; fn_mcxt outlives every use of fn_extra and
+    // drops the Slot when it is reset or deleted.
+    unsafe {
+        let fresh = Slot {
+            busy: Cell::new(false),
+            site: UnsafeCell::new(Site::prepare((*flinfo).fn_oid)?),
+        };
+        let p = PgMemoryContexts::For((*flinfo).fn_mcxt).leak_and_drop_on_delete(fresh);
+        (*flinfo).fn_extra = p.cast();
+        Ok(p)
+    }
+}
+
+/// A call that re-entered a busy site: a site of its own for this one
+/// call, dropped when it returns.
+///
+/// # Safety
+/// `fcinfo` must be the call's, `flinfo` its FmgrInfo.
+#[cold]
+#[inline(never)]
+unsafe fn nested_call(fcinfo: pg_sys::FunctionCallInfo, flinfo: *mut pg_sys::FmgrInfo) -> Outcome {
+    // SAFETY: flinfo is valid; the new site is prepared for this function.
+    let mut nested = Site::prepare(unsafe { (*flinfo).fn_oid }).map_err(Box::new)?;
+    // SAFETY: forwarded fmgr contract.
+    let out = unsafe { nested.call(fcinfo) };
+    if let Err(e) = &out {
+        nested.note_error(e);
+    }
+    out
+}
+
+/// Replaces a site that is no longer current (another statement,
+/// transaction or role, or a changed module).
+///
+/// # Safety
+/// `flinfo` must be the FmgrInfo whose fn_extra holds `site`.
+#[cold]
+#[inline(never)]
+unsafe fn prepare_again(site: &mut Site, flinfo: *mut pg_sys::FmgrInfo) -> Result<()> {
+    // SAFETY: per the contract.
+    *site = Site::prepare(unsafe { (*flinfo).fn_oid })?;
+    Ok(())
 }
 
 unsafe fn is_event_trigger_call(fcinfo: pg_sys::FunctionCallInfo) -> bool {

@@ -46,18 +46,33 @@ impl Site {
         }
     }
 
+    /// Calls the site's export: the result, with `isnull` set in `fcinfo`
+    /// for SQL NULL. Out of line, returning two registers (a boxed error):
+    /// a larger result would go through memory, and reading it back right
+    /// after the callee wrote it stalls store forwarding (measured: ~10 ns
+    /// a row, `perf annotate`).
+    ///
     /// # Safety
     /// As [`CallSite::call`].
-    #[inline(always)]
+    #[inline(never)]
     pub unsafe fn call(
         &mut self,
         fcinfo: pg_sys::FunctionCallInfo,
-    ) -> Result<Option<pg_sys::Datum>> {
-        match self {
+    ) -> std::result::Result<pg_sys::Datum, Box<PgWasmError>> {
+        let out = match self {
             // SAFETY: forwarded.
             Site::Core(s) => unsafe { s.call(fcinfo) },
             // SAFETY: forwarded.
             Site::Component(s) => unsafe { s.call(fcinfo) },
+        };
+        match out {
+            Ok(Some(d)) => Ok(d),
+            Ok(None) => {
+                // SAFETY: fcinfo is the call's.
+                unsafe { (*fcinfo).isnull = true };
+                Ok(pg_sys::Datum::from(0))
+            }
+            Err(e) => Err(Box::new(e)),
         }
     }
 

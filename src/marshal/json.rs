@@ -285,9 +285,9 @@ pub(super) fn form_array(
 #[derive(Clone, Copy)]
 pub struct ElemType {
     pub(super) oid: pg_sys::Oid,
-    len: i16,
-    byval: bool,
-    align: std::ffi::c_char,
+    pub(super) len: i16,
+    pub(super) byval: bool,
+    pub(super) align: std::ffi::c_char,
 }
 
 impl ElemType {

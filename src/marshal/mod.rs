@@ -16,7 +16,7 @@ pub mod row_json;
 pub mod wit;
 pub mod wit_json;
 pub mod wit_result;
-mod wit_rows;
+pub mod wit_rows;
 
 pub use codec::Codec;
 

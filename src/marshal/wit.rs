@@ -2,7 +2,7 @@
 //! parameter and of the result is checked once, when a call site is
 //! prepared or a function created; per row a value is converted once.
 
-use super::wit_rows;
+use super::wit_rows::{self, ArgPlan};
 use crate::error::{PgWasmError, Result};
 use pg_wasm_runtime::component::{snake, Val, WitType};
 use pgrx::prelude::*;
@@ -172,16 +172,19 @@ pub fn nullable(t: &WitType) -> bool {
     matches!(t, WitType::Option(_))
 }
 
-/// The argument `datum` (of SQL type `sql_type(t)`) as a value of `t`;
-/// `what` names the argument in errors.
+/// The argument `datum` (of SQL type `oid`, which fits `t`) as a value
+/// of `t`, taken apart as `plan` (made for `oid`) says; `what` names the
+/// argument in errors.
 ///
 /// # Safety
-/// `datum` must be a valid datum of `sql_type(t)` unless `is_null`.
+/// `datum` must be a valid datum of type `oid` unless `is_null`, and any
+/// descriptor in `plan` valid.
 pub unsafe fn to_val(
     datum: pg_sys::Datum,
     is_null: bool,
     oid: pg_sys::Oid,
     t: &WitType,
+    plan: &ArgPlan,
     what: &dyn Fn() -> String,
 ) -> Result<Val> {
     if let WitType::Option(inner) = t {
@@ -190,7 +193,7 @@ pub unsafe fn to_val(
         }
         // SAFETY: forwarded.
         return Ok(Val::Option(Some(Box::new(unsafe {
-            to_val(datum, false, oid, inner, what)?
+            to_val(datum, false, oid, inner, plan, what)?
         }))));
     }
     if is_null {
@@ -264,14 +267,28 @@ pub unsafe fn to_val(
             // A tuple's or a record's SQL type is a row type (checked by
             // fits): column by column.
             WitType::Tuple(ts) => {
-                let columns = wit_rows::row_columns(datum);
                 let elements = ts.iter().map(|et| (None, et)).collect();
-                row_val(columns, elements, oid == pg_sys::RECORDOID, t, what)?
+                match plan {
+                    ArgPlan::Row { desc, columns } => {
+                        planned_row(datum, *desc, columns, elements, t, what)?
+                    }
+                    _ => {
+                        let columns = wit_rows::row_columns(datum);
+                        row_val(columns, elements, oid == pg_sys::RECORDOID, t, what)?
+                    }
+                }
             }
             WitType::Record { fields, .. } => {
-                let columns = wit_rows::row_columns(datum);
                 let fields = fields.iter().map(|(n, ft)| (Some(n), ft)).collect();
-                row_val(columns, fields, oid == pg_sys::RECORDOID, t, what)?
+                match plan {
+                    ArgPlan::Row { desc, columns } => {
+                        planned_row(datum, *desc, columns, fields, t, what)?
+                    }
+                    _ => {
+                        let columns = wit_rows::row_columns(datum);
+                        row_val(columns, fields, oid == pg_sys::RECORDOID, t, what)?
+                    }
+                }
             }
             WitType::U64 => {
                 let n = pgrx::AnyNumeric::from_datum(datum, false).unwrap_or_default();
@@ -283,8 +300,11 @@ pub unsafe fn to_val(
                     ))
                 })?)
             }
-            WitType::Flags(names) => match wit_rows::array_elements(datum) {
-                Some((items, _)) => {
+            WitType::Flags(names) => match match plan {
+                ArgPlan::Array { elem, .. } => wit_rows::array_elements_of(datum, elem),
+                _ => wit_rows::array_elements(datum).map(|(items, _)| items),
+            } {
+                Some(items) => {
                     let mut set = Vec::with_capacity(items.len());
                     for (d, null) in items {
                         let name = (!null)
@@ -306,14 +326,19 @@ pub unsafe fn to_val(
             },
             // A one-dimensional array element by element (checked by fits:
             // its elements fit); more dimensions nest in the JSON form.
-            WitType::List(inner) => match wit_rows::array_elements(datum) {
-                Some((items, elem)) => Val::List(
+            WitType::List(inner) => match match plan {
+                ArgPlan::Array { elem, each } => {
+                    wit_rows::array_elements_of(datum, elem).map(|items| (items, elem.oid, &**each))
+                }
+                _ => wit_rows::array_elements(datum).map(|(items, elem)| (items, elem, plan)),
+            } {
+                Some((items, elem, each)) => Val::List(
                     items
                         .into_iter()
                         .enumerate()
                         .map(|(i, (d, null))| {
                             let element = || format!("{}, element {}", what(), i + 1);
-                            to_val(d, null, elem, inner, &element)
+                            to_val(d, null, elem, inner, each, &element)
                         })
                         .collect::<Result<_>>()?,
                 ),
@@ -338,6 +363,54 @@ unsafe fn json_val(
     // SAFETY: forwarded.
     let json = unsafe { super::wit_json::datum_json(datum, oid)? };
     super::wit_json::json_to_val(&json, t, &what())
+}
+
+/// A row of a composite type as a tuple or a record, by the plan made for
+/// the type (its columns were checked against `t` when the call site was
+/// prepared).
+///
+/// # Safety
+/// `datum` must be a valid, non-NULL row of the type `desc` describes.
+unsafe fn planned_row(
+    datum: pg_sys::Datum,
+    desc: pg_sys::TupleDesc,
+    columns: &[(usize, pg_sys::Oid, ArgPlan)],
+    elements: Vec<(Option<&String>, &WitType)>,
+    t: &WitType,
+    what: &dyn Fn() -> String,
+) -> Result<Val> {
+    if columns.len() != elements.len() {
+        return Err(PgWasmError::InvalidParameter(format!(
+            "{} is a row of {} columns, but WIT type {} has {}",
+            what(),
+            columns.len(),
+            t.wit(),
+            elements.len()
+        )));
+    }
+    // SAFETY: per the contract.
+    let values = unsafe { wit_rows::deform(datum, desc) };
+    let record = matches!(t, WitType::Record { .. });
+    let mut tuple = Vec::with_capacity(elements.len());
+    let mut fields = Vec::with_capacity(elements.len());
+    for (i, ((index, oid, plan), (name, et))) in columns.iter().zip(elements).enumerate() {
+        let element = || match name {
+            Some(n) => format!("{}, field {}", what(), snake(n)),
+            None => format!("{}, column {}", what(), i + 1),
+        };
+        let (value, null) = values[*index];
+        // SAFETY: a column of the row, of its declared type.
+        let v = unsafe { to_val(value, null, *oid, et, plan, &element)? };
+        match name {
+            Some(n) => fields.push((n.clone(), v)),
+            None => tuple.push(v),
+        }
+    }
+    Ok(if record {
+        Val::Record(fields)
+    } else {
+        Val::Tuple(tuple)
+    })
 }
 
 /// A row's columns (see [`wit_rows::row_columns`]) as a tuple (elements
@@ -378,8 +451,9 @@ fn row_val(
             fits(et, oid)
                 .map_err(|why| PgWasmError::InvalidParameter(format!("{} {why}", element())))?;
         }
-        // SAFETY: the column's datum, of the type just checked.
-        let v = unsafe { to_val(value, null, oid, et, &element)? };
+        // SAFETY: the column's datum, of the type just checked; its parts
+        // are looked up now (ArgPlan::Value).
+        let v = unsafe { to_val(value, null, oid, et, &ArgPlan::Value, &element)? };
         match name {
             Some(n) => fields.push((n.clone(), v)),
             None => tuple.push(v),

@@ -14,6 +14,7 @@ use super::trigger::{self, TriggerSite};
 use crate::error::{PgWasmError, Result};
 use crate::marshal::wit;
 use crate::marshal::wit_result::{self, ResultPlan};
+use crate::marshal::wit_rows::ArgPlan;
 use pg_wasm_runtime::component::{ComponentExport, ComponentInstance, Func, Val, WitType};
 use pg_wasm_runtime::{RuntimeError, TrapKind};
 use pgrx::pg_sys;
@@ -29,8 +30,9 @@ pub struct ComponentSite {
     params: Vec<(String, WitType)>,
     arg_types: Vec<pg_sys::Oid>,
     ret_type: pg_sys::Oid,
-    /// How results become datums, made by the first call (a `record`
-    /// result's columns are only known from a call).
+    /// How arguments are taken apart and results built, made by the first
+    /// call (a `record` result's columns are only known from a call).
+    arg_plans: Vec<ArgPlan>,
     result_plan: Option<ResultPlan>,
     retset: bool,
     /// A trigger function: the event in as a string, the decision out.
@@ -197,6 +199,7 @@ impl ComponentSite {
             params: found.params.clone(),
             arg_types: def.arg_types.clone(),
             ret_type: def.ret_type,
+            arg_plans: Vec::new(),
             result_plan: None,
             retset: def.retset,
             trigger: def.ret_type == pg_sys::TRIGGEROID,
@@ -232,19 +235,25 @@ impl ComponentSite {
             // returning trigger).
             return unsafe { trigger::call(self, fcinfo) }.map(Some);
         }
+        if self.result_plan.is_none() {
+            // SAFETY: fcinfo is this call's.
+            unsafe { self.make_plans(fcinfo) };
+        }
         // SAFETY: nargs arguments are filled in (fmgr contract).
         let args = unsafe { (*fcinfo).args.as_slice((*fcinfo).nargs as usize) };
         self.args.clear();
-        for (i, ((arg, (name, t)), &oid)) in args
+        for (i, (((arg, (name, t)), &oid), plan)) in args
             .iter()
             .zip(&self.params)
             .zip(&self.arg_types)
+            .zip(&self.arg_plans)
             .enumerate()
         {
             let what = || format!("argument {} ({name}) of {}", i + 1, self.target);
-            // SAFETY: the argument's SQL type was checked against t.
+            // SAFETY: the argument's SQL type was checked against t, and
+            // the plan made for it.
             self.args
-                .push(unsafe { wit::to_val(arg.value, arg.isnull, oid, t, &what)? });
+                .push(unsafe { wit::to_val(arg.value, arg.isnull, oid, t, plan, &what)? });
         }
         match self.invoke()? {
             Some(v) if self.retset => {
@@ -255,10 +264,6 @@ impl ComponentSite {
                 Ok(None)
             }
             Some(v) => {
-                if self.result_plan.is_none() {
-                    // SAFETY: fcinfo is this call's.
-                    self.result_plan = Some(unsafe { self.make_result_plan(fcinfo) });
-                }
                 let plan = self.result_plan.as_ref().expect("made above");
                 wit_result::from_val(v, plan, &self.target)
             }
@@ -266,21 +271,31 @@ impl ComponentSite {
         }
     }
 
-    /// The result plan, with the row type of a `record` result, made in
-    /// the memory context of the call's FmgrInfo, which outlives this site
-    /// (it holds it, or it holds the site this nested one stands in for).
+    /// The arguments' and the result's plans, with the row type of a
+    /// `record` result, made in the memory context of the call's FmgrInfo,
+    /// which outlives this site (it holds it, or it holds the site this
+    /// nested one stands in for).
     ///
     /// # Safety
     /// `fcinfo` must be the current call's.
     #[cold]
-    unsafe fn make_result_plan(&self, fcinfo: pg_sys::FunctionCallInfo) -> ResultPlan {
-        // SAFETY: per the contract; fn_mcxt is a valid memory context.
+    unsafe fn make_plans(&mut self, fcinfo: pg_sys::FunctionCallInfo) {
+        // SAFETY: per the contract; fn_mcxt is a valid memory context, and
+        // the types are the function's.
         unsafe {
             let old = pg_sys::MemoryContextSwitchTo((*(*fcinfo).flinfo).fn_mcxt);
-            let desc = srf::record_desc(fcinfo, self.ret_type);
-            let plan = ResultPlan::new(self.ret_type, desc);
+            self.arg_plans = self
+                .arg_types
+                .iter()
+                .map(|&oid| ArgPlan::new(oid))
+                .collect();
+            let desc = if self.retset {
+                None
+            } else {
+                srf::record_desc(fcinfo, self.ret_type)
+            };
+            self.result_plan = Some(ResultPlan::new(self.ret_type, desc));
             pg_sys::MemoryContextSwitchTo(old);
-            plan
         }
     }
 

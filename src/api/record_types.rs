@@ -134,9 +134,12 @@ fn existing_type(qualified: &str) -> Result<Option<pg_sys::Oid>> {
 }
 
 /// Drops the composite types module `name` made (CASCADE with `cascade`:
-/// columns and functions using them go too).
+/// columns and functions using them go too). The catalog lists them in
+/// the order they were made, a record after the records its fields use;
+/// they are dropped the other way round, so a record's type never blocks
+/// the drop of one it uses.
 pub fn drop_types(name: &str, cascade: bool) -> Result<()> {
-    for t in catalog::type_entries(name)? {
+    for t in catalog::type_entries(name)?.into_iter().rev() {
         run_ddl(&format!(
             "DROP TYPE IF EXISTS {t}{}",
             if cascade { " CASCADE" } else { "" }
@@ -151,7 +154,9 @@ pub fn drop_types(name: &str, cascade: bool) -> Result<()> {
 /// NOTICE naming them, and can be dropped by hand.
 pub fn drop_stale_types(name: &str, old: &[String]) -> Result<()> {
     let now = catalog::type_entries(name)?;
-    for t in old.iter().filter(|t| !now.contains(t)) {
+    // Users last (see drop_types): a record used only by another stale
+    // record is free once that one is gone.
+    for t in old.iter().rev().filter(|t| !now.contains(t)) {
         if let Some(oid) = existing_type(t)? {
             if used(oid)? {
                 pgrx::notice!(

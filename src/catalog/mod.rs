@@ -418,9 +418,11 @@ fn type_entry_field(name: &str, field: &str) -> Result<Vec<String>> {
         Ok(Spi::connect(|client| {
             let rows = client.select(
                 "SELECT e OPERATOR(pg_catalog.->>) $2
-                   FROM wasm.module m, pg_catalog.jsonb_array_elements(m.exports) e
+                   FROM wasm.module m,
+                        pg_catalog.jsonb_array_elements(m.exports) WITH ORDINALITY AS x(e, n)
                   WHERE m.name OPERATOR(pg_catalog.=) $1
-                    AND e OPERATOR(pg_catalog.->>) 'kind' OPERATOR(pg_catalog.=) 'type'",
+                    AND e OPERATOR(pg_catalog.->>) 'kind' OPERATOR(pg_catalog.=) 'type'
+                  ORDER BY n",
                 None,
                 &[name.into(), field.into()],
             )?;

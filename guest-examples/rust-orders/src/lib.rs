@@ -113,6 +113,17 @@ impl Guest for Orders {
         }
     }
 
+    fn make_order(id: i32, text: String) -> Order {
+        let lines = Self::parse_lines(text);
+        let tags = lines.iter().map(|l| l.sku.clone()).collect();
+        Order { id, lines, tags }
+    }
+
+    fn order_sum(o: Order) -> f64 {
+        // + 0.0: an empty sum is -0.0
+        o.lines.into_iter().map(Self::line_total).sum::<f64>() + 0.0
+    }
+
     fn spin(n: i32) -> i32 {
         let mut i = n;
         loop {

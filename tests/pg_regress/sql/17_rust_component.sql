@@ -77,6 +77,16 @@ SELECT sum(orders_discounted(l, orders_line_discount(l))) AS round_trip
   FROM lines_of(E'1 x A @ 1\n10 x B @ 2\n100 x C @ 3') l;
 SELECT orders_discounted(ROW('A', 1, 2.0)::orders_order_line, '{"coupon": 1}');
 \echo :LAST_ERROR_SQLSTATE
+-- a record with arrays inside: orders_order (id, lines orders_order_line[],
+-- tags text[]), out of one export and into another
+SELECT orders_make_order(7, E'3 x ABC-1234 @ 2.50\n12 x DEF-0001 @ 1') AS o;
+SELECT (orders_make_order(7, E'3 x ABC-1234 @ 2.50\n12 x DEF-0001 @ 1')).lines[2].qty;
+SELECT orders_order_sum(orders_make_order(7, E'3 x ABC-1234 @ 2.50\n12 x DEF-0001 @ 1')) AS round_trip,
+       orders_order_sum(ROW(1, ARRAY[ROW('A', 2, 1.5), ROW('B', 1, 4)]::orders_order_line[], '{x}')) AS from_rows,
+       orders_order_sum(ROW(1, '{}', '{}')) AS empty;
+SELECT sum(orders_order_sum(orders_make_order(g, g || ' x A @ 2'))) FROM generate_series(1, 1000) g;
+SELECT orders_order_sum(ROW(1, ARRAY[ROW('A', 2, 1.5)::orders_order_line, NULL], '{x}'));
+\echo :LAST_ERROR_SQLSTATE
 
 -- the query runs as the calling role: row-level security applies
 CREATE ROLE orders_clerk;
@@ -134,8 +144,14 @@ DROP TABLE line_log;
 SELECT count(*) FROM wasm.load('orders', pg_read_binary_file(:'guests' || '/orders.wasm'));
 SELECT format('DROP FUNCTION %s', function) FROM wasm.functions WHERE module = 'orders' ORDER BY 1 \gexec
 SELECT count(*) FROM wasm.replace('orders', wasm.wat_to_wasm(:'calc'));
-SELECT to_regtype('orders_order_line') AS dropped;
+SELECT to_regtype('orders_order_line') AS dropped, to_regtype('orders_order') AS also_dropped;
 SELECT wasm.unload('orders', true);
+-- unload without cascade drops the types too: orders_order (whose lines
+-- column is orders_order_line[]) before orders_order_line
+SELECT count(*) FROM wasm.load('orders', pg_read_binary_file(:'guests' || '/orders.wasm'));
+SELECT format('DROP FUNCTION %s', function) FROM wasm.functions WHERE module = 'orders' ORDER BY 1 \gexec
+SELECT wasm.unload('orders');
+SELECT to_regtype('orders_order') AS order_gone, to_regtype('orders_order_line') AS line_gone;
 DROP TABLE order_lines;
 DROP OWNED BY orders_clerk;
 DROP ROLE orders_clerk;

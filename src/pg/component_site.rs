@@ -34,6 +34,10 @@ pub struct ComponentSite {
     /// call (a `record` result's columns are only known from a call).
     arg_plans: Vec<ArgPlan>,
     result_plan: Option<ResultPlan>,
+    /// Where the plans' descriptors live: a context of this site's own,
+    /// deleted with it (a site made for a nested call lives one call, so
+    /// the FmgrInfo's context would collect one set per call).
+    plan_memory: pg_sys::MemoryContext,
     retset: bool,
     /// A trigger function: the event in as a string, the decision out.
     trigger: bool,
@@ -45,6 +49,16 @@ pub struct ComponentSite {
 }
 
 const POISONED: u64 = u64::MAX;
+
+/// Switches back to the memory context it holds when dropped.
+struct SwitchedBack(pg_sys::MemoryContext);
+
+impl Drop for SwitchedBack {
+    fn drop(&mut self) {
+        // SAFETY: the context that was current before, still alive.
+        unsafe { pg_sys::MemoryContextSwitchTo(self.0) };
+    }
+}
 
 /// The element type of a set-returning export's `list<T>` result.
 fn set_element(t: &WitType) -> Option<&WitType> {
@@ -201,6 +215,7 @@ impl ComponentSite {
             ret_type: def.ret_type,
             arg_plans: Vec::new(),
             result_plan: None,
+            plan_memory: std::ptr::null_mut(),
             retset: def.retset,
             trigger: def.ret_type == pg_sys::TRIGGEROID,
             trigger_plan: None,
@@ -272,18 +287,28 @@ impl ComponentSite {
     }
 
     /// The arguments' and the result's plans, with the row type of a
-    /// `record` result, made in the memory context of the call's FmgrInfo,
-    /// which outlives this site (it holds it, or it holds the site this
-    /// nested one stands in for).
+    /// `record` result, in a memory context that lives as long as the site.
     ///
     /// # Safety
     /// `fcinfo` must be the current call's.
     #[cold]
     unsafe fn make_plans(&mut self, fcinfo: pg_sys::FunctionCallInfo) {
-        // SAFETY: per the contract; fn_mcxt is a valid memory context, and
-        // the types are the function's.
+        // SAFETY: per the contract; the context is a child of
+        // TopMemoryContext, deleted in Drop (and nowhere else); the types
+        // are the function's.
         unsafe {
-            let old = pg_sys::MemoryContextSwitchTo((*(*fcinfo).flinfo).fn_mcxt);
+            if self.plan_memory.is_null() {
+                self.plan_memory = pg_sys::AllocSetContextCreateInternal(
+                    pg_sys::TopMemoryContext,
+                    c"pg_wasm call site plans".as_ptr(),
+                    0,
+                    1024,
+                    8 * 1024,
+                );
+            }
+            // Switched back also when a lookup raises (unwinding): the
+            // context may be deleted by a nested site's Drop right after.
+            let _back = SwitchedBack(pg_sys::MemoryContextSwitchTo(self.plan_memory));
             self.arg_plans = self
                 .arg_types
                 .iter()
@@ -295,7 +320,6 @@ impl ComponentSite {
                 srf::record_desc(fcinfo, self.ret_type)
             };
             self.result_plan = Some(ResultPlan::new(self.ret_type, desc));
-            pg_sys::MemoryContextSwitchTo(old);
         }
     }
 
@@ -360,6 +384,13 @@ impl ComponentSite {
 impl Drop for ComponentSite {
     fn drop(&mut self) {
         stats::flush(self.fn_oid, &self.counters, self.last_error.as_deref());
+        // The plans point into plan_memory: gone first.
+        self.arg_plans.clear();
+        self.result_plan = None;
+        if !self.plan_memory.is_null() {
+            // SAFETY: the context made in make_plans, deleted only here.
+            unsafe { pg_sys::MemoryContextDelete(self.plan_memory) };
+        }
     }
 }
 

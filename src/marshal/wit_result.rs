@@ -264,14 +264,27 @@ pub fn set_rows(val: Val, target: &str) -> Result<Vec<Val>> {
 }
 
 /// One row of a set-returning export's result as the columns of `row`
-/// (records and tuples column by column, anything else through its JSON
-/// form, whose reader says what does not fit).
+/// (records and tuples column by column, `none` as a row of NULLs,
+/// anything else through its JSON form, whose reader says what does not
+/// fit).
 pub fn set_row_columns(
     v: Val,
     row: &RowPlan,
     target: &str,
     place: &str,
 ) -> Result<(Vec<pg_sys::Datum>, Vec<bool>)> {
+    let v = match v {
+        Val::Option(Some(v)) | Val::Result(Ok(Some(v))) => *v,
+        // A NULL row: every column NULL, as PostgreSQL stores one.
+        Val::Option(None) | Val::Result(Ok(None)) => {
+            return Ok((
+                vec![pg_sys::Datum::from(0); row.natts],
+                vec![true; row.natts],
+            ))
+        }
+        Val::Result(Err(e)) => return Err(raised(e, target)),
+        v => v,
+    };
     match RowPlan::row_values(v) {
         Ok(values) => row.values(values, target),
         Err(other) => {

@@ -67,6 +67,11 @@ CREATE FUNCTION lines_of(t text) RETURNS SETOF orders_order_line
 SELECT * FROM lines_of(E'3 x ABC-1234 @ 2.50\nnot a line\n12 x DEF-0001 @ 1');
 SELECT count(*) FROM lines_of('') AS no_rows;
 SELECT orders_parse_lines(E'1 x A @ 1\n2 x B @ 2') AS as_an_array;
+-- list<option<order-line>>: a none is a row of NULLs (an array: a NULL element)
+CREATE FUNCTION try_lines(t text) RETURNS SETOF orders_order_line
+  LANGUAGE wasm STRICT AS 'orders.try-lines';
+SELECT l, l IS NULL AS is_null FROM try_lines(E'1 x A @ 1\nnot a line\n2 x B @ 2') l;
+SELECT orders_try_lines(E'1 x A @ 1\nnot a line') AS as_an_array;
 -- variants are jsonb: {"case": value}, a case without a value {"case": null}
 -- (or "case" as an argument)
 SELECT l.qty, orders_line_discount(l) FROM lines_of(E'1 x A @ 1\n10 x B @ 2\n100 x C @ 3') l;

@@ -268,27 +268,11 @@ pub unsafe fn to_val(
             // fits): column by column.
             WitType::Tuple(ts) => {
                 let elements = ts.iter().map(|et| (None, et)).collect();
-                match plan {
-                    ArgPlan::Row { desc, columns } => {
-                        planned_row(datum, *desc, columns, elements, t, what)?
-                    }
-                    _ => {
-                        let columns = wit_rows::row_columns(datum);
-                        row_val(columns, elements, oid == pg_sys::RECORDOID, t, what)?
-                    }
-                }
+                row_arg(datum, oid, plan, elements, t, what)?
             }
             WitType::Record { fields, .. } => {
                 let fields = fields.iter().map(|(n, ft)| (Some(n), ft)).collect();
-                match plan {
-                    ArgPlan::Row { desc, columns } => {
-                        planned_row(datum, *desc, columns, fields, t, what)?
-                    }
-                    _ => {
-                        let columns = wit_rows::row_columns(datum);
-                        row_val(columns, fields, oid == pg_sys::RECORDOID, t, what)?
-                    }
-                }
+                row_arg(datum, oid, plan, fields, t, what)?
             }
             WitType::U64 => {
                 let n = pgrx::AnyNumeric::from_datum(datum, false).unwrap_or_default();
@@ -365,61 +349,47 @@ unsafe fn json_val(
     super::wit_json::json_to_val(&json, t, &what())
 }
 
-/// A row of a composite type as a tuple or a record, by the plan made for
-/// the type (its columns were checked against `t` when the call site was
-/// prepared).
+/// A row argument as a tuple or a record: a composite type's columns by
+/// the plan made for it, any other row's (`record`) looked up now.
 ///
 /// # Safety
-/// `datum` must be a valid, non-NULL row of the type `desc` describes.
-unsafe fn planned_row(
+/// `datum` must be a valid, non-NULL row of type `oid`, and any descriptor
+/// in `plan` valid.
+unsafe fn row_arg(
     datum: pg_sys::Datum,
-    desc: pg_sys::TupleDesc,
-    columns: &[(usize, pg_sys::Oid, ArgPlan)],
+    oid: pg_sys::Oid,
+    plan: &ArgPlan,
     elements: Vec<(Option<&String>, &WitType)>,
     t: &WitType,
     what: &dyn Fn() -> String,
 ) -> Result<Val> {
-    if columns.len() != elements.len() {
-        return Err(PgWasmError::InvalidParameter(format!(
-            "{} is a row of {} columns, but WIT type {} has {}",
-            what(),
-            columns.len(),
-            t.wit(),
-            elements.len()
-        )));
-    }
+    let dynamic = ArgPlan::Value;
     // SAFETY: per the contract.
-    let values = unsafe { wit_rows::deform(datum, desc) };
-    let record = matches!(t, WitType::Record { .. });
-    let mut tuple = Vec::with_capacity(elements.len());
-    let mut fields = Vec::with_capacity(elements.len());
-    for (i, ((index, oid, plan), (name, et))) in columns.iter().zip(elements).enumerate() {
-        let element = || match name {
-            Some(n) => format!("{}, field {}", what(), snake(n)),
-            None => format!("{}, column {}", what(), i + 1),
-        };
-        let (value, null) = values[*index];
-        // SAFETY: a column of the row, of its declared type.
-        let v = unsafe { to_val(value, null, *oid, et, plan, &element)? };
-        match name {
-            Some(n) => fields.push((n.clone(), v)),
-            None => tuple.push(v),
+    let columns = unsafe {
+        match plan {
+            ArgPlan::Row { desc, columns } => {
+                let values = wit_rows::deform(datum, *desc);
+                columns
+                    .iter()
+                    .map(|(i, oid, plan)| (values[*i].0, values[*i].1, *oid, plan))
+                    .collect()
+            }
+            _ => wit_rows::row_columns(datum)
+                .into_iter()
+                .map(|(value, null, oid)| (value, null, oid, &dynamic))
+                .collect(),
         }
-    }
-    Ok(if record {
-        Val::Record(fields)
-    } else {
-        Val::Tuple(tuple)
-    })
+    };
+    row_val(columns, elements, oid == pg_sys::RECORDOID, t, what)
 }
 
-/// A row's columns (see [`wit_rows::row_columns`]) as a tuple (elements
+/// A row's columns (value, is NULL, type, plan) as a tuple (elements
 /// without names) or a record (fields named, matched to the columns in
 /// order when the call site was prepared). The columns of an anonymous
 /// `record` (`anonymous`) are only known now, so their types are checked
 /// here; a composite type's were checked when the site was prepared.
 fn row_val(
-    columns: Vec<(pg_sys::Datum, bool, pg_sys::Oid)>,
+    columns: Vec<(pg_sys::Datum, bool, pg_sys::Oid, &ArgPlan)>,
     elements: Vec<(Option<&String>, &WitType)>,
     anonymous: bool,
     t: &WitType,
@@ -442,7 +412,8 @@ fn row_val(
     let record = matches!(t, WitType::Record { .. });
     let mut tuple = Vec::with_capacity(elements.len());
     let mut fields = Vec::with_capacity(elements.len());
-    for (i, ((value, null, oid), (name, et))) in columns.into_iter().zip(elements).enumerate() {
+    for (i, ((value, null, oid, plan), (name, et))) in columns.into_iter().zip(elements).enumerate()
+    {
         let element = || match name {
             Some(n) => format!("{}, field {}", what(), snake(n)),
             None => format!("{}, column {}", what(), i + 1),
@@ -451,9 +422,9 @@ fn row_val(
             fits(et, oid)
                 .map_err(|why| PgWasmError::InvalidParameter(format!("{} {why}", element())))?;
         }
-        // SAFETY: the column's datum, of the type just checked; its parts
-        // are looked up now (ArgPlan::Value).
-        let v = unsafe { to_val(value, null, oid, et, &ArgPlan::Value, &element)? };
+        // SAFETY: the column's datum, of the type checked (now or when the
+        // site was prepared), and the plan made for it.
+        let v = unsafe { to_val(value, null, oid, et, plan, &element)? };
         match name {
             Some(n) => fields.push((n.clone(), v)),
             None => tuple.push(v),

@@ -97,17 +97,13 @@ pub(super) unsafe fn row_columns(datum: pg_sys::Datum) -> Vec<(pg_sys::Datum, bo
             pgrx::heap_tuple_header_get_type_id(header),
             pgrx::heap_tuple_header_get_typmod(header),
         );
-        let natts = (*desc).natts as usize;
-        let mut tuple: pg_sys::HeapTupleData = std::mem::zeroed();
-        tuple.t_len = pgrx::heap_tuple_header_get_datum_length(header) as u32;
-        tuple.t_data = header;
-        let mut values = vec![pg_sys::Datum::from(0); natts];
-        let mut nulls = vec![false; natts];
-        pg_sys::heap_deform_tuple(&mut tuple, desc, values.as_mut_ptr(), nulls.as_mut_ptr());
-        let columns = (0..natts)
-            .filter_map(|i| {
+        let values = deform(pg_sys::Datum::from(header), desc);
+        let columns = values
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, (value, null))| {
                 let a = crate::pg::compat::tuple_desc_attr(desc, i);
-                (!a.attisdropped).then_some((values[i], nulls[i], a.atttypid))
+                (!a.attisdropped).then_some((value, null, a.atttypid))
             })
             .collect::<Vec<_>>();
         pg_sys::DecrTupleDescRefCount(desc);

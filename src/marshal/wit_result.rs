@@ -147,16 +147,17 @@ impl RowPlan {
     fn form(&self, values: Vec<Val>, target: &str) -> Result<pg_sys::Datum> {
         let (mut datums, mut nulls) = self.values(values, target)?;
         // SAFETY: one value and one null flag per attribute of the
-        // descriptor; heap_copy_tuple_as_datum stamps the row type into the
-        // tuple header.
+        // descriptor; heap_form_tuple stamps the row type and length into
+        // the header, and HeapTupleHeaderGetDatum copies the tuple again
+        // only to flatten a toasted column.
         unsafe {
             let tuple = pg_sys::heap_form_tuple(self.desc, datums.as_mut_ptr(), nulls.as_mut_ptr());
-            Ok(pg_sys::heap_copy_tuple_as_datum(tuple, self.desc))
+            Ok(pg_sys::HeapTupleHeaderGetDatum((*tuple).t_data))
         }
     }
 
-    /// The values of a record's fields or a tuple's elements; `None` for
-    /// any other value.
+    /// The values of a record's fields or a tuple's elements; any other
+    /// value is handed back.
     pub fn row_values(v: Val) -> std::result::Result<Vec<Val>, Val> {
         match v {
             Val::Record(fields) => Ok(fields.into_iter().map(|(_, v)| v).collect()),
@@ -200,9 +201,12 @@ pub fn from_val(val: Val, plan: &ResultPlan, target: &str) -> Result<Option<pg_s
         Val::String(s) | Val::Enum(s) => s.into_datum(),
         Val::U64(n) => pgrx::AnyNumeric::from(n).into_datum(),
         Val::Flags(names) => {
-            let n = names.len();
-            let values = names.into_iter().filter_map(|s| s.into_datum()).collect();
-            Some(form_array_of(values, vec![false; n], &ElemType::TEXT))
+            let nulls = vec![false; names.len()];
+            let values = names
+                .into_iter()
+                .map(|s| s.into_datum().unwrap_or(pg_sys::Datum::from(0)))
+                .collect();
+            Some(form_array_of(values, nulls, &ElemType::TEXT))
         }
         Val::List(items) => match plan {
             ResultPlan::Value(pg_sys::BYTEAOID) => {
@@ -230,12 +234,15 @@ pub fn from_val(val: Val, plan: &ResultPlan, target: &str) -> Result<Option<pg_s
             }
             _ => json_result(Val::List(items), plan, target)?,
         },
-        row @ (Val::Record(_) | Val::Tuple(_)) => match plan {
-            ResultPlan::Row(row_plan) => {
-                let values = RowPlan::row_values(row).unwrap_or_default();
-                Some(row_plan.form(values, target)?)
+        Val::Record(fields) => match plan {
+            ResultPlan::Row(row) => {
+                Some(row.form(fields.into_iter().map(|(_, v)| v).collect(), target)?)
             }
-            _ => json_result(row, plan, target)?,
+            _ => json_result(Val::Record(fields), plan, target)?,
+        },
+        Val::Tuple(items) => match plan {
+            ResultPlan::Row(row) => Some(row.form(items, target)?),
+            _ => json_result(Val::Tuple(items), plan, target)?,
         },
         // Variants (jsonb), and whatever the plan does not build.
         structured => json_result(structured, plan, target)?,

@@ -90,11 +90,7 @@ unsafe fn call(fcinfo: pg_sys::FunctionCallInfo) -> Outcome {
         unsafe { prepare_again(site, flinfo) }.map_err(Box::new)?;
     }
     // SAFETY: the site was prepared for this function's signature.
-    let out = unsafe { site.call(fcinfo) };
-    if let Err(e) = &out {
-        site.note_error(e);
-    }
-    out
+    unsafe { site.call(fcinfo) }
 }
 
 // The paths below run once per FmgrInfo, statement or transaction: kept
@@ -142,11 +138,7 @@ unsafe fn nested_call(fcinfo: pg_sys::FunctionCallInfo, flinfo: *mut pg_sys::Fmg
     // SAFETY: flinfo is valid; the new site is prepared for this function.
     let mut nested = Site::prepare(unsafe { (*flinfo).fn_oid }).map_err(Box::new)?;
     // SAFETY: forwarded fmgr contract.
-    let out = unsafe { nested.call(fcinfo) };
-    if let Err(e) = &out {
-        nested.note_error(e);
-    }
-    out
+    unsafe { nested.call(fcinfo) }
 }
 
 /// Replaces a site that is no longer current (another statement,

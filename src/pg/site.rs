@@ -47,7 +47,7 @@ impl Site {
     }
 
     /// Calls the site's export: the result, with `isnull` set in `fcinfo`
-    /// for SQL NULL. Out of line, returning two registers (a boxed error):
+    /// for SQL NULL; an error is also noted for `wasm.stats`. Out of line, returning two registers (a boxed error):
     /// a larger result would go through memory, and reading it back right
     /// after the callee wrote it stalls store forwarding (measured: ~10 ns
     /// a row, `perf annotate`).
@@ -72,12 +72,16 @@ impl Site {
                 unsafe { (*fcinfo).isnull = true };
                 Ok(pg_sys::Datum::from(0))
             }
-            Err(e) => Err(Box::new(e)),
+            Err(e) => {
+                self.note_error(&e);
+                Err(Box::new(e))
+            }
         }
     }
 
+    /// Remembers an error for `wasm.stats` (the site's last error).
     #[cold]
-    pub fn note_error(&mut self, err: &PgWasmError) {
+    fn note_error(&mut self, err: &PgWasmError) {
         match self {
             Site::Core(s) => s.note_error(err),
             Site::Component(s) => s.note_error(err),

@@ -79,14 +79,14 @@ pub unsafe fn materialize_vals(
         // both alive until the last row is converted.
         let plan = unsafe {
             if composite {
-                RowsPlan::Columns(RowPlan::of(desc))
+                ResultPlan::Row(RowPlan::of(desc))
             } else {
-                RowsPlan::Value(ResultPlan::new(ret_type, None))
+                ResultPlan::new(ret_type, None)
             }
         };
         move |v: Val, place: &str| match &plan {
-            RowsPlan::Columns(row) => wit_result::set_row_columns(v, row, function, place),
-            RowsPlan::Value(plan) => wit_result::from_val(v, plan, function).map(single),
+            ResultPlan::Row(row) => wit_result::set_row_columns(v, row, function, place),
+            plan => wit_result::from_val(v, plan, function).map(single),
         }
     };
     // SAFETY: forwarded.
@@ -97,13 +97,6 @@ pub unsafe fn materialize_vals(
                 .try_for_each(|(i, row)| put(i + 1, row))
         })
     }
-}
-
-/// How a component's rows become a result set's: by column, or as its one
-/// column.
-enum RowsPlan {
-    Columns(RowPlan),
-    Value(ResultPlan),
 }
 
 /// A scalar row's one column.

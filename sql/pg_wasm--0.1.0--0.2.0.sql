@@ -92,6 +92,6 @@ COMMENT ON VIEW wasm.stats IS
 GRANT SELECT ON wasm.stats TO PUBLIC;
 
 COMMENT ON FUNCTION wasm.reset_stats() IS
-  'Forget the wasm.stats counters: the whole cluster''s when pg_wasm is preloaded, else this backend''s.';
+  'Forget the wasm.stats counters of this database''s functions: every backend''s when pg_wasm is preloaded, else this backend''s.';
 -- Resetting the cluster's statistics: superusers, or a role they grant it to.
 REVOKE EXECUTE ON FUNCTION wasm.reset_stats() FROM PUBLIC;

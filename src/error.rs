@@ -37,6 +37,8 @@ pub enum PgWasmError {
     NotOwner { module: String },
     /// A function whose owner may not use the module it names (42501).
     ForeignModule { module: String, function: String },
+    /// Something else the caller's role may not do, said in full (42501).
+    InsufficientPrivilege(String),
     /// Something pg_wasm does not do (yet) (0A000).
     Unsupported(String),
     /// A result that does not fit the declared SQL type (22003).
@@ -93,9 +95,9 @@ impl PgWasmError {
             PgWasmError::UnknownModule(_) => ERRCODE_UNDEFINED_OBJECT,
             PgWasmError::InvalidFunction { .. } => ERRCODE_INVALID_FUNCTION_DEFINITION,
             PgWasmError::InUse { .. } => ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST,
-            PgWasmError::NotOwner { .. } | PgWasmError::ForeignModule { .. } => {
-                ERRCODE_INSUFFICIENT_PRIVILEGE
-            }
+            PgWasmError::NotOwner { .. }
+            | PgWasmError::ForeignModule { .. }
+            | PgWasmError::InsufficientPrivilege(_) => ERRCODE_INSUFFICIENT_PRIVILEGE,
             PgWasmError::Unsupported(_) => ERRCODE_FEATURE_NOT_SUPPORTED,
             PgWasmError::OutOfRange(_) => ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
             PgWasmError::InvalidResult { sqlstate, .. } => *sqlstate,
@@ -138,7 +140,7 @@ impl PgWasmError {
                 Some("Drop the functions first, or call wasm.unload(name, cascade => true).")
             }
             PgWasmError::ForeignModule { .. } => Some(
-                "A wasm function's owner must own the module it calls (or be a member of the module owner's role).",
+                "A wasm function's owner must own the module it calls or be a member of the module owner's role; being a superuser is not enough. To bind on purpose, create the function as the module's owner or ALTER FUNCTION ... OWNER TO that role.",
             ),
             PgWasmError::Runtime {
                 err:
@@ -237,6 +239,7 @@ impl fmt::Display for PgWasmError {
             PgWasmError::ReadOnly(what) => {
                 write!(f, "cannot execute {what} in a read-only transaction")
             }
+            PgWasmError::InsufficientPrivilege(m) => f.write_str(m),
             PgWasmError::Internal(m) => write!(f, "pg_wasm internal error: {m}"),
         }
     }

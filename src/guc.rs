@@ -14,6 +14,8 @@ pub static MAX_MEMORY_LIMIT_MB: GucSetting<i32> = GucSetting::<i32>::new(4096);
 pub static MAX_TIMEOUT_MS: GucSetting<i32> = GucSetting::<i32>::new(0);
 pub static MAX_MODULE_FUNCTIONS: GucSetting<i32> = GucSetting::<i32>::new(10_000);
 pub static MAX_WAT_KB: GucSetting<i32> = GucSetting::<i32>::new(1024);
+pub static MAX_LOG_KB_PER_CALL: GucSetting<i32> = GucSetting::<i32>::new(64);
+pub static MAX_LOG_KB_PER_STATEMENT: GucSetting<i32> = GucSetting::<i32>::new(1024);
 pub static TRACK_TIME: GucSetting<bool> = GucSetting::<bool>::new(false);
 pub static COMPILED_ARTIFACTS: GucSetting<bool> = GucSetting::<bool>::new(true);
 
@@ -108,6 +110,26 @@ pub fn register() {
         GucContext::Suset,
         GucFlags::UNIT_KB,
     );
+    GucRegistry::define_int_guc(
+        c"pg_wasm.max_log_kb_per_call",
+        c"Most a guest may write to the server log and the client in one call, in kilobytes.",
+        c"Counts pg.log at every level and a component's stdout and stderr, each message plus 128 bytes for its record; the rest is dropped, with one NOTICE per statement saying how much.",
+        &MAX_LOG_KB_PER_CALL,
+        0,
+        1 << 20,
+        GucContext::Suset,
+        GucFlags::UNIT_KB,
+    );
+    GucRegistry::define_int_guc(
+        c"pg_wasm.max_log_kb_per_statement",
+        c"Most all guests together may write to the server log and the client in one statement, in kilobytes.",
+        c"Counted like pg_wasm.max_log_kb_per_call, over every wasm call of the statement.",
+        &MAX_LOG_KB_PER_STATEMENT,
+        0,
+        1 << 22,
+        GucContext::Suset,
+        GucFlags::UNIT_KB,
+    );
     GucRegistry::define_bool_guc(
         c"pg_wasm.track_time",
         c"Measure the wall-clock time of each wasm call for wasm.stats.",
@@ -143,4 +165,12 @@ pub fn max_module_functions() -> usize {
 
 pub fn max_wat_bytes() -> usize {
     (MAX_WAT_KB.get().max(1) as usize) << 10
+}
+
+/// The log budgets in force (superuser settings: a tenant cannot raise them).
+pub fn log_limits() -> pg_wasm_runtime::output::LogLimits {
+    pg_wasm_runtime::output::LogLimits {
+        per_call: (MAX_LOG_KB_PER_CALL.get().max(0) as usize) << 10,
+        per_statement: (MAX_LOG_KB_PER_STATEMENT.get().max(0) as usize) << 10,
+    }
 }

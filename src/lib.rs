@@ -26,6 +26,7 @@ pgrx::extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 pub extern "C-unwind" fn _PG_init() {
     guc::register();
     pg::stats::init();
+    pg::guest_log::install_hook();
 }
 
 #[cfg(any(test, feature = "pg_test"))]

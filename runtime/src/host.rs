@@ -15,8 +15,10 @@ use wasmtime::{Caller, ExternType, Linker, ValType};
 /// What the embedding provides to guests. One value per instance.
 pub trait Host: 'static {
     /// `pg.log(level, ptr, len)`: `level` is already checked to be one of
-    /// [`LogLevel`].
-    fn log(&mut self, level: LogLevel, message: &str) -> Result<(), HostError>;
+    /// [`LogLevel`]. `call` numbers the SQL call in progress within this
+    /// instance (it changes when the next call starts), so the embedding can
+    /// bound what one call writes ([`crate::output`]).
+    fn log(&mut self, level: LogLevel, message: &str, call: u64) -> Result<(), HostError>;
     /// `pg.query(sql, params)`: runs `sql` with `params` (a JSON array, or
     /// empty) and returns the rows as a JSON array.
     fn query(&mut self, sql: &str, params: &str) -> Result<Vec<u8>, HostError>;
@@ -159,7 +161,8 @@ pub(crate) fn link<H: Host>(linker: &mut Linker<StoreState<H>>) -> wasmtime::Res
                 )))
             })?;
             let text = guest_memory::read_str(&mut caller, ptr, len, "pg.log message").map_err(trap)?;
-            caller.data_mut().host.log(level, &text).map_err(trap)
+            let state = caller.data_mut();
+            state.host.log(level, &text, state.calls).map_err(trap)
         },
     )?;
     linker.func_wrap(
@@ -198,7 +201,7 @@ pub(crate) fn link<H: Host>(linker: &mut Linker<StoreState<H>>) -> wasmtime::Res
 pub struct NoHost;
 
 impl Host for NoHost {
-    fn log(&mut self, _level: LogLevel, _message: &str) -> Result<(), HostError> {
+    fn log(&mut self, _level: LogLevel, _message: &str, _call: u64) -> Result<(), HostError> {
         Ok(())
     }
     fn query(&mut self, _sql: &str, _params: &str) -> Result<Vec<u8>, HostError> {

@@ -34,6 +34,9 @@ pub struct StoreState<H> {
     /// When the call in progress began, at most one [`crate::TICK`] early
     /// (see `ticker::last_tick`), while a timeout is set.
     started: u64,
+    /// Counts SQL calls (one per [`Instance::call`] or first
+    /// [`Instance::write_bytes`]): tells the host when a new call begins.
+    pub(crate) calls: u64,
 }
 
 /// One instantiated module bound to one export, ready to be called many times.
@@ -126,6 +129,7 @@ impl<H: Host> Instance<H> {
                 limiter: StoreLimiter::module(limits),
                 host,
                 started: ticker::last_tick(),
+                calls: 0,
             },
         );
         store.limiter(|state| &mut state.limiter);
@@ -223,6 +227,7 @@ impl<H: Host> Instance<H> {
     fn refuel(&mut self) -> u64 {
         let fuel = self.store.data().limiter.limits.call_fuel();
         let _ = self.store.set_fuel(fuel);
+        self.store.data_mut().calls += 1;
         if self.timeout {
             // No clock read per call: the ticker's last tick (an atomic load).
             self.store.data_mut().started = ticker::last_tick();

@@ -15,6 +15,7 @@ mod host;
 mod instance;
 mod limits;
 mod module;
+pub mod output;
 mod threads;
 mod ticker;
 mod types;

@@ -5,7 +5,7 @@
 
 use pg_wasm_runtime::component::{
     compile_component, describe_component, is_component, name_records, Component,
-    ComponentInstance, PreparedComponent, Val, WitType,
+    ComponentInstance, PreparedComponent, StreamOutput, Val, WitType,
 };
 use pg_wasm_runtime::{
     new_engine, parse_wat, start_ticker, CompileLimits, Engine, Limits, NoHost, RuntimeError,
@@ -292,9 +292,27 @@ fn a_python_component_runs_in_the_sandbox() {
         output,
         [(
             "stdout",
-            "classify: 15 characters: I want a refund".to_string()
+            StreamOutput {
+                text: "classify: 15 characters: I want a refund\n".to_string(),
+                dropped: 0
+            }
         )]
     );
+    // The next call's output is seen too (the pipes are drained in place,
+    // not swapped behind the guest's back).
+    inst.call(&f, &[Val::String("hi".into())], &mut out)
+        .unwrap();
+    assert_eq!(
+        inst.take_output(),
+        [(
+            "stdout",
+            StreamOutput {
+                text: "classify: 2 characters: hi\n".to_string(),
+                dropped: 0
+            }
+        )]
+    );
+    assert_eq!(inst.take_output(), []);
     let price = call(
         engine,
         &c,

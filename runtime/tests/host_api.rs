@@ -14,7 +14,7 @@ struct Recorder {
 }
 
 impl Host for Recorder {
-    fn log(&mut self, level: LogLevel, message: &str) -> Result<(), HostError> {
+    fn log(&mut self, level: LogLevel, message: &str, _call: u64) -> Result<(), HostError> {
         self.logs.push((level, message.to_string()));
         Ok(())
     }

@@ -28,7 +28,7 @@ fn prepare<'a>(
     name_records(&mut info, bytes);
     let mut exports = exports_json(&info, types);
     if let Value::Array(entries) = &mut exports {
-        entries.extend(types.catalog_entries(&info));
+        entries.extend(types.catalog_entries(&info)?);
     }
     let code = NewCode {
         bytes,
@@ -196,7 +196,7 @@ pub(super) fn replace(
     opts: &LoadOptions,
     meta: ModuleMeta,
 ) -> Result<Vec<pg_sys::Oid>> {
-    let types = RecordTypes::new(opts.schema.as_deref(), &prefix(name, opts))?;
+    let types = RecordTypes::new(opts.schema.as_deref(), &prefix(name, opts))?.replacing(name)?;
     let (component, info, code) = prepare(name, bytes, &types)?;
     for f in catalog::functions_using(name)? {
         let def = FunctionDef::load(f.oid)?;

@@ -282,7 +282,7 @@ pub(super) fn unload_inner(name: &str, cascade: bool) -> Result<()> {
             functions::drop_cascade(&f.signature)?;
         }
     }
-    super::record_types::drop_types(name, cascade)?;
+    super::record_types::drop_types(name, meta.owner, cascade)?;
     catalog::delete(name)?;
     cache::forget(name);
     crate::pg::component::forget(name);

@@ -15,6 +15,9 @@ use serde_json::{json, Value};
 pub struct RecordTypes {
     schema: String,
     prefix: String,
+    /// The types this module made at an earlier load (a replace keeps
+    /// them as its own).
+    made_before: Vec<String>,
 }
 
 impl RecordTypes {
@@ -32,7 +35,20 @@ impl RecordTypes {
         Ok(RecordTypes {
             schema,
             prefix: prefix.to_string(),
+            made_before: Vec::new(),
         })
+    }
+
+    /// For a replace: the types module `module` made before stay its own.
+    pub fn replacing(mut self, module: &str) -> Result<Self> {
+        self.made_before = catalog::type_entries(module)?;
+        Ok(self)
+    }
+
+    /// Whether this load or replace makes (or made earlier) the type
+    /// `qualified`, rather than reusing one that someone made before.
+    fn makes(&self, qualified: &str) -> Result<bool> {
+        Ok(self.made_before.iter().any(|t| t == qualified) || existing_type(qualified)?.is_none())
     }
 
     /// The qualified, quoted SQL name of record `name`'s type.
@@ -49,17 +65,22 @@ impl RecordTypes {
         t.sql_with(&|n| self.name(n))
     }
 
-    /// The catalog entries (kind `type`) for the records of `info`.
-    pub fn catalog_entries(&self, info: &ComponentInfo) -> Vec<Value> {
-        info.records()
-            .into_iter()
-            .filter_map(|r| match r {
-                WitType::Record { name: Some(n), .. } => Some(json!({
-                    "name": n, "kind": "type", "wit": record_wit(r), "sql": self.name(n),
-                })),
-                _ => None,
-            })
-            .collect()
+    /// The catalog entries (kind `type`) for the records of `info`, made
+    /// before [`RecordTypes::create`] runs: `created` says whether the
+    /// module makes the type (and so may drop it) or reuses one its owner
+    /// made.
+    pub fn catalog_entries(&self, info: &ComponentInfo) -> Result<Vec<Value>> {
+        let mut entries = Vec::new();
+        for r in info.records() {
+            if let WitType::Record { name: Some(n), .. } = r {
+                let sql = self.name(n);
+                entries.push(json!({
+                    "name": n, "kind": "type", "wit": record_wit(r),
+                    "created": self.makes(&sql)?, "sql": sql,
+                }));
+            }
+        }
+        Ok(entries)
     }
 
     /// Creates the composite type of every record of `info` that has no
@@ -76,6 +97,9 @@ impl RecordTypes {
             };
             let qualified = self.name(n);
             if let Some(oid) = existing_type(&qualified)? {
+                if !self.made_before.contains(&qualified) {
+                    check_type_owner(module, &qualified, oid)?;
+                }
                 wit::fits(r, oid).map_err(|why| {
                     PgWasmError::InvalidParameter(format!(
                         "component \"{module}\": type {qualified} exists but does not fit WIT record {n}: {why}"
@@ -109,6 +133,35 @@ impl RecordTypes {
     }
 }
 
+/// A type that exists before a load is reused only if the loading role
+/// owns it (or is a member of its owner): a tenant cannot adopt another
+/// tenant's type, and with it that tenant's columns.
+fn check_type_owner(module: &str, qualified: &str, oid: pg_sys::Oid) -> Result<()> {
+    // SAFETY: syscache lookups of an existing type and of role memberships.
+    let owns = unsafe {
+        let owner = type_owner(oid);
+        owner.is_some_and(|o| pg_sys::has_privs_of_role(pg_sys::GetUserId(), o))
+    };
+    if owns {
+        Ok(())
+    } else {
+        Err(PgWasmError::InsufficientPrivilege(format!(
+            "component \"{module}\": type {qualified} exists and belongs to another role; \
+             a load reuses only types its role owns (choose another \"schema\" or \"prefix\")"
+        )))
+    }
+}
+
+/// The owner of type `oid` (`pg_type.typowner`).
+fn type_owner(oid: pg_sys::Oid) -> Option<pg_sys::Oid> {
+    Spi::get_one_with_args::<pg_sys::Oid>(
+        "SELECT typowner FROM pg_catalog.pg_type WHERE oid OPERATOR(pg_catalog.=) $1",
+        &[oid.into()],
+    )
+    .ok()
+    .flatten()
+}
+
 /// `record { a: s32 }` with the record's own name before it.
 fn record_wit(r: &WitType) -> String {
     match r {
@@ -138,8 +191,24 @@ fn existing_type(qualified: &str) -> Result<Option<pg_sys::Oid>> {
 /// the order they were made, a record after the records its fields use;
 /// they are dropped the other way round, so a record's type never blocks
 /// the drop of one it uses.
-pub fn drop_types(name: &str, cascade: bool) -> Result<()> {
+///
+/// Only types the module created are dropped, and only while the module's
+/// owner still owns them: even a superuser's cascading unload never takes
+/// another role's type (and its columns) with it.
+pub fn drop_types(name: &str, module_owner: pg_sys::Oid, cascade: bool) -> Result<()> {
     for t in catalog::type_entries(name)?.into_iter().rev() {
+        let Some(oid) = existing_type(&t)? else {
+            continue;
+        };
+        // SAFETY: a plain lookup of role memberships.
+        let ours = type_owner(oid)
+            .is_some_and(|o| unsafe { pg_sys::is_member_of_role_nosuper(module_owner, o) });
+        if !ours {
+            pgrx::notice!(
+                "type {t} is kept: it belongs to another role than wasm module \"{name}\"'s owner"
+            );
+            continue;
+        }
         run_ddl(&format!(
             "DROP TYPE IF EXISTS {t}{}",
             if cascade { " CASCADE" } else { "" }

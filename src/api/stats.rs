@@ -24,12 +24,11 @@ fn stats_entries() -> TableIterator<
         name!(scope, &'static str),
     ),
 > {
-    let scope = if stats::cluster_wide() {
-        "cluster"
-    } else {
-        "backend"
-    };
     TableIterator::new(stats::snapshot().into_iter().map(move |r| {
+        // "backend": some figures are this backend's only (no room in the
+        // cluster table for the function, or the library not preloaded),
+        // so other sessions' calls are missing.
+        let scope = if r.cluster { "cluster" } else { "backend" };
         let c = r.counters;
         (
             r.fn_oid,
@@ -47,7 +46,7 @@ fn stats_entries() -> TableIterator<
 CREATE FUNCTION wasm.reset_stats() RETURNS void
 VOLATILE SET search_path = pg_catalog, pg_temp LANGUAGE c AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
 COMMENT ON FUNCTION wasm.reset_stats() IS
-  'Forget the wasm.stats counters: the whole cluster''s when pg_wasm is preloaded, else this backend''s.';
+  'Forget the wasm.stats counters of this database''s functions: every backend''s when pg_wasm is preloaded, else this backend''s.';
 "#)]
 fn reset_stats() {
     stats::reset()

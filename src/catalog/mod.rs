@@ -369,14 +369,21 @@ fn invalidate() -> Result<()> {
 }
 
 /// A function owned by `fn_owner` may call module `meta` only if that role
-/// may use it (owner, member, superuser).
+/// is the module's owner or a member of it. Being a superuser is not
+/// enough: a superuser's function created before its module exists (a
+/// restore, a migration) must not bind to whatever module a tenant later
+/// loads under that name and run it with the superuser's rights. A
+/// superuser binds a function to another role's module on purpose by
+/// making the function that role's (`ALTER FUNCTION ... OWNER TO`), or by
+/// granting that role to the function's owner.
 pub fn check_function_owner(
     meta: &ModuleMeta,
     fn_owner: pg_sys::Oid,
     function: &str,
 ) -> Result<()> {
-    // SAFETY: a plain lookup of role memberships.
-    if unsafe { pg_sys::has_privs_of_role(fn_owner, meta.owner) } {
+    // SAFETY: a plain lookup of role memberships (without the superuser
+    // shortcut of has_privs_of_role).
+    if unsafe { pg_sys::is_member_of_role_nosuper(fn_owner, meta.owner) } {
         Ok(())
     } else {
         Err(PgWasmError::ForeignModule {
@@ -402,18 +409,22 @@ pub fn check_owner(meta: &ModuleMeta) -> Result<()> {
 
 /// The composite types a component module made for its WIT records (the
 /// `sql` of its `exports` entries of kind `type`), qualified and quoted.
+/// Types that existed before the module was loaded and that it only
+/// reuses (`"created": false`) are left out: they are not the module's to
+/// drop.
 pub fn type_entries(name: &str) -> Result<Vec<String>> {
-    type_entry_field(name, "sql")
+    type_entry_field(name, "sql", true)
 }
 
 /// The WIT of each record the component `name` was loaded with
 /// (`record <name> { <field>: <type>, ... }`).
 pub fn record_wits(name: &str) -> Result<Vec<String>> {
-    type_entry_field(name, "wit")
+    type_entry_field(name, "wit", false)
 }
 
-/// One field of each catalog entry of kind `type` of module `name`.
-fn type_entry_field(name: &str, field: &str) -> Result<Vec<String>> {
+/// One field of each catalog entry of kind `type` of module `name` (with
+/// `made_only`, of the types the module created).
+fn type_entry_field(name: &str, field: &str, made_only: bool) -> Result<Vec<String>> {
     as_catalog_owner(|| {
         Ok(Spi::connect(|client| {
             let rows = client.select(
@@ -422,9 +433,11 @@ fn type_entry_field(name: &str, field: &str) -> Result<Vec<String>> {
                         pg_catalog.jsonb_array_elements(m.exports) WITH ORDINALITY AS x(e, n)
                   WHERE m.name OPERATOR(pg_catalog.=) $1
                     AND e OPERATOR(pg_catalog.->>) 'kind' OPERATOR(pg_catalog.=) 'type'
+                    AND (NOT $3 OR COALESCE(e OPERATOR(pg_catalog.->>) 'created', 'true')
+                                   OPERATOR(pg_catalog.=) 'true')
                   ORDER BY n",
                 None,
-                &[name.into(), field.into()],
+                &[name.into(), field.into(), made_only.into()],
             )?;
             rows.into_iter()
                 .filter_map(|r| r.get::<String>(1).transpose())

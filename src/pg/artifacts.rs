@@ -239,9 +239,17 @@ pub fn list(engine: &Engine) -> Result<Vec<artifacts::Entry>> {
     let Some((store, _)) = store(engine) else {
         return Ok(Vec::new());
     };
-    store
+    let mut entries = store
         .list()
-        .map_err(|e| PgWasmError::Internal(format!("reading {}: {e}", store.root().display())))
+        .map_err(|e| PgWasmError::Internal(format!("reading {}: {e}", store.root().display())))?;
+    // SAFETY: reads the current role's superuser flag.
+    if !unsafe { pg_sys::superuser() } {
+        // Other databases' artifacts are theirs: a hash is enough to tell
+        // that a database runs a known module.
+        let db = database();
+        entries.retain(|e| store.link_path(&db, &e.key).exists());
+    }
+    Ok(entries)
 }
 
 /// Removes unused artifacts now, or with `all` every artifact of the

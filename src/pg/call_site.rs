@@ -43,7 +43,9 @@ pub struct CallSite {
     inputs: Inputs,
     counters: Counters,
     /// The message of this site's last failed call, for `wasm.stats`.
-    last_error: Option<String>,
+    last_error: Option<stats::LastError>,
+    /// The function's owner (for the stats table's per-owner share).
+    owner: pg_sys::Oid,
     track_time: bool,
 }
 
@@ -99,6 +101,7 @@ impl CallSite {
             inputs: Inputs::default(),
             counters: Counters::default(),
             last_error: None,
+            owner: def.owner,
             track_time: guc::TRACK_TIME.get(),
         })
     }
@@ -334,13 +337,21 @@ impl CallSite {
     #[cold]
     pub fn note_error(&mut self, err: &PgWasmError) {
         let msg = err.to_string();
-        self.last_error = Some(msg.lines().next().unwrap_or_default().to_owned());
+        self.last_error = Some(stats::LastError {
+            message: msg.lines().next().unwrap_or_default().to_owned(),
+            role: self.user,
+        });
     }
 }
 
 impl Drop for CallSite {
     fn drop(&mut self) {
-        stats::flush(self.fn_oid, &self.counters, self.last_error.as_deref());
+        stats::flush(
+            self.fn_oid,
+            self.owner,
+            &self.counters,
+            self.last_error.as_ref(),
+        );
     }
 }
 

@@ -34,3 +34,43 @@ pub unsafe fn tuple_desc_attr<'a>(
         }
     }
 }
+
+/// Whether `role` may execute function `fn_oid` and use its schema
+/// (`has_function_privilege` plus `has_schema_privilege(..., 'USAGE')`).
+/// PostgreSQL 16 folded the per-kind ACL checks into `object_aclcheck`.
+///
+/// # Safety
+/// `fn_oid` must be an existing function in schema `namespace`.
+pub unsafe fn may_execute(fn_oid: pg_sys::Oid, namespace: pg_sys::Oid, role: pg_sys::Oid) -> bool {
+    let ok = pg_sys::AclResult::ACLCHECK_OK;
+    #[cfg(feature = "pg15")]
+    {
+        // SAFETY: per the contract; plain catalog lookups.
+        unsafe {
+            pg_sys::pg_proc_aclcheck(fn_oid, role, pg_sys::ACL_EXECUTE as pg_sys::AclMode) == ok
+                && pg_sys::pg_namespace_aclcheck(
+                    namespace,
+                    role,
+                    pg_sys::ACL_USAGE as pg_sys::AclMode,
+                ) == ok
+        }
+    }
+    #[cfg(not(feature = "pg15"))]
+    {
+        // SAFETY: per the contract; plain catalog lookups.
+        unsafe {
+            pg_sys::object_aclcheck(
+                pg_sys::ProcedureRelationId,
+                fn_oid,
+                role,
+                pg_sys::ACL_EXECUTE as pg_sys::AclMode,
+            ) == ok
+                && pg_sys::object_aclcheck(
+                    pg_sys::NamespaceRelationId,
+                    namespace,
+                    role,
+                    pg_sys::ACL_USAGE as pg_sys::AclMode,
+                ) == ok
+        }
+    }
+}

@@ -45,7 +45,9 @@ pub struct ComponentSite {
     args: Vec<Val>,
     results: Vec<Val>,
     counters: Counters,
-    last_error: Option<String>,
+    last_error: Option<stats::LastError>,
+    /// The function's owner (for the stats table's per-owner share).
+    owner: pg_sys::Oid,
 }
 
 const POISONED: u64 = u64::MAX;
@@ -227,6 +229,7 @@ impl ComponentSite {
             },
             counters: Counters::default(),
             last_error: None,
+            owner: def.owner,
         })
     }
 
@@ -339,16 +342,21 @@ impl ComponentSite {
             .map(|v| std::mem::replace(v, Val::Bool(false))))
     }
 
-    /// What the guest wrote to stdout and stderr, to the server log only.
+    /// What the guest wrote to stdout and stderr: one record per stream
+    /// and call, to the server log only (LOG_SERVER_ONLY: never sent to the
+    /// client), within the guest's log budget (`guest_log`).
     fn log_output(&mut self) {
-        for (stream, line) in self.instance.take_output() {
-            // LOG_SERVER_ONLY: never sent to the client, whatever its
-            // client_min_messages.
-            pgrx::ereport!(
-                pgrx::PgLogLevel::LOG_SERVER_ONLY,
-                pgrx::PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION,
-                format!("pg_wasm: {} {stream}: {line}", self.target)
-            );
+        let call = self.instance.calls();
+        for (stream, out) in self.instance.take_output() {
+            let text = out.text.strip_suffix('\n').unwrap_or(&out.text);
+            let message = if text.is_empty() {
+                String::new()
+            } else {
+                format!("pg_wasm: {} {stream}:\n{text}", self.target)
+            };
+            self.instance
+                .host_mut()
+                .write_output(call, &message, out.dropped);
         }
     }
 
@@ -377,13 +385,21 @@ impl ComponentSite {
     #[cold]
     pub fn note_error(&mut self, err: &PgWasmError) {
         let msg = err.to_string();
-        self.last_error = Some(msg.lines().next().unwrap_or_default().to_owned());
+        self.last_error = Some(stats::LastError {
+            message: msg.lines().next().unwrap_or_default().to_owned(),
+            role: self.user,
+        });
     }
 }
 
 impl Drop for ComponentSite {
     fn drop(&mut self) {
-        stats::flush(self.fn_oid, &self.counters, self.last_error.as_deref());
+        stats::flush(
+            self.fn_oid,
+            self.owner,
+            &self.counters,
+            self.last_error.as_ref(),
+        );
         // The plans point into plan_memory: gone first.
         self.arg_plans.clear();
         self.result_plan = None;

@@ -6,10 +6,10 @@
 //! Wasm frames as a trap, and the call site raises the kept error again once
 //! the call has returned ([`PgHost::take_failure`]).
 
+use super::guest_log::{self, CallLog};
 use super::spi;
 use pg_wasm_runtime::{Host, HostError, LogLevel};
 use pgrx::pg_sys;
-use pgrx::{PgLogLevel, PgSqlErrorCode};
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr::{addr_of, read_volatile};
@@ -25,6 +25,8 @@ pub struct PgHost {
     /// module's start function runs (inside `Instance::new`, which drops the
     /// host when it fails) can still be raised again.
     failure: Failure,
+    /// What the current call wrote with `pg.log` (its log budget).
+    log: CallLog,
 }
 
 /// Where a host call leaves the PostgreSQL error it caught. A mutex (never
@@ -39,6 +41,7 @@ impl PgHost {
             allow_spi,
             read_only,
             failure: Failure::default(),
+            log: CallLog::default(),
         }
     }
 
@@ -53,6 +56,15 @@ impl PgHost {
         take(&self.failure)
     }
 
+    /// Writes what a component printed during call `call` (one record per
+    /// stream) within the same budget as its `pg.log` messages.
+    pub fn write_output(&mut self, call: u64, message: &str, dropped_in_pipe: usize) {
+        self.log.dropped_in_pipe(dropped_in_pipe);
+        if !message.is_empty() {
+            self.log.write(guest_log::SERVER_ONLY, call, message);
+        }
+    }
+
     fn guarded<T>(&mut self, what: &str, f: impl FnOnce() -> T) -> Result<T, HostError> {
         match catch_unwind(AssertUnwindSafe(f)) {
             Ok(v) => Ok(v),
@@ -65,20 +77,13 @@ impl PgHost {
 }
 
 impl Host for PgHost {
-    fn log(&mut self, level: LogLevel, message: &str) -> Result<(), HostError> {
-        let level = match level {
-            LogLevel::Debug => PgLogLevel::DEBUG1,
-            LogLevel::Log => PgLogLevel::LOG,
-            LogLevel::Info => PgLogLevel::INFO,
-            LogLevel::Notice => PgLogLevel::NOTICE,
-            LogLevel::Warning => PgLogLevel::WARNING,
-        };
-        self.guarded("pg.log", || {
-            pgrx::ereport!(
-                level,
-                PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION,
-                message.to_string()
-            )
+    fn log(&mut self, level: LogLevel, message: &str, call: u64) -> Result<(), HostError> {
+        let level = guest_log::level_of(level);
+        let log = &mut self.log;
+        let outcome = catch_unwind(AssertUnwindSafe(|| log.write(level, call, message)));
+        outcome.map_err(|payload| {
+            *self.failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(payload);
+            HostError::Failed("pg.log failed".into())
         })
     }
 

@@ -10,6 +10,7 @@ pub mod compat;
 pub mod component;
 pub mod component_site;
 pub mod function;
+pub mod guest_log;
 pub mod handler;
 pub mod host;
 pub mod search_path;

@@ -166,8 +166,10 @@ fn a_components_stdout_goes_to_the_server_log_only() {
         .unwrap()
         .get(0);
     assert_eq!(label, "other");
+    // One record per stream and call: a header line naming the function,
+    // then what the guest printed (PostgreSQL indents continuation lines).
     let line = format!(
-        "pg_wasm: pricing.classify stdout: classify: {} characters: {marker}",
+        "pg_wasm: pricing.classify stdout:\n\tclassify: {} characters: {marker}",
         marker.len()
     );
     let log = format!("{}/server.log", cluster_dir());

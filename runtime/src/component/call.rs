@@ -109,6 +109,7 @@ impl<H: Host + Send + 'static> ComponentInstance<H> {
     ) -> Result<u64, RuntimeError> {
         let fuel = self.store.data().limiter.limits.call_fuel();
         let _ = self.store.set_fuel(fuel);
+        self.store.data_mut().calls += 1;
         if self.store.data().limiter.limits.timeout_ms > 0 {
             self.store.data_mut().started = ticker::last_tick();
         }
@@ -124,8 +125,14 @@ impl<H: Host + Send + 'static> ComponentInstance<H> {
     }
 
     /// What the guest wrote to stdout and stderr since the last time.
-    pub fn take_output(&mut self) -> Vec<(&'static str, String)> {
+    pub fn take_output(&mut self) -> Vec<(&'static str, super::StreamOutput)> {
         self.store.data_mut().take_output()
+    }
+
+    /// How many calls this instance has begun (the number the host's
+    /// `log` sees for the call in progress or just ended).
+    pub fn calls(&self) -> u64 {
+        self.store.data().calls
     }
 
     pub fn host_mut(&mut self) -> &mut H {

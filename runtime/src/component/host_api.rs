@@ -107,7 +107,8 @@ pub(crate) fn add_to_linker<H: Host + Send + 'static>(
                 )
                 .into());
             }
-            store.data_mut().host.log(level, message)?;
+            let state = store.data_mut();
+            state.host.log(level, message, state.calls)?;
             Ok(())
         },
     )?;

@@ -7,12 +7,13 @@
 mod call;
 mod host_api;
 mod names;
+mod output_pipe;
 mod sandbox;
 mod wit;
 
 pub use call::{ComponentInstance, PreparedComponent};
 pub use names::{name_records, name_records_from_wit};
-pub use sandbox::{check_imports as check_component_imports, ComponentState};
+pub use sandbox::{check_imports as check_component_imports, ComponentState, StreamOutput};
 pub use wasmtime::component::{Component, Func, Val};
 pub use wit::{describe_component, snake, ComponentExport, ComponentInfo, WitType};
 

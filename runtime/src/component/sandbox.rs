@@ -2,19 +2,20 @@
 //! preopened directories, no network (TCP, UDP and name lookup refused), no
 //! environment or arguments, stdin empty; clocks and random work. What the
 //! guest writes to stdout and stderr is kept in memory for the embedding
-//! (pg_wasm logs it to the server log), never shown to the client.
+//! (pg_wasm logs it to the server log, within its log budget), never shown
+//! to the client.
 
+use super::output_pipe::OutputPipe;
 use crate::error::RuntimeError;
 use crate::host::Host;
 use crate::limits::StoreLimiter;
 use std::sync::Once;
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::Engine;
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-/// Bytes of stdout (and of stderr) a guest may write per instance; past
-/// this its writes fail, which the guest sees as a closed stream.
+/// Bytes of stdout (and of stderr) kept per call; past this the guest's
+/// writes are counted and dropped (the guest does not see an error).
 pub const OUTPUT_CAPACITY: usize = 64 << 10;
 
 /// Everything a component's store carries.
@@ -22,10 +23,12 @@ pub struct ComponentState<H> {
     pub(crate) limiter: StoreLimiter,
     pub(crate) host: H,
     pub(crate) started: u64,
+    /// Counts calls, as [`crate::StoreState`] does, for the host's log budget.
+    pub(crate) calls: u64,
     wasi: WasiCtx,
     table: ResourceTable,
-    stdout: MemoryOutputPipe,
-    stderr: MemoryOutputPipe,
+    stdout: OutputPipe,
+    stderr: OutputPipe,
 }
 
 impl<H: Host + Send> WasiView for ComponentState<H> {
@@ -37,10 +40,20 @@ impl<H: Host + Send> WasiView for ComponentState<H> {
     }
 }
 
+/// What a guest wrote to one stream during a call.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct StreamOutput {
+    /// What was kept (at most [`OUTPUT_CAPACITY`] bytes), lossily UTF-8
+    /// and without NUL bytes (no PostgreSQL string can hold them).
+    pub text: String,
+    /// Bytes written past the capacity and dropped.
+    pub dropped: usize,
+}
+
 impl<H> ComponentState<H> {
     pub(crate) fn new(limiter: StoreLimiter, host: H, started: u64) -> Self {
-        let stdout = MemoryOutputPipe::new(OUTPUT_CAPACITY);
-        let stderr = MemoryOutputPipe::new(OUTPUT_CAPACITY);
+        let stdout = OutputPipe::new(OUTPUT_CAPACITY);
+        let stderr = OutputPipe::new(OUTPUT_CAPACITY);
         // The builder's defaults deny the network and name lookup and have
         // no preopens, environment, arguments or stdin.
         let wasi = WasiCtx::builder()
@@ -51,6 +64,7 @@ impl<H> ComponentState<H> {
             limiter,
             host,
             started,
+            calls: 0,
             wasi,
             table: ResourceTable::new(),
             stdout,
@@ -58,22 +72,21 @@ impl<H> ComponentState<H> {
         }
     }
 
-    /// What the guest wrote since the last call, as (stream, line) pairs.
-    pub fn take_output(&mut self) -> Vec<(&'static str, String)> {
-        let mut lines = Vec::new();
+    /// What the guest wrote to stdout and stderr since the last time, per
+    /// stream (streams it did not write to are left out). The pipes are
+    /// drained in place: the WASI context and any stream the guest holds
+    /// share them, so the next call's output lands in them too.
+    pub fn take_output(&mut self) -> Vec<(&'static str, StreamOutput)> {
+        let mut out = Vec::new();
         for (name, pipe) in [("stdout", &self.stdout), ("stderr", &self.stderr)] {
-            let bytes = pipe.contents();
-            if bytes.is_empty() {
+            let (bytes, dropped) = pipe.drain();
+            if bytes.is_empty() && dropped == 0 {
                 continue;
             }
             let text = String::from_utf8_lossy(&bytes).replace('\0', "");
-            lines.extend(text.lines().map(|l| (name, l.to_string())));
+            out.push((name, StreamOutput { text, dropped }));
         }
-        // A fresh pair of pipes for the next call: the old ones are shared
-        // with the WASI context, so swap both.
-        self.stdout = MemoryOutputPipe::new(OUTPUT_CAPACITY);
-        self.stderr = MemoryOutputPipe::new(OUTPUT_CAPACITY);
-        lines
+        out
     }
 }
 

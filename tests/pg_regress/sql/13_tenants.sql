@@ -129,8 +129,14 @@ SET ROLE t_victim;
 SELECT wasm.unload('blater');
 \echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
--- a superuser may bind functions to any module (the owner check passes)
+-- a superuser's function is refused too (being a superuser is not owning
+-- the module: 18_tenants_third.sql); a superuser binds on purpose by
+-- creating the function as the module's owner
 CREATE FUNCTION public.admin_get(bigint) RETURNS text LANGUAGE wasm AS E'\x0Bblater.get';
+\echo :LAST_ERROR_SQLSTATE
+SET ROLE t_victim;
+CREATE FUNCTION public.admin_get(bigint) RETURNS text LANGUAGE wasm AS E'\x0Bblater.get';
+RESET ROLE;
 SELECT public.admin_get(0);
 SELECT function, export FROM wasm.functions WHERE function::text LIKE 'admin_get%';
 DROP FUNCTION public.admin_get(bigint), public.steal3(bigint);

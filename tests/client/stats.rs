@@ -122,3 +122,91 @@ fn other_connections_and_parallel_workers_are_counted() {
         .batch_execute("DROP OWNED BY st_user; DROP ROLE st_user")
         .unwrap();
 }
+
+/// The cluster table is shared fairly: the functions of one owner take at
+/// most a quarter of a database's share (256 entries), so a role that makes
+/// and calls many functions cannot keep another role's new function out,
+/// its own extra functions show `scope = backend` (incomplete), and the
+/// entries of dropped functions are given back.
+#[test]
+fn one_role_cannot_take_every_slot_and_dropped_functions_give_theirs_back() {
+    let db = "pg_wasm_client_stats_share";
+    let mut admin = fresh_db(db);
+    admin
+        .batch_execute(
+            "DROP ROLE IF EXISTS st_hog; DROP ROLE IF EXISTS st_fair;
+             CREATE ROLE st_hog; CREATE ROLE st_fair;
+             GRANT CREATE ON SCHEMA public TO st_hog, st_fair;
+             GRANT EXECUTE ON FUNCTION wasm.load_wat(text, text, jsonb) TO st_hog, st_fair;
+             SET ROLE st_hog;
+             SELECT wasm.load_wat('hog', '(module (func (export \"f\") (param i32) (result i32) local.get 0))',
+                                  '{\"functions\": \"none\"}');
+             RESET ROLE",
+        )
+        .unwrap();
+    let hogs = 300;
+    let make = |from: usize, to: usize| -> String {
+        (from..to)
+            .map(|i| format!("CREATE FUNCTION hog_{i}(int) RETURNS int LANGUAGE wasm AS 'hog.f';"))
+            .collect()
+    };
+    let call_all = |from: usize, to: usize| -> String {
+        let calls: Vec<String> = (from..to).map(|i| format!("hog_{i}(1)")).collect();
+        format!("SELECT {}", calls.join(" + "))
+    };
+    let mut hog = connect(db);
+    hog.batch_execute(&format!("SET ROLE st_hog; {}", make(0, hogs)))
+        .unwrap();
+    hog.batch_execute(&call_all(0, hogs)).unwrap();
+    let scopes = |c: &mut Client, like: &str| -> Vec<(String, i64)> {
+        c.query(
+            "SELECT scope, count(*) FROM wasm.stats WHERE function::text LIKE $1 GROUP BY 1 ORDER BY 1",
+            &[&like],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect()
+    };
+    // The hog's own connection: 256 in the cluster table, the rest its own.
+    assert_eq!(
+        scopes(&mut hog, "hog\\_%"),
+        [("backend".to_string(), 44), ("cluster".to_string(), 256)]
+    );
+    // Another role's new function is still counted for the cluster.
+    let mut fair = connect(db);
+    fair.batch_execute(
+        "SET ROLE st_fair;
+         SELECT wasm.load_wat('fair', '(module (func (export \"f\") (param i32) (result i32) local.get 0))');
+         SELECT fair_f(7)",
+    )
+    .unwrap();
+    let mut other = connect(db);
+    let (calls, _, _, scope) = stats(&mut other, "fair_f(int4)");
+    assert_eq!((calls, scope.as_str()), (1, "cluster"));
+    // The hog drops its functions; reading wasm.stats gives their entries
+    // back, and new functions of the hog are counted for the cluster again.
+    hog.batch_execute(&format!(
+        "RESET ROLE; DROP FUNCTION {}",
+        (0..hogs)
+            .map(|i| format!("hog_{i}(int)"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+    .unwrap();
+    drop(hog);
+    assert_eq!(scopes(&mut other, "hog\\_%"), []);
+    let mut hog = connect(db);
+    hog.batch_execute(&format!("SET ROLE st_hog; {}", make(1000, 1010)))
+        .unwrap();
+    hog.batch_execute(&call_all(1000, 1010)).unwrap();
+    drop(hog);
+    assert_eq!(scopes(&mut other, "hog\\_%"), [("cluster".to_string(), 10)]);
+    drop((fair, other));
+    admin
+        .batch_execute(
+            "SELECT wasm.unload('hog', true); SELECT wasm.unload('fair', true);
+             DROP OWNED BY st_hog, st_fair; DROP ROLE st_hog; DROP ROLE st_fair",
+        )
+        .unwrap();
+}

@@ -39,6 +39,9 @@ pub enum PgWasmError {
     ForeignModule { module: String, function: String },
     /// Something else the caller's role may not do, said in full (42501).
     InsufficientPrivilege(String),
+    /// A result whose conversion would take more host memory than
+    /// `pg_wasm.max_result_mb` (54000), refused before converting.
+    ResultTooLarge(String),
     /// Something pg_wasm does not do (yet) (0A000).
     Unsupported(String),
     /// A result that does not fit the declared SQL type (22003).
@@ -99,6 +102,7 @@ impl PgWasmError {
             | PgWasmError::ForeignModule { .. }
             | PgWasmError::InsufficientPrivilege(_) => ERRCODE_INSUFFICIENT_PRIVILEGE,
             PgWasmError::Unsupported(_) => ERRCODE_FEATURE_NOT_SUPPORTED,
+            PgWasmError::ResultTooLarge(_) => ERRCODE_PROGRAM_LIMIT_EXCEEDED,
             PgWasmError::OutOfRange(_) => ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
             PgWasmError::InvalidResult { sqlstate, .. } => *sqlstate,
             PgWasmError::Raised { .. } => ERRCODE_RAISE_EXCEPTION,
@@ -139,6 +143,9 @@ impl PgWasmError {
             PgWasmError::InUse { .. } => {
                 Some("Drop the functions first, or call wasm.unload(name, cascade => true).")
             }
+            PgWasmError::ResultTooLarge(_) => Some(
+                "Return less per call (a set-returning function converts one row at a time), or ask a superuser to raise pg_wasm.max_result_mb.",
+            ),
             PgWasmError::ForeignModule { .. } => Some(
                 "A wasm function's owner must own the module it calls or be a member of the module owner's role; being a superuser is not enough. To bind on purpose, create the function as the module's owner or ALTER FUNCTION ... OWNER TO that role.",
             ),
@@ -239,7 +246,9 @@ impl fmt::Display for PgWasmError {
             PgWasmError::ReadOnly(what) => {
                 write!(f, "cannot execute {what} in a read-only transaction")
             }
-            PgWasmError::InsufficientPrivilege(m) => f.write_str(m),
+            PgWasmError::InsufficientPrivilege(m) | PgWasmError::ResultTooLarge(m) => {
+                f.write_str(m)
+            }
             PgWasmError::Internal(m) => write!(f, "pg_wasm internal error: {m}"),
         }
     }

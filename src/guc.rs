@@ -14,6 +14,7 @@ pub static MAX_MEMORY_LIMIT_MB: GucSetting<i32> = GucSetting::<i32>::new(4096);
 pub static MAX_TIMEOUT_MS: GucSetting<i32> = GucSetting::<i32>::new(0);
 pub static MAX_MODULE_FUNCTIONS: GucSetting<i32> = GucSetting::<i32>::new(10_000);
 pub static MAX_WAT_KB: GucSetting<i32> = GucSetting::<i32>::new(1024);
+pub static MAX_RESULT_MB: GucSetting<i32> = GucSetting::<i32>::new(256);
 pub static MAX_LOG_KB_PER_CALL: GucSetting<i32> = GucSetting::<i32>::new(64);
 pub static MAX_LOG_KB_PER_STATEMENT: GucSetting<i32> = GucSetting::<i32>::new(1024);
 pub static TRACK_TIME: GucSetting<bool> = GucSetting::<bool>::new(false);
@@ -109,6 +110,16 @@ pub fn register() {
         i32::MAX,
         GucContext::Suset,
         GucFlags::UNIT_KB,
+    );
+    GucRegistry::define_int_guc(
+        c"pg_wasm.max_result_mb",
+        c"Most host memory converting one wasm call's result (or one row of a set) may take, in megabytes.",
+        c"Estimated from the result's JSON before converting it; a larger result fails with SQLSTATE 54000.",
+        &MAX_RESULT_MB,
+        1,
+        65536,
+        GucContext::Suset,
+        GucFlags::UNIT_MB,
     );
     GucRegistry::define_int_guc(
         c"pg_wasm.max_log_kb_per_call",

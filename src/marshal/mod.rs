@@ -9,6 +9,7 @@
 //! the validator and when a call site is prepared; per row, numbers are bit
 //! copies and bytes one copy.
 
+pub mod budget;
 pub mod codec;
 pub mod io_cache;
 pub mod json;
@@ -138,6 +139,9 @@ pub struct Shape {
     pub set: bool,
     /// The declared result type (`record` for OUT parameters and TABLE).
     pub ret_type: pg_sys::Oid,
+    /// How the host memory for a byte-borne result is estimated before it
+    /// is converted ([`budget`]); `None`: copied as it is.
+    pub result_weights: Option<pg_wasm_runtime::json_cost::Weights>,
 }
 
 impl Shape {
@@ -200,11 +204,16 @@ pub fn shape(
             }
         ));
     }
+    let result_weights = match result {
+        Ret::Bytes(_) => budget::weights_for(ret_type),
+        _ => None,
+    };
     Ok(Shape {
         args,
         result,
         set: retset,
         ret_type,
+        result_weights,
     })
 }
 
@@ -228,6 +237,9 @@ pub fn trigger_shape(wasm: &FuncSig) -> std::result::Result<Shape, String> {
         result: Ret::Bytes(json),
         set: false,
         ret_type: pg_sys::TRIGGEROID,
+        // A decision holds at most one row: its values are converted like
+        // a composite's.
+        result_weights: Some(budget::TREE),
     })
 }
 

@@ -13,7 +13,7 @@ use super::stats::{self, Counters};
 use crate::error::{PgWasmError, Result};
 use crate::guc;
 use crate::marshal::io_cache::Inputs;
-use crate::marshal::{Arg, Ret, Shape};
+use crate::marshal::{self, Arg, Ret, Shape};
 use pg_wasm_runtime::{Instance, RuntimeError, TrapKind, ValRaw};
 use pgrx::pg_sys;
 use std::time::Instant;
@@ -250,6 +250,12 @@ impl CallSite {
             Ret::Bytes(codec) => {
                 let set = self.shape.set;
                 let out = self.with_result(|bytes, shape, target| {
+                    // Every row of a set is parsed as a tree, whatever its type.
+                    let weights = match shape.result_weights {
+                        None if set => Some(marshal::budget::TREE),
+                        w => w,
+                    };
+                    marshal::budget::check(bytes, weights, set, target)?;
                     if set {
                         // SAFETY: fcinfo is this call's; the rows go into its
                         // ReturnSetInfo.

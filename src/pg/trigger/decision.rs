@@ -46,6 +46,8 @@ impl<'a> Decision<'a> {
         if bytes.is_empty() {
             return Ok(Self::proceed());
         }
+        // A decision's new row is converted like a composite result.
+        crate::marshal::budget::check(bytes, Some(crate::marshal::budget::TREE), false, target)?;
         match fast(bytes) {
             Some(d) => Ok(d),
             None => slow(bytes, target),

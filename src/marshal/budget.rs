@@ -107,7 +107,11 @@ pub fn check(bytes: &[u8], weights: Option<Weights>, set: bool, function: &str) 
         return Ok(());
     }
     let cost = json_cost::cost(bytes, w);
-    let needed = if set { cost.largest_element } else { cost.whole };
+    let needed = if set {
+        cost.largest_element
+    } else {
+        cost.whole
+    };
     if needed <= budget {
         return Ok(());
     }

@@ -143,59 +143,89 @@ fn jsonb(bytes: i64, values: i64) -> i64 {
 fn cases() -> Vec<(&'static str, Case)> {
     let n = 1_000_000i64;
     vec![
-        ("int[]", Case {
-            sql: format!("SELECT cardinality(int_array({n}))"),
-            bytes: 2 * n + 1,
-            bound: tree(2 * n, n + 1),
-        }),
-        ("text[]", Case {
-            sql: format!("SELECT cardinality(text_array({n}))"),
-            bytes: 3 * n + 1,
-            bound: tree(3 * n, n + 1),
-        }),
-        ("jsonb", Case {
-            sql: format!("SELECT length(jsonb_zeros({})::text)", n / 4),
-            bytes: n / 2,
-            bound: jsonb(n / 2, n / 4),
-        }),
-        ("jsonb objects", Case {
-            sql: format!("SELECT length(jsonb_objects({})::text)", n / 8),
-            bytes: n,
-            bound: jsonb(n, 3 * n / 8),
-        }),
-        ("json", Case {
-            sql: format!("SELECT length(json_zeros({})::text)", 10 * n),
-            bytes: 20 * n,
-            // json keeps its text: checked, copied once (and once more by
-            // ::text here)
-            bound: 3 * 20 * n,
-        }),
-        ("composite", Case {
-            sql: format!("SELECT cardinality((composite({n})).a)"),
-            bytes: 2 * n + 8,
-            bound: tree(2 * n, n + 2),
-        }),
-        ("composite with jsonb", Case {
-            sql: format!("SELECT length((jcomposite({})).a::text)", n / 4),
-            bytes: n / 2 + 8,
-            bound: jsonb(n / 2, n / 4 + 2),
-        }),
-        ("SETOF int", Case {
-            sql: format!("SELECT count(*) FROM set_of_int({})", 10 * n),
-            bytes: 20 * n,
-            // one row at a time; the tuplestore spills past work_mem
-            bound: 8 * MB,
-        }),
-        ("text", Case {
-            sql: format!("SELECT length(plain_text({}))", 4 * n),
-            bytes: 64 * n,
-            bound: 2 * 64 * n,
-        }),
-        ("bytea", Case {
-            sql: format!("SELECT length(plain_bytea({}))", 4 * n),
-            bytes: 64 * n,
-            bound: 2 * 64 * n,
-        }),
+        (
+            "int[]",
+            Case {
+                sql: format!("SELECT cardinality(int_array({n}))"),
+                bytes: 2 * n + 1,
+                bound: tree(2 * n, n + 1),
+            },
+        ),
+        (
+            "text[]",
+            Case {
+                sql: format!("SELECT cardinality(text_array({n}))"),
+                bytes: 3 * n + 1,
+                bound: tree(3 * n, n + 1),
+            },
+        ),
+        (
+            "jsonb",
+            Case {
+                sql: format!("SELECT length(jsonb_zeros({})::text)", n / 4),
+                bytes: n / 2,
+                bound: jsonb(n / 2, n / 4),
+            },
+        ),
+        (
+            "jsonb objects",
+            Case {
+                sql: format!("SELECT length(jsonb_objects({})::text)", n / 8),
+                bytes: n,
+                bound: jsonb(n, 3 * n / 8),
+            },
+        ),
+        (
+            "json",
+            Case {
+                sql: format!("SELECT length(json_zeros({})::text)", 10 * n),
+                bytes: 20 * n,
+                // json keeps its text: checked, copied once (and once more by
+                // ::text here)
+                bound: 3 * 20 * n,
+            },
+        ),
+        (
+            "composite",
+            Case {
+                sql: format!("SELECT cardinality((composite({n})).a)"),
+                bytes: 2 * n + 8,
+                bound: tree(2 * n, n + 2),
+            },
+        ),
+        (
+            "composite with jsonb",
+            Case {
+                sql: format!("SELECT length((jcomposite({})).a::text)", n / 4),
+                bytes: n / 2 + 8,
+                bound: jsonb(n / 2, n / 4 + 2),
+            },
+        ),
+        (
+            "SETOF int",
+            Case {
+                sql: format!("SELECT count(*) FROM set_of_int({})", 10 * n),
+                bytes: 20 * n,
+                // one row at a time; the tuplestore spills past work_mem
+                bound: 8 * MB,
+            },
+        ),
+        (
+            "text",
+            Case {
+                sql: format!("SELECT length(plain_text({}))", 4 * n),
+                bytes: 64 * n,
+                bound: 2 * 64 * n,
+            },
+        ),
+        (
+            "bytea",
+            Case {
+                sql: format!("SELECT length(plain_bytea({}))", 4 * n),
+                bytes: 64 * n,
+                bound: 2 * 64 * n,
+            },
+        ),
     ]
 }
 
@@ -227,10 +257,26 @@ fn results_over_the_budget_fail_before_they_are_converted() {
     // memory limit: before the budget, 2 GB of host memory.
     let over = [
         ("int[]", "SELECT cardinality(int_array(40000000))", 80 * MB),
-        ("text[]", "SELECT cardinality(text_array(10000000))", 30 * MB),
-        ("jsonb", "SELECT length(jsonb_zeros(10000000)::text)", 20 * MB),
-        ("composite", "SELECT (composite(10000000)).a IS NULL", 20 * MB),
-        ("one row of a set", "SELECT count(*) FROM set_of_arrays(10000000)", 20 * MB),
+        (
+            "text[]",
+            "SELECT cardinality(text_array(10000000))",
+            30 * MB,
+        ),
+        (
+            "jsonb",
+            "SELECT length(jsonb_zeros(10000000)::text)",
+            20 * MB,
+        ),
+        (
+            "composite",
+            "SELECT (composite(10000000)).a IS NULL",
+            20 * MB,
+        ),
+        (
+            "one row of a set",
+            "SELECT count(*) FROM set_of_arrays(10000000)",
+            20 * MB,
+        ),
     ];
     for (kind, sql, guest) in over {
         let (used, outcome) = peak(db, Some("rm_tenant"), sql);

@@ -23,6 +23,14 @@ pub const TREE: Weights = Weights {
     per_value: 96,
 };
 
+/// An array result read element by element (`json::array_from_slice`):
+/// a datum and a null flag per value (in vectors that may double), the
+/// element itself when it is not passed by value, and the array.
+pub const ARRAY: Weights = Weights {
+    per_byte: 3,
+    per_value: 64,
+};
+
 /// What `jsonb_in` adds on top (measured 270–300 bytes a value for
 /// `[0,…]`, `[[],…]` and `[{"a":0},…]`).
 const JSONB_EXTRA: Weights = Weights {
@@ -44,8 +52,19 @@ pub fn weights_for(typid: pg_sys::Oid) -> Option<Weights> {
         | pg_sys::JSONOID
         | pg_sys::VOIDOID => None,
         pg_sys::JSONBOID => Some(add(TREE, JSONB_EXTRA)),
-        _ if contains_jsonb(typid, 3) => Some(add(TREE, JSONB_EXTRA)),
-        _ => Some(TREE),
+        _ => {
+            // SAFETY: syscache lookups with a valid type OID.
+            let streamed = unsafe {
+                pg_sys::get_element_type(typid) != pg_sys::InvalidOid
+                    && pg_sys::get_typtype(typid) as u8 != pg_sys::TYPTYPE_DOMAIN
+            };
+            let path = if streamed { ARRAY } else { TREE };
+            if contains_jsonb(typid, 3) {
+                Some(add(path, JSONB_EXTRA))
+            } else {
+                Some(path)
+            }
+        }
     }
 }
 

@@ -125,6 +125,15 @@ impl Codec {
                 pgrx::varlena::rust_byte_slice_to_bytea(bytes).into_pg(),
             ))),
             Codec::Json { typid, typmod } => {
+                // An array (not a domain over one) is read element by
+                // element, never as one tree.
+                // SAFETY: syscache lookups with a valid type OID.
+                let elem = unsafe { pg_sys::get_element_type(typid) };
+                if elem != pg_sys::InvalidOid
+                    && unsafe { pg_sys::get_typtype(typid) } as u8 != pg_sys::TYPTYPE_DOMAIN
+                {
+                    return json::array_from_slice(bytes, elem, function, "result");
+                }
                 let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
                     invalid(function, &format!("the result is not valid JSON: {e}"))
                 })?;

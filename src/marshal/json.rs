@@ -6,7 +6,7 @@
 //! numeric). Every error names the function and the place in the value.
 
 use super::codec::{input_call, invalid};
-use crate::error::Result;
+use crate::error::{PgWasmError, Result};
 use pgrx::pg_sys;
 use serde_json::Value;
 
@@ -252,6 +252,89 @@ pub fn columns(
         nulls.push(d.is_none());
     }
     Ok((values, nulls))
+}
+
+/// An array of `elem` straight from JSON text (`null` is SQL NULL), one
+/// element at a time: each element's small tree is dropped once it is a
+/// datum, so host memory is the datums and the array, not a tree of the
+/// whole document (see `budget::ARRAY`).
+pub fn array_from_slice(
+    bytes: &[u8],
+    elem: pg_sys::Oid,
+    function: &str,
+    place: &str,
+) -> Result<Option<pg_sys::Datum>> {
+    use serde::de::{Deserializer as _, Error as _, SeqAccess, Visitor};
+
+    struct Elements<'a> {
+        elem: pg_sys::Oid,
+        function: &'a str,
+        place: &'a str,
+        failed: &'a mut Option<PgWasmError>,
+    }
+
+    impl<'de> Visitor<'de> for Elements<'_> {
+        type Value = Option<(Vec<pg_sys::Datum>, Vec<bool>)>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON array")
+        }
+
+        fn visit_unit<E: serde::de::Error>(self) -> std::result::Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> std::result::Result<Self::Value, A::Error> {
+            let mut values = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+            let mut nulls = Vec::with_capacity(values.capacity());
+            while let Some(v) = seq.next_element::<Value>()? {
+                let place = || format!("{}[{}]", self.place, values.len() + 1);
+                match to_datum(&v, self.elem, -1, None, self.function, &place()) {
+                    Ok(d) => {
+                        values.push(d.unwrap_or(pg_sys::Datum::from(0)));
+                        nulls.push(d.is_none());
+                    }
+                    Err(e) => {
+                        *self.failed = Some(e);
+                        return Err(A::Error::custom("element rejected"));
+                    }
+                }
+            }
+            Ok(Some((values, nulls)))
+        }
+    }
+
+    let mut failed = None;
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let outcome = de
+        .deserialize_any(Elements {
+            elem,
+            function,
+            place,
+            failed: &mut failed,
+        })
+        .and_then(|v| de.end().map(|()| v));
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    match outcome {
+        Ok(Some((values, nulls))) => Ok(Some(form_array(values, nulls, elem))),
+        Ok(None) => Ok(None),
+        Err(e) if e.is_data() => Err(invalid(
+            function,
+            &format!(
+                "{place} must be a JSON array, not {}",
+                String::from_utf8_lossy(&bytes[..bytes.len().min(40)])
+            ),
+        )),
+        Err(e) => Err(invalid(
+            function,
+            &format!("the result is not valid JSON: {e}"),
+        )),
+    }
 }
 
 fn array(value: &Value, elem: pg_sys::Oid, function: &str, place: &str) -> Result<pg_sys::Datum> {

@@ -154,6 +154,66 @@ RESET ROLE;
 SHOW pg_wasm.max_log_kb_per_call;
 SHOW pg_wasm.max_log_kb_per_statement;
 
+-- 6. A trigger chain: a wasm trigger whose guest inserts into its own
+-- table through pg.query, which fires it again. It ends in a clean error
+-- (PostgreSQL's stack depth limit, or the guest's stack), nothing is left
+-- behind, and the session goes on.
+SELECT wasm.load_wat('chain', '(module
+  (import "pg" "query" (func $q (param i32 i32 i32 i32) (result i64)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "INSERT INTO public.chain VALUES (1)")
+  (func (export "pg_wasm_alloc") (param i32) (result i32) i32.const 4096)
+  (func (export "trg") (param i32 i32) (result i64)
+    (drop (call $q (i32.const 0) (i32.const 35) (i32.const 0) (i32.const 0)))
+    (i64.const 0)))', '{"functions": "none", "allow_spi": true}');
+CREATE TABLE public.chain (v int);
+CREATE FUNCTION public.chain_trg() RETURNS trigger LANGUAGE wasm AS 'chain.trg';
+CREATE TRIGGER again BEFORE INSERT ON public.chain FOR EACH ROW EXECUTE FUNCTION public.chain_trg();
+DO $$
+BEGIN
+  INSERT INTO public.chain VALUES (0);
+EXCEPTION WHEN OTHERS THEN
+  RAISE WARNING 'chain ended: %',
+    CASE WHEN SQLSTATE IN ('54001', '38000') THEN 'at a stack limit' ELSE SQLSTATE END;
+END $$;
+SELECT count(*) AS rows_left FROM public.chain;
+SELECT 1 AS still_usable;
+DROP TABLE public.chain;
+DROP FUNCTION public.chain_trg();
+SELECT wasm.unload('chain');
+
+-- 7. Results nested 100 000 deep: a clean error for every kind, never a
+-- crash (the JSON reader stops at depth 128; jsonb_in at max_stack_depth).
+SELECT wasm.load_wat('deep', '(module (memory (export "memory") 4)
+  (func (export "pg_wasm_alloc") (param i32) (result i32) i32.const 0)
+  (func (export "deep") (param $n i32) (result i64)
+    (memory.fill (i32.const 1024) (i32.const 91) (local.get $n))
+    (memory.fill (i32.add (i32.const 1024) (local.get $n)) (i32.const 93) (local.get $n))
+    (i64.or (i64.const 4398046511104) (i64.extend_i32_u (i32.shl (local.get $n) (i32.const 1))))))',
+  '{"functions": "none"}');
+CREATE FUNCTION deep_ints(int) RETURNS int[] LANGUAGE wasm STRICT AS 'deep.deep';
+CREATE FUNCTION deep_jsonb(int) RETURNS jsonb LANGUAGE wasm STRICT AS 'deep.deep';
+CREATE FUNCTION deep_rows(int) RETURNS SETOF int[] LANGUAGE wasm STRICT AS 'deep.deep';
+CREATE TYPE deep_row AS (a int[]);
+CREATE FUNCTION deep_record(int) RETURNS deep_row LANGUAGE wasm STRICT AS 'deep.deep';
+DO $$
+DECLARE q text;
+BEGIN
+  FOREACH q IN ARRAY ARRAY['SELECT deep_ints(100000)', 'SELECT deep_jsonb(100000)',
+                           'SELECT count(*) FROM deep_rows(100000)', 'SELECT deep_record(100000)'] LOOP
+    BEGIN
+      EXECUTE q;
+      RAISE WARNING '%: no error', q;
+    EXCEPTION WHEN OTHERS THEN
+      RAISE WARNING '%: %', q, SQLSTATE;
+    END;
+  END LOOP;
+END $$;
+SELECT cardinality(deep_ints(1)) AS shallow_is_fine;
+DROP FUNCTION deep_ints(int), deep_jsonb(int), deep_rows(int), deep_record(int);
+DROP TYPE deep_row;
+SELECT wasm.unload('deep');
+
 DROP FUNCTION public.admin_report(), public.admin_report_invoker(),
   public.tenant_report(), public.other_report();
 SELECT wasm.unload('later');

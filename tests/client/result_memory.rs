@@ -152,7 +152,7 @@ fn cases() -> Vec<(&'static str, Case)> {
             Case {
                 sql: format!("SELECT cardinality(int_array({n}))"),
                 bytes: 2 * n + 1,
-                bound: tree(2 * n, n + 1),
+                bound: array(2 * n, n + 1),
             },
         ),
         (
@@ -160,7 +160,7 @@ fn cases() -> Vec<(&'static str, Case)> {
             Case {
                 sql: format!("SELECT cardinality(text_array({n}))"),
                 bytes: 3 * n + 1,
-                bound: tree(3 * n, n + 1),
+                bound: array(3 * n, n + 1),
             },
         ),
         (

@@ -80,7 +80,20 @@ SELECT approx_distinct(i::text) AS approx, count(DISTINCT i) AS exact
 SELECT textkit_slugify('pg_wasm: WebAssembly next to your data!') AS slug,
        (textkit_text_stats('pg_wasm runs WebAssembly next to your data')).*;
 
-\echo '== 10. What is loaded'
+\echo '== 10. A trigger written in Rust (guest-examples/rust-triggers)'
+SELECT count(*) AS functions FROM wasm.load('trg', pg_read_binary_file(:'guests' || '/triggers.wasm'));
+CREATE TEMP TABLE people (first_name text, last_name text, full_name text, slug text, email text);
+CREATE TRIGGER names BEFORE INSERT OR UPDATE ON people
+  FOR EACH ROW EXECUTE FUNCTION trg_derive_names();
+CREATE TRIGGER email BEFORE INSERT OR UPDATE ON people
+  FOR EACH ROW EXECUTE FUNCTION trg_require_email();
+INSERT INTO people (first_name, last_name, email) VALUES ('Ada', 'Lovelace', 'ada@example.org');
+SELECT full_name, slug FROM people;
+\set ON_ERROR_STOP 0
+INSERT INTO people (first_name, email) VALUES ('Bob', 'not an address');
+\set ON_ERROR_STOP 1
+
+\echo '== 11. What is loaded'
 SELECT name, owner, size, left(sha256, 12) AS sha256, generation FROM wasm.modules ORDER BY name;
 SELECT function, module, export, kind FROM wasm.functions ORDER BY module, export;
 SELECT function, calls, fuel_used, traps FROM wasm.stats ORDER BY calls DESC LIMIT 5;

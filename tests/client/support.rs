@@ -64,6 +64,22 @@ pub fn connect(db: &str) -> Client {
     Client::connect(&dsn(db), NoTls).expect("connect")
 }
 
+/// What a connection's notices said, collected as they arrive.
+pub type Notices = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+/// A connection that keeps every notice the server sends it.
+pub fn connect_collecting_notices(db: &str) -> (Client, Notices) {
+    let notices = Notices::default();
+    let sink = notices.clone();
+    let c = dsn(db)
+        .parse::<postgres::Config>()
+        .unwrap()
+        .notice_callback(move |n| sink.lock().unwrap().push(n.message().to_string()))
+        .connect(NoTls)
+        .unwrap();
+    (c, notices)
+}
+
 pub fn call_i32(c: &mut Client, sql: &str) -> i32 {
     c.query_one(sql, &[]).unwrap().get(0)
 }

@@ -173,6 +173,7 @@ bench: install guests cluster
 	benches/coldstart.sh
 	benches/distributed.sh
 	benches/components.sh
+	benches/oltp.sh
 
 lint: test-standalone
 	python3 scripts/unify-features.py --check

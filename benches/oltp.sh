@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# One call per statement, the shape of most OLTP work: pgbench runs one
+# statement per transaction that calls a function once (a point query) or
+# inserts one row through a BEFORE ROW trigger, for a wasm function and the
+# same logic in PL/pgSQL (and PL/Python, and the JavaScript and Python
+# components for slugify). Warm connections with the simple and the prepared
+# protocol, 1 and 2 clients, and a new connection per transaction (-C);
+# SECONDS per run, ROUNDS rounds with the cases interleaved, the median tps
+# of each, and the ratio to PL/pgSQL doing the same in the same mode.
+#   benches/oltp.sh [seconds] [rounds]        (make bench)
+# Writes target/bench/oltp.csv (case,mode,tps).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECONDS_PER_RUN=${1:-5}
+ROUNDS=${2:-3}
+PSQL=(scripts/cluster.sh psql -X -q -v ON_ERROR_STOP=1)
+GUESTS=${PG_WASM_GUESTS:-$PWD/target/guests}
+DB=pg_wasm_bench_oltp
+OUT=target/bench
+mkdir -p "$OUT"
+CSV=$OUT/oltp.csv
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+PGBENCH="$("$PG_CONFIG" --bindir)/pgbench"
+HOST=${PG_WASM_CLUSTER:-/tmp/pg_wasm_cluster}
+PORT=${PG_WASM_PORT:-28815}
+
+FROM='àáâãäåāçćčèéêëēėìíîïīñńòóôõöøōśšùúûüūýÿźżž'
+TO='aaaaaaaccceeeeeeiiiiinnooooooossuuuuuyyzzz'
+
+"${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB" \
+  -c "ALTER DATABASE $DB SET synchronous_commit = off"
+"${PSQL[@]}" -d $DB <<SQL
+SET client_min_messages = warning;
+CREATE EXTENSION pg_wasm;
+SELECT wasm.load_wat('m', '(module (func (export "add") (param i32 i32) (result i32)
+  local.get 0 local.get 1 i32.add))');
+CREATE FUNCTION plpgsql_add(a int, b int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS
+  \$\$ BEGIN RETURN a + b; END \$\$;
+CREATE TYPE jsonkit_summary AS (kind text, size int, text text);
+SELECT count(*) FROM wasm.load('jsonkit', pg_read_binary_file('$GUESTS/jsonkit.wasm'));
+SELECT count(*) FROM wasm.load('tenant', pg_read_binary_file('$GUESTS/js_tenant.wasm'));
+SELECT count(*) FROM wasm.load('pricing', pg_read_binary_file('$GUESTS/py_pricing.wasm'));
+CREATE FUNCTION plpgsql_slugify(t text) RETURNS text LANGUAGE plpgsql IMMUTABLE AS \$\$
+BEGIN
+  RETURN trim(both '-' from regexp_replace(translate(lower(t), '$FROM', '$TO'), '[^a-z0-9]+', '-', 'g'));
+END \$\$;
+SELECT count(*) FROM wasm.load('trg', pg_read_binary_file('$GUESTS/triggers.wasm'));
+CREATE FUNCTION plpgsql_derive_names() RETURNS trigger LANGUAGE plpgsql AS \$\$
+BEGIN
+  NEW.full_name := btrim(btrim(coalesce(NEW.first_name, '')) || ' ' || btrim(coalesce(NEW.last_name, '')));
+  NEW.slug := btrim(lower(regexp_replace(NEW.full_name, '[^[:alnum:]]+', '-', 'g')), '-');
+  RETURN NEW;
+END \$\$;
+CREATE TABLE p_wasm (id int, first_name text, last_name text, full_name text, slug text);
+CREATE TABLE p_plpgsql (LIKE p_wasm);
+CREATE TRIGGER derive BEFORE INSERT ON p_wasm FOR EACH ROW EXECUTE FUNCTION trg_derive_names();
+CREATE TRIGGER derive BEFORE INSERT ON p_plpgsql FOR EACH ROW EXECUTE FUNCTION plpgsql_derive_names();
+SQL
+plpython=no
+if "${PSQL[@]}" -d $DB -c "CREATE EXTENSION plpython3u" 2>/dev/null; then
+  plpython=yes
+  "${PSQL[@]}" -d $DB <<SQL
+CREATE FUNCTION py_slugify(t text) RETURNS text LANGUAGE plpython3u IMMUTABLE AS \$\$
+import re
+folded = t.lower().translate(str.maketrans('$FROM', '$TO'))
+return re.sub('[^a-z0-9]+', '-', folded).strip('-')
+\$\$;
+SQL
+fi
+
+# Every slugify gives the same answer.
+for f in jsonkit_slugify tenant_slugify pricing_slugify; do
+  "${PSQL[@]}" -d $DB -At -c "SELECT $f('Crème Brûlée, Déjà Vu № 7') = plpgsql_slugify('Crème Brûlée, Déjà Vu № 7')" \
+    | grep -qx t || { echo "oltp.sh: $f and the PL/pgSQL slugify disagree" >&2; exit 1; }
+done
+
+scripts=$(mktemp -d)
+trap 'rm -rf "$scripts"' EXIT
+# case name, statement (with :i)
+declare -A STMT=(
+  [add/wasm]="SELECT m_add(:i, 1);"
+  [add/plpgsql]="SELECT plpgsql_add(:i, 1);"
+  [slugify/wasm-rust]="SELECT jsonkit_slugify('Crème Brûlée, Déjà Vu № ' || :i);"
+  [slugify/plpgsql]="SELECT plpgsql_slugify('Crème Brûlée, Déjà Vu № ' || :i);"
+  [slugify/js-component]="SELECT tenant_slugify('Crème Brûlée, Déjà Vu № ' || :i);"
+  [slugify/py-component]="SELECT pricing_slugify('Crème Brûlée, Déjà Vu № ' || :i);"
+  [insert/wasm-trigger]="INSERT INTO p_wasm (id, first_name, last_name) VALUES (:i, 'First', 'Last Name');"
+  [insert/plpgsql-trigger]="INSERT INTO p_plpgsql (id, first_name, last_name) VALUES (:i, 'First', 'Last Name');"
+)
+[ "$plpython" = yes ] && STMT[slugify/plpython]="SELECT py_slugify('Crème Brûlée, Déjà Vu № ' || :i);"
+CASES=(add/wasm add/plpgsql slugify/wasm-rust slugify/plpgsql slugify/js-component
+       slugify/py-component insert/wasm-trigger insert/plpgsql-trigger)
+[ "$plpython" = yes ] && CASES+=(slugify/plpython)
+# mode name, pgbench options
+declare -A MODE=(
+  [1c-simple]="-c 1 -j 1 -M simple"
+  [1c-prepared]="-c 1 -j 1 -M prepared"
+  [2c-prepared]="-c 2 -j 2 -M prepared"
+  [1c-new-conn]="-c 1 -j 1 -M simple -C"
+)
+MODES=(1c-simple 1c-prepared 2c-prepared 1c-new-conn)
+
+for c in "${CASES[@]}"; do
+  f=$scripts/${c//\//_}.sql
+  printf '\\set i random(1, 1000000)\n%s\n' "${STMT[$c]}" > "$f"
+done
+
+echo "case,mode,tps" > "$CSV"
+for round in $(seq 1 "$ROUNDS"); do
+  for mode in "${MODES[@]}"; do
+    for c in "${CASES[@]}"; do
+      # shellcheck disable=SC2086
+      tps=$("$PGBENCH" -h "$HOST" -p "$PORT" -U postgres -n -T "$SECONDS_PER_RUN" \
+              ${MODE[$mode]} -f "$scripts/${c//\//_}.sql" $DB 2>/dev/null \
+            | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
+      echo "$c,$mode,$tps" >> "$CSV"
+    done
+  done
+done
+
+median() { grep "^$1,$2," "$CSV" | cut -d, -f3 | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+printf "%-26s" "tps (median of $ROUNDS)"
+for mode in "${MODES[@]}"; do printf " %14s" "$mode"; done
+echo
+for c in "${CASES[@]}"; do
+  shape=${c%%/*}
+  base=$shape/plpgsql; [ "$shape" = insert ] && base=insert/plpgsql-trigger
+  printf "%-26s" "$c"
+  for mode in "${MODES[@]}"; do
+    t=$(median "$c" "$mode"); b=$(median "$base" "$mode")
+    printf " %7.0f (%4.2f)" "$t" "$(awk -v t="$t" -v b="$b" 'BEGIN {print (b > 0 ? t / b : 0)}')"
+  done
+  echo
+done
+echo "(ratio in brackets: tps / PL/pgSQL's in the same mode; $SECONDS_PER_RUN s per run; $(nproc) cores)"

@@ -53,12 +53,10 @@ pub fn weights_for(typid: pg_sys::Oid) -> Option<Weights> {
         | pg_sys::VOIDOID => None,
         pg_sys::JSONBOID => Some(add(TREE, JSONB_EXTRA)),
         _ => {
-            // SAFETY: syscache lookups with a valid type OID.
-            let streamed = unsafe {
-                pg_sys::get_element_type(typid) != pg_sys::InvalidOid
-                    && pg_sys::get_typtype(typid) as u8 != pg_sys::TYPTYPE_DOMAIN
+            let path = match super::json::streamed_array_elem(typid) {
+                Some(_) => ARRAY,
+                None => TREE,
             };
-            let path = if streamed { ARRAY } else { TREE };
             if contains_jsonb(typid, 3) {
                 Some(add(path, JSONB_EXTRA))
             } else {

@@ -125,13 +125,8 @@ impl Codec {
                 pgrx::varlena::rust_byte_slice_to_bytea(bytes).into_pg(),
             ))),
             Codec::Json { typid, typmod } => {
-                // An array (not a domain over one) is read element by
-                // element, never as one tree.
-                // SAFETY: syscache lookups with a valid type OID.
-                let elem = unsafe { pg_sys::get_element_type(typid) };
-                if elem != pg_sys::InvalidOid
-                    && unsafe { pg_sys::get_typtype(typid) } as u8 != pg_sys::TYPTYPE_DOMAIN
-                {
+                // An array is read element by element, never as one tree.
+                if let Some(elem) = json::streamed_array_elem(typid) {
                     return json::array_from_slice(bytes, elem, function, "result");
                 }
                 let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {

@@ -254,6 +254,82 @@ pub fn columns(
     Ok((values, nulls))
 }
 
+/// Reads `bytes` as a JSON array one element at a time, handing each to
+/// `put` with its 1-based position, without ever holding the whole array
+/// as a tree. `Ok(false)`: the document is `null`. A document that is
+/// neither is an error saying `not_array`.
+pub fn each_element(
+    bytes: &[u8],
+    function: &str,
+    not_array: &str,
+    put: impl FnMut(usize, Value) -> Result<()>,
+) -> Result<bool> {
+    use serde::de::{Deserializer as _, Error as _, SeqAccess, Visitor};
+
+    struct Elements<'a, F> {
+        put: F,
+        failed: &'a mut Option<PgWasmError>,
+    }
+
+    impl<'de, F: FnMut(usize, Value) -> Result<()>> Visitor<'de> for Elements<'_, F> {
+        type Value = bool;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON array")
+        }
+
+        fn visit_unit<E: serde::de::Error>(self) -> std::result::Result<bool, E> {
+            Ok(false)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(
+            mut self,
+            mut seq: A,
+        ) -> std::result::Result<bool, A::Error> {
+            let mut i = 0;
+            while let Some(v) = seq.next_element::<Value>()? {
+                i += 1;
+                if let Err(e) = (self.put)(i, v) {
+                    *self.failed = Some(e);
+                    return Err(A::Error::custom("element rejected"));
+                }
+            }
+            Ok(true)
+        }
+    }
+
+    let mut failed = None;
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let outcome = de
+        .deserialize_any(Elements {
+            put,
+            failed: &mut failed,
+        })
+        .and_then(|was_array| de.end().map(|()| was_array));
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    outcome.map_err(|e| {
+        if e.is_data() {
+            invalid(function, not_array)
+        } else {
+            invalid(function, &format!("the result is not valid JSON: {e}"))
+        }
+    })
+}
+
+/// The element type of `typid` when a result of that type is read element
+/// by element ([`array_from_slice`]): an array, not a domain over one
+/// (whose constraints need the whole value).
+pub fn streamed_array_elem(typid: pg_sys::Oid) -> Option<pg_sys::Oid> {
+    // SAFETY: syscache lookups with a valid type OID.
+    unsafe {
+        let elem = pg_sys::get_element_type(typid);
+        (elem != pg_sys::InvalidOid && pg_sys::get_typtype(typid) as u8 != pg_sys::TYPTYPE_DOMAIN)
+            .then_some(elem)
+    }
+}
+
 /// An array of `elem` straight from JSON text (`null` is SQL NULL), one
 /// element at a time: each element's small tree is dropped once it is a
 /// datum, so host memory is the datums and the array, not a tree of the
@@ -264,77 +340,20 @@ pub fn array_from_slice(
     function: &str,
     place: &str,
 ) -> Result<Option<pg_sys::Datum>> {
-    use serde::de::{Deserializer as _, Error as _, SeqAccess, Visitor};
-
-    struct Elements<'a> {
-        elem: pg_sys::Oid,
-        function: &'a str,
-        place: &'a str,
-        failed: &'a mut Option<PgWasmError>,
-    }
-
-    impl<'de> Visitor<'de> for Elements<'_> {
-        type Value = Option<(Vec<pg_sys::Datum>, Vec<bool>)>;
-
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("a JSON array")
-        }
-
-        fn visit_unit<E: serde::de::Error>(self) -> std::result::Result<Self::Value, E> {
-            Ok(None)
-        }
-
-        fn visit_seq<A: SeqAccess<'de>>(
-            self,
-            mut seq: A,
-        ) -> std::result::Result<Self::Value, A::Error> {
-            let mut values = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-            let mut nulls = Vec::with_capacity(values.capacity());
-            while let Some(v) = seq.next_element::<Value>()? {
-                let place = || format!("{}[{}]", self.place, values.len() + 1);
-                match to_datum(&v, self.elem, -1, None, self.function, &place()) {
-                    Ok(d) => {
-                        values.push(d.unwrap_or(pg_sys::Datum::from(0)));
-                        nulls.push(d.is_none());
-                    }
-                    Err(e) => {
-                        *self.failed = Some(e);
-                        return Err(A::Error::custom("element rejected"));
-                    }
-                }
-            }
-            Ok(Some((values, nulls)))
-        }
-    }
-
-    let mut failed = None;
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let outcome = de
-        .deserialize_any(Elements {
-            elem,
-            function,
-            place,
-            failed: &mut failed,
-        })
-        .and_then(|v| de.end().map(|()| v));
-    if let Some(e) = failed {
-        return Err(e);
-    }
-    match outcome {
-        Ok(Some((values, nulls))) => Ok(Some(form_array(values, nulls, elem))),
-        Ok(None) => Ok(None),
-        Err(e) if e.is_data() => Err(invalid(
-            function,
-            &format!(
-                "{place} must be a JSON array, not {}",
-                String::from_utf8_lossy(&bytes[..bytes.len().min(40)])
-            ),
-        )),
-        Err(e) => Err(invalid(
-            function,
-            &format!("the result is not valid JSON: {e}"),
-        )),
-    }
+    let mut values = Vec::new();
+    let mut nulls = Vec::new();
+    let was_array = each_element(
+        bytes,
+        function,
+        &format!("{place} must be a JSON array"),
+        |i, v| {
+            let d = to_datum(&v, elem, -1, None, function, &format!("{place}[{i}]"))?;
+            values.push(d.unwrap_or(pg_sys::Datum::from(0)));
+            nulls.push(d.is_none());
+            Ok(())
+        },
+    )?;
+    Ok(was_array.then(|| form_array(values, nulls, elem)))
 }
 
 fn array(value: &Value, elem: pg_sys::Oid, function: &str, place: &str) -> Result<pg_sys::Datum> {

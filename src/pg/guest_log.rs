@@ -54,6 +54,10 @@ impl CallLog {
         }
         let admit = STATEMENT.with_borrow_mut(|s| {
             s.refresh();
+            if super::host::cancel_pending() {
+                s.dropped(message.len());
+                return Admit::Nothing;
+            }
             let before = s.used;
             let admit = output::admit(
                 crate::guc::log_limits(),
@@ -61,14 +65,6 @@ impl CallLog {
                 &mut s.used,
                 output::weight(message),
             );
-            if super::host::cancel_pending() && admit != Admit::Nothing {
-                s.used = before;
-                s.used.dropped += message.len();
-                s.used.dropped_messages += 1;
-                s.unreported.0 += message.len();
-                s.unreported.1 += 1;
-                return Admit::Nothing;
-            }
             s.unreported.0 += s.used.dropped - before.dropped;
             s.unreported.1 += s.used.dropped_messages - before.dropped_messages;
             admit
@@ -98,14 +94,20 @@ impl CallLog {
         }
         STATEMENT.with_borrow_mut(|s| {
             s.refresh();
-            s.used.dropped += bytes;
-            s.unreported.0 += bytes;
-            s.unreported.1 += 1;
+            s.dropped(bytes);
         });
     }
 }
 
 impl Statement {
+    /// Counts one message of `bytes` as dropped without charging it.
+    fn dropped(&mut self, bytes: usize) {
+        self.used.dropped += bytes;
+        self.used.dropped_messages += 1;
+        self.unreported.0 += bytes;
+        self.unreported.1 += 1;
+    }
+
     /// Starts counting afresh when a new statement has begun; reports
     /// what the previous one dropped if nobody has yet.
     fn refresh(&mut self) {

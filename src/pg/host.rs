@@ -64,14 +64,16 @@ impl PgHost {
             self.log.write(guest_log::SERVER_ONLY, call, message);
         }
     }
+}
 
-    fn guarded<T>(&mut self, what: &str, f: impl FnOnce() -> T) -> Result<T, HostError> {
-        match catch_unwind(AssertUnwindSafe(f)) {
-            Ok(v) => Ok(v),
-            Err(payload) => {
-                *self.failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(payload);
-                Err(HostError::Failed(format!("{what} failed")))
-            }
+/// Runs `f`; a PostgreSQL error it raises is kept in `failure` (raised
+/// again after the Wasm call) and the guest gets [`HostError::Failed`].
+fn guarded<T>(failure: &Failure, what: &str, f: impl FnOnce() -> T) -> Result<T, HostError> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(v) => Ok(v),
+        Err(payload) => {
+            *failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(payload);
+            Err(HostError::Failed(format!("{what} failed")))
         }
     }
 }
@@ -80,11 +82,7 @@ impl Host for PgHost {
     fn log(&mut self, level: LogLevel, message: &str, call: u64) -> Result<(), HostError> {
         let level = guest_log::level_of(level);
         let log = &mut self.log;
-        let outcome = catch_unwind(AssertUnwindSafe(|| log.write(level, call, message)));
-        outcome.map_err(|payload| {
-            *self.failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(payload);
-            HostError::Failed("pg.log failed".into())
-        })
+        guarded(&self.failure, "pg.log", || log.write(level, call, message))
     }
 
     fn query(&mut self, sql: &str, params: &str) -> Result<Vec<u8>, HostError> {
@@ -98,7 +96,9 @@ impl Host for PgHost {
         let read_only = self.read_only;
         // SAFETY: runs on the backend's main thread inside a function call,
         // where SPI may be used; errors unwind as panics into `guarded`.
-        self.guarded("pg.query", || unsafe { query.run(read_only) })
+        guarded(&self.failure, "pg.query", || unsafe {
+            query.run(read_only)
+        })
     }
 
     #[inline]

@@ -57,7 +57,15 @@ pub unsafe fn materialize(
             shape.ret_type,
             function,
             json_rows(shape.ret_type, function),
-            |put| stream_rows(bytes, function, put),
+            |put| {
+                json::each_element(
+                    bytes,
+                    function,
+                    "a set-returning function must return a JSON array (one element per row)",
+                    put,
+                )
+                .map(|_| ())
+            },
         )
     }
 }
@@ -203,66 +211,4 @@ where
         (*rsinfo).setDesc = desc;
     }
     Ok(())
-}
-
-/// Reads `bytes` as a JSON array (or `null`, no rows) one element at a
-/// time, handing each to `put` with its 1-based position, without ever
-/// holding the whole array as a tree.
-fn stream_rows(
-    bytes: &[u8],
-    function: &str,
-    put: impl FnMut(usize, serde_json::Value) -> Result<()>,
-) -> Result<()> {
-    use serde::de::{Deserializer as _, Error as _, SeqAccess, Visitor};
-
-    struct Rows<'a, F> {
-        put: F,
-        failed: &'a mut Option<PgWasmError>,
-    }
-
-    impl<'de, F: FnMut(usize, serde_json::Value) -> Result<()>> Visitor<'de> for Rows<'_, F> {
-        type Value = ();
-
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("a JSON array (one element per row)")
-        }
-
-        fn visit_unit<E: serde::de::Error>(self) -> std::result::Result<(), E> {
-            Ok(())
-        }
-
-        fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> std::result::Result<(), A::Error> {
-            let mut i = 0;
-            while let Some(row) = seq.next_element::<serde_json::Value>()? {
-                i += 1;
-                if let Err(e) = (self.put)(i, row) {
-                    *self.failed = Some(e);
-                    return Err(A::Error::custom("row rejected"));
-                }
-            }
-            Ok(())
-        }
-    }
-
-    let mut failed = None;
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let outcome = de
-        .deserialize_any(Rows {
-            put,
-            failed: &mut failed,
-        })
-        .and_then(|()| de.end());
-    if let Some(e) = failed {
-        return Err(e);
-    }
-    outcome.map_err(|e| {
-        if e.is_data() {
-            invalid(
-                function,
-                "a set-returning function must return a JSON array (one element per row)",
-            )
-        } else {
-            invalid(function, &format!("the result is not valid JSON: {e}"))
-        }
-    })
 }

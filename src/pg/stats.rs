@@ -154,12 +154,12 @@ impl SharedTable {
         true
     }
 
-    /// Removes the entries of database `db` whose function is in `gone`.
-    fn remove(&mut self, db: u32, gone: &[u32]) {
+    /// Keeps only the entries `keep` says yes to, in order.
+    fn retain(&mut self, keep: impl Fn(&Entry) -> bool) {
         let mut kept = 0;
         for i in 0..self.len {
             let e = self.entries[i];
-            if !(e.db == db && gone.contains(&e.fn_oid)) {
+            if keep(&e) {
                 self.entries[kept] = e;
                 kept += 1;
             }
@@ -343,7 +343,9 @@ pub fn snapshot() -> Vec<Row> {
 fn forget(db: u32, gone: &[pg_sys::Oid]) {
     if cluster_wide() {
         let ids: Vec<u32> = gone.iter().map(|o| o.to_u32()).collect();
-        SHARED.exclusive().remove(db, &ids);
+        SHARED
+            .exclusive()
+            .retain(|e| !(e.db == db && ids.contains(&e.fn_oid)));
     }
     TABLE.with(|t| {
         let mut t = t.borrow_mut();
@@ -359,16 +361,7 @@ pub fn reset() {
     // SAFETY: as in flush.
     let db = unsafe { pg_sys::MyDatabaseId }.to_u32();
     if cluster_wide() {
-        let mut table = SHARED.exclusive();
-        let mut kept = 0;
-        for i in 0..table.len {
-            let e = table.entries[i];
-            if e.db != db {
-                table.entries[kept] = e;
-                kept += 1;
-            }
-        }
-        table.len = kept;
+        SHARED.exclusive().retain(|e| e.db != db);
     }
     TABLE.with(|t| t.borrow_mut().clear());
 }

@@ -99,6 +99,10 @@ declare -A MODE=(
   [1c-new-conn]="-c 1 -j 1 -M simple -C"
 )
 MODES=(1c-simple 1c-prepared 2c-prepared 1c-new-conn)
+# OLTP_CASES / OLTP_MODES (space-separated) run a subset, e.g.
+#   OLTP_CASES="add/wasm add/plpgsql" OLTP_MODES=1c-prepared benches/oltp.sh 3 3
+[ -n "${OLTP_CASES:-}" ] && read -r -a CASES <<< "$OLTP_CASES"
+[ -n "${OLTP_MODES:-}" ] && read -r -a MODES <<< "$OLTP_MODES"
 
 for c in "${CASES[@]}"; do
   f=$scripts/${c//\//_}.sql

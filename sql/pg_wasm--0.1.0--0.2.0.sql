@@ -1,7 +1,8 @@
 -- pg_wasm 0.1.0 -> 0.2.0 (ALTER EXTENSION pg_wasm UPDATE).
 -- What changed: a trigger on wasm.module for changes applied by logical
 -- replication; compiled artifacts shared by the cluster (wasm.cache,
--- wasm.clear_cache, wasm.cache_stats) and cluster-wide wasm.stats (mean
+-- wasm.clear_cache, wasm.cache_stats), the instance pool's figures
+-- (wasm.instance_pool) and cluster-wide wasm.stats (mean
 -- time, last error, scope; wasm.reset_stats no longer open to PUBLIC).
 -- wasm.module is unchanged: modules, functions and grants stay as they are.
 -- A fresh CREATE EXTENSION of 0.2.0 and this update give the same schema
@@ -46,6 +47,16 @@ RETURNS TABLE(compiled bigint, mapped bigint, stored bigint, rejected bigint)
 VOLATILE SET search_path = pg_catalog, pg_temp LANGUAGE c AS 'MODULE_PATHNAME', 'cache_stats_wrapper';
 COMMENT ON FUNCTION wasm.cache_stats() IS
   'This backend: modules compiled, artifacts mapped instead, artifacts stored, damaged or unfit artifacts ignored.';
+
+-- The backend's instance pool (pooled, copy-on-write instances per
+-- statement; docs/limits.md).
+CREATE FUNCTION wasm.instance_pool()
+RETURNS TABLE(pooled boolean, slots integer, keep_resident_kb integer,
+    core_instances bigint, component_instances bigint,
+    memories bigint, warm_memories bigint, idle_resident_kb bigint, note text)
+VOLATILE SET search_path = pg_catalog, pg_temp LANGUAGE c AS 'MODULE_PATHNAME', 'instance_pool_wrapper';
+COMMENT ON FUNCTION wasm.instance_pool() IS
+  'This backend''s instance pool: its size, the instances and memories alive now, and what idle slots keep resident (docs/limits.md).';
 
 CREATE FUNCTION wasm.clear_cache(all_artifacts boolean DEFAULT false)
 RETURNS bigint VOLATILE STRICT SET search_path = pg_catalog, pg_temp

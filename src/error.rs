@@ -82,6 +82,7 @@ impl PgWasmError {
                     }
                     TrapKind::Raised => ERRCODE_RAISE_EXCEPTION,
                     TrapKind::Denied => ERRCODE_INSUFFICIENT_PRIVILEGE,
+                    TrapKind::PoolFull => ERRCODE_CONFIGURATION_LIMIT_EXCEEDED,
                 },
                 RuntimeError::TooLarge { .. } | RuntimeError::TooManyFunctions { .. } => {
                     ERRCODE_PROGRAM_LIMIT_EXCEEDED
@@ -160,6 +161,14 @@ impl PgWasmError {
             PgWasmError::Runtime {
                 err:
                     RuntimeError::Trap {
+                        kind: TrapKind::PoolFull,
+                        ..
+                    },
+                ..
+            } => Some("Each wasm function in use by a statement holds an instance until the statement ends. Use fewer at once, or ask a superuser to raise pg_wasm.instance_slots (new backends)."),
+            PgWasmError::Runtime {
+                err:
+                    RuntimeError::Trap {
                         kind: TrapKind::MemoryLimit,
                         ..
                     },
@@ -214,6 +223,7 @@ impl fmt::Display for PgWasmError {
                             "trapped"
                         }
                         TrapKind::Denied => "was denied",
+                        TrapKind::PoolFull => "could not be instantiated",
                         // The guest's own message, as RAISE EXCEPTION gives it;
                         // the module and export go into DETAIL.
                         TrapKind::Raised => return f.write_str(message),

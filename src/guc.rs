@@ -19,8 +19,30 @@ pub static MAX_LOG_KB_PER_CALL: GucSetting<i32> = GucSetting::<i32>::new(64);
 pub static MAX_LOG_KB_PER_STATEMENT: GucSetting<i32> = GucSetting::<i32>::new(1024);
 pub static TRACK_TIME: GucSetting<bool> = GucSetting::<bool>::new(false);
 pub static COMPILED_ARTIFACTS: GucSetting<bool> = GucSetting::<bool>::new(true);
+pub static INSTANCE_SLOTS: GucSetting<i32> = GucSetting::<i32>::new(256);
+pub static INSTANCE_KEEP_RESIDENT_KB: GucSetting<i32> = GucSetting::<i32>::new(4096);
 
 pub fn register() {
+    GucRegistry::define_int_guc(
+        c"pg_wasm.instance_slots",
+        c"Linear memories a backend's wasm instances may hold at once (its instance pool); 0 turns the pool off.",
+        c"Each slot reserves address space, not memory. A statement holds one instance per wasm function it calls; instantiating past the pool fails with SQLSTATE 53400. Read when a backend first uses wasm.",
+        &INSTANCE_SLOTS,
+        0,
+        100_000,
+        GucContext::SuBackend,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"pg_wasm.instance_keep_resident",
+        c"Memory of each pooled instance slot kept resident after use and reset in place, in kilobytes.",
+        c"Pages a guest wrote below it are restored to the module's image when its instance is dropped; pages above it are given back to the system. Read when a backend first uses wasm.",
+        &INSTANCE_KEEP_RESIDENT_KB,
+        0,
+        1 << 20,
+        GucContext::SuBackend,
+        GucFlags::UNIT_KB,
+    );
     GucRegistry::define_int_guc(
         c"pg_wasm.fuel_limit",
         c"Fuel per wasm call (about one unit per Wasm instruction); 0 means unlimited.",
@@ -183,5 +205,14 @@ pub fn log_limits() -> pg_wasm_runtime::output::LogLimits {
     pg_wasm_runtime::output::LogLimits {
         per_call: (MAX_LOG_KB_PER_CALL.get().max(0) as usize) << 10,
         per_statement: (MAX_LOG_KB_PER_STATEMENT.get().max(0) as usize) << 10,
+    }
+}
+
+/// The instance pool a new engine gets (`pg_wasm.instance_slots`,
+/// `pg_wasm.instance_keep_resident`).
+pub fn pool_settings() -> pg_wasm_runtime::PoolSettings {
+    pg_wasm_runtime::PoolSettings {
+        slots: INSTANCE_SLOTS.get().max(0) as u32,
+        keep_resident: (INSTANCE_KEEP_RESIDENT_KB.get().max(0) as usize) << 10,
     }
 }

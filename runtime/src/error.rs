@@ -55,6 +55,9 @@ pub enum TrapKind {
     Denied,
     /// A host function failed; the embedding kept its own error.
     HostFailed,
+    /// Instantiation found every slot of the backend's instance pool in
+    /// use (too many instances alive at once).
+    PoolFull,
 }
 
 impl fmt::Display for RuntimeError {
@@ -164,6 +167,11 @@ pub(crate) fn classify(err: wasmtime::Error) -> RuntimeError {
             HostError::Raised(_) => TrapKind::Raised,
         };
         (kind, h.to_string())
+    } else if let Some(full) = err.downcast_ref::<wasmtime::PoolConcurrencyLimitError>() {
+        (
+            TrapKind::PoolFull,
+            format!("no free instance slot in this backend ({full})"),
+        )
     } else if let Some(trap) = err.downcast_ref::<Trap>() {
         let kind = match trap {
             Trap::OutOfFuel => TrapKind::OutOfFuel,

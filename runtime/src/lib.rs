@@ -22,7 +22,9 @@ mod ticker;
 mod types;
 
 pub use compile::{count_functions, CompileLimits, POLL as COMPILE_POLL};
-pub use engine::new_engine;
+pub use engine::{
+    new_engine, new_engine_with, pool_use, Allocation, PoolSettings, PoolUse, POOL_TABLE_ELEMENTS,
+};
 pub use error::{RuntimeError, TrapKind};
 pub use guest_memory::{ALLOC_EXPORT, FREE_EXPORT, MEMORY_EXPORT};
 pub use host::{Host, HostError, LogLevel, NoHost};

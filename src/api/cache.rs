@@ -77,3 +77,54 @@ fn cache_stats() -> TableIterator<
         c.rejected as i64,
     ))
 }
+
+#[pg_extern(sql = r#"
+CREATE FUNCTION wasm.instance_pool()
+RETURNS TABLE(pooled boolean, slots integer, keep_resident_kb integer,
+    core_instances bigint, component_instances bigint,
+    memories bigint, warm_memories bigint, idle_resident_kb bigint, note text)
+VOLATILE SET search_path = pg_catalog, pg_temp LANGUAGE c AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
+COMMENT ON FUNCTION wasm.instance_pool() IS
+  'This backend''s instance pool: its size, the instances and memories alive now, and what idle slots keep resident (docs/limits.md).';
+"#)]
+#[allow(clippy::type_complexity)]
+fn instance_pool() -> TableIterator<
+    'static,
+    (
+        name!(pooled, bool),
+        name!(slots, i32),
+        name!(keep_resident_kb, i32),
+        name!(core_instances, i64),
+        name!(component_instances, i64),
+        name!(memories, i64),
+        name!(warm_memories, i64),
+        name!(idle_resident_kb, i64),
+        name!(note, Option<String>),
+    ),
+> {
+    let engine = raise(cache::engine());
+    let (settings, note) = match cache::allocation() {
+        Some(pg_wasm_runtime::Allocation::Pooled(p)) => (*p, None),
+        Some(pg_wasm_runtime::Allocation::OnDemand(reason)) => (
+            pg_wasm_runtime::PoolSettings::OFF,
+            Some(
+                reason
+                    .clone()
+                    .unwrap_or_else(|| "pg_wasm.instance_slots = 0".into()),
+            ),
+        ),
+        None => (pg_wasm_runtime::PoolSettings::OFF, None),
+    };
+    let used = pg_wasm_runtime::pool_use(engine).unwrap_or_default();
+    TableIterator::once((
+        settings.slots > 0,
+        settings.slots as i32,
+        (settings.keep_resident >> 10) as i32,
+        used.core_instances as i64,
+        used.component_instances as i64,
+        used.memories as i64,
+        i64::from(used.warm_memories),
+        (used.idle_resident >> 10) as i64,
+        note,
+    ))
+}

@@ -379,7 +379,7 @@ fn invalidate() -> Result<()> {
 pub fn check_function_owner(
     meta: &ModuleMeta,
     fn_owner: pg_sys::Oid,
-    function: &str,
+    function: impl FnOnce() -> String,
 ) -> Result<()> {
     // SAFETY: a plain lookup of role memberships (without the superuser
     // shortcut of has_privs_of_role).
@@ -388,7 +388,7 @@ pub fn check_function_owner(
     } else {
         Err(PgWasmError::ForeignModule {
             module: meta.name.clone(),
-            function: function.to_string(),
+            function: function(),
         })
     }
 }

@@ -16,7 +16,8 @@ use crate::pg::host::PgHost;
 use once_cell::sync::OnceCell;
 use pg_wasm_runtime::component::Component;
 use pg_wasm_runtime::{
-    compile_any_with, compile_with, parse_wat, sha256, CompileLimits, Engine, Module, Prepared,
+    compile_any_with, compile_with, parse_wat, sha256, Allocation, CompileLimits, Engine, Module,
+    Prepared,
 };
 use pgrx::pg_sys;
 use std::cell::RefCell;
@@ -25,6 +26,7 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 static ENGINE: OnceCell<Engine> = OnceCell::new();
+static ALLOCATION: OnceCell<Allocation> = OnceCell::new();
 static EPOCH: AtomicU64 = AtomicU64::new(1);
 static TABLE_OID: AtomicU32 = AtomicU32::new(0);
 static CALLBACK: OnceCell<()> = OnceCell::new();
@@ -34,7 +36,15 @@ static XACT_CALLBACK: OnceCell<()> = OnceCell::new();
 /// The backend's engine, created on first use (never in the postmaster),
 /// with its epoch ticker running so calls can be cancelled and timed out.
 pub fn engine() -> Result<&'static Engine> {
-    let engine = ENGINE.get_or_try_init(|| pg_wasm_runtime::new_engine().in_module("(engine)"))?;
+    let engine = ENGINE.get_or_try_init(|| {
+        let (engine, allocation) =
+            pg_wasm_runtime::new_engine_with(guc::pool_settings()).in_module("(engine)")?;
+        if let Allocation::OnDemand(Some(reason)) = &allocation {
+            pgrx::log!("pg_wasm: no instance pool in this backend, instances map their own memory: {reason}");
+        }
+        let _ = ALLOCATION.set(allocation);
+        Ok::<_, PgWasmError>(engine)
+    })?;
     // Once per process; later calls only read a OnceLock.
     pg_wasm_runtime::start_ticker(engine).map_err(PgWasmError::Internal)?;
     XACT_CALLBACK.get_or_init(|| {
@@ -43,6 +53,11 @@ pub fn engine() -> Result<&'static Engine> {
         unsafe { pg_sys::RegisterXactCallback(Some(on_xact_end), std::ptr::null_mut()) }
     });
     Ok(engine)
+}
+
+/// The allocator the backend's engine has, once it has one.
+pub fn allocation() -> Option<&'static Allocation> {
+    ALLOCATION.get()
 }
 
 /// Changes whenever `wasm.module` may have changed. Call sites compare it on
@@ -91,6 +106,16 @@ unsafe extern "C-unwind" fn on_relcache_invalidation(_arg: pg_sys::Datum, relid:
     if relid == pg_sys::InvalidOid || relid.to_u32() == ours {
         EPOCH.fetch_add(1, Ordering::Relaxed);
     }
+}
+
+/// Makes sure this backend hears about changes to `wasm.module` (the
+/// callback is registered by the first module lookup; a backend that only
+/// runs components registers it here).
+pub fn watch() -> Result<()> {
+    if CALLBACK.get().is_none() {
+        watch_catalog()?;
+    }
+    Ok(())
 }
 
 fn watch_catalog() -> Result<()> {
@@ -189,6 +214,8 @@ impl Modules {
     fn remove(&mut self, name: &str) {
         if let Some(e) = self.entries.remove(name) {
             self.bytes -= e.bytes;
+            // Resolved functions may hold this code: let it go with them.
+            super::fn_cache::clear();
         }
     }
 

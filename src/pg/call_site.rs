@@ -6,7 +6,7 @@
 //! a preallocated buffer, resets fuel and enters Wasm.
 
 use super::cache;
-use super::function::FunctionDef;
+use super::function::{FunctionDef, Resolved};
 use super::host::PgHost;
 use super::srf;
 use super::stats::{self, Counters};
@@ -61,15 +61,19 @@ extern "C" {
 }
 
 impl CallSite {
-    pub fn prepare(fn_oid: pg_sys::Oid) -> Result<Self> {
-        let epoch = cache::epoch();
-        let def = FunctionDef::load(fn_oid)?;
-        let r = def.resolve(false)?;
-        let host = PgHost::new(r.target.clone(), r.allow_spi, def.read_only());
+    /// A call site with a fresh instance of `r`'s module; `epoch` is the
+    /// module cache's when `r` was resolved.
+    pub fn prepare(
+        fn_oid: pg_sys::Oid,
+        epoch: u64,
+        def: &FunctionDef,
+        r: &Resolved,
+    ) -> Result<Self> {
+        let host = PgHost::new(r.target.clone(), r.settings.allow_spi, def.read_only());
         let failure = host.failure_slot();
         let prepared = r.module.prepared(&r.target)?;
         let instance =
-            Instance::from_prepared(cache::engine()?, prepared, &r.export, r.limits, host)
+            Instance::from_prepared(cache::engine()?, prepared, &r.export, r.limits(), host)
                 .map_err(|err| {
                     // A PostgreSQL error caught in a host call of the start
                     // function: raise it with its own SQLSTATE, now that the
@@ -91,8 +95,8 @@ impl CallSite {
             // SAFETY: reads the backend's current user id.
             user: unsafe { current_user() },
             fn_oid,
-            target: r.target,
-            shape: r.shape,
+            target: r.target.clone(),
+            shape: r.shape.clone(),
             uses_memory,
             trigger,
             trigger_plan: None,

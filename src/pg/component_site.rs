@@ -6,18 +6,23 @@
 
 use super::cache;
 use super::component;
+use super::component::LoadedComponent;
 use super::function::FunctionDef;
 use super::host::{self, PgHost};
 use super::srf;
 use super::stats::{self, Counters};
 use super::trigger::{self, TriggerSite};
+use crate::catalog::ModuleMeta;
 use crate::error::{PgWasmError, Result};
 use crate::marshal::wit;
 use crate::marshal::wit_result::{self, ResultPlan};
 use crate::marshal::wit_rows::ArgPlan;
-use pg_wasm_runtime::component::{ComponentExport, ComponentInstance, Func, Val, WitType};
+use pg_wasm_runtime::component::{
+    ComponentExport, ComponentExportIndex, ComponentInstance, Func, Val, WitType,
+};
 use pg_wasm_runtime::{RuntimeError, TrapKind};
 use pgrx::pg_sys;
+use std::rc::Rc;
 
 pub struct ComponentSite {
     epoch: u64,
@@ -166,34 +171,72 @@ fn result_fits(def: &FunctionDef, t: &WitType) -> std::result::Result<(), String
     wit::row_fits(unwrapped, &columns, "record")
 }
 
+/// A function bound to a component's export, checked: what every call
+/// site of it starts from (kept per backend by `fn_cache`).
+pub struct Bound {
+    pub loaded: Rc<LoadedComponent>,
+    /// The module's row when the function was bound (its settings, and its
+    /// owner for the check of the function's owner).
+    pub meta: ModuleMeta,
+    target: String,
+    index: ComponentExportIndex,
+    params: Vec<(String, WitType)>,
+    has_result: bool,
+}
+
+/// Finds `module`'s export `export` and checks it against `def`'s SQL
+/// signature.
+pub fn bind(def: &FunctionDef, module: &str, export: &str) -> Result<Bound> {
+    let (loaded, meta) = component::loaded(module)?;
+    def.check_module_owner(&meta)?;
+    let target = format!("{module}.{export}");
+    let found = loaded.info.export(export).ok_or_else(|| {
+        PgWasmError::invalid_function(
+            format!("wasm component \"{module}\" has no export \"{export}\""),
+            Some(format!("function {} refers to \"{target}\"", def.name)),
+        )
+    })?;
+    check_signature(def, found, &target)?;
+    let index = loaded
+        .prepared
+        .export_index(found)
+        .map_err(|err| PgWasmError::Runtime {
+            target: target.clone(),
+            err,
+        })?;
+    Ok(Bound {
+        params: found.params.clone(),
+        has_result: found.result.is_some(),
+        index,
+        target,
+        meta,
+        loaded,
+    })
+}
+
 impl ComponentSite {
+    /// A call site with a fresh instance of the bound component.
     pub fn prepare(
         fn_oid: pg_sys::Oid,
+        epoch: u64,
         def: &FunctionDef,
-        module: &str,
-        export: &str,
+        bound: &Bound,
     ) -> Result<Self> {
-        let epoch = cache::epoch();
-        let (loaded, meta) = component::loaded(module)?;
-        def.check_module_owner(&meta)?;
-        let target = format!("{module}.{export}");
-        let found = loaded.info.export(export).ok_or_else(|| {
-            PgWasmError::invalid_function(
-                format!("wasm component \"{module}\" has no export \"{export}\""),
-                Some(format!("function {} refers to \"{target}\"", def.name)),
-            )
-        })?;
-        check_signature(def, found, &target)?;
+        let target = bound.target.clone();
         let runtime = |err| PgWasmError::Runtime {
             target: target.clone(),
             err,
         };
-        let index = loaded.prepared.export_index(found).map_err(runtime)?;
-        let pg = PgHost::new(target.clone(), meta.settings.allow_spi, def.read_only());
+        let pg = PgHost::new(
+            target.clone(),
+            bound.meta.settings.allow_spi,
+            def.read_only(),
+        );
         let failure = pg.failure_slot();
-        let mut instance = loaded
+        let mut instance = bound
+            .loaded
             .prepared
-            .instantiate(cache::engine()?, meta.settings.effective(), pg)
+            .instantiate(cache::engine()?, bound.meta.settings.effective(), pg)
             .map_err(|err| {
                 // A PostgreSQL error caught in a host call made while the
                 // component started: raised with its own SQLSTATE.
@@ -202,7 +245,7 @@ impl ComponentSite {
                 }
                 runtime(err)
             })?;
-        let func = instance.func(&index).map_err(runtime)?;
+        let func = instance.func(&bound.index).map_err(runtime)?;
         Ok(ComponentSite {
             epoch,
             xact: cache::xact(),
@@ -212,7 +255,7 @@ impl ComponentSite {
             target,
             instance,
             func,
-            params: found.params.clone(),
+            params: bound.params.clone(),
             arg_types: def.arg_types.clone(),
             ret_type: def.ret_type,
             arg_plans: Vec::new(),
@@ -221,8 +264,8 @@ impl ComponentSite {
             retset: def.retset,
             trigger: def.ret_type == pg_sys::TRIGGEROID,
             trigger_plan: None,
-            args: Vec::with_capacity(found.params.len()),
-            results: if found.result.is_some() {
+            args: Vec::with_capacity(bound.params.len()),
+            results: if bound.has_result {
                 vec![Val::Bool(false)]
             } else {
                 vec![]

@@ -32,8 +32,20 @@ pub struct Resolved {
     pub module: Rc<Compiled>,
     pub export: String,
     pub shape: Shape,
-    pub limits: Limits,
-    pub allow_spi: bool,
+    /// The module's settings (`wasm.configure`); the limits they give
+    /// also depend on the session's settings, so they are worked out per
+    /// call site ([`Resolved::limits`]).
+    pub settings: catalog::Settings,
+    /// The module a function's owner must be allowed to use (checked again
+    /// at every preparation: a role's memberships change without touching
+    /// pg_proc); `None` for inline bodies.
+    pub module_meta: Option<catalog::ModuleMeta>,
+}
+
+impl Resolved {
+    pub fn limits(&self) -> Limits {
+        self.settings.effective()
+    }
 }
 
 impl FunctionDef {
@@ -71,7 +83,7 @@ impl FunctionDef {
     /// during a restore, when the module may not be loaded yet): the owner
     /// of a function may bind it only to a module they own.
     pub fn check_module_owner(&self, meta: &catalog::ModuleMeta) -> Result<()> {
-        catalog::check_function_owner(meta, self.owner, &self.signature())
+        catalog::check_function_owner(meta, self.owner, || self.signature())
     }
 
     /// The validator's check when `check_function_bodies` is off: only what
@@ -97,7 +109,7 @@ impl FunctionDef {
                 self.signature()
             )));
         }
-        let (label, target, module, export, settings) = match &self.body {
+        let (label, target, module, export, module_meta) = match &self.body {
             Body::Export { module, export } => {
                 let cached = match cache::module(module) {
                     // A Citus worker added after the module was loaded.
@@ -124,7 +136,7 @@ impl FunctionDef {
                     format!("{module}.{export}"),
                     cached.module.clone(),
                     export.clone(),
-                    cached.meta.settings,
+                    Some(cached.meta.clone()),
                 )
             }
             Body::InlineWat(wat) => {
@@ -140,13 +152,7 @@ impl FunctionDef {
                         None,
                     )
                 })?;
-                (
-                    target.clone(),
-                    target,
-                    module,
-                    export,
-                    catalog::Settings::default(),
-                )
+                (target.clone(), target, module, export, None)
             }
         };
         // One export looked up, not the whole module described: this runs
@@ -203,8 +209,8 @@ impl FunctionDef {
             module,
             export,
             shape,
-            limits: settings.effective(),
-            allow_spi: settings.allow_spi,
+            settings: module_meta.as_ref().map(|m| m.settings).unwrap_or_default(),
+            module_meta,
         })
     }
 }

@@ -9,6 +9,7 @@ pub mod citus;
 pub mod compat;
 pub mod component;
 pub mod component_site;
+pub mod fn_cache;
 pub mod function;
 pub mod guest_log;
 pub mod handler;

@@ -1,10 +1,10 @@
 //! What a call site is: a core module's export ([`CallSite`]) or a
 //! component's ([`ComponentSite`]), decided once when the site is prepared.
 
-use super::body::Body;
 use super::call_site::CallSite;
 use super::component;
 use super::component_site::{self, ComponentSite};
+use super::fn_cache::{self, Target};
 use super::function::FunctionDef;
 use crate::error::{PgWasmError, Result};
 use pgrx::pg_sys;
@@ -17,24 +17,24 @@ pub enum Site {
     Component(Box<ComponentSite>),
 }
 
-/// The module and export of `def` when the module is a component.
-fn component_export(def: &FunctionDef) -> Result<Option<(&str, &str)>> {
-    match &def.body {
-        Body::Export { module, export } if component::is_component_module(module)? => {
-            Ok(Some((module.as_str(), export.as_str())))
-        }
-        _ => Ok(None),
-    }
-}
-
 impl Site {
+    /// A call site of `fn_oid` with a fresh instance; the function is
+    /// resolved against its module once per backend (`fn_cache`).
     pub fn prepare(fn_oid: pg_sys::Oid) -> Result<Self> {
-        let def = FunctionDef::load(fn_oid)?;
-        match component_export(&def)? {
-            Some((module, export)) => Ok(Site::Component(Box::new(ComponentSite::prepare(
-                fn_oid, &def, module, export,
+        let entry = fn_cache::lookup(fn_oid)?;
+        match &entry.target {
+            Target::Component(bound) => Ok(Site::Component(Box::new(ComponentSite::prepare(
+                fn_oid,
+                entry.epoch,
+                &entry.def,
+                bound,
             )?))),
-            None => Ok(Site::Core(CallSite::prepare(fn_oid)?)),
+            Target::Core(resolved) => Ok(Site::Core(CallSite::prepare(
+                fn_oid,
+                entry.epoch,
+                &entry.def,
+                resolved,
+            )?)),
         }
     }
 
@@ -92,7 +92,7 @@ impl Site {
 /// The validator's full check of a function bound to a component's
 /// export; `None` when `def` is not bound to a component.
 pub fn validate_component(def: &FunctionDef) -> Result<Option<()>> {
-    let Some((module, export)) = component_export(def)? else {
+    let Some((module, export)) = fn_cache::component_export(def)? else {
         return Ok(None);
     };
     let (loaded, meta) = component::loaded(module)?;

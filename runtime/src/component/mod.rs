@@ -14,7 +14,7 @@ mod wit;
 pub use call::{ComponentInstance, PreparedComponent};
 pub use names::{name_records, name_records_from_wit};
 pub use sandbox::{check_imports as check_component_imports, ComponentState, StreamOutput};
-pub use wasmtime::component::{Component, Func, Val};
+pub use wasmtime::component::{Component, ComponentExportIndex, Func, Val};
 pub use wit::{describe_component, snake, ComponentExport, ComponentInfo, WitType};
 
 use crate::compile::{compile_watched_with, CompileLimits};

@@ -156,8 +156,9 @@ SHOW pg_wasm.max_log_kb_per_statement;
 
 -- 6. A trigger chain: a wasm trigger whose guest inserts into its own
 -- table through pg.query, which fires it again. It ends in a clean error
--- (PostgreSQL's stack depth limit, or the guest's stack), nothing is left
--- behind, and the session goes on.
+-- (PostgreSQL's stack depth limit, the guest's stack, or the backend's
+-- instance pool: each level holds an instance), nothing is left behind,
+-- and the session goes on.
 SELECT wasm.load_wat('chain', '(module
   (import "pg" "query" (func $q (param i32 i32 i32 i32) (result i64)))
   (memory (export "memory") 1)
@@ -174,7 +175,7 @@ BEGIN
   INSERT INTO public.chain VALUES (0);
 EXCEPTION WHEN OTHERS THEN
   RAISE WARNING 'chain ended: %',
-    CASE WHEN SQLSTATE IN ('54001', '38000') THEN 'at a stack limit' ELSE SQLSTATE END;
+    CASE WHEN SQLSTATE IN ('54001', '38000', '53400') THEN 'at a limit' ELSE SQLSTATE END;
 END $$;
 SELECT count(*) AS rows_left FROM public.chain;
 SELECT 1 AS still_usable;

@@ -137,3 +137,47 @@ for c in "${CASES[@]}"; do
   echo
 done
 echo "(ratio in brackets: tps / PL/pgSQL's in the same mode; $SECONDS_PER_RUN s per run; $(nproc) cores)"
+
+# Private memory a backend adds by calling a function: a new connection
+# calls the PL/pgSQL version once (its own start-up paid), then the wasm
+# one once and 100 more times; /proc/<pid>/smaps_rollup's Pss_Anon (private
+# anonymous memory, shared pages divided among their users) and
+# Private_Dirty after each, as deltas from the PL/pgSQL baseline. The pool's
+# idle slots are included (they are anonymous memory of the backend).
+echo
+echo "private memory a backend adds (kB; after 1 call, after 101 calls)"
+printf "%-26s %16s %16s %18s\n" case Pss_Anon Private_Dirty "pool idle resident"
+rollup() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/smaps_rollup"; }
+declare -A MEMCALL=(
+  [add/wasm]="SELECT m_add(1, 1)|SELECT plpgsql_add(1, 1)"
+  [slugify/wasm-rust]="SELECT jsonkit_slugify('Crème Brûlée')|SELECT plpgsql_slugify('Crème Brûlée')"
+  [insert/wasm-trigger]="INSERT INTO p_wasm VALUES (1, 'a', 'b')|INSERT INTO p_plpgsql VALUES (1, 'a', 'b')"
+  [slugify/js-component]="SELECT tenant_slugify('Crème Brûlée')|SELECT plpgsql_slugify('Crème Brûlée')"
+  [slugify/py-component]="SELECT pricing_slugify('Crème Brûlée')|SELECT plpgsql_slugify('Crème Brûlée')"
+)
+echo "case,pss_anon_kb_1,private_dirty_kb_1,pss_anon_kb_101,private_dirty_kb_101,pool_idle_kb" > "$OUT/oltp_memory.csv"
+for c in add/wasm slugify/wasm-rust insert/wasm-trigger slugify/js-component slugify/py-component; do
+  wasm=${MEMCALL[$c]%%|*}; base=${MEMCALL[$c]#*|}
+  fifo=$(mktemp -u); mkfifo "$fifo"
+  "${PSQL[@]}" -d $DB -At < "$fifo" > "$fifo.out" 2>&1 &
+  exec 9> "$fifo"
+  say() { echo "$1" >&9; }
+  say "SELECT pg_backend_pid();"
+  say "$base;"
+  say "SELECT 'ready';"
+  wait_for() { for _ in $(seq 1 200); do grep -qx "$1" "$fifo.out" 2>/dev/null && return; sleep 0.05; done; echo "oltp.sh: no $1 from psql" >&2; exit 1; }
+  wait_for ready
+  pid=$(head -1 "$fifo.out")
+  a0=$(rollup "$pid" Pss_Anon); d0=$(rollup "$pid" Private_Dirty)
+  say "$wasm;"; say "SELECT 'one';"; wait_for one
+  a1=$(rollup "$pid" Pss_Anon); d1=$(rollup "$pid" Private_Dirty)
+  for _ in $(seq 1 100); do say "$wasm;"; done
+  say "SELECT 'many';"; wait_for many
+  a2=$(rollup "$pid" Pss_Anon); d2=$(rollup "$pid" Private_Dirty)
+  say "SELECT 'idle=' || idle_resident_kb FROM wasm.instance_pool();"
+  for _ in $(seq 1 200); do grep -q "^idle=" "$fifo.out" && break; sleep 0.05; done
+  idle=$(sed -n 's/^idle=//p' "$fifo.out")
+  exec 9>&-; wait; rm -f "$fifo" "$fifo.out"
+  printf "%-26s %7d %8d %7d %8d %18s\n" "$c" $((a1 - a0)) $((a2 - a0)) $((d1 - d0)) $((d2 - d0)) "$idle"
+  echo "$c,$((a1 - a0)),$((d1 - d0)),$((a2 - a0)),$((d2 - d0)),$idle" >> "$OUT/oltp_memory.csv"
+done

@@ -68,6 +68,9 @@ impl PoolSettings {
             .total_core_instances(slots.saturating_mul(4))
             .total_component_instances(slots)
             .total_tables(slots.saturating_mul(2))
+            // Calls are synchronous: no fiber stacks (a pool of them costs
+            // a millisecond to reserve at every backend's start).
+            .total_stacks(0)
             // As many as a component's store allows (`StoreLimiter`).
             .max_core_instances_per_component(100)
             .max_memories_per_component(16)

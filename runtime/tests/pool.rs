@@ -1,0 +1,151 @@
+//! The instance pool without a server: a slot is handed out again reset to
+//! the module's image (what a guest wrote, even in grown pages, is gone), a
+//! full pool is a `PoolFull` error that clears once an instance is dropped,
+//! and a pool that cannot be reserved falls back to the on-demand allocator.
+
+use pg_wasm_runtime::*;
+
+/// `plant(secret, pages)`: grows memory, writes `secret` every 512 bytes of
+/// all of it. `scan(secret)`: how many aligned words hold it. `size()`:
+/// memory pages.
+const VAULT: &str = r#"(module
+  (memory (export "memory") 1)
+  (data (i32.const 16) "image")
+  (func (export "plant") (param $s i64) (param $pages i32) (result i32)
+    (local $a i32) (local $end i32)
+    (drop (memory.grow (local.get $pages)))
+    (local.set $end (i32.mul (memory.size) (i32.const 65536)))
+    (local.set $a (i32.const 64))
+    (block $done (loop $l
+      (br_if $done (i32.ge_u (local.get $a) (local.get $end)))
+      (i64.store (local.get $a) (local.get $s))
+      (local.set $a (i32.add (local.get $a) (i32.const 512)))
+      (br $l)))
+    ;; the image's bytes are overwritten too
+    (i64.store (i32.const 16) (local.get $s))
+    (memory.size))
+  (func (export "scan") (param $s i64) (result i32)
+    (local $a i32) (local $end i32) (local $k i32)
+    (local.set $end (i32.mul (memory.size) (i32.const 65536)))
+    (block $done (loop $l
+      (br_if $done (i32.ge_u (local.get $a) (local.get $end)))
+      (if (i64.eq (i64.load (local.get $a)) (local.get $s))
+        (then (local.set $k (i32.add (local.get $k) (i32.const 1)))))
+      (local.set $a (i32.add (local.get $a) (i32.const 8)))
+      (br $l)))
+    (local.get $k))
+  (func (export "image") (result i32) (i32.load8_u (i32.const 16))))"#;
+
+const SECRET: i64 = 0x5EC2_E7C0_FFEE_1234;
+
+fn call(engine: &Engine, prepared: &Prepared<NoHost>, export: &str, args: &[ValRaw]) -> i32 {
+    let mut i =
+        Instance::from_prepared(engine, prepared, export, Limits::default(), NoHost).unwrap();
+    let mut buf = args.to_vec();
+    buf.resize(buf.len().max(1), ValRaw::i32(0));
+    i.call(&mut buf).unwrap();
+    buf[0].get_i32()
+}
+
+fn pooled(slots: u32) -> Engine {
+    let (engine, allocation) = new_engine_with(PoolSettings {
+        slots,
+        keep_resident: 1 << 20,
+    })
+    .unwrap();
+    assert!(
+        matches!(allocation, Allocation::Pooled(_)),
+        "{allocation:?}"
+    );
+    engine
+}
+
+#[test]
+fn a_reused_slot_holds_the_image_and_nothing_else() {
+    // One slot: every instance gets the same memory.
+    let engine = pooled(1);
+    let module = compile(&engine, &parse_wat(VAULT).unwrap(), 1 << 20).unwrap();
+    let prepared = Prepared::new(&engine, &module).unwrap();
+    for round in 0..20 {
+        // Grown past the kept-resident megabyte on odd rounds.
+        let pages = if round % 2 == 0 { 3 } else { 40 };
+        let size = call(
+            &engine,
+            &prepared,
+            "plant",
+            &[ValRaw::i64(SECRET), ValRaw::i32(pages)],
+        );
+        assert_eq!(size, 1 + pages);
+        assert_eq!(call(&engine, &prepared, "scan", &[ValRaw::i64(SECRET)]), 0);
+        assert_eq!(call(&engine, &prepared, "image", &[]), i32::from(b'i'));
+    }
+    assert_eq!(pool_use(&engine).unwrap().memories, 0);
+}
+
+#[test]
+fn a_full_pool_is_an_error_until_an_instance_goes() {
+    let engine = pooled(2);
+    let module = compile(&engine, &parse_wat(VAULT).unwrap(), 1 << 20).unwrap();
+    let prepared = Prepared::new(&engine, &module).unwrap();
+    let new = || Instance::from_prepared(&engine, &prepared, "scan", Limits::default(), NoHost);
+    let a = new().unwrap();
+    let _b = new().unwrap();
+    match new() {
+        Err(RuntimeError::Trap { kind, message, .. }) => {
+            assert_eq!(kind, TrapKind::PoolFull);
+            assert!(message.contains("no free instance slot"), "{message}");
+        }
+        Err(other) => panic!("expected PoolFull, got {other:?}"),
+        Ok(_) => panic!("a third instance in a pool of two"),
+    }
+    assert_eq!(pool_use(&engine).unwrap().memories, 2);
+    drop(a);
+    new().unwrap();
+}
+
+#[test]
+fn without_a_pool_or_its_address_space_instances_map_their_own_memory() {
+    let (engine, allocation) = new_engine_with(PoolSettings::OFF).unwrap();
+    assert_eq!(allocation, Allocation::OnDemand(None));
+    assert!(pool_use(&engine).is_none());
+    // 100 000 slots of 4 GiB are more address space than x86-64 has.
+    let (engine, allocation) = new_engine_with(PoolSettings {
+        slots: 100_000,
+        keep_resident: 0,
+    })
+    .unwrap();
+    match &allocation {
+        Allocation::OnDemand(Some(reason)) => assert!(!reason.is_empty()),
+        other => panic!("expected the on-demand fallback, got {other:?}"),
+    }
+    let module = compile(&engine, &parse_wat(VAULT).unwrap(), 1 << 20).unwrap();
+    let prepared = Prepared::new(&engine, &module).unwrap();
+    call(
+        &engine,
+        &prepared,
+        "plant",
+        &[ValRaw::i64(SECRET), ValRaw::i32(1)],
+    );
+    assert_eq!(call(&engine, &prepared, "scan", &[ValRaw::i64(SECRET)]), 0);
+}
+
+#[test]
+fn artifacts_fit_both_allocators() {
+    // The pool does not change compiled code: an artifact serialized by a
+    // pooled engine deserializes in an on-demand one (a backend that could
+    // not reserve its pool maps the cluster's artifacts all the same).
+    let pooled = pooled(4);
+    let (plain, _) = new_engine_with(PoolSettings::OFF).unwrap();
+    assert_eq!(
+        artifacts::engine_key(&pooled),
+        artifacts::engine_key(&plain)
+    );
+    let bytes = compile(&pooled, &parse_wat(VAULT).unwrap(), 1 << 20)
+        .unwrap()
+        .serialize()
+        .unwrap();
+    // SAFETY: bytes this process just serialized with a compatible engine.
+    let module = unsafe { Module::deserialize(&plain, &bytes) }.unwrap();
+    let prepared = Prepared::new(&plain, &module).unwrap();
+    assert_eq!(call(&plain, &prepared, "image", &[]), i32::from(b'i'));
+}

@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""Draws docs/img/oltp.png from benches/oltp.sh's results: one call per
+statement, wasm against PL/pgSQL (median tps ratio) and the components'
+time per statement, for a run of an earlier build ("before") and of this
+one ("after"). Needs matplotlib (pip install matplotlib).
+
+    python3 benches/oltp_chart.py before.csv after.csv [png]
+    (docs/img/oltp.png: benches/results/oltp-before-1f18263.csv and oltp-after.csv)
+
+Each CSV is target/bench/oltp.csv ("case,mode,tps" lines) of one run.
+"""
+import statistics
+import sys
+from collections import defaultdict
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def medians(path):
+    runs = defaultdict(list)
+    with open(path) as f:
+        next(f)
+        for line in f:
+            case, mode, tps = line.strip().split(",")
+            if tps:
+                runs[(case, mode)].append(float(tps))
+    return {k: statistics.median(v) for k, v in runs.items()}
+
+
+before, after = medians(sys.argv[1]), medians(sys.argv[2])
+out = sys.argv[3] if len(sys.argv) > 3 else "docs/img/oltp.png"
+MODES = ["1c-simple", "1c-prepared", "2c-prepared", "1c-new-conn"]
+CORE = [
+    ("add/wasm", "add/plpgsql", "add (WAT)"),
+    ("slugify/wasm-rust", "slugify/plpgsql", "slugify (Rust)"),
+    ("insert/wasm-trigger", "insert/plpgsql-trigger", "INSERT + trigger (Rust)"),
+]
+COMPONENTS = [
+    ("slugify/js-component", "JavaScript component"),
+    ("slugify/py-component", "Python component"),
+]
+
+fig, axes = plt.subplots(1, 2, figsize=(13, 5), gridspec_kw={"width_ratios": [3, 1.4]})
+ax = axes[0]
+width, step = 0.11, 0.26
+ticks, tick_labels = [], []
+for i, (case, base, label) in enumerate(CORE):
+    for j, mode in enumerate(MODES):
+        x = i * 1.25 + (j - 1.5) * step
+        ticks.append(x)
+        tick_labels.append(mode)
+        for k, (runs, colour) in enumerate([(before, "#bbbbbb"), (after, "#3b7dd8")]):
+            b = runs.get((base, mode))
+            t = runs.get((case, mode))
+            if b and t:
+                ax.bar(x + (k - 0.5) * width, t / b, width, color=colour)
+    ax.text(i * 1.25, -0.3, label, ha="center", transform=ax.get_xaxis_transform())
+ax.axhline(1.0, color="black", linewidth=0.8)
+ax.axhline(0.9, color="black", linewidth=0.6, linestyle=":")
+ax.set_xticks(ticks, tick_labels, rotation=60, fontsize=7)
+ax.set_ylabel("tps ÷ PL/pgSQL's (median)")
+ax.set_title("One call per statement: wasm core modules vs PL/pgSQL")
+ax.bar(0, 0, color="#bbbbbb", label="before (per-statement set-up)")
+ax.bar(0, 0, color="#3b7dd8", label="after (pooled instances, functions resolved once)")
+ax.set_ylim(0, 1.25)
+ax.legend(loc="upper left", fontsize=8, ncol=2)
+
+ax = axes[1]
+for i, (case, label) in enumerate(COMPONENTS):
+    for k, (runs, colour) in enumerate([(before, "#bbbbbb"), (after, "#3b7dd8")]):
+        t = runs.get((case, "1c-prepared"))
+        if t:
+            ax.bar(i + (k - 0.5) * 0.35, 1000.0 / t, 0.35, color=colour)
+ax.set_xticks(range(len(COMPONENTS)), [c[1] for c in COMPONENTS], fontsize=8)
+ax.set_ylabel("ms per statement (1 client, prepared)")
+ax.set_title("Components")
+fig.tight_layout()
+fig.savefig(out, dpi=110)
+print(f"wrote {out}")

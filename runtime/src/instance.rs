@@ -4,17 +4,46 @@ use crate::host::{self, Host};
 use crate::limits::{Limits, StoreLimiter};
 use crate::ticker::{self, TICK};
 use crate::types::FuncSig;
+use std::cell::RefCell;
+use std::sync::Arc;
 use wasmtime::{
-    Engine, Func, InstancePre, Linker, Memory, Module, Store, TypedFunc, UpdateDeadline, ValRaw,
+    Engine, Extern, ExternType, Func, InstancePre, Linker, Memory, Module, ModuleExport, Store,
+    TypedFunc, UpdateDeadline, ValRaw, ValType,
 };
 
 const TICK_NANOS: u64 = TICK.as_nanos() as u64;
 
 /// A module with its imports resolved against the host API, once per module
 /// per backend; each [`Instance::from_prepared`] then only creates a store
-/// and instantiates.
+/// and instantiates, and finds its exports by index (looked up by name and
+/// type-checked once here).
 pub struct Prepared<H: Host> {
     pre: InstancePre<StoreState<H>>,
+    /// The memory ABI's exports (SPEC §5), when present with their types.
+    memory: Option<ModuleExport>,
+    alloc: Option<ModuleExport>,
+    free: Option<ModuleExport>,
+    /// Exported functions called so far, with their signatures.
+    funcs: RefCell<Vec<(Box<str>, ModuleExport, Arc<FuncSig>)>>,
+}
+
+/// `name`'s index if the module exports it with a type `fits`.
+fn export_where(
+    module: &Module,
+    name: &str,
+    fits: impl FnOnce(&ExternType) -> bool,
+) -> Option<ModuleExport> {
+    module
+        .get_export(name)
+        .filter(|t| fits(t))
+        .and_then(|_| module.get_export_index(name))
+}
+
+fn func_type_is(t: &ExternType, params: &[ValType], results: &[ValType]) -> bool {
+    let same = |a: &mut dyn ExactSizeIterator<Item = ValType>, b: &[ValType]| {
+        a.len() == b.len() && a.zip(b).all(|(x, y)| ValType::eq(&x, y))
+    };
+    matches!(t, ExternType::Func(f) if same(&mut f.params(), params) && same(&mut f.results(), results))
 }
 
 impl<H: Host> Prepared<H> {
@@ -22,7 +51,43 @@ impl<H: Host> Prepared<H> {
         let mut linker: Linker<StoreState<H>> = Linker::new(engine);
         host::link(&mut linker).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
         let pre = linker.instantiate_pre(module).map_err(classify)?;
-        Ok(Prepared { pre })
+        Ok(Prepared {
+            memory: export_where(module, MEMORY_EXPORT, |t| {
+                matches!(t, ExternType::Memory(_))
+            }),
+            alloc: export_where(module, ALLOC_EXPORT, |t| {
+                func_type_is(t, &[ValType::I32], &[ValType::I32])
+            }),
+            free: export_where(module, FREE_EXPORT, |t| {
+                func_type_is(t, &[ValType::I32, ValType::I32], &[])
+            }),
+            funcs: RefCell::new(Vec::new()),
+            pre,
+        })
+    }
+
+    /// The exported function `name`: its index and numeric signature.
+    fn func(&self, name: &str) -> Result<(ModuleExport, Arc<FuncSig>), RuntimeError> {
+        if let Some((_, index, sig)) = self.funcs.borrow().iter().find(|(n, ..)| &**n == name) {
+            return Ok((*index, sig.clone()));
+        }
+        let module = self.pre.module();
+        let Some(ExternType::Func(ty)) = module.get_export(name) else {
+            return Err(RuntimeError::MissingExport(name.to_string()));
+        };
+        let sig = FuncSig::from_func_type(&ty).ok_or_else(|| {
+            RuntimeError::InvalidModule(format!(
+                "export \"{name}\" uses a type other than i32, i64, f32 or f64"
+            ))
+        })?;
+        let index = module
+            .get_export_index(name)
+            .ok_or_else(|| RuntimeError::MissingExport(name.to_string()))?;
+        let sig = Arc::new(sig);
+        self.funcs
+            .borrow_mut()
+            .push((name.into(), index, sig.clone()));
+        Ok((index, sig))
     }
 }
 
@@ -46,7 +111,7 @@ pub struct StoreState<H> {
 pub struct Instance<H: Host> {
     store: Store<StoreState<H>>,
     func: Func,
-    sig: FuncSig,
+    sig: Arc<FuncSig>,
     slots: usize,
     last_fuel: u64,
     /// Whether a wall-clock limit applies (`timeout_ms` > 0).
@@ -138,23 +203,32 @@ impl<H: Host> Instance<H> {
         store
             .set_fuel(limits.call_fuel())
             .map_err(|e| RuntimeError::Engine(e.to_string()))?;
+        let (index, sig) = prepared.func(export)?;
         let instance = prepared.pre.instantiate(&mut store).map_err(classify)?;
-        let func = instance
-            .get_func(&mut store, export)
+        let mut get = |index: &ModuleExport| instance.get_module_export(&mut store, index);
+        let func = get(&index)
+            .and_then(Extern::into_func)
             .ok_or_else(|| RuntimeError::MissingExport(export.to_string()))?;
-        let sig = FuncSig::from_func_type(&func.ty(&store)).ok_or_else(|| {
-            RuntimeError::InvalidModule(format!(
-                "export \"{export}\" uses a type other than i32, i64, f32 or f64"
-            ))
-        })?;
+        let memory = prepared
+            .memory
+            .as_ref()
+            .and_then(&mut get)
+            .and_then(Extern::into_memory);
+        let alloc = prepared
+            .alloc
+            .as_ref()
+            .and_then(&mut get)
+            .and_then(Extern::into_func);
+        let free = prepared
+            .free
+            .as_ref()
+            .and_then(&mut get)
+            .and_then(Extern::into_func);
+        // The types were checked in `Prepared::new`; `typed` checks again
+        // (a comparison of type indices) and cannot fail here.
+        let alloc = alloc.and_then(|f| f.typed::<i32, i32>(&store).ok());
+        let free = free.and_then(|f| f.typed::<(i32, i32), ()>(&store).ok());
         let slots = sig.params.len().max(sig.results.len());
-        let memory = instance.get_memory(&mut store, MEMORY_EXPORT);
-        let alloc = instance
-            .get_typed_func::<i32, i32>(&mut store, ALLOC_EXPORT)
-            .ok();
-        let free = instance
-            .get_typed_func::<(i32, i32), ()>(&mut store, FREE_EXPORT)
-            .ok();
         Ok(Instance {
             store,
             func,

@@ -5,36 +5,7 @@
 
 use pg_wasm_runtime::*;
 
-/// `plant(secret, pages)`: grows memory, writes `secret` every 512 bytes of
-/// all of it. `scan(secret)`: how many aligned words hold it. `size()`:
-/// memory pages.
-const VAULT: &str = r#"(module
-  (memory (export "memory") 1)
-  (data (i32.const 16) "image")
-  (func (export "plant") (param $s i64) (param $pages i32) (result i32)
-    (local $a i32) (local $end i32)
-    (drop (memory.grow (local.get $pages)))
-    (local.set $end (i32.mul (memory.size) (i32.const 65536)))
-    (local.set $a (i32.const 64))
-    (block $done (loop $l
-      (br_if $done (i32.ge_u (local.get $a) (local.get $end)))
-      (i64.store (local.get $a) (local.get $s))
-      (local.set $a (i32.add (local.get $a) (i32.const 512)))
-      (br $l)))
-    ;; the image's bytes are overwritten too
-    (i64.store (i32.const 16) (local.get $s))
-    (memory.size))
-  (func (export "scan") (param $s i64) (result i32)
-    (local $a i32) (local $end i32) (local $k i32)
-    (local.set $end (i32.mul (memory.size) (i32.const 65536)))
-    (block $done (loop $l
-      (br_if $done (i32.ge_u (local.get $a) (local.get $end)))
-      (if (i64.eq (i64.load (local.get $a)) (local.get $s))
-        (then (local.set $k (i32.add (local.get $k) (i32.const 1)))))
-      (local.set $a (i32.add (local.get $a) (i32.const 8)))
-      (br $l)))
-    (local.get $k))
-  (func (export "image") (result i32) (i32.load8_u (i32.const 16))))"#;
+const VAULT: &str = include_str!("../../guest-examples/wat/vault.wat");
 
 const SECRET: i64 = 0x5EC2_E7C0_FFEE_1234;
 
@@ -76,6 +47,7 @@ fn a_reused_slot_holds_the_image_and_nothing_else() {
             &[ValRaw::i64(SECRET), ValRaw::i32(pages)],
         );
         assert_eq!(size, 1 + pages);
+        assert_eq!(call(&engine, &prepared, "pages", &[]), 1);
         assert_eq!(call(&engine, &prepared, "scan", &[ValRaw::i64(SECRET)]), 0);
         assert_eq!(call(&engine, &prepared, "image", &[]), i32::from(b'i'));
     }

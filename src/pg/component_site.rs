@@ -193,7 +193,16 @@ pub fn bind(def: &FunctionDef, module: &str, export: &str) -> Result<Bound> {
     let found = loaded.info.export(export).ok_or_else(|| {
         PgWasmError::invalid_function(
             format!("wasm component \"{module}\" has no export \"{export}\""),
-            Some(format!("function {} refers to \"{target}\"", def.name)),
+            Some(format!(
+                "Its exports: {}.",
+                loaded
+                    .info
+                    .exports
+                    .iter()
+                    .map(|e| e.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
         )
     })?;
     check_signature(def, found, &target)?;

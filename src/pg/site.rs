@@ -2,7 +2,6 @@
 //! component's ([`ComponentSite`]), decided once when the site is prepared.
 
 use super::call_site::CallSite;
-use super::component;
 use super::component_site::{self, ComponentSite};
 use super::fn_cache::{self, Target};
 use super::function::FunctionDef;
@@ -90,29 +89,11 @@ impl Site {
 }
 
 /// The validator's full check of a function bound to a component's
-/// export; `None` when `def` is not bound to a component.
+/// export (the call sites' own, `component_site::bind`); `None` when `def`
+/// is not bound to a component.
 pub fn validate_component(def: &FunctionDef) -> Result<Option<()>> {
     let Some((module, export)) = fn_cache::component_export(def)? else {
         return Ok(None);
     };
-    let (loaded, meta) = component::loaded(module)?;
-    def.check_module_owner(&meta)?;
-    let target = format!("{module}.{export}");
-    let found = loaded.info.export(export).ok_or_else(|| {
-        PgWasmError::invalid_function(
-            format!("wasm component \"{module}\" has no export \"{export}\""),
-            Some(format!(
-                "Its exports: {}.",
-                loaded
-                    .info
-                    .exports
-                    .iter()
-                    .map(|e| e.name())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )),
-        )
-    })?;
-    component_site::check_signature(def, found, &target)?;
-    Ok(Some(()))
+    component_site::bind(def, module, export).map(|_| Some(()))
 }

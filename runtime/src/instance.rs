@@ -24,8 +24,11 @@ pub struct Prepared<H: Host> {
     alloc: Option<ModuleExport>,
     free: Option<ModuleExport>,
     /// Exported functions called so far, with their signatures.
-    funcs: RefCell<Vec<(Box<str>, ModuleExport, Arc<FuncSig>)>>,
+    funcs: RefCell<Vec<PreparedFunc>>,
 }
+
+/// An exported function's name, index and numeric signature.
+type PreparedFunc = (Box<str>, ModuleExport, Arc<FuncSig>);
 
 /// `name`'s index if the module exports it with a type `fits`.
 fn export_where(

@@ -28,6 +28,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 static ENGINE: OnceCell<Engine> = OnceCell::new();
 static ALLOCATION: OnceCell<Allocation> = OnceCell::new();
 static EPOCH: AtomicU64 = AtomicU64::new(1);
+static RELATIONS: AtomicU64 = AtomicU64::new(1);
 static TABLE_OID: AtomicU32 = AtomicU32::new(0);
 static CALLBACK: OnceCell<()> = OnceCell::new();
 static XACT: AtomicU64 = AtomicU64::new(1);
@@ -58,6 +59,14 @@ pub fn engine() -> Result<&'static Engine> {
 /// The allocator the backend's engine has, once it has one.
 pub fn allocation() -> Option<&'static Allocation> {
     ALLOCATION.get()
+}
+
+/// Changes at every relcache invalidation of any relation (a composite
+/// type's columns changed, say): what was resolved against a row type is
+/// checked again (`fn_cache`).
+#[inline]
+pub fn relations_epoch() -> u64 {
+    RELATIONS.load(Ordering::Relaxed)
 }
 
 /// Changes whenever `wasm.module` may have changed. Call sites compare it on
@@ -102,6 +111,7 @@ unsafe extern "C-unwind" fn on_xact_end(
 
 unsafe extern "C-unwind" fn on_relcache_invalidation(_arg: pg_sys::Datum, relid: pg_sys::Oid) {
     // No PostgreSQL calls here: this runs inside invalidation processing.
+    RELATIONS.fetch_add(1, Ordering::Relaxed);
     let ours = TABLE_OID.load(Ordering::Relaxed);
     if relid == pg_sys::InvalidOid || relid.to_u32() == ours {
         EPOCH.fetch_add(1, Ordering::Relaxed);

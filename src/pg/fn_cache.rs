@@ -8,7 +8,10 @@
 //!   PL/pgSQL checks; read from the syscache, no catalog scan), so CREATE OR
 //!   REPLACE, ALTER FUNCTION ... OWNER TO or a drop and re-create is seen;
 //! - no module changed since ([`cache::epoch`], bumped by the invalidation
-//!   every writer of `wasm.module` sends: load, replace, unload, configure);
+//!   every writer of `wasm.module` sends: load, replace, unload, configure),
+//!   and no relation either ([`cache::relations_epoch`]: a component's
+//!   signature check reads composite types' columns, and ALTER TYPE sends
+//!   no pg_proc change);
 //! - the function's owner may still use the module (role memberships can
 //!   change without either: checked again each time, a cached lookup).
 //!
@@ -49,11 +52,11 @@ pub enum Target {
     Component(Bound),
 }
 
-/// The entries, all made under one [`cache::epoch`]: when a module
-/// changes they all go (so none keeps replaced code alive).
+/// The entries, all made under one module epoch and one relations epoch:
+/// when a module changes they all go (so none keeps replaced code alive).
 #[derive(Default)]
 struct Functions {
-    epoch: u64,
+    epochs: (u64, u64),
     entries: HashMap<pg_sys::Oid, Rc<Entry>>,
 }
 
@@ -93,12 +96,13 @@ pub fn lookup(fn_oid: pg_sys::Oid) -> Result<Rc<Entry>> {
     unsafe { pg_sys::AcceptInvalidationMessages() };
     cache::watch()?;
     let epoch = cache::epoch();
+    let epochs = (epoch, cache::relations_epoch());
     let (xmin, tid) = row_version(fn_oid)?;
     let known = FUNCTIONS.with(|f| {
         let mut f = f.borrow_mut();
-        if f.epoch != epoch {
+        if f.epochs != epochs {
             f.entries.clear();
-            f.epoch = epoch;
+            f.epochs = epochs;
         }
         f.entries.get(&fn_oid).cloned()
     });
@@ -127,8 +131,8 @@ pub fn lookup(fn_oid: pg_sys::Oid) -> Result<Rc<Entry>> {
         FUNCTIONS.with(|f| {
             let mut f = f.borrow_mut();
             // Resolving may have processed invalidations: only an entry
-            // made under the table's epoch goes in.
-            if f.epoch != epoch {
+            // made under the table's epochs goes in.
+            if f.epochs != epochs || (cache::epoch(), cache::relations_epoch()) != epochs {
                 return;
             }
             if f.entries.len() >= MAX_ENTRIES {

@@ -35,6 +35,13 @@ CREATE FUNCTION sku_parts(sku text, OUT family text, OUT num int)
 SELECT * FROM sku_parts('QRS-0042');
 CREATE FUNCTION sku_row(text) RETURNS skus LANGUAGE wasm AS 'orders.split-sku';
 SELECT (sku_row('JKL-0001')).*;
+-- the type changes after the backend resolved the function: the next
+-- statement checks the signature again, and again after it changes back
+ALTER TABLE skus ADD COLUMN note text;
+SELECT (sku_row('JKL-0001')).*;
+\echo :LAST_ERROR_SQLSTATE
+ALTER TABLE skus DROP COLUMN note;
+SELECT (sku_row('JKL-0001')).*;
 CREATE FUNCTION bad_parts(sku text, OUT family text) LANGUAGE wasm AS 'orders.split-sku';
 CREATE FUNCTION bad_parts(sku text, OUT family text, OUT num bigint)
   LANGUAGE wasm AS 'orders.split-sku';

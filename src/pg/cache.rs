@@ -25,8 +25,8 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-static ENGINE: OnceCell<Engine> = OnceCell::new();
-static ALLOCATION: OnceCell<Allocation> = OnceCell::new();
+/// The backend's engine and the allocator it ended up with.
+static ENGINE: OnceCell<(Engine, Allocation)> = OnceCell::new();
 static EPOCH: AtomicU64 = AtomicU64::new(1);
 static RELATIONS: AtomicU64 = AtomicU64::new(1);
 static TABLE_OID: AtomicU32 = AtomicU32::new(0);
@@ -37,14 +37,12 @@ static XACT_CALLBACK: OnceCell<()> = OnceCell::new();
 /// The backend's engine, created on first use (never in the postmaster),
 /// with its epoch ticker running so calls can be cancelled and timed out.
 pub fn engine() -> Result<&'static Engine> {
-    let engine = ENGINE.get_or_try_init(|| {
-        let (engine, allocation) =
-            pg_wasm_runtime::new_engine_with(guc::pool_settings()).in_module("(engine)")?;
-        if let Allocation::OnDemand(Some(reason)) = &allocation {
+    let (engine, _) = ENGINE.get_or_try_init(|| {
+        let made = pg_wasm_runtime::new_engine_with(guc::pool_settings()).in_module("(engine)")?;
+        if let Allocation::OnDemand(Some(reason)) = &made.1 {
             pgrx::log!("pg_wasm: no instance pool in this backend, instances map their own memory: {reason}");
         }
-        let _ = ALLOCATION.set(allocation);
-        Ok::<_, PgWasmError>(engine)
+        Ok::<_, PgWasmError>(made)
     })?;
     // Once per process; later calls only read a OnceLock.
     pg_wasm_runtime::start_ticker(engine).map_err(PgWasmError::Internal)?;
@@ -58,7 +56,7 @@ pub fn engine() -> Result<&'static Engine> {
 
 /// The allocator the backend's engine has, once it has one.
 pub fn allocation() -> Option<&'static Allocation> {
-    ALLOCATION.get()
+    ENGINE.get().map(|(_, allocation)| allocation)
 }
 
 /// Changes at every relcache invalidation of any relation (a composite

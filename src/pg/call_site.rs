@@ -69,7 +69,7 @@ impl CallSite {
         def: &FunctionDef,
         r: &Resolved,
     ) -> Result<Self> {
-        let host = PgHost::new(r.target.clone(), r.settings.allow_spi, def.read_only());
+        let host = PgHost::new(r.target.clone(), r.settings().allow_spi, def.read_only());
         let failure = host.failure_slot();
         let prepared = r.module.prepared(&r.target)?;
         let instance =

@@ -32,19 +32,26 @@ pub struct Resolved {
     pub module: Rc<Compiled>,
     pub export: String,
     pub shape: Shape,
-    /// The module's settings (`wasm.configure`); the limits they give
-    /// also depend on the session's settings, so they are worked out per
-    /// call site ([`Resolved::limits`]).
-    pub settings: catalog::Settings,
-    /// The module a function's owner must be allowed to use (checked again
-    /// at every preparation: a role's memberships change without touching
+    /// The module's row: its settings (`wasm.configure`), and its owner,
+    /// whom the function's owner must be allowed to use (checked again at
+    /// every preparation: a role's memberships change without touching
     /// pg_proc); `None` for inline bodies.
     pub module_meta: Option<catalog::ModuleMeta>,
 }
 
 impl Resolved {
+    /// The module's settings; an inline body has none of its own.
+    pub fn settings(&self) -> catalog::Settings {
+        self.module_meta
+            .as_ref()
+            .map(|m| m.settings)
+            .unwrap_or_default()
+    }
+
+    /// The limits of a new instance: the module's settings within the
+    /// session's, which may have changed since the function was resolved.
     pub fn limits(&self) -> Limits {
-        self.settings.effective()
+        self.settings().effective()
     }
 }
 
@@ -209,7 +216,6 @@ impl FunctionDef {
             module,
             export,
             shape,
-            settings: module_meta.as_ref().map(|m| m.settings).unwrap_or_default(),
             module_meta,
         })
     }

@@ -40,7 +40,8 @@ STAMP = @echo "== $@: start at $$(( $$(date +%s) - $(START) )) s ($$(date +%T))"
 PG_REGRESS = /usr/lib/postgresql/15/lib/pgxs/src/test/regress/pg_regress
 REGRESS_TESTS = $(sort $(basename $(notdir $(wildcard tests/pg_regress/sql/*.sql))))
 
-.PHONY: demo test test-standalone setup install guests cluster stop package test-package test-citus \
+# (engines: the JavaScript engine, built to Wasm; runtime/ embeds it)
+.PHONY: demo test test-standalone setup engines install guests cluster stop package test-package test-citus \
         test-runtime test-pg test-regress test-client bench lint
 
 demo: install guests cluster
@@ -63,6 +64,11 @@ test-also-%: guests
 setup:
 	scripts/setup.sh
 
+# pg_wasm's JavaScript engine (QuickJS-ng to Wasm), embedded by runtime/:
+# every Rust build needs it first.
+engines: setup
+	engines/javascript/build.sh
+
 # The repository stands on its own: no tracked file points outside it.
 test-standalone:
 	scripts/check-standalone.sh
@@ -76,7 +82,7 @@ define install_extension
 	install -m 644 $(FROZEN_SQL) $$($(PG_CONFIG) --sharedir)/extension/
 endef
 
-install: setup
+install: engines
 	$(STAMP)
 	$(install_extension)
 
@@ -100,13 +106,13 @@ stop:
 
 # Tier 0: the sandbox without a server, and the Rust SDK's own readers and
 # writers (natively).
-test-runtime:
+test-runtime: engines
 	$(STAMP)
 	cargo test --release -p pg_wasm_runtime -p pg-wasm-json
 	cargo test --manifest-path sdk/rust/pg-wasm-guest/Cargo.toml --no-default-features --features json
 
 # Tier 1: #[pg_test] inside a backend (pgrx runs its own cluster as postgres).
-test-pg: setup
+test-pg: engines
 	$(STAMP)
 	mkdir -p target/pgrx-test-data && chown postgres target/pgrx-test-data
 	cargo pgrx test --release pg$(PG) --runas postgres --pgdata $(CURDIR)/target/pgrx-test-data/pg$(PG)
@@ -129,7 +135,7 @@ test-client: cluster
 	  || { echo "a backend crashed (server log above)"; exit 1; }
 
 # A Debian package for PostgreSQL $(PG) (target/package/*.deb).
-package: setup
+package: engines
 	scripts/package.sh
 
 # Installs the package with apt-get into Debian's PostgreSQL 15 (the only
@@ -175,7 +181,7 @@ bench: install guests cluster
 	benches/components.sh
 	benches/oltp.sh
 
-lint: test-standalone
+lint: test-standalone engines
 	python3 scripts/unify-features.py --check
 	cargo fmt --all -- --check
 	cargo clippy --release --workspace --all-targets -- -D warnings

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing to build and run pg_wasm on Debian 12: PostgreSQL 15
-# server and headers, clang, sudo, the guest toolchains, cargo-pgrx 0.18.1,
+# server and headers, clang, sudo, the guest toolchains, clang-19 with
+# wasi-libc (the JavaScript engine), cargo-pgrx 0.18.1,
 # PostgreSQL $PG when it is another version (scripts/postgres.sh), and pgrx's
 # configuration for it. Idempotent: each step checks before acting.
 set -euo pipefail
@@ -9,7 +10,8 @@ PG=${PG:-15}
 PGRX_VERSION=0.18.1
 
 packages=(postgresql-15 postgresql-server-dev-15 postgresql-plpython3-15 libclang-dev clang sudo lld
-          rustc-web cargo-web rust-web-src lld-19)
+          rustc-web cargo-web rust-web-src lld-19
+          clang-19 libclang-rt-19-dev-wasm32 wasi-libc)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -12,7 +12,9 @@ const MAX_BACKTRACE_FRAMES: usize = 20;
 /// Largest Wasm stack a guest may use. PostgreSQL's own stack check
 /// (`max_stack_depth`, 2 MB by default) runs on the same thread, so the guest
 /// gets a bounded slice and deep recursion traps instead of overflowing.
-const MAX_WASM_STACK: usize = 512 * 1024;
+/// 1 MiB: the JavaScript engine's own recursion check (its C stack,
+/// engines/javascript/build.sh) must fire well before this one does.
+const MAX_WASM_STACK: usize = 1024 * 1024;
 
 /// The largest linear memory a pooled slot holds: every 32-bit memory fits
 /// (a 64-bit one may not grow past it). Slots are address space reserved

@@ -8,7 +8,7 @@ use std::cell::RefCell;
 use std::sync::Arc;
 use wasmtime::{
     Engine, Extern, ExternType, Func, InstancePre, Linker, Memory, Module, ModuleExport, Store,
-    TypedFunc, UpdateDeadline, ValRaw, ValType,
+    TypedFunc, UpdateDeadline, ValRaw, ValType, WasmParams, WasmResults,
 };
 
 const TICK_NANOS: u64 = TICK.as_nanos() as u64;
@@ -51,8 +51,23 @@ fn func_type_is(t: &ExternType, params: &[ValType], results: &[ValType]) -> bool
 
 impl<H: Host> Prepared<H> {
     pub fn new(engine: &Engine, module: &Module) -> Result<Self, RuntimeError> {
+        Self::linked(engine, module, false)
+    }
+
+    /// For pg_wasm's own JavaScript engine ([`crate::javascript`]): the host
+    /// API and the clock and file stubs wasi-libc needs. Never for a user's
+    /// module (those may import nothing but the host API).
+    pub fn javascript(engine: &Engine, module: &Module) -> Result<Self, RuntimeError> {
+        Self::linked(engine, module, true)
+    }
+
+    fn linked(engine: &Engine, module: &Module, wasi_stubs: bool) -> Result<Self, RuntimeError> {
         let mut linker: Linker<StoreState<H>> = Linker::new(engine);
         host::link(&mut linker).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
+        if wasi_stubs {
+            crate::javascript::link_wasi_stubs(&mut linker)
+                .map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
+        }
         let pre = linker.instantiate_pre(module).map_err(classify)?;
         Ok(Prepared {
             memory: export_where(module, MEMORY_EXPORT, |t| {
@@ -113,6 +128,8 @@ pub struct StoreState<H> {
 /// fuel reset plus the Wasm call itself; nothing here allocates per call.
 pub struct Instance<H: Host> {
     store: Store<StoreState<H>>,
+    /// For exports other than the bound one ([`Instance::call_export`]).
+    instance: wasmtime::Instance,
     func: Func,
     sig: Arc<FuncSig>,
     slots: usize,
@@ -234,6 +251,7 @@ impl<H: Host> Instance<H> {
         let slots = sig.params.len().max(sig.results.len());
         Ok(Instance {
             store,
+            instance,
             func,
             sig,
             slots,
@@ -373,6 +391,24 @@ impl<H: Host> Instance<H> {
     pub fn call_after_writes(&mut self, buf: &mut [ValRaw]) -> Result<u64, RuntimeError> {
         let fuel = self.store.data().limiter.limits.call_fuel();
         self.call_inner(buf, fuel)
+    }
+
+    /// Calls another export than the bound one, by name, with the fuel and
+    /// deadline of a call of its own (the JavaScript engine's set-up calls;
+    /// not for per-row use: the export is looked up each time).
+    pub fn call_export<P: WasmParams, R: WasmResults>(
+        &mut self,
+        name: &str,
+        params: P,
+    ) -> Result<R, RuntimeError> {
+        let func = self
+            .instance
+            .get_typed_func::<P, R>(&mut self.store, name)
+            .map_err(|_| RuntimeError::MissingExport(name.to_string()))?;
+        let fuel = self.refuel();
+        let result = func.call(&mut self.store, params);
+        self.last_fuel = fuel - self.store.get_fuel().unwrap_or(0);
+        result.map_err(classify)
     }
 
     /// Fuel used by the last call, whether it succeeded or not.

@@ -13,6 +13,7 @@ mod error;
 mod guest_memory;
 mod host;
 mod instance;
+pub mod javascript;
 pub mod json_cost;
 mod limits;
 mod module;

@@ -1,0 +1,493 @@
+/*
+ * pg_wasm's JavaScript engine: QuickJS-ng built as a Wasm reactor, with the
+ * few entry points the host (runtime/src/javascript.rs) calls.
+ *
+ * One instance runs one SQL function: `pgjs_define` compiles its body once
+ * per instance, `pgjs_call` calls it with arguments the host encoded (see
+ * "Arguments" below) and returns the result in the core ABI's form
+ * (`ptr << 32 | len`, SPEC §5), so the extension reads it like any wasm
+ * function's result. The instance's only imports are the host API
+ * (`pg.log`, `pg.query`) and the clock and stubs wasi-libc needs.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "quickjs.h"
+
+#define IMPORT(m, n) __attribute__((import_module(m), import_name(n)))
+#define EXPORT(n) __attribute__((export_name(n)))
+
+IMPORT("pg", "log") void pg_log(int32_t level, const char *ptr, int32_t len);
+IMPORT("pg", "query")
+int64_t pg_query(const char *sql, int32_t sql_len, const char *params, int32_t params_len);
+
+/* The prelude: plv8's API on top of the two natives below (prelude.js,
+ * turned into a C string by the build). */
+#include "prelude.h"
+
+static JSRuntime *rt;
+static JSContext *ctx;
+/* The function this instance runs, and the prelude's adapters. */
+static JSValue fn;
+static JSValue call_set;     /* (f, args) -> rows: SETOF */
+static JSValue call_trigger; /* (f, event JSON) -> decision JSON */
+
+/* What the host reads after a call: a result string QuickJS owns until the
+ * host frees it, or bytes of our own. */
+static const char *pending_cstr;
+static uint8_t *out;
+static size_t out_cap;
+
+/* Result lengths with a meaning of their own (SPEC §5 uses u32::MAX for
+ * NULL; the next value down says "exception", see `fail`). */
+#define LEN_NULL 0xFFFFFFFFu
+#define LEN_EXCEPTION 0xFFFFFFFEu
+
+static int64_t packed(const void *ptr, uint32_t len) {
+    return (int64_t)(((uint64_t)(uintptr_t)ptr << 32) | len);
+}
+
+static uint8_t *out_reserve(size_t n) {
+    if (n > out_cap) {
+        size_t cap = out_cap ? out_cap : 256;
+        while (cap < n) cap *= 2;
+        uint8_t *p = realloc(out, cap);
+        if (!p) return NULL;
+        out = p;
+        out_cap = cap;
+    }
+    return out;
+}
+
+/* ---- the natives the prelude wraps ---- */
+
+/* __pgjs_native.log(level 0..4, message) */
+static JSValue native_log(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv) {
+    int32_t level = 3;
+    size_t len;
+    if (argc < 2 || JS_ToInt32(c, &level, argv[0])) return JS_EXCEPTION;
+    const char *msg = JS_ToCStringLen(c, &len, argv[1]);
+    if (!msg) return JS_EXCEPTION;
+    pg_log(level, msg, (int32_t)len);
+    JS_FreeCString(c, msg);
+    return JS_UNDEFINED;
+}
+
+/* __pgjs_native.query(sql, params JSON) -> rows JSON */
+static JSValue native_query(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv) {
+    size_t sql_len, params_len;
+    if (argc < 2) return JS_ThrowTypeError(c, "query needs SQL and parameters");
+    const char *sql = JS_ToCStringLen(c, &sql_len, argv[0]);
+    if (!sql) return JS_EXCEPTION;
+    const char *params = JS_ToCStringLen(c, &params_len, argv[1]);
+    if (!params) {
+        JS_FreeCString(c, sql);
+        return JS_EXCEPTION;
+    }
+    int64_t r = pg_query(sql, (int32_t)sql_len, params, (int32_t)params_len);
+    JS_FreeCString(c, sql);
+    JS_FreeCString(c, params);
+    char *rows = (char *)(uintptr_t)(uint32_t)((uint64_t)r >> 32);
+    uint32_t rows_len = (uint32_t)r;
+    JSValue s = JS_NewStringLen(c, rows, rows_len);
+    free(rows);
+    return s;
+}
+
+/* ---- memory the host writes into (SPEC §5) ---- */
+
+EXPORT("pg_wasm_alloc") void *pg_wasm_alloc(int32_t len) {
+    /* One spare byte: QuickJS wants sources and JSON NUL-terminated. */
+    uint8_t *p = malloc((size_t)len + 1);
+    if (p) p[len] = 0;
+    return p;
+}
+
+/* Frees what the host got from us: a result string, or memory it had
+ * from pg_wasm_alloc. */
+EXPORT("pg_wasm_free") void pg_wasm_free(void *ptr, int32_t len) {
+    (void)len;
+    if (!ptr) return;
+    if (ptr == pending_cstr) {
+        JS_FreeCString(ctx, pending_cstr);
+        pending_cstr = NULL;
+    } else if (ptr != out) {
+        free(ptr);
+    }
+}
+
+/* ---- set-up ---- */
+
+static JSValue global_fn(const char *name) {
+    JSValue g = JS_GetGlobalObject(ctx);
+    JSValue f = JS_GetPropertyStr(ctx, g, name);
+    JS_FreeValue(ctx, g);
+    return f;
+}
+
+/* Creates the runtime and context and runs the prelude. Called once, before
+ * the instance's memory becomes the engine's pre-initialized image; returns
+ * 0, or -1 if the prelude failed (a bug). */
+EXPORT("pgjs_init") int32_t pgjs_init(void) {
+    if (rt) return 0;
+    rt = JS_NewRuntime();
+    if (!rt) return -1;
+    ctx = JS_NewContext(rt);
+    if (!ctx) return -1;
+    /* QuickJS checks its C stack against this (patched in for WASI by the
+     * build, see build.sh): deep JavaScript recursion is a RangeError the
+     * function can catch, not a trap. */
+    JS_SetMaxStackSize(rt, PGJS_STACK_LIMIT);
+    JSValue native = JS_NewObject(ctx);
+    JS_SetPropertyStr(ctx, native, "log", JS_NewCFunction(ctx, native_log, "log", 2));
+    JS_SetPropertyStr(ctx, native, "query", JS_NewCFunction(ctx, native_query, "query", 2));
+    JSValue g = JS_GetGlobalObject(ctx);
+    JS_SetPropertyStr(ctx, g, "__pgjs_native", native);
+    JS_FreeValue(ctx, g);
+    JSValue r = JS_Eval(ctx, pgjs_prelude, sizeof(pgjs_prelude) - 1, "<pg_wasm prelude>",
+                        JS_EVAL_TYPE_GLOBAL);
+    if (JS_IsException(r)) return -1;
+    JS_FreeValue(ctx, r);
+    call_set = global_fn("__pgjs_call_set");
+    call_trigger = global_fn("__pgjs_call_trigger");
+    fn = JS_UNDEFINED;
+    return 0;
+}
+
+/* Each instance starts from the same image: reseed Math.random from the
+ * host's randomness so no two instances share a sequence. */
+EXPORT("pgjs_seed") void pgjs_seed(int64_t seed) {
+    JSValue f = global_fn("__pgjs_seed");
+    JSValue arg = JS_NewFloat64(ctx, (double)(seed & 0xFFFFFFFFFFFFF));
+    JSValue r = JS_Call(ctx, f, JS_UNDEFINED, 1, &arg);
+    JS_FreeValue(ctx, r);
+    JS_FreeValue(ctx, arg);
+    JS_FreeValue(ctx, f);
+}
+
+/* ---- errors ---- */
+
+static void put_u32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+
+/* The pending exception as `u32 len, message, u32 len, stack`, returned
+ * with LEN_EXCEPTION. */
+static int64_t fail(void) {
+    JSValue exc = JS_GetException(ctx);
+    size_t mlen = 0, slen = 0;
+    const char *msg = JS_ToCStringLen(ctx, &mlen, exc);
+    const char *stack = NULL;
+    if (JS_IsObject(exc)) {
+        JSValue st = JS_GetPropertyStr(ctx, exc, "stack");
+        if (JS_IsString(st)) stack = JS_ToCStringLen(ctx, &slen, st);
+        JS_FreeValue(ctx, st);
+    }
+    if (!msg) {
+        /* Converting the exception threw too (or memory ran out). */
+        JS_FreeValue(ctx, JS_GetException(ctx));
+        msg = NULL;
+        mlen = 0;
+    }
+    uint8_t *p = out_reserve(8 + mlen + slen);
+    if (!p) {
+        if (msg) JS_FreeCString(ctx, msg);
+        if (stack) JS_FreeCString(ctx, stack);
+        JS_FreeValue(ctx, exc);
+        return packed(NULL, LEN_EXCEPTION);
+    }
+    put_u32(p, (uint32_t)mlen);
+    if (mlen) memcpy(p + 4, msg, mlen);
+    put_u32(p + 4 + mlen, (uint32_t)slen);
+    if (slen) memcpy(p + 8 + mlen, stack, slen);
+    if (msg) JS_FreeCString(ctx, msg);
+    if (stack) JS_FreeCString(ctx, stack);
+    JS_FreeValue(ctx, exc);
+    return packed(p, LEN_EXCEPTION);
+}
+
+/* ---- defining the function ---- */
+
+/* Compiles `src` (a function expression the host built around the body,
+ * NUL-terminated at src[len]) and keeps it as this instance's function.
+ * `name` (NUL-terminated) names the script in stacks. Returns 0 with
+ * length 0 on success, or an exception (a SyntaxError with its line). */
+EXPORT("pgjs_define")
+int64_t pgjs_define(const char *src, int32_t len, const char *name, int32_t name_len) {
+    (void)name_len;
+    JSValue f = JS_Eval(ctx, src, (size_t)len, name, JS_EVAL_TYPE_GLOBAL);
+    free((void *)src);
+    free((void *)name);
+    if (JS_IsException(f)) return fail();
+    if (!JS_IsFunction(ctx, f)) {
+        JS_FreeValue(ctx, f);
+        JS_ThrowTypeError(ctx, "the function body did not compile to a function");
+        return fail();
+    }
+    JS_FreeValue(ctx, fn);
+    fn = f;
+    return packed(NULL, 0);
+}
+
+/* Compiles a body only, for the validator: like `pgjs_define` but keeps
+ * nothing. */
+EXPORT("pgjs_check")
+int64_t pgjs_check(const char *src, int32_t len, const char *name, int32_t name_len) {
+    (void)name_len;
+    JSValue f = JS_Eval(ctx, src, (size_t)len, name, JS_EVAL_TYPE_GLOBAL | JS_EVAL_FLAG_COMPILE_ONLY);
+    free((void *)src);
+    free((void *)name);
+    if (JS_IsException(f)) return fail();
+    JS_FreeValue(ctx, f);
+    return packed(NULL, 0);
+}
+
+/* ---- arguments ----
+ * The host writes the arguments as one record, each value a tag byte and
+ * its payload (little-endian, unaligned):
+ *   0 NULL        1 bool (u8)      2 int32         3 float64
+ *   4 string (u32 len, UTF-8)      5 JSON (u32 len, parsed)
+ *   6 Date (float64 ms since 1970) 7 bytes (u32 len, a Uint8Array)
+ *   8 number from text (u32 len)   9 int64 (a Number, as plv8 gives int8) */
+
+static uint32_t get_u32(const uint8_t *p) {
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* Decodes one value at *pp (end at `end`); JS_EXCEPTION on a bad record. */
+static JSValue decode(const uint8_t **pp, const uint8_t *end) {
+    const uint8_t *p = *pp;
+    if (p >= end) return JS_ThrowInternalError(ctx, "pg_wasm: argument record too short");
+    uint8_t tag = *p++;
+    JSValue v;
+    switch (tag) {
+    case 0: v = JS_NULL; break;
+    case 1:
+        if (end - p < 1) goto short_rec;
+        v = JS_NewBool(ctx, *p != 0);
+        p += 1;
+        break;
+    case 2: {
+        int32_t i;
+        if (end - p < 4) goto short_rec;
+        memcpy(&i, p, 4);
+        v = JS_NewInt32(ctx, i);
+        p += 4;
+        break;
+    }
+    case 3:
+    case 6: {
+        double d;
+        if (end - p < 8) goto short_rec;
+        memcpy(&d, p, 8);
+        v = tag == 3 ? JS_NewFloat64(ctx, d) : JS_NewDate(ctx, d);
+        p += 8;
+        break;
+    }
+    case 9: {
+        int64_t i;
+        if (end - p < 8) goto short_rec;
+        memcpy(&i, p, 8);
+        v = JS_NewInt64(ctx, i);
+        p += 8;
+        break;
+    }
+    case 4:
+    case 5:
+    case 7:
+    case 8: {
+        if (end - p < 4) goto short_rec;
+        uint32_t n = get_u32(p);
+        p += 4;
+        if ((size_t)(end - p) < n) goto short_rec;
+        if (tag == 4) {
+            v = JS_NewStringLen(ctx, (const char *)p, n);
+        } else if (tag == 7) {
+            v = JS_NewUint8ArrayCopy(ctx, p, n);
+        } else {
+            /* JSON and numbers need a NUL after them: copy. */
+            char *tmp = malloc(n + 1);
+            if (!tmp) return JS_ThrowOutOfMemory(ctx);
+            memcpy(tmp, p, n);
+            tmp[n] = 0;
+            if (tag == 5) {
+                v = JS_ParseJSON(ctx, tmp, n, "<argument>");
+            } else {
+                char *endp;
+                v = JS_NewFloat64(ctx, strtod(tmp, &endp));
+            }
+            free(tmp);
+        }
+        p += n;
+        break;
+    }
+    default:
+        return JS_ThrowInternalError(ctx, "pg_wasm: unknown argument tag %d", tag);
+    }
+    *pp = p;
+    return v;
+short_rec:
+    return JS_ThrowInternalError(ctx, "pg_wasm: argument record too short");
+}
+
+/* ---- results ----
+ * `kind` says what the SQL result type wants:
+ *   0 void   1 bool   2 integer   3 float   4 text (String(v), a Date as ISO
+ *   8601)    5 JSON (JSON.stringify)   6 bytes (Uint8Array, ArrayBuffer or
+ *   string)
+ * plus 16 for SETOF (the rows as a JSON array) and 32 for a trigger (the
+ * argument is the event JSON, the result the decision JSON, SPEC §6).
+ * Scalars (1-3) come back as 9 bytes of our own: a tag (0 NULL, 1 bool,
+ * 3 float64, 9 int64) and the value. Everything else is the bytes of a
+ * string QuickJS keeps until `pg_wasm_free`. */
+
+static int64_t string_result(JSValue v) {
+    size_t len;
+    const char *s = JS_ToCStringLen(ctx, &len, v);
+    JS_FreeValue(ctx, v);
+    if (!s) return fail();
+    if (pending_cstr) JS_FreeCString(ctx, pending_cstr);
+    pending_cstr = s;
+    return packed(s, (uint32_t)len);
+}
+
+static int64_t scalar_result(uint8_t tag, const void *value) {
+    uint8_t *p = out_reserve(9);
+    if (!p) {
+        JS_ThrowOutOfMemory(ctx);
+        return fail();
+    }
+    p[0] = tag;
+    memset(p + 1, 0, 8);
+    if (value) memcpy(p + 1, value, 8);
+    return packed(p, 9);
+}
+
+static int64_t encode(JSValue v, int kind) {
+    if (kind == 0) {
+        JS_FreeValue(ctx, v);
+        return packed(NULL, LEN_NULL);
+    }
+    if (JS_IsNull(v) || JS_IsUndefined(v)) {
+        if (kind >= 1 && kind <= 3) return scalar_result(0, NULL);
+        return packed(NULL, LEN_NULL);
+    }
+    switch (kind) {
+    case 1: {
+        double b = JS_ToBool(ctx, v) ? 1.0 : 0.0;
+        JS_FreeValue(ctx, v);
+        return scalar_result(1, &b);
+    }
+    case 2:
+    case 3: {
+        if (kind == 2 && JS_IsBigInt(v)) {
+            int64_t i;
+            int bad = JS_ToBigInt64(ctx, &i, v);
+            JS_FreeValue(ctx, v);
+            if (bad) return fail();
+            return scalar_result(9, &i);
+        }
+        double d;
+        int bad = JS_ToFloat64(ctx, &d, v);
+        JS_FreeValue(ctx, v);
+        if (bad) return fail();
+        return scalar_result(3, &d);
+    }
+    case 4:
+        if (JS_IsDate(v)) {
+            JSAtom to_iso = JS_NewAtom(ctx, "toISOString");
+            JSValue iso = JS_Invoke(ctx, v, to_iso, 0, NULL);
+            JS_FreeAtom(ctx, to_iso);
+            JS_FreeValue(ctx, v);
+            if (JS_IsException(iso)) return fail();
+            return string_result(iso);
+        }
+        if (JS_IsObject(v) && !JS_IsFunction(ctx, v)) {
+            /* An object or array where text is wanted: its JSON, as plv8. */
+            JSValue s = JS_JSONStringify(ctx, v, JS_UNDEFINED, JS_UNDEFINED);
+            JS_FreeValue(ctx, v);
+            if (JS_IsException(s)) return fail();
+            return string_result(s);
+        }
+        return string_result(v);
+    case 5: {
+        JSValue s = JS_JSONStringify(ctx, v, JS_UNDEFINED, JS_UNDEFINED);
+        JS_FreeValue(ctx, v);
+        if (JS_IsException(s)) return fail();
+        if (JS_IsUndefined(s)) return packed(NULL, LEN_NULL);
+        return string_result(s);
+    }
+    case 6: {
+        size_t n;
+        uint8_t *bytes = JS_GetUint8Array(ctx, &n, v);
+        if (!bytes) {
+            JS_FreeValue(ctx, JS_GetException(ctx));
+            bytes = JS_GetArrayBuffer(ctx, &n, v);
+        }
+        if (!bytes) {
+            JS_FreeValue(ctx, JS_GetException(ctx));
+            return string_result(v);
+        }
+        uint8_t *p = out_reserve(n ? n : 1);
+        if (!p) {
+            JS_FreeValue(ctx, v);
+            JS_ThrowOutOfMemory(ctx);
+            return fail();
+        }
+        memcpy(p, bytes, n);
+        JS_FreeValue(ctx, v);
+        return packed(p, (uint32_t)n);
+    }
+    }
+    JS_FreeValue(ctx, v);
+    JS_ThrowInternalError(ctx, "pg_wasm: unknown result kind %d", kind);
+    return fail();
+}
+
+#define MAX_ARGS 100
+
+/* Calls the instance's function with the arguments at `args` (`len` bytes,
+ * from pg_wasm_alloc; freed here). */
+EXPORT("pgjs_call") int64_t pgjs_call(const uint8_t *args, int32_t len, int32_t kind) {
+    JSValue argv[MAX_ARGS];
+    int argc = 0;
+    const uint8_t *p = args, *end = args ? args + len : args;
+    while (p < end) {
+        if (argc == MAX_ARGS) {
+            JS_ThrowInternalError(ctx, "pg_wasm: more than %d arguments", MAX_ARGS);
+            goto failed;
+        }
+        JSValue v = decode(&p, end);
+        if (JS_IsException(v)) goto failed;
+        argv[argc++] = v;
+    }
+    free((void *)args);
+    args = NULL;
+    JSValue r;
+    int base = kind & 15;
+    if (kind & 32) {
+        JSValue pair[2] = {fn, argc ? argv[0] : JS_NULL};
+        r = JS_Call(ctx, call_trigger, JS_UNDEFINED, 2, pair);
+        base = 5;
+    } else if (kind & 16) {
+        JSValue list = JS_NewArray(ctx);
+        for (int i = 0; i < argc; i++) {
+            JS_SetPropertyUint32(ctx, list, (uint32_t)i, JS_DupValue(ctx, argv[i]));
+        }
+        JSValue pair[2] = {fn, list};
+        r = JS_Call(ctx, call_set, JS_UNDEFINED, 2, pair);
+        JS_FreeValue(ctx, list);
+        base = 5;
+    } else {
+        r = JS_Call(ctx, fn, JS_UNDEFINED, argc, argv);
+    }
+    for (int i = 0; i < argc; i++) JS_FreeValue(ctx, argv[i]);
+    if (JS_IsException(r)) return fail();
+    return encode(r, base);
+failed:
+    for (int i = 0; i < argc; i++) JS_FreeValue(ctx, argv[i]);
+    free((void *)args);
+    return fail();
+}

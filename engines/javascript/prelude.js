@@ -1,0 +1,150 @@
+// pg_wasm's JavaScript prelude: plv8's API (plv8.elog, plv8.execute,
+// plv8.return_next, plv8.quote_*, plv8.find_function, the level constants)
+// on top of two natives from pg_js.c, and the adapters the engine calls for
+// set-returning and trigger functions. Runs once, before the engine's
+// memory becomes the pre-initialized image every instance starts from.
+(() => {
+  'use strict';
+  const g = globalThis;
+  const native = g.__pgjs_native;
+  delete g.__pgjs_native;
+
+  // PostgreSQL's elevels, as plv8 names them.
+  const levels = {
+    DEBUG5: 10, DEBUG4: 11, DEBUG3: 12, DEBUG2: 13, DEBUG1: 14,
+    LOG: 15, INFO: 17, NOTICE: 18, WARNING: 19, ERROR: 21,
+  };
+  for (const [name, value] of Object.entries(levels)) {
+    Object.defineProperty(g, name, { value, enumerable: false });
+  }
+
+  const text = (v) => {
+    if (typeof v === 'string') return v;
+    if (v !== null && typeof v === 'object' && !(v instanceof Date)) {
+      return JSON.stringify(v);
+    }
+    return String(v);
+  };
+
+  // pg.log's levels: 0 debug, 1 log, 2 info, 3 notice, 4 warning.
+  const hostLevel = (level) => {
+    if (level <= levels.DEBUG1) return 0;
+    if (level === levels.LOG) return 1;
+    if (level === levels.INFO) return 2;
+    if (level === levels.NOTICE) return 3;
+    return 4;
+  };
+
+  let rows = null;
+
+  // A parameter as pg.query takes it (JSON): Dates as ISO 8601 text,
+  // typed arrays as arrays of numbers, undefined as null.
+  const param = (v) => (v === undefined ? null : v);
+
+  const reserved = new Set(('all analyse analyze and any array as asc asymmetric both case cast ' +
+    'check collate column constraint create current_catalog current_date current_role ' +
+    'current_time current_timestamp current_user default deferrable desc distinct do else ' +
+    'end except false fetch for foreign from grant group having in initially intersect into ' +
+    'lateral leading limit localtime localtimestamp not null offset on only or order placing ' +
+    'primary references returning select session_user some symmetric system_user table then ' +
+    'to trailing true union unique user using variadic when where window with').split(' '));
+
+  const plv8 = {
+    elog(level, ...parts) {
+      const message = parts.map(text).join(' ');
+      if (typeof level !== 'number' || !Number.isFinite(level)) {
+        throw new TypeError('plv8.elog: the first argument must be a level such as NOTICE');
+      }
+      if (level >= levels.ERROR) throw new Error(message);
+      native.log(hostLevel(level), message);
+    },
+    execute(sql, ...params) {
+      if (params.length === 1 && Array.isArray(params[0])) params = params[0];
+      const result = JSON.parse(native.query(String(sql), JSON.stringify(params.map(param))));
+      return result;
+    },
+    return_next(value) {
+      if (rows === null) {
+        throw new Error('plv8.return_next can only be called in a set-returning function');
+      }
+      rows.push(value);
+    },
+    quote_literal(s) {
+      if (s === null || s === undefined) return null;
+      s = String(s);
+      const q = "'" + s.replace(/'/g, "''").replace(/\\/g, '\\\\') + "'";
+      return s.includes('\\') ? 'E' + q : q;
+    },
+    quote_nullable(s) {
+      return s === null || s === undefined ? 'NULL' : plv8.quote_literal(s);
+    },
+    quote_ident(s) {
+      s = String(s);
+      if (/^[a-z_][a-z0-9_$]*$/.test(s) && !reserved.has(s)) return s;
+      return '"' + s.replace(/"/g, '""') + '"';
+    },
+    // A SQL function as a JavaScript one: called through SQL, so it may be
+    // of any language; its arguments are passed as pg.query parameters.
+    find_function(name) {
+      const fname = String(name);
+      if (!/^[A-Za-z0-9_."$]+(\([A-Za-z0-9_ ,."[\]]*\))?$/.test(fname)) {
+        throw new Error(`plv8.find_function: "${fname}" is not a function name`);
+      }
+      const base = fname.replace(/\(.*\)$/, '');
+      const types = (fname.match(/\((.*)\)$/) || [null, ''])[1]
+        .split(',').map((t) => t.trim()).filter((t) => t.length > 0);
+      return (...args) => {
+        const list = args.map((_, i) => `$${i + 1}` + (types[i] ? `::${types[i]}` : ''));
+        const r = plv8.execute(`SELECT ${base}(${list.join(', ')}) AS r`, args);
+        return r.length ? r[0].r : null;
+      };
+    },
+    version: 'pg_wasm',
+  };
+  Object.defineProperty(g, 'plv8', { value: Object.freeze(plv8), enumerable: false });
+
+  // SETOF: rows from plv8.return_next, or the array the function returns.
+  g.__pgjs_call_set = (f, args) => {
+    rows = [];
+    try {
+      const r = f.apply(undefined, args);
+      let out = rows;
+      if (rows.length === 0 && r !== undefined && r !== null) {
+        out = Array.isArray(r) ? r : [r];
+      }
+      return out;
+    } finally {
+      rows = null;
+    }
+  };
+
+  // Triggers: the event (SPEC §6) as plv8's arguments; the decision back.
+  // A BEFORE ROW trigger returns the row to store, null to skip it, or
+  // undefined to go on unchanged; other triggers' results are ignored.
+  g.__pgjs_call_trigger = (f, eventText) => {
+    const ev = JSON.parse(eventText);
+    const r = f.call(undefined, ev.new ?? undefined, ev.old ?? undefined, ev.name, ev.when,
+      ev.level, ev.event, ev.relid, ev.table, ev.schema, ev.args);
+    if (ev.when !== 'BEFORE' || ev.level !== 'ROW' || r === undefined) return {};
+    if (r === null) return { skip: true };
+    return { new: r };
+  };
+
+  // Math.random is reseeded per instance (the image's state is shared);
+  // xorshift128+ from the host's random seed.
+  let s0 = 0x9e3779b9, s1 = 0x243f6a88;
+  g.__pgjs_seed = (seed) => {
+    s0 = (seed >>> 0) || 0x9e3779b9;
+    s1 = (Math.floor(seed / 4294967296) >>> 0) || 0x243f6a88;
+  };
+  Math.random = function random() {
+    let x = s0;
+    const y = s1;
+    s0 = y;
+    x ^= x << 23;
+    x ^= x >>> 17;
+    x ^= y ^ (y >>> 26);
+    s1 = x >>> 0;
+    return ((s0 + s1) >>> 0) / 4294967296;
+  };
+})();

@@ -1,0 +1,351 @@
+//! The host side of `LANGUAGE javascript` (SPEC §15): the engine module
+//! (QuickJS-ng built to Wasm by engines/javascript/build.sh, embedded
+//! here), its pre-initialized image, the source a function body becomes,
+//! and the values that cross (see [`values`]).
+//!
+//! One instance of the engine runs one SQL function: the call site defines
+//! the function once (`pgjs_define`) and calls `pgjs_call` per row, whose
+//! result has the core ABI's form (`ptr << 32 | len`), so the extension's
+//! usual machinery (instances, limits, stats, result conversion) applies.
+
+mod snapshot;
+mod values;
+
+pub use values::{ArgRecord, Exception, ResultKind, Scalar, LEN_EXCEPTION, LEN_NULL, SET, TRIGGER};
+
+use crate::error::{classify, RuntimeError};
+use crate::host::Host;
+use crate::instance::Instance;
+use wasmtime::{Caller, Engine, Extern, Linker, Module, Store, ValRaw};
+
+/// The engine as built (a reactor: `_initialize`, then `pgjs_init`).
+pub const ENGINE_WASM: &[u8] = include_bytes!(env!("PG_WASM_JS_ENGINE"));
+
+/// The export a JavaScript call site is bound to: `(args_ptr, args_len,
+/// kind) -> ptr << 32 | len`.
+pub const CALL_EXPORT: &str = "pgjs_call";
+/// `(src_ptr, src_len, name_ptr, name_len) -> ptr << 32 | len`: compiles
+/// the function (0 length) or returns an exception.
+pub const DEFINE_EXPORT: &str = "pgjs_define";
+/// Like [`DEFINE_EXPORT`], but only checks the syntax.
+pub const CHECK_EXPORT: &str = "pgjs_check";
+/// `(seed i64)`: reseeds `Math.random` (every instance starts from the
+/// same image).
+pub const SEED_EXPORT: &str = "pgjs_seed";
+
+const WASI: &str = "wasi_snapshot_preview1";
+const EBADF: i32 = 8;
+const EINVAL: i32 = 28;
+
+/// What wasi-libc needs from WASI: the clock (`Date`), and file functions
+/// its printf links but never calls here, which fail with EBADF. Nothing
+/// else: the engine can reach no file, socket or process.
+pub(crate) fn link_wasi_stubs<T: 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
+    linker.func_wrap(
+        WASI,
+        "clock_time_get",
+        |mut caller: Caller<'_, T>, clock: i32, _precision: i64, out: i32| -> i32 {
+            let nanos = match clock {
+                // realtime
+                0 => std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos() as u64)
+                    .unwrap_or(0),
+                // monotonic, process and thread CPU time: one monotonic clock
+                1..=3 => crate::ticker::now(),
+                _ => return EINVAL,
+            };
+            let Some(Extern::Memory(memory)) = caller.get_export("memory") else {
+                return EINVAL;
+            };
+            match memory.write(&mut caller, out as u32 as usize, &nanos.to_le_bytes()) {
+                Ok(()) => 0,
+                Err(_) => EINVAL,
+            }
+        },
+    )?;
+    linker.func_wrap(WASI, "fd_close", |_: i32| -> i32 { EBADF })?;
+    linker.func_wrap(WASI, "fd_fdstat_get", |_: i32, _: i32| -> i32 { EBADF })?;
+    linker.func_wrap(WASI, "fd_seek", |_: i32, _: i64, _: i32, _: i32| -> i32 {
+        EBADF
+    })?;
+    linker.func_wrap(WASI, "fd_write", |_: i32, _: i32, _: i32, _: i32| -> i32 {
+        EBADF
+    })?;
+    Ok(())
+}
+
+/// The engine's pre-initialized image: [`ENGINE_WASM`] after `_initialize`
+/// and `pgjs_init`, as a module of its own (compile it like any other).
+/// Takes one compile of the engine (1–2 s); the extension keeps the result
+/// compiled once per cluster.
+pub fn image(engine: &Engine) -> Result<Vec<u8>, RuntimeError> {
+    let module = Module::new(engine, ENGINE_WASM).map_err(classify)?;
+    let mut linker: Linker<()> = Linker::new(engine);
+    let fail = |e: wasmtime::Error| RuntimeError::Engine(format!("{e:#}"));
+    linker
+        .func_wrap("pg", "log", |_: i32, _: i32, _: i32| {})
+        .map_err(fail)?;
+    linker
+        .func_wrap("pg", "query", |_: i32, _: i32, _: i32, _: i32| -> i64 { 0 })
+        .map_err(fail)?;
+    link_wasi_stubs(&mut linker).map_err(fail)?;
+    let mut store = Store::new(engine, ());
+    // Our own code, run once: no fuel or deadline of a user's call.
+    store.set_fuel(u64::MAX).map_err(fail)?;
+    store.set_epoch_deadline(u64::MAX / 2);
+    let instance = linker.instantiate(&mut store, &module).map_err(classify)?;
+    instance
+        .get_typed_func::<(), ()>(&mut store, "_initialize")
+        .map_err(fail)?
+        .call(&mut store, ())
+        .map_err(classify)?;
+    let status = instance
+        .get_typed_func::<(), i32>(&mut store, "pgjs_init")
+        .map_err(fail)?
+        .call(&mut store, ())
+        .map_err(classify)?;
+    if status != 0 {
+        return Err(RuntimeError::Engine(
+            "the JavaScript engine's prelude failed to run".into(),
+        ));
+    }
+    let memory = instance
+        .get_memory(&mut store, "memory")
+        .ok_or_else(|| RuntimeError::Engine("the JavaScript engine has no memory".into()))?;
+    snapshot::rewrite(ENGINE_WASM, memory.data(&store))
+}
+
+/// The names a trigger function's body sees, in plv8's order.
+pub const TRIGGER_PARAMS: [&str; 10] = [
+    "NEW",
+    "OLD",
+    "TG_NAME",
+    "TG_WHEN",
+    "TG_LEVEL",
+    "TG_OP",
+    "TG_RELID",
+    "TG_TABLE_NAME",
+    "TG_TABLE_SCHEMA",
+    "TG_ARGV",
+];
+
+const RESERVED: &[&str] = &[
+    "arguments",
+    "await",
+    "break",
+    "case",
+    "catch",
+    "class",
+    "const",
+    "continue",
+    "debugger",
+    "default",
+    "delete",
+    "do",
+    "else",
+    "enum",
+    "eval",
+    "export",
+    "extends",
+    "false",
+    "finally",
+    "for",
+    "function",
+    "if",
+    "implements",
+    "import",
+    "in",
+    "instanceof",
+    "interface",
+    "let",
+    "new",
+    "null",
+    "package",
+    "private",
+    "protected",
+    "public",
+    "return",
+    "static",
+    "super",
+    "switch",
+    "this",
+    "throw",
+    "true",
+    "try",
+    "typeof",
+    "var",
+    "void",
+    "while",
+    "with",
+    "yield",
+];
+
+/// Whether `s` can name a JavaScript parameter as it is.
+pub fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == '$')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
+        && !RESERVED.contains(&s)
+}
+
+/// A JavaScript name for the SQL function `name` (in stacks).
+pub fn script_name(name: &str) -> String {
+    let mut out: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '$' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if !is_identifier(&out) {
+        out.insert(0, '_');
+    }
+    out
+}
+
+/// The source a function body becomes: a function expression whose
+/// parameters are the SQL argument names (`$1`, `$2`, … for unnamed ones,
+/// and as aliases of named ones), or a trigger's `NEW`, `OLD`, `TG_*`. The
+/// body starts on line 1, so its line numbers are the ones in stacks.
+pub fn function_source(name: &str, params: &[Option<String>], trigger: bool, body: &str) -> String {
+    let mut names: Vec<String> = Vec::new();
+    let mut aliases = String::new();
+    if trigger {
+        names.extend(TRIGGER_PARAMS.iter().map(|s| s.to_string()));
+    } else {
+        for (i, p) in params.iter().enumerate() {
+            match p {
+                Some(n) if is_identifier(n) && !names.contains(n) => {
+                    names.push(n.clone());
+                    aliases.push_str(&format!("var ${} = {n}; ", i + 1));
+                }
+                _ => names.push(format!("${}", i + 1)),
+            }
+        }
+    }
+    format!(
+        "(function {}({}) {{{aliases}{body}\n}})",
+        script_name(name),
+        names.join(", ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sources() {
+        let s = function_source(
+            "add",
+            &[Some("a".into()), None, Some("new".into())],
+            false,
+            "return a + $2;",
+        );
+        assert_eq!(
+            s,
+            "(function add(a, $2, $3) {var $1 = a; return a + $2;\n})"
+        );
+        assert!(function_source("t", &[], true, "return NEW;")
+            .starts_with("(function t(NEW, OLD, TG_NAME"));
+        assert_eq!(script_name("9lives"), "_9lives");
+        assert_eq!(script_name("my-fn"), "my_fn");
+    }
+}
+
+/// What `pgjs_call` or `pgjs_define` returned.
+#[derive(Debug, PartialEq)]
+pub enum Returned {
+    /// NULL (or nothing, for `pgjs_define`: success).
+    Null,
+    /// `len` bytes at `ptr` in the instance's memory: the result, read in
+    /// place and then given back with [`Instance::free`].
+    Bytes { ptr: i32, len: i32 },
+    /// The function threw.
+    Threw(Exception),
+}
+
+impl Returned {
+    /// Decodes `ptr << 32 | len`, reading an exception record at once.
+    pub fn from_packed<H: Host>(inst: &Instance<H>, packed: i64) -> Result<Returned, RuntimeError> {
+        let (ptr, len) = ((packed as u64 >> 32) as u32 as i32, packed as u32);
+        Ok(match len {
+            LEN_NULL => Returned::Null,
+            LEN_EXCEPTION => {
+                if ptr == 0 {
+                    // No room left even for the record.
+                    Returned::Threw(Exception::decode(&[]))
+                } else {
+                    let head = inst.read_bytes(ptr, 4)?;
+                    let mlen = u32::from_le_bytes(head.try_into().unwrap()) as i32;
+                    let slen = inst.read_bytes(ptr.wrapping_add(4).wrapping_add(mlen), 4)?;
+                    let slen = u32::from_le_bytes(slen.try_into().unwrap()) as i32;
+                    let all = inst.read_bytes(ptr, 8 + mlen + slen)?;
+                    Returned::Threw(Exception::decode(all))
+                }
+            }
+            0 if ptr == 0 => Returned::Null,
+            len => Returned::Bytes {
+                ptr,
+                len: len as i32,
+            },
+        })
+    }
+}
+
+/// Compiles `source` (from [`function_source`]) as the instance's
+/// function; `check_only` compiles without keeping it (the validator).
+/// `Ok(Some(e))` is a JavaScript error, a SyntaxError with its line.
+pub fn define<H: Host>(
+    inst: &mut Instance<H>,
+    source: &str,
+    name: &str,
+    check_only: bool,
+) -> Result<Option<Exception>, RuntimeError> {
+    let src = inst.write_bytes(source.as_bytes(), true)?;
+    let file = inst.write_bytes(name.as_bytes(), false)?;
+    let export = if check_only {
+        CHECK_EXPORT
+    } else {
+        DEFINE_EXPORT
+    };
+    let packed: i64 =
+        inst.call_export(export, (src, source.len() as i32, file, name.len() as i32))?;
+    match Returned::from_packed(inst, packed)? {
+        Returned::Threw(e) => Ok(Some(e)),
+        _ => Ok(None),
+    }
+}
+
+/// Reseeds the instance's `Math.random`.
+pub fn seed<H: Host>(inst: &mut Instance<H>, seed: i64) -> Result<(), RuntimeError> {
+    inst.call_export::<i64, ()>(SEED_EXPORT, seed)
+}
+
+/// Calls the instance's function with `args`, asking for `kind` (a
+/// [`ResultKind`] plus [`SET`] or [`TRIGGER`]); `buf` (3 slots at least)
+/// holds the packed result afterwards. Returns the fuel used.
+#[inline]
+pub fn call<H: Host>(
+    inst: &mut Instance<H>,
+    args: &ArgRecord,
+    kind: i32,
+    buf: &mut [ValRaw],
+) -> Result<u64, RuntimeError> {
+    let bytes = args.as_bytes();
+    if bytes.is_empty() {
+        buf[0] = ValRaw::i32(0);
+        buf[1] = ValRaw::i32(0);
+        buf[2] = ValRaw::i32(kind);
+        return inst.call(buf);
+    }
+    let ptr = inst.write_bytes(bytes, true)?;
+    buf[0] = ValRaw::i32(ptr);
+    buf[1] = ValRaw::i32(bytes.len() as i32);
+    buf[2] = ValRaw::i32(kind);
+    inst.call_after_writes(buf)
+}

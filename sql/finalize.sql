@@ -22,6 +22,18 @@ CREATE TRUSTED LANGUAGE wasm
     VALIDATOR wasm.wasm_validator;
 COMMENT ON LANGUAGE wasm IS 'WebAssembly functions (pg_wasm)';
 
+-- JavaScript run by pg_wasm's engine (QuickJS-ng compiled to Wasm) inside
+-- the same sandbox and limits: trusted, like wasm (docs/javascript.md).
+CREATE FUNCTION wasm.javascript_validator(oid) RETURNS void
+    LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'javascript_validator';
+CREATE FUNCTION wasm.javascript_inline_handler(internal) RETURNS void
+    LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'javascript_inline_handler';
+CREATE TRUSTED LANGUAGE javascript
+    HANDLER wasm.wasm_call_handler
+    INLINE wasm.javascript_inline_handler
+    VALIDATOR wasm.javascript_validator;
+COMMENT ON LANGUAGE javascript IS 'JavaScript functions in the Wasm sandbox (pg_wasm)';
+
 -- Every name is schema-qualified (docs/security.md, "The search_path rule").
 CREATE VIEW wasm.modules AS
 SELECT m.name,

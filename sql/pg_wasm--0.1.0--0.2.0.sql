@@ -106,3 +106,14 @@ COMMENT ON FUNCTION wasm.reset_stats() IS
   'Forget the wasm.stats counters of this database''s functions: every backend''s when pg_wasm is preloaded, else this backend''s.';
 -- Resetting the cluster's statistics: superusers, or a role they grant it to.
 REVOKE EXECUTE ON FUNCTION wasm.reset_stats() FROM PUBLIC;
+
+-- JavaScript in CREATE FUNCTION (docs/javascript.md).
+CREATE FUNCTION wasm.javascript_validator(oid) RETURNS void
+    LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'javascript_validator';
+CREATE FUNCTION wasm.javascript_inline_handler(internal) RETURNS void
+    LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'javascript_inline_handler';
+CREATE TRUSTED LANGUAGE javascript
+    HANDLER wasm.wasm_call_handler
+    INLINE wasm.javascript_inline_handler
+    VALIDATOR wasm.javascript_validator;
+COMMENT ON LANGUAGE javascript IS 'JavaScript functions in the Wasm sandbox (pg_wasm)';

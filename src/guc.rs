@@ -18,6 +18,7 @@ pub static MAX_RESULT_MB: GucSetting<i32> = GucSetting::<i32>::new(256);
 pub static MAX_LOG_KB_PER_CALL: GucSetting<i32> = GucSetting::<i32>::new(64);
 pub static MAX_LOG_KB_PER_STATEMENT: GucSetting<i32> = GucSetting::<i32>::new(1024);
 pub static TRACK_TIME: GucSetting<bool> = GucSetting::<bool>::new(false);
+pub static JAVASCRIPT_SQL: GucSetting<bool> = GucSetting::<bool>::new(true);
 pub static COMPILED_ARTIFACTS: GucSetting<bool> = GucSetting::<bool>::new(true);
 pub static INSTANCE_SLOTS: GucSetting<i32> = GucSetting::<i32>::new(256);
 pub static INSTANCE_KEEP_RESIDENT_KB: GucSetting<i32> = GucSetting::<i32>::new(4096);
@@ -176,6 +177,14 @@ pub fn register() {
         c"Map modules from the cluster's stored compiled artifacts, and store what this backend compiles.",
         c"Off: this backend compiles every module it uses itself (for diagnosis and benchmarks).",
         &COMPILED_ARTIFACTS,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_bool_guc(
+        c"pg_wasm.javascript_sql",
+        c"Let JavaScript functions run SQL (plv8.execute, plv8.find_function).",
+        c"Off: plv8.execute fails with a permission error; other JavaScript still runs.",
+        &JAVASCRIPT_SQL,
         GucContext::Suset,
         GucFlags::default(),
     );

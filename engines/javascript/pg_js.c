@@ -338,7 +338,7 @@ short_rec:
  *   8601)    5 JSON (JSON.stringify)   6 bytes (Uint8Array, ArrayBuffer or
  *   string)
  * plus 16 for SETOF (the rows as a JSON array) and 32 for a trigger (the
- * argument is the event JSON, the result the decision JSON, SPEC §6).
+ * argument bytes are the event JSON, the result the decision JSON, SPEC §6).
  * Scalars (1-3) come back as 9 bytes of our own: a tag (0 NULL, 1 bool,
  * 3 float64, 9 int64) and the value. Everything else is the bytes of a
  * string QuickJS keeps until `pg_wasm_free`. */
@@ -449,10 +449,20 @@ static int64_t encode(JSValue v, int kind) {
 #define MAX_ARGS 100
 
 /* Calls the instance's function with the arguments at `args` (`len` bytes,
- * from pg_wasm_alloc; freed here). */
+ * from pg_wasm_alloc; freed here). A trigger's argument is the event JSON
+ * itself, not a record. */
 EXPORT("pgjs_call") int64_t pgjs_call(const uint8_t *args, int32_t len, int32_t kind) {
     JSValue argv[MAX_ARGS];
     int argc = 0;
+    if (kind & 32) {
+        JSValue pair[2] = {fn, JS_NewStringLen(ctx, (const char *)args, args ? (size_t)len : 0)};
+        free((void *)args);
+        if (JS_IsException(pair[1])) return fail();
+        JSValue r = JS_Call(ctx, call_trigger, JS_UNDEFINED, 2, pair);
+        JS_FreeValue(ctx, pair[1]);
+        if (JS_IsException(r)) return fail();
+        return encode(r, 5);
+    }
     const uint8_t *p = args, *end = args ? args + len : args;
     while (p < end) {
         if (argc == MAX_ARGS) {
@@ -467,11 +477,7 @@ EXPORT("pgjs_call") int64_t pgjs_call(const uint8_t *args, int32_t len, int32_t 
     args = NULL;
     JSValue r;
     int base = kind & 15;
-    if (kind & 32) {
-        JSValue pair[2] = {fn, argc ? argv[0] : JS_NULL};
-        r = JS_Call(ctx, call_trigger, JS_UNDEFINED, 2, pair);
-        base = 5;
-    } else if (kind & 16) {
+    if (kind & 16) {
         JSValue list = JS_NewArray(ctx);
         for (int i = 0; i < argc; i++) {
             JS_SetPropertyUint32(ctx, list, (uint32_t)i, JS_DupValue(ctx, argv[i]));

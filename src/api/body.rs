@@ -27,6 +27,8 @@ fn parse_body(
     TableIterator::new(match body::parse(body) {
         Ok(Body::Export { module, export }) => Some((Some(module), Some(export), false)),
         Ok(Body::InlineWat(_)) => Some((None, None, true)),
+        // body::parse reads wasm bodies only.
+        Ok(Body::JavaScript(_)) => None,
         Err(_) => None,
     })
 }

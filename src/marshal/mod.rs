@@ -58,6 +58,18 @@ impl Scalar {
         }
     }
 
+    /// The SQL type's name, for messages.
+    pub fn sql_name(self) -> &'static str {
+        match self {
+            Scalar::Bool => "boolean",
+            Scalar::Int2 => "smallint",
+            Scalar::Int4 => "integer",
+            Scalar::Int8 => "bigint",
+            Scalar::Float4 => "real",
+            Scalar::Float8 => "double precision",
+        }
+    }
+
     /// The SQL type name `wasm.load` uses for an export's Wasm type.
     pub fn sql_name_for(t: WasmType) -> &'static str {
         match t {
@@ -157,13 +169,13 @@ fn arg_kind(oid: pg_sys::Oid) -> std::result::Result<Arg, String> {
     }
 }
 
-/// Checks that the SQL signature fits the Wasm one. The error says which
-/// argument or result does not fit, in both type systems.
-pub fn shape(
+/// How a SQL signature's values cross, whatever runs the function: the
+/// JavaScript engine takes this as it is; a wasm export must also fit it
+/// ([`shape`]).
+pub fn sql_shape(
     arg_types: &[pg_sys::Oid],
     ret_type: pg_sys::Oid,
     retset: bool,
-    wasm: &FuncSig,
 ) -> std::result::Result<Shape, String> {
     let args = arg_types
         .iter()
@@ -178,8 +190,31 @@ pub fn shape(
             _ => Ret::Bytes(Codec::for_type(ret_type, -1).map_err(|e| format!("result: {e}"))?),
         }
     };
+    let result_weights = match result {
+        Ret::Bytes(_) => budget::weights_for(ret_type),
+        _ => None,
+    };
+    Ok(Shape {
+        args,
+        result,
+        set: retset,
+        ret_type,
+        result_weights,
+    })
+}
+
+/// Checks that the SQL signature fits the Wasm one. The error says which
+/// argument or result does not fit, in both type systems.
+pub fn shape(
+    arg_types: &[pg_sys::Oid],
+    ret_type: pg_sys::Oid,
+    retset: bool,
+    wasm: &FuncSig,
+) -> std::result::Result<Shape, String> {
+    let sql = sql_shape(arg_types, ret_type, retset)?;
+    let (args, result) = (&sql.args, sql.result);
     let mut params = Vec::new();
-    for a in &args {
+    for a in args {
         match a {
             Arg::Scalar(s) => params.push(s.wasm_type()),
             Arg::Bytes(_) => params.extend([WasmType::I32, WasmType::I32]),
@@ -204,24 +239,28 @@ pub fn shape(
             }
         ));
     }
-    let result_weights = match result {
-        Ret::Bytes(_) => budget::weights_for(ret_type),
-        _ => None,
-    };
-    Ok(Shape {
-        args,
-        result,
-        set: retset,
-        ret_type,
-        result_weights,
-    })
+    Ok(sql)
 }
 
-/// A trigger function: the event as JSON in, the decision as JSON out.
-pub fn trigger_shape(wasm: &FuncSig) -> std::result::Result<Shape, String> {
+/// A trigger function's values: the event as JSON in, the decision as
+/// JSON out (SPEC §6).
+pub fn trigger_sql_shape() -> Shape {
     let json = Codec::Text {
         typid: pg_sys::JSONOID,
     };
+    Shape {
+        args: vec![Arg::Bytes(json)],
+        result: Ret::Bytes(json),
+        set: false,
+        ret_type: pg_sys::TRIGGEROID,
+        // A decision holds at most one row: its values are converted like
+        // a composite's.
+        result_weights: Some(budget::TREE),
+    }
+}
+
+/// A trigger function's export must take the event and return the decision.
+pub fn trigger_shape(wasm: &FuncSig) -> std::result::Result<Shape, String> {
     let expected = FuncSig {
         params: vec![WasmType::I32, WasmType::I32],
         results: vec![WasmType::I64],
@@ -232,15 +271,7 @@ pub fn trigger_shape(wasm: &FuncSig) -> std::result::Result<Shape, String> {
              the decision as JSON out), but the export is {wasm}"
         ));
     }
-    Ok(Shape {
-        args: vec![Arg::Bytes(json)],
-        result: Ret::Bytes(json),
-        set: false,
-        ret_type: pg_sys::TRIGGEROID,
-        // A decision holds at most one row: its values are converted like
-        // a composite's.
-        result_weights: Some(budget::TREE),
-    })
+    Ok(trigger_sql_shape())
 }
 
 /// `format_type_be` for messages.

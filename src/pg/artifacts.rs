@@ -13,7 +13,7 @@ use crate::error::{PgWasmError, Result};
 use crate::pg::search_path::pinned;
 use once_cell::sync::OnceCell;
 use pg_wasm_runtime::artifacts::{self, Artifact, Lookup, Store};
-use pg_wasm_runtime::Engine;
+use pg_wasm_runtime::{Engine, Module};
 use pgrx::prelude::*;
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
@@ -118,6 +118,41 @@ pub fn module_for<T: Artifact>(
     Ok(module)
 }
 
+/// Where artifacts of what ships with the extension are linked (the
+/// JavaScript engine's image), beside the databases' links.
+const SHIPPED: &str = "shipped";
+
+/// The compiled code of something that ships with the extension (`bytes`
+/// and what `compile` makes of them, such as the JavaScript engine's
+/// image): mapped from the store, or compiled once and stored for every
+/// other backend of the cluster.
+pub fn shipped(
+    engine: &Engine,
+    name: &str,
+    bytes: &[u8],
+    compile: impl FnOnce() -> Result<Module>,
+) -> Result<Module> {
+    let Some((store, engine_key)) = store(engine) else {
+        count(|c| c.compiled += 1);
+        return compile();
+    };
+    // The image depends on the bytes and on how pg_wasm builds it.
+    let mut tagged = bytes.to_vec();
+    tagged.extend_from_slice(format!("pg_wasm {name} image 1").as_bytes());
+    let key = artifacts::key(&pg_wasm_runtime::sha256(&tagged), engine_key);
+    if let Lookup::Mapped(m) = store.lookup(engine, SHIPPED, &key) {
+        count(|c| c.mapped += 1);
+        return Ok(m);
+    }
+    let module = compile()?;
+    count(|c| c.compiled += 1);
+    match store.store(SHIPPED, &key, &module) {
+        Ok(_) => count(|c| c.stored += 1),
+        Err(e) => pgrx::log!("pg_wasm: could not store the compiled {name} engine: {e}"),
+    }
+    Ok(module)
+}
+
 /// The stored artifact of the code whose sha256 is `sha256`, if one fits:
 /// `wasm.load`, `wasm.replace` and `wasm.inspect` of code this cluster has
 /// compiled before (a reload, a replace by the same code, an inspect after
@@ -208,6 +243,7 @@ fn live_databases() -> Result<HashSet<String>> {
             table
                 .into_iter()
                 .map(|row| Ok(row.get::<i64>(1)?.unwrap_or(0).to_string()))
+                .chain([Ok(SHIPPED.to_string())])
                 .collect()
         })
     })

@@ -8,6 +8,8 @@ pub enum Body {
     Export { module: String, export: String },
     /// A body starting with `(`: a WebAssembly text module of its own.
     InlineWat(String),
+    /// A function of `LANGUAGE javascript`: its source.
+    JavaScript(String),
 }
 
 /// `[a-z_][a-z0-9_]*`, at most 63 bytes (PostgreSQL's NAMEDATALEN).

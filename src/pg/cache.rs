@@ -152,6 +152,8 @@ pub struct CachedModule {
 pub struct Compiled {
     pub module: Module,
     prepared: once_cell::unsync::OnceCell<Prepared<PgHost>>,
+    /// pg_wasm's JavaScript engine, linked with the clock it needs.
+    javascript: bool,
 }
 
 impl Compiled {
@@ -159,13 +161,54 @@ impl Compiled {
         Rc::new(Compiled {
             module,
             prepared: Default::default(),
+            javascript: false,
         })
     }
 
     pub fn prepared(&self, target: &str) -> Result<&Prepared<PgHost>> {
-        self.prepared
-            .get_or_try_init(|| Prepared::new(engine()?, &self.module).in_module(target))
+        self.prepared.get_or_try_init(|| {
+            let engine = engine()?;
+            if self.javascript {
+                Prepared::javascript(engine, &self.module).in_module(target)
+            } else {
+                Prepared::new(engine, &self.module).in_module(target)
+            }
+        })
     }
+}
+
+thread_local! {
+    static JAVASCRIPT: once_cell::unsync::OnceCell<Rc<Compiled>> = const { once_cell::unsync::OnceCell::new() };
+}
+
+/// The JavaScript engine's pre-initialized image, compiled once per
+/// cluster (its stored artifact mapped by every other backend) and kept
+/// for the backend's life.
+pub fn javascript_engine() -> Result<Rc<Compiled>> {
+    if let Some(c) = JAVASCRIPT.with(|j| j.get().cloned()) {
+        return Ok(c);
+    }
+    let engine = engine()?;
+    let module = artifacts::shipped(
+        engine,
+        "JavaScript",
+        pg_wasm_runtime::javascript::ENGINE_WASM,
+        || {
+            let image =
+                pg_wasm_runtime::javascript::image(engine).in_module("the JavaScript engine")?;
+            // Our own module: it imports the clock (no user module may).
+            watched("the JavaScript engine", &image, 0, compile_any_with)
+        },
+    )?;
+    let compiled = Rc::new(Compiled {
+        module,
+        prepared: Default::default(),
+        javascript: true,
+    });
+    JAVASCRIPT.with(|j| {
+        let _ = j.set(compiled.clone());
+    });
+    Ok(compiled)
 }
 
 struct Entry {

@@ -29,19 +29,21 @@ pub struct CallSite {
     xact: u64,
     user: pg_sys::Oid,
     fn_oid: pg_sys::Oid,
-    target: String,
-    shape: Shape,
-    instance: Instance<PgHost>,
+    pub(super) target: String,
+    pub(super) shape: Shape,
+    pub(super) instance: Instance<PgHost>,
     /// Whether arguments or the result travel through guest memory.
     uses_memory: bool,
     /// A trigger function: one JSON document in, one out (SPEC §6).
     trigger: bool,
     /// What a trigger call site works out once (see `trigger::Plan`).
     trigger_plan: Option<Box<super::trigger::Plan>>,
-    buf: Vec<ValRaw>,
+    pub(super) buf: Vec<ValRaw>,
+    /// The JavaScript engine's call site: a result may be an exception.
+    javascript: bool,
     /// This site's input functions (never shared: see `marshal::io_cache`).
-    inputs: Inputs,
-    counters: Counters,
+    pub(super) inputs: Inputs,
+    pub(super) counters: Counters,
     /// The message of this site's last failed call, for `wasm.stats`.
     last_error: Option<stats::LastError>,
     /// The function's owner (for the stats table's per-owner share).
@@ -102,6 +104,7 @@ impl CallSite {
             trigger_plan: None,
             instance,
             buf,
+            javascript: r.javascript,
             inputs: Inputs::default(),
             counters: Counters::default(),
             last_error: None,
@@ -171,7 +174,7 @@ impl CallSite {
     }
 
     #[inline(always)]
-    fn timed(
+    pub(super) fn timed(
         &mut self,
         f: impl FnOnce(&mut Instance<PgHost>, &mut [ValRaw]) -> std::result::Result<u64, RuntimeError>,
     ) -> std::result::Result<u64, RuntimeError> {
@@ -251,37 +254,49 @@ impl CallSite {
                 self.instance.free(0, 0).map_err(|e| self.trapped(e))?;
                 Ok(Some(datum))
             }
-            Ret::Bytes(codec) => {
-                let set = self.shape.set;
-                let out = self.with_result(|bytes, shape, target| {
-                    // Every row of a set is parsed as a tree, whatever its type.
-                    let weights = match shape.result_weights {
-                        None if set => Some(marshal::budget::TREE),
-                        w => w,
-                    };
-                    marshal::budget::check(bytes, weights, set, target)?;
-                    if set {
-                        // SAFETY: fcinfo is this call's; the rows go into its
-                        // ReturnSetInfo.
-                        unsafe { srf::materialize(fcinfo, shape, bytes, target)? };
-                        Ok(None)
-                    } else {
-                        // SAFETY: forwarded contract (fcinfo for the row type).
-                        let desc = unsafe { srf::record_desc(fcinfo, shape.ret_type) };
-                        codec.result_datum(bytes, target, desc)
-                    }
-                })?;
-                match out {
-                    Some(d) => Ok(d),
-                    // A NULL result; a set-returning function returns no rows.
-                    None if set => {
-                        // SAFETY: fcinfo is this call's.
-                        unsafe { srf::materialize(fcinfo, &self.shape, b"[]", &self.target)? };
-                        Ok(None)
-                    }
-                    None => Ok(None),
-                }
+            // SAFETY: forwarded contract.
+            Ret::Bytes(codec) => unsafe { self.bytes_result(fcinfo, codec) },
+        }
+    }
+
+    /// The byte-borne result of the call just made (in `buf[0]`): a value,
+    /// or a set's rows put into `fcinfo`'s ReturnSetInfo.
+    ///
+    /// # Safety
+    /// As [`CallSite::call`].
+    pub(super) unsafe fn bytes_result(
+        &mut self,
+        fcinfo: pg_sys::FunctionCallInfo,
+        codec: marshal::codec::Codec,
+    ) -> Result<Option<pg_sys::Datum>> {
+        let set = self.shape.set;
+        let out = self.with_result(|bytes, shape, target| {
+            // Every row of a set is parsed as a tree, whatever its type.
+            let weights = match shape.result_weights {
+                None if set => Some(marshal::budget::TREE),
+                w => w,
+            };
+            marshal::budget::check(bytes, weights, set, target)?;
+            if set {
+                // SAFETY: fcinfo is this call's; the rows go into its
+                // ReturnSetInfo.
+                unsafe { srf::materialize(fcinfo, shape, bytes, target)? };
+                Ok(None)
+            } else {
+                // SAFETY: forwarded contract (fcinfo for the row type).
+                let desc = unsafe { srf::record_desc(fcinfo, shape.ret_type) };
+                codec.result_datum(bytes, target, desc)
             }
+        })?;
+        match out {
+            Some(d) => Ok(d),
+            // A NULL result; a set-returning function returns no rows.
+            None if set => {
+                // SAFETY: fcinfo is this call's.
+                unsafe { srf::materialize(fcinfo, &self.shape, b"[]", &self.target)? };
+                Ok(None)
+            }
+            None => Ok(None),
         }
     }
 
@@ -289,12 +304,15 @@ impl CallSite {
     /// the first slot), hands it to `f` while it is still in guest memory,
     /// then tells the guest to free it (`pg_wasm_free`, with (0, 0) for a
     /// NULL result). `None` is a NULL result.
-    fn with_result<T>(
+    pub(super) fn with_result<T>(
         &mut self,
         f: impl FnOnce(&[u8], &Shape, &str) -> Result<T>,
     ) -> Result<Option<T>> {
         let packed = self.buf[0].get_i64() as u64;
         let (ptr, len) = ((packed >> 32) as u32 as i32, packed as u32);
+        if self.javascript && len == pg_wasm_runtime::javascript::LEN_EXCEPTION {
+            return Err(self.javascript_exception(packed as i64));
+        }
         if len == u32::MAX {
             self.instance.free(0, 0).map_err(|e| self.trapped(e))?;
             return Ok(None);
@@ -314,8 +332,23 @@ impl CallSite {
         out.map(Some)
     }
 
+    /// The JavaScript exception a call returned, as ERROR P0001 with the
+    /// stack in DETAIL (SPEC §15).
     #[cold]
-    fn trapped(&mut self, err: RuntimeError) -> PgWasmError {
+    pub(super) fn javascript_exception(&mut self, packed: i64) -> PgWasmError {
+        use pg_wasm_runtime::javascript::Returned;
+        match Returned::from_packed(&self.instance, packed) {
+            Ok(Returned::Threw(e)) => super::javascript::exception_error(&self.target, e),
+            Ok(_) => PgWasmError::Internal("a JavaScript exception without a record".into()),
+            Err(err) => PgWasmError::Runtime {
+                target: self.target.clone(),
+                err,
+            },
+        }
+    }
+
+    #[cold]
+    pub(super) fn trapped(&mut self, err: RuntimeError) -> PgWasmError {
         self.counters.traps += 1;
         self.counters.fuel += self.instance.last_fuel();
         // The guest's state after a trap is whatever it was mid-call; never

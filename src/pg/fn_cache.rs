@@ -23,6 +23,7 @@ use super::cache;
 use super::component;
 use super::component_site::{self, Bound};
 use super::function::{FunctionDef, Resolved};
+use super::javascript::{self, JsResolved};
 use crate::error::{PgWasmError, Result};
 use pgrx::pg_sys;
 use std::cell::RefCell;
@@ -50,6 +51,8 @@ pub enum Target {
     Core(Resolved),
     /// An export of a component.
     Component(Bound),
+    /// A function of `LANGUAGE javascript`.
+    JavaScript(JsResolved),
 }
 
 /// The entries, all made under one module epoch and one relations epoch:
@@ -113,9 +116,12 @@ pub fn lookup(fn_oid: pg_sys::Oid) -> Result<Rc<Entry>> {
         }
     }
     let def = FunctionDef::load(fn_oid)?;
-    let target = match component_export(&def)? {
-        Some((module, export)) => Target::Component(component_site::bind(&def, module, export)?),
-        None => Target::Core(def.resolve(false)?),
+    let target = match (&def.body, component_export(&def)?) {
+        (Body::JavaScript(body), _) => Target::JavaScript(javascript::resolve(&def, body)?),
+        (_, Some((module, export))) => {
+            Target::Component(component_site::bind(&def, module, export)?)
+        }
+        (_, None) => Target::Core(def.resolve(false)?),
     };
     let entry = Rc::new(Entry {
         xmin,
@@ -154,6 +160,7 @@ impl Entry {
         let meta = match &self.target {
             Target::Core(r) => r.module_meta.as_ref(),
             Target::Component(b) => Some(&b.meta),
+            Target::JavaScript(_) => None,
         };
         match meta {
             Some(meta) => self.def.check_module_owner(meta),

@@ -22,6 +22,8 @@ pub struct FunctionDef {
     /// The function's owner: whoever owns it may bind it to a module only
     /// if they may use that module (checked at every preparation).
     pub owner: pg_sys::Oid,
+    /// Argument names (`None` for unnamed ones): JavaScript's parameters.
+    pub arg_names: Vec<Option<String>>,
     pub body: Body,
 }
 
@@ -37,15 +39,20 @@ pub struct Resolved {
     /// every preparation: a role's memberships change without touching
     /// pg_proc); `None` for inline bodies.
     pub module_meta: Option<catalog::ModuleMeta>,
+    /// The settings of a function without a module row: none for inline
+    /// WAT, SQL access for JavaScript (`pg_wasm.javascript_sql`).
+    pub own_settings: catalog::Settings,
+    /// The JavaScript engine runs it: a result may be an exception.
+    pub javascript: bool,
 }
 
 impl Resolved {
-    /// The module's settings; an inline body has none of its own.
+    /// The module's settings, or the function's own without a module.
     pub fn settings(&self) -> catalog::Settings {
         self.module_meta
             .as_ref()
             .map(|m| m.settings)
-            .unwrap_or_default()
+            .unwrap_or(self.own_settings)
     }
 
     /// The limits of a new instance: the module's settings within the
@@ -59,6 +66,11 @@ impl FunctionDef {
     pub fn load(oid: pg_sys::Oid) -> Result<Self> {
         let proc = PgProc::new(oid)
             .ok_or_else(|| PgWasmError::Internal(format!("function {oid:?} not found")))?;
+        let body = if super::javascript::is_javascript(proc.prolang()) {
+            Body::JavaScript(proc.prosrc())
+        } else {
+            body::parse(&proc.prosrc())?
+        };
         Ok(FunctionDef {
             oid,
             name: function_name(oid),
@@ -67,7 +79,8 @@ impl FunctionDef {
             retset: proc.proretset(),
             volatility: proc.provolatile(),
             owner: proc.proowner(),
-            body: body::parse(&proc.prosrc())?,
+            arg_names: input_names(&proc),
+            body,
         })
     }
 
@@ -76,7 +89,7 @@ impl FunctionDef {
         self.volatility != ProVolatile::Volatile
     }
 
-    fn signature(&self) -> String {
+    pub fn signature(&self) -> String {
         let args: Vec<String> = self
             .arg_types
             .iter()
@@ -161,6 +174,12 @@ impl FunctionDef {
                 })?;
                 (target.clone(), target, module, export, None)
             }
+            Body::JavaScript(_) => {
+                return Err(PgWasmError::Internal(format!(
+                    "function {} is JavaScript, not a wasm export",
+                    self.signature()
+                )))
+            }
         };
         // One export looked up, not the whole module described: this runs
         // once per statement, and a module may export thousands.
@@ -217,8 +236,31 @@ impl FunctionDef {
             export,
             shape,
             module_meta,
+            own_settings: catalog::Settings::default(),
+            javascript: false,
         })
     }
+}
+
+/// The names of the input arguments (proargnames lists OUT and TABLE
+/// columns too), one per argument, `None` for unnamed ones.
+fn input_names(proc: &PgProc) -> Vec<Option<String>> {
+    use pgrx::pg_catalog::pg_proc::ProArgMode;
+    let names = proc.proargnames();
+    let modes = proc.proargmodes();
+    let inputs: Vec<Option<String>> = if modes.is_empty() {
+        names
+    } else {
+        names
+            .into_iter()
+            .zip(modes)
+            .filter(|(_, m)| matches!(m, ProArgMode::In | ProArgMode::InOut | ProArgMode::Variadic))
+            .map(|(n, _)| n)
+            .collect()
+    };
+    (0..proc.pronargs())
+        .map(|i| inputs.get(i).cloned().flatten().filter(|n| !n.is_empty()))
+        .collect()
 }
 
 fn has_memory_abi(module: &Module) -> bool {

@@ -14,6 +14,8 @@ pub mod function;
 pub mod guest_log;
 pub mod handler;
 pub mod host;
+pub mod javascript;
+mod js_site;
 pub mod search_path;
 mod site;
 mod spi;

@@ -5,6 +5,7 @@ use super::call_site::CallSite;
 use super::component_site::{self, ComponentSite};
 use super::fn_cache::{self, Target};
 use super::function::FunctionDef;
+use super::js_site::JsSite;
 use crate::error::{PgWasmError, Result};
 use pgrx::pg_sys;
 
@@ -14,6 +15,7 @@ use pgrx::pg_sys;
 pub enum Site {
     Core(CallSite),
     Component(Box<ComponentSite>),
+    JavaScript(Box<JsSite>),
 }
 
 impl Site {
@@ -27,6 +29,12 @@ impl Site {
                 entry.epoch,
                 &entry.def,
                 bound,
+            )?))),
+            Target::JavaScript(js) => Ok(Site::JavaScript(Box::new(JsSite::prepare(
+                fn_oid,
+                entry.epoch,
+                &entry.def,
+                js,
             )?))),
             Target::Core(resolved) => Ok(Site::Core(CallSite::prepare(
                 fn_oid,
@@ -42,6 +50,7 @@ impl Site {
         match self {
             Site::Core(s) => s.is_current(),
             Site::Component(s) => s.is_current(),
+            Site::JavaScript(s) => s.is_current(),
         }
     }
 
@@ -63,6 +72,8 @@ impl Site {
             Site::Core(s) => unsafe { s.call(fcinfo) },
             // SAFETY: forwarded.
             Site::Component(s) => unsafe { s.call(fcinfo) },
+            // SAFETY: forwarded.
+            Site::JavaScript(s) => unsafe { s.call(fcinfo) },
         };
         match out {
             Ok(Some(d)) => Ok(d),
@@ -84,6 +95,7 @@ impl Site {
         match self {
             Site::Core(s) => s.note_error(err),
             Site::Component(s) => s.note_error(err),
+            Site::JavaScript(s) => s.note_error(err),
         }
     }
 }

@@ -1,0 +1,407 @@
+//! `LANGUAGE javascript` (SPEC §15), the glue: which functions are
+//! JavaScript, how one is resolved (the engine's image, the source its
+//! body becomes, how its values cross), the validator's syntax check, DO
+//! blocks, and JavaScript exceptions as errors. The engine's host side is
+//! `pg_wasm_runtime::javascript`; calls go through [`super::js_site`].
+
+use super::cache;
+use super::function::{FunctionDef, Resolved};
+use super::host::PgHost;
+use crate::catalog;
+use crate::error::{PgWasmError, Result};
+use crate::guc;
+use crate::marshal::codec::Codec;
+use crate::marshal::{self, Arg, Ret, Scalar, Shape};
+use pg_wasm_runtime::javascript::{self as js, ArgRecord, Exception, ResultKind};
+use pg_wasm_runtime::Instance;
+use pgrx::pg_sys;
+
+/// Milliseconds from 1970-01-01 to PostgreSQL's epoch, 2000-01-01.
+const PG_EPOCH_MS: f64 = 946_684_800_000.0;
+
+/// Whether `prolang` is `javascript` (the language may not exist).
+pub fn is_javascript(prolang: pg_sys::Oid) -> bool {
+    // SAFETY: a syscache lookup by name; missing_ok.
+    let oid = unsafe { pg_sys::get_language_oid(c"javascript".as_ptr(), true) };
+    oid != pg_sys::InvalidOid && oid == prolang
+}
+
+/// How one argument becomes a JavaScript value (plv8's conversions).
+#[derive(Clone, Copy, Debug)]
+pub enum JsArg {
+    Bool,
+    Int2,
+    Int4,
+    Int8,
+    Float4,
+    Float8,
+    /// A string (text, varchar, uuid, and every type without a closer
+    /// JavaScript value, in its text form).
+    Text(Codec),
+    /// json, jsonb, composites, records and arrays: parsed JSON.
+    Json(Codec),
+    Bytea,
+    /// numeric: a Number.
+    Number(Codec),
+    Date,
+    Timestamp,
+}
+
+impl JsArg {
+    fn for_arg(arg: Arg, typid: pg_sys::Oid) -> JsArg {
+        match arg {
+            Arg::Scalar(s) => match s {
+                Scalar::Bool => JsArg::Bool,
+                Scalar::Int2 => JsArg::Int2,
+                Scalar::Int4 => JsArg::Int4,
+                Scalar::Int8 => JsArg::Int8,
+                Scalar::Float4 => JsArg::Float4,
+                Scalar::Float8 => JsArg::Float8,
+            },
+            Arg::Bytes(codec) => match codec {
+                Codec::Bytea => JsArg::Bytea,
+                Codec::Json { .. } => JsArg::Json(codec),
+                Codec::Text { typid } if typid == pg_sys::JSONOID => JsArg::Json(codec),
+                Codec::Text { .. } => JsArg::Text(codec),
+                Codec::Io { .. } => match typid {
+                    pg_sys::JSONBOID => JsArg::Json(codec),
+                    pg_sys::NUMERICOID => JsArg::Number(codec),
+                    pg_sys::DATEOID => JsArg::Date,
+                    pg_sys::TIMESTAMPOID | pg_sys::TIMESTAMPTZOID => JsArg::Timestamp,
+                    _ => JsArg::Text(codec),
+                },
+            },
+        }
+    }
+
+    /// Appends the (non-NULL) value `d` to `rec`.
+    ///
+    /// # Safety
+    /// `d` must be a valid datum of the type this was made for.
+    #[inline]
+    pub unsafe fn encode(self, d: pg_sys::Datum, rec: &mut ArgRecord) {
+        let raw = d.value() as u64;
+        match self {
+            JsArg::Bool => rec.bool(raw & 0xff != 0),
+            JsArg::Int2 => rec.int32(raw as i16 as i32),
+            JsArg::Int4 => rec.int32(raw as i32),
+            JsArg::Int8 => rec.int64(raw as i64),
+            JsArg::Float4 => rec.float64(f32::from_bits(raw as u32) as f64),
+            JsArg::Float8 => rec.float64(f64::from_bits(raw)),
+            // SAFETY (all three): forwarded contract.
+            JsArg::Text(c) => rec.string(unsafe { c.arg_bytes(d) }),
+            JsArg::Json(c) => rec.json(unsafe { c.arg_bytes(d) }),
+            JsArg::Number(c) => rec.number_text(unsafe { c.arg_bytes(d) }),
+            JsArg::Bytea => rec.bytes(unsafe { Codec::Bytea.arg_bytes(d) }),
+            JsArg::Date => {
+                let days = raw as i32;
+                let ms = match days {
+                    i32::MIN => f64::NEG_INFINITY,
+                    i32::MAX => f64::INFINITY,
+                    d => d as f64 * 86_400_000.0 + PG_EPOCH_MS,
+                };
+                rec.date(ms)
+            }
+            JsArg::Timestamp => {
+                let micros = raw as i64;
+                let ms = match micros {
+                    i64::MIN => f64::NEG_INFINITY,
+                    i64::MAX => f64::INFINITY,
+                    us => (us as f64 / 1000.0).floor() + PG_EPOCH_MS,
+                };
+                rec.date(ms)
+            }
+        }
+    }
+}
+
+/// What a JavaScript function's call site needs, worked out once per
+/// backend (`fn_cache`).
+pub struct JsResolved {
+    /// The engine, bound to `pgjs_call`, with the function's shape.
+    pub resolved: Resolved,
+    /// The function expression the body becomes, and its name in stacks.
+    pub source: String,
+    pub script: String,
+    pub args: Vec<JsArg>,
+    /// `pgjs_call`'s result kind (with `js::SET` or `js::TRIGGER`).
+    pub kind: i32,
+}
+
+fn result_kind(shape: &Shape) -> i32 {
+    let base = match shape.result {
+        Ret::Void => ResultKind::Void,
+        Ret::Scalar(Scalar::Bool) => ResultKind::Bool,
+        Ret::Scalar(Scalar::Float4 | Scalar::Float8) => ResultKind::Float,
+        Ret::Scalar(_) => ResultKind::Integer,
+        Ret::Bytes(Codec::Bytea) => ResultKind::Bytes,
+        Ret::Bytes(Codec::Json { .. }) => ResultKind::Json,
+        Ret::Bytes(Codec::Text { typid }) if typid == pg_sys::JSONOID => ResultKind::Json,
+        Ret::Bytes(Codec::Io { typid, .. }) if typid == pg_sys::JSONBOID => ResultKind::Json,
+        Ret::Bytes(_) => ResultKind::Text,
+    };
+    base as i32 | if shape.set { js::SET } else { 0 }
+}
+
+/// The SQL access JavaScript gets: plv8.execute, unless a superuser turned
+/// it off.
+fn settings() -> catalog::Settings {
+    catalog::Settings {
+        allow_spi: guc::JAVASCRIPT_SQL.get(),
+        ..Default::default()
+    }
+}
+
+/// Resolves a JavaScript function: its types, its source, the engine.
+pub fn resolve(def: &FunctionDef, body: &str) -> Result<JsResolved> {
+    if def.ret_type == pg_sys::EVENT_TRIGGEROID {
+        return Err(PgWasmError::Unsupported(format!(
+            "javascript function {}: event trigger functions are not supported",
+            def.signature()
+        )));
+    }
+    let trigger = def.ret_type == pg_sys::TRIGGEROID;
+    let shape = if trigger {
+        marshal::trigger_sql_shape()
+    } else {
+        marshal::sql_shape(&def.arg_types, def.ret_type, def.retset).map_err(|detail| {
+            PgWasmError::invalid_function(
+                format!("javascript function {} cannot be called", def.signature()),
+                Some(detail),
+            )
+        })?
+    };
+    let args = if trigger {
+        Vec::new()
+    } else {
+        shape
+            .args
+            .iter()
+            .zip(&def.arg_types)
+            .map(|(&a, &t)| JsArg::for_arg(a, t))
+            .collect()
+    };
+    let kind = if trigger {
+        js::TRIGGER | ResultKind::Json as i32
+    } else {
+        result_kind(&shape)
+    };
+    let script = js::script_name(&def.name);
+    let source = js::function_source(&def.name, &def.arg_names, trigger, body);
+    let target = format!("{} (javascript)", def.name);
+    Ok(JsResolved {
+        resolved: Resolved {
+            target,
+            module: cache::javascript_engine()?,
+            export: js::CALL_EXPORT.to_string(),
+            shape,
+            module_meta: None,
+            own_settings: settings(),
+            javascript: true,
+        },
+        source,
+        script,
+        args,
+        kind,
+    })
+}
+
+/// A JavaScript exception as ERROR P0001: its text as the message, and
+/// which function threw and the JavaScript stack in DETAIL.
+pub fn exception_error(target: &str, e: Exception) -> PgWasmError {
+    let function = target.trim_end_matches(" (javascript)");
+    let mut detail = format!("JavaScript function {function}");
+    if !e.stack.is_empty() {
+        detail.push_str(":\n");
+        detail.push_str(&e.stack);
+    }
+    PgWasmError::Raised {
+        message: e.message,
+        detail,
+    }
+}
+
+/// A new instance of the engine for `r`, reseeded, with the function
+/// compiled (`check_only`: compiled and dropped, for the validator).
+pub fn instantiate(
+    r: &Resolved,
+    source: &str,
+    script: &str,
+    host: PgHost,
+    check_only: bool,
+) -> Result<Instance<PgHost>> {
+    let runtime = |err| PgWasmError::Runtime {
+        target: r.target.clone(),
+        err,
+    };
+    let prepared = r.module.prepared(&r.target)?;
+    let mut inst = Instance::from_prepared(cache::engine()?, prepared, &r.export, r.limits(), host)
+        .map_err(runtime)?;
+    seed(&mut inst).map_err(runtime)?;
+    if let Some(e) = js::define(&mut inst, source, script, check_only).map_err(runtime)? {
+        return Err(compile_error(&r.target, e));
+    }
+    Ok(inst)
+}
+
+/// Reseeds the instance's Math.random from the kernel's randomness.
+pub fn seed(inst: &mut Instance<PgHost>) -> std::result::Result<(), pg_wasm_runtime::RuntimeError> {
+    let mut bytes = [0u8; 8];
+    // SAFETY: getrandom writes at most `bytes.len()` bytes into the buffer.
+    let got = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
+    if got != bytes.len() as isize {
+        // No randomness: a sequence of its own all the same.
+        bytes = (std::process::id() as u64 ^ inst as *const _ as u64).to_le_bytes();
+    }
+    js::seed(inst, i64::from_le_bytes(bytes))
+}
+
+/// A body that does not compile: 42P13 with the SyntaxError and its line.
+fn compile_error(target: &str, e: Exception) -> PgWasmError {
+    let function = target.trim_end_matches(" (javascript)");
+    PgWasmError::invalid_function(
+        format!("javascript function {function}: {}", e.message),
+        Some(if e.stack.is_empty() {
+            "The function body does not compile.".to_string()
+        } else {
+            format!("at {}", e.stack.trim().trim_start_matches("at "))
+        }),
+    )
+}
+
+/// The validator's check (CREATE FUNCTION): the types can cross and the
+/// body compiles.
+pub fn validate(fn_oid: pg_sys::Oid, check_bodies: bool) -> Result<()> {
+    let def = FunctionDef::load(fn_oid)?;
+    let super::body::Body::JavaScript(body) = &def.body else {
+        return Err(PgWasmError::Internal(format!(
+            "function {} is not JavaScript",
+            def.signature()
+        )));
+    };
+    if !check_bodies {
+        return Ok(());
+    }
+    let r = resolve(&def, body)?;
+    let host = PgHost::new(r.resolved.target.clone(), false, true);
+    instantiate(&r.resolved, &r.source, &r.script, host, true).map(|_| ())
+}
+
+/// `DO $$ ... $$ LANGUAGE javascript`: the block runs once, as a function
+/// without arguments, with the session's limits and SQL access.
+pub fn run_inline(source_text: &str) -> Result<()> {
+    let resolved = Resolved {
+        target: "DO block (javascript)".to_string(),
+        module: cache::javascript_engine()?,
+        export: js::CALL_EXPORT.to_string(),
+        shape: Shape {
+            args: Vec::new(),
+            result: Ret::Void,
+            set: false,
+            ret_type: pg_sys::VOIDOID,
+            result_weights: None,
+        },
+        module_meta: None,
+        own_settings: settings(),
+        javascript: true,
+    };
+    let source = js::function_source("do_block", &[], false, source_text);
+    let host = PgHost::new(
+        resolved.target.clone(),
+        resolved.settings().allow_spi,
+        false,
+    );
+    let failure = host.failure_slot();
+    let raise_caught = |e: PgWasmError| {
+        if let Some(caught) = super::host::take(&failure) {
+            std::panic::resume_unwind(caught);
+        }
+        e
+    };
+    let mut inst =
+        instantiate(&resolved, &source, "do_block", host, false).map_err(raise_caught)?;
+    let mut buf = [pg_wasm_runtime::ValRaw::i64(0); 3];
+    let outcome = js::call(
+        &mut inst,
+        &ArgRecord::default(),
+        ResultKind::Void as i32,
+        &mut buf,
+    );
+    if let Some(caught) = inst.host_mut().take_failure() {
+        std::panic::resume_unwind(caught);
+    }
+    outcome.map_err(|err| PgWasmError::Runtime {
+        target: resolved.target.clone(),
+        err,
+    })?;
+    match js::Returned::from_packed(&inst, buf[0].get_i64()) {
+        Ok(js::Returned::Threw(e)) => Err(exception_error(&resolved.target, e)),
+        Ok(_) => Ok(()),
+        Err(err) => Err(PgWasmError::Runtime {
+            target: resolved.target,
+            err,
+        }),
+    }
+}
+
+/// A JavaScript scalar result as the SQL type `s` wants it: numbers are
+/// rounded to integers as a float-to-integer cast does, and must fit.
+pub fn scalar_datum(s: Scalar, v: js::Scalar, function: &str) -> Result<Option<pg_sys::Datum>> {
+    let out_of_range = |what: String| {
+        PgWasmError::OutOfRange(format!(
+            "javascript function \"{}\" returned {what}, which is out of range for type {}",
+            function.trim_end_matches(" (javascript)"),
+            s.sql_name()
+        ))
+    };
+    let number = match v {
+        js::Scalar::Null => return Ok(None),
+        js::Scalar::Bool(b) => {
+            if s == Scalar::Bool {
+                return Ok(Some(pg_sys::Datum::from(b)));
+            }
+            b as i64 as f64
+        }
+        js::Scalar::BigInt(i) => {
+            return match s {
+                Scalar::Int8 => Ok(Some(pg_sys::Datum::from(i))),
+                Scalar::Int4 => i32::try_from(i)
+                    .map(|v| Some(pg_sys::Datum::from(v)))
+                    .map_err(|_| out_of_range(i.to_string())),
+                Scalar::Int2 => i16::try_from(i)
+                    .map(|v| Some(pg_sys::Datum::from(v)))
+                    .map_err(|_| out_of_range(i.to_string())),
+                _ => Ok(Some(float_datum(s, i as f64))),
+            }
+        }
+        js::Scalar::Number(n) => n,
+    };
+    Ok(Some(match s {
+        Scalar::Bool => pg_sys::Datum::from(number != 0.0 && !number.is_nan()),
+        Scalar::Float4 | Scalar::Float8 => float_datum(s, number),
+        Scalar::Int2 | Scalar::Int4 | Scalar::Int8 => {
+            let r = number.round_ties_even();
+            let fits = match s {
+                Scalar::Int2 => (-32768.0..=32767.0).contains(&r),
+                Scalar::Int4 => (-2147483648.0..=2147483647.0).contains(&r),
+                _ => (-9.223372036854776e18..9.223372036854776e18).contains(&r),
+            };
+            if !fits {
+                return Err(out_of_range(format!("{number}")));
+            }
+            match s {
+                Scalar::Int2 => pg_sys::Datum::from(r as i16),
+                Scalar::Int4 => pg_sys::Datum::from(r as i32),
+                _ => pg_sys::Datum::from(r as i64),
+            }
+        }
+    }))
+}
+
+fn float_datum(s: Scalar, n: f64) -> pg_sys::Datum {
+    if s == Scalar::Float4 {
+        pg_sys::Datum::from((n as f32).to_bits())
+    } else {
+        pg_sys::Datum::from(n.to_bits())
+    }
+}

@@ -1,0 +1,151 @@
+//! A JavaScript function's call site: a [`CallSite`] on the engine's
+//! image (same instance lifecycle, limits, stats, result conversion and
+//! trigger path as every wasm function), whose instance has compiled the
+//! function once, and whose warm call encodes the arguments into one
+//! record and calls `pgjs_call`.
+
+use super::call_site::CallSite;
+use super::javascript::{self, JsArg, JsResolved};
+use crate::error::{PgWasmError, Result};
+use crate::marshal::io_cache::Inputs;
+use crate::marshal::Ret;
+use pg_wasm_runtime::javascript::{self as js, ArgRecord, Returned};
+use pg_wasm_runtime::ValRaw;
+use pgrx::pg_sys;
+
+pub struct JsSite {
+    pub(super) site: CallSite,
+    args: Vec<JsArg>,
+    kind: i32,
+    record: ArgRecord,
+    trigger: bool,
+}
+
+impl JsSite {
+    pub fn prepare(
+        fn_oid: pg_sys::Oid,
+        epoch: u64,
+        def: &super::function::FunctionDef,
+        r: &JsResolved,
+    ) -> Result<Self> {
+        let mut site = CallSite::prepare(fn_oid, epoch, def, &r.resolved)?;
+        let target = r.resolved.target.clone();
+        let runtime = |err| PgWasmError::Runtime {
+            target: target.clone(),
+            err,
+        };
+        javascript::seed(&mut site.instance).map_err(runtime)?;
+        let defined = js::define(&mut site.instance, &r.source, &r.script, false);
+        if let Some(caught) = site.instance.host_mut().take_failure() {
+            std::panic::resume_unwind(caught);
+        }
+        if let Some(e) = defined.map_err(runtime)? {
+            return Err(javascript::exception_error(&target, e));
+        }
+        let trigger = r.resolved.shape.ret_type == pg_sys::TRIGGEROID;
+        if site.buf.len() < 3 {
+            site.buf.resize(3, ValRaw::i64(0));
+        }
+        // The trigger path (CallSite's) sets only the pointer and length.
+        site.buf[2] = ValRaw::i32(r.kind);
+        Ok(JsSite {
+            site,
+            args: r.args.clone(),
+            kind: r.kind,
+            record: ArgRecord::default(),
+            trigger,
+        })
+    }
+
+    #[inline(always)]
+    pub fn is_current(&self) -> bool {
+        self.site.is_current()
+    }
+
+    pub fn note_error(&mut self, err: &PgWasmError) {
+        self.site.note_error(err)
+    }
+
+    /// Calls the function with the arguments in `fcinfo`.
+    ///
+    /// # Safety
+    /// As [`CallSite::call`].
+    pub unsafe fn call(
+        &mut self,
+        fcinfo: pg_sys::FunctionCallInfo,
+    ) -> Result<Option<pg_sys::Datum>> {
+        if self.trigger {
+            // SAFETY: forwarded contract: the event goes in as JSON, the
+            // decision comes back as JSON, as for a wasm trigger.
+            return unsafe { self.site.call(fcinfo) };
+        }
+        let inputs: *mut Inputs = &mut self.site.inputs;
+        Inputs::scope(inputs, || {
+            // SAFETY: forwarded contract.
+            unsafe { self.call_inner(fcinfo) }
+        })
+    }
+
+    unsafe fn call_inner(
+        &mut self,
+        fcinfo: pg_sys::FunctionCallInfo,
+    ) -> Result<Option<pg_sys::Datum>> {
+        // SAFETY: fcinfo is valid; nargs arguments are filled in.
+        let args = unsafe { (*fcinfo).args.as_slice((*fcinfo).nargs as usize) };
+        self.record.clear();
+        for (arg, kind) in args.iter().zip(&self.args) {
+            if arg.isnull {
+                self.record.null();
+            } else {
+                // SAFETY: the argument has the type `kind` was made for.
+                unsafe { kind.encode(arg.value, &mut self.record) };
+            }
+        }
+        let (record, kind) = (&self.record, self.kind);
+        let fuel = self
+            .site
+            .timed(|i, buf| js::call(i, record, kind, buf))
+            .map_err(|e| self.site.trapped(e))?;
+        self.site.counters.fuel += fuel;
+        match self.site.shape.result {
+            Ret::Bytes(codec) => {
+                // SAFETY: forwarded contract.
+                unsafe { self.site.bytes_result(fcinfo, codec) }
+            }
+            Ret::Void => {
+                self.check_exception()?;
+                Ok(Some(pg_sys::Datum::from(0)))
+            }
+            Ret::Scalar(s) => {
+                let packed = self.site.buf[0].get_i64();
+                match Returned::from_packed(&self.site.instance, packed) {
+                    Ok(Returned::Bytes { ptr, len }) => {
+                        let value = self
+                            .site
+                            .instance
+                            .read_bytes(ptr, len)
+                            .ok()
+                            .and_then(js::Scalar::decode)
+                            .ok_or_else(|| {
+                                PgWasmError::Internal("a damaged JavaScript result".into())
+                            })?;
+                        javascript::scalar_datum(s, value, &self.site.target)
+                    }
+                    Ok(Returned::Null) => Ok(None),
+                    Ok(Returned::Threw(e)) => {
+                        Err(javascript::exception_error(&self.site.target, e))
+                    }
+                    Err(err) => Err(self.site.trapped(err)),
+                }
+            }
+        }
+    }
+
+    fn check_exception(&mut self) -> Result<()> {
+        let packed = self.site.buf[0].get_i64();
+        if packed as u32 == js::LEN_EXCEPTION {
+            return Err(self.site.javascript_exception(packed));
+        }
+        Ok(())
+    }
+}

@@ -13,7 +13,7 @@ use crate::error::{PgWasmError, Result};
 use crate::pg::search_path::pinned;
 use once_cell::sync::OnceCell;
 use pg_wasm_runtime::artifacts::{self, Artifact, Lookup, Store};
-use pg_wasm_runtime::{Engine, Module};
+use pg_wasm_runtime::Engine;
 use pgrx::prelude::*;
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
@@ -126,12 +126,12 @@ const SHIPPED: &str = "shipped";
 /// and what `compile` makes of them, such as the JavaScript engine's
 /// image): mapped from the store, or compiled once and stored for every
 /// other backend of the cluster.
-pub fn shipped(
+pub fn shipped<T: Artifact>(
     engine: &Engine,
     name: &str,
     bytes: &[u8],
-    compile: impl FnOnce() -> Result<Module>,
-) -> Result<Module> {
+    compile: impl FnOnce() -> Result<T>,
+) -> Result<T> {
     let Some((store, engine_key)) = store(engine) else {
         count(|c| c.compiled += 1);
         return compile();
@@ -140,9 +140,18 @@ pub fn shipped(
     let mut tagged = bytes.to_vec();
     tagged.extend_from_slice(format!("pg_wasm {name} image 1").as_bytes());
     let key = artifacts::key(&pg_wasm_runtime::sha256(&tagged), engine_key);
-    if let Lookup::Mapped(m) = store.lookup(engine, SHIPPED, &key) {
-        count(|c| c.mapped += 1);
-        return Ok(m);
+    match store.lookup(engine, SHIPPED, &key) {
+        Lookup::Mapped(m) => {
+            count(|c| c.mapped += 1);
+            return Ok(m);
+        }
+        Lookup::Rejected(why) => {
+            count(|c| c.rejected += 1);
+            pgrx::log!(
+                "pg_wasm: ignored the compiled {name} engine ({key}) and compiles it again: {why}"
+            );
+        }
+        Lookup::Missing => {}
     }
     let module = compile()?;
     count(|c| c.compiled += 1);

@@ -198,8 +198,10 @@ pub fn javascript_engine() -> Result<Rc<Compiled>> {
                 pg_wasm_runtime::javascript::image(engine).in_module("the JavaScript engine")?;
             // Our own module: it imports the clock (no user module may).
             watched("the JavaScript engine", &image, 0, compile_any_with)
+                .map(pg_wasm_runtime::javascript::CompiledImage)
         },
-    )?;
+    )?
+    .0;
     let compiled = Rc::new(Compiled {
         module,
         prepared: Default::default(),

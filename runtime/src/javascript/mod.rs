@@ -75,6 +75,45 @@ pub(crate) fn link_wasi_stubs<T: 'static>(linker: &mut Linker<T>) -> wasmtime::R
     Ok(())
 }
 
+/// The WASI functions [`link_wasi_stubs`] defines.
+const WASI_STUBS: [&str; 5] = [
+    "clock_time_get",
+    "fd_close",
+    "fd_fdstat_get",
+    "fd_seek",
+    "fd_write",
+];
+
+/// The compiled image, as the artifact store keeps it: mapped only if it
+/// imports nothing beyond the host API and [`link_wasi_stubs`].
+pub struct CompiledImage(pub Module);
+
+impl crate::artifacts::Artifact for CompiledImage {
+    fn serialize(&self) -> wasmtime::Result<Vec<u8>> {
+        self.0.serialize()
+    }
+
+    unsafe fn map(engine: &Engine, path: &std::path::Path) -> Result<Self, String> {
+        // SAFETY: forwarded from the caller.
+        let m = unsafe { Module::deserialize_file(engine, path) }.map_err(|e| format!("{e:#}"))?;
+        for i in m.imports() {
+            let ok = match i.module() {
+                "pg" => crate::host::check_import("pg", i.name(), &i.ty()).is_none(),
+                WASI => WASI_STUBS.contains(&i.name()),
+                _ => false,
+            };
+            if !ok {
+                return Err(format!(
+                    "the JavaScript engine imports \"{}.{}\", which pg_wasm does not provide",
+                    i.module(),
+                    i.name()
+                ));
+            }
+        }
+        Ok(CompiledImage(m))
+    }
+}
+
 /// The engine's pre-initialized image: [`ENGINE_WASM`] after `_initialize`
 /// and `pgjs_init`, as a module of its own (compile it like any other).
 /// Takes one compile of the engine (1–2 s); the extension keeps the result

@@ -34,6 +34,11 @@ static JSValue fn;
 static JSValue call_set;     /* (f, args) -> rows: SETOF */
 static JSValue call_trigger; /* (f, event JSON) -> decision JSON */
 
+/* The argument buffer the host writes each call's record into (grown by
+ * `pgjs_args`, never freed by a call): no allocation per row. */
+static uint8_t *args_buf;
+static size_t args_cap;
+
 /* What the host reads after a call: a result string QuickJS owns until the
  * host frees it, or bytes of our own. */
 static const char *pending_cstr;
@@ -116,6 +121,18 @@ EXPORT("pg_wasm_free") void pg_wasm_free(void *ptr, int32_t len) {
     } else if (ptr != out) {
         free(ptr);
     }
+}
+
+/* A buffer of at least `size` bytes for argument records; the host keeps
+ * the pointer until it needs a larger one. NULL when memory ran out. */
+EXPORT("pgjs_args") uint8_t *pgjs_args(int32_t size) {
+    if ((size_t)size + 1 > args_cap) {
+        uint8_t *p = realloc(args_buf, (size_t)size + 1);
+        if (!p) return NULL;
+        args_buf = p;
+        args_cap = (size_t)size + 1;
+    }
+    return args_buf;
 }
 
 /* ---- set-up ---- */
@@ -448,15 +465,20 @@ static int64_t encode(JSValue v, int kind) {
 
 #define MAX_ARGS 100
 
+/* Arguments came in the argument buffer (kept) or from pg_wasm_alloc. */
+static void release_args(const uint8_t *args) {
+    if (args && args != args_buf) free((void *)args);
+}
+
 /* Calls the instance's function with the arguments at `args` (`len` bytes,
- * from pg_wasm_alloc; freed here). A trigger's argument is the event JSON
+ * in the argument buffer, or from pg_wasm_alloc and freed here). A trigger's argument is the event JSON
  * itself, not a record. */
 EXPORT("pgjs_call") int64_t pgjs_call(const uint8_t *args, int32_t len, int32_t kind) {
     JSValue argv[MAX_ARGS];
     int argc = 0;
     if (kind & 32) {
         JSValue pair[2] = {fn, JS_NewStringLen(ctx, (const char *)args, args ? (size_t)len : 0)};
-        free((void *)args);
+        release_args(args);
         if (JS_IsException(pair[1])) return fail();
         JSValue r = JS_Call(ctx, call_trigger, JS_UNDEFINED, 2, pair);
         JS_FreeValue(ctx, pair[1]);
@@ -473,7 +495,7 @@ EXPORT("pgjs_call") int64_t pgjs_call(const uint8_t *args, int32_t len, int32_t 
         if (JS_IsException(v)) goto failed;
         argv[argc++] = v;
     }
-    free((void *)args);
+    release_args(args);
     args = NULL;
     JSValue r;
     int base = kind & 15;
@@ -494,6 +516,6 @@ EXPORT("pgjs_call") int64_t pgjs_call(const uint8_t *args, int32_t len, int32_t 
     return encode(r, base);
 failed:
     for (int i = 0; i < argc; i++) JS_FreeValue(ctx, argv[i]);
-    free((void *)args);
+    release_args(args);
     return fail();
 }

@@ -359,6 +359,30 @@ impl<H: Host> Instance<H> {
         Ok(ptr)
     }
 
+    /// Copies `bytes` to `ptr` in guest memory (a buffer the guest handed
+    /// out for the purpose), bounds-checked.
+    #[inline]
+    pub fn write_at(&mut self, ptr: i32, bytes: &[u8]) -> Result<(), RuntimeError> {
+        let Some(memory) = self.memory else {
+            return Err(RuntimeError::InvalidModule(format!(
+                "the module must export \"{MEMORY_EXPORT}\""
+            )));
+        };
+        let data = memory.data_mut(&mut self.store);
+        let len = data.len();
+        let range = i32::try_from(bytes.len())
+            .ok()
+            .and_then(|n| checked_range(ptr, n, len))
+            .ok_or_else(|| {
+                abi_error(format!(
+                    "{} bytes at {ptr} lie outside guest memory ({len} bytes)",
+                    bytes.len()
+                ))
+            })?;
+        data[range].copy_from_slice(bytes);
+        Ok(())
+    }
+
     /// The `len` bytes at `ptr` in guest memory, bounds-checked.
     pub fn read_bytes(&self, ptr: i32, len: i32) -> Result<&[u8], RuntimeError> {
         let Some(memory) = self.memory else {

@@ -39,7 +39,14 @@ fn defined(params: &[&str], body: &str) -> Instance<NoHost> {
 /// Calls and returns the result as text (scalars as their Debug form).
 fn run(i: &mut Instance<NoHost>, args: &ArgRecord, kind: ResultKind) -> Result<String, String> {
     let mut buf = [ValRaw::i64(0); 3];
-    js::call(i, args, kind as i32, &mut buf).map_err(|e| format!("trap: {e}"))?;
+    js::call(
+        i,
+        &mut js::GuestArgs::default(),
+        args,
+        kind as i32,
+        &mut buf,
+    )
+    .map_err(|e| format!("trap: {e}"))?;
     match Returned::from_packed(i, buf[0].get_i64()).unwrap() {
         Returned::Null => Ok("NULL".into()),
         Returned::Threw(e) => Err(format!("{}\n{}", e.message, e.stack)),

@@ -323,6 +323,7 @@ pub fn run_inline(source_text: &str) -> Result<()> {
     let mut buf = [pg_wasm_runtime::ValRaw::i64(0); 3];
     let outcome = js::call(
         &mut inst,
+        &mut js::GuestArgs::default(),
         &ArgRecord::default(),
         ResultKind::Void as i32,
         &mut buf,

@@ -9,7 +9,7 @@ use super::javascript::{self, JsArg, JsResolved};
 use crate::error::{PgWasmError, Result};
 use crate::marshal::io_cache::Inputs;
 use crate::marshal::Ret;
-use pg_wasm_runtime::javascript::{self as js, ArgRecord, Returned};
+use pg_wasm_runtime::javascript::{self as js, ArgRecord, GuestArgs, Returned};
 use pg_wasm_runtime::ValRaw;
 use pgrx::pg_sys;
 
@@ -18,6 +18,7 @@ pub struct JsSite {
     args: Vec<JsArg>,
     kind: i32,
     record: ArgRecord,
+    guest: GuestArgs,
     trigger: bool,
 }
 
@@ -53,6 +54,7 @@ impl JsSite {
             args: r.args.clone(),
             kind: r.kind,
             record: ArgRecord::default(),
+            guest: GuestArgs::default(),
             trigger,
         })
     }
@@ -101,10 +103,10 @@ impl JsSite {
                 unsafe { kind.encode(arg.value, &mut self.record) };
             }
         }
-        let (record, kind) = (&self.record, self.kind);
+        let (record, guest, kind) = (&self.record, &mut self.guest, self.kind);
         let fuel = self
             .site
-            .timed(|i, buf| js::call(i, record, kind, buf))
+            .timed(|i, buf| js::call(i, guest, record, kind, buf))
             .map_err(|e| self.site.trapped(e))?;
         self.site.counters.fuel += fuel;
         match self.site.shape.result {

@@ -365,26 +365,63 @@ pub fn seed<H: Host>(inst: &mut Instance<H>, seed: i64) -> Result<(), RuntimeErr
     inst.call_export::<i64, ()>(SEED_EXPORT, seed)
 }
 
+/// Where an instance's argument records go: a buffer in its memory
+/// (`pgjs_args`), asked for once and again only when a record outgrows it.
+/// Belongs to one instance.
+#[derive(Debug, Default)]
+pub struct GuestArgs {
+    ptr: i32,
+    cap: usize,
+}
+
 /// Calls the instance's function with `args`, asking for `kind` (a
 /// [`ResultKind`] plus [`SET`] or [`TRIGGER`]); `buf` (3 slots at least)
-/// holds the packed result afterwards. Returns the fuel used.
+/// holds the packed result afterwards. Returns the fuel used. `guest` must
+/// belong to `inst`.
 #[inline]
 pub fn call<H: Host>(
     inst: &mut Instance<H>,
+    guest: &mut GuestArgs,
     args: &ArgRecord,
     kind: i32,
     buf: &mut [ValRaw],
 ) -> Result<u64, RuntimeError> {
     let bytes = args.as_bytes();
-    if bytes.is_empty() {
-        buf[0] = ValRaw::i32(0);
-        buf[1] = ValRaw::i32(0);
-        buf[2] = ValRaw::i32(kind);
-        return inst.call(buf);
+    if bytes.len() > guest.cap {
+        grow(inst, guest, bytes.len())?;
     }
-    let ptr = inst.write_bytes(bytes, true)?;
-    buf[0] = ValRaw::i32(ptr);
+    if !bytes.is_empty() {
+        inst.write_at(guest.ptr, bytes)?;
+    }
+    buf[0] = ValRaw::i32(guest.ptr);
     buf[1] = ValRaw::i32(bytes.len() as i32);
     buf[2] = ValRaw::i32(kind);
-    inst.call_after_writes(buf)
+    inst.call(buf)
+}
+
+#[cold]
+fn grow<H: Host>(
+    inst: &mut Instance<H>,
+    guest: &mut GuestArgs,
+    need: usize,
+) -> Result<(), RuntimeError> {
+    let size = need.max(256).next_power_of_two();
+    let size = i32::try_from(size).map_err(|_| RuntimeError::Trap {
+        kind: crate::TrapKind::Trap,
+        message: format!("arguments of {need} bytes do not fit in 32-bit guest memory"),
+        backtrace: None,
+    })?;
+    let ptr: i32 = inst.call_export("pgjs_args", size)?;
+    if ptr == 0 {
+        return Err(RuntimeError::Trap {
+            kind: crate::TrapKind::MemoryLimit,
+            message: format!(
+                "no room in the JavaScript engine's memory for {need} bytes of arguments"
+            ),
+            backtrace: None,
+        });
+    }
+    guest.ptr = ptr;
+    guest.cap = size as usize;
+    Ok(())
 }

@@ -12,6 +12,20 @@ use std::fmt;
 
 pub type Result<T, E = PgWasmError> = std::result::Result<T, E>;
 
+/// How messages name a function from its call site's target:
+/// `wasm function "module.export"`, or `javascript function "name"` for a
+/// target the JavaScript language made (`"name (javascript)"`).
+pub struct Label<'a>(pub &'a str);
+
+impl fmt::Display for Label<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.strip_suffix(" (javascript)") {
+            Some(name) => write!(f, "javascript function \"{name}\""),
+            None => write!(f, "wasm function \"{}\"", self.0),
+        }
+    }
+}
+
 #[derive(Debug)]
 pub enum PgWasmError {
     /// A module failed validation, compilation, instantiation or a call.
@@ -123,8 +137,8 @@ impl PgWasmError {
                         ..
                     },
             } => Some(match backtrace {
-                Some(bt) => format!("raised by wasm function \"{target}\"\n{bt}"),
-                None => format!("raised by wasm function \"{target}\""),
+                Some(bt) => format!("raised by {}\n{bt}", Label(target)),
+                None => format!("raised by {}", Label(target)),
             }),
             PgWasmError::Runtime {
                 err: RuntimeError::Trap { backtrace, .. },
@@ -183,6 +197,14 @@ impl PgWasmError {
                 ..
             } => Some("Raise pg_wasm.timeout_ms or the module's \"timeout_ms\" setting (0 = none)."),
             PgWasmError::Runtime {
+                target,
+                err:
+                    RuntimeError::Trap {
+                        kind: TrapKind::Denied,
+                        ..
+                    },
+            } if target.ends_with(" (javascript)") => Some("A superuser can allow it: SET pg_wasm.javascript_sql = on."),
+            PgWasmError::Runtime {
                 err:
                     RuntimeError::Trap {
                         kind: TrapKind::Denied,
@@ -228,7 +250,7 @@ impl fmt::Display for PgWasmError {
                         // the module and export go into DETAIL.
                         TrapKind::Raised => return f.write_str(message),
                     };
-                    write!(f, "wasm function \"{target}\" {what}: {message}")
+                    write!(f, "{} {what}: {message}", Label(target))
                 }
                 other if target.is_empty() => write!(f, "{other}"),
                 other => write!(f, "wasm module \"{target}\": {other}"),

@@ -83,20 +83,24 @@
       if (/^[a-z_][a-z0-9_$]*$/.test(s) && !reserved.has(s)) return s;
       return '"' + s.replace(/"/g, '""') + '"';
     },
-    // A SQL function as a JavaScript one: called through SQL, so it may be
-    // of any language; its arguments are passed as pg.query parameters.
+    // A SQL function as a JavaScript one: `name` or `name(argtypes)`, as
+    // regproc or regprocedure read it; called through SQL (so it may be of
+    // any language), its arguments cast to the function's types.
     find_function(name) {
       const fname = String(name);
-      if (!/^[A-Za-z0-9_."$]+(\([A-Za-z0-9_ ,."[\]]*\))?$/.test(fname)) {
-        throw new Error(`plv8.find_function: "${fname}" is not a function name`);
-      }
-      const base = fname.replace(/\(.*\)$/, '');
-      const types = (fname.match(/\((.*)\)$/) || [null, ''])[1]
-        .split(',').map((t) => t.trim()).filter((t) => t.length > 0);
+      const found = plv8.execute(
+        'SELECT p.oid::pg_catalog.regproc::text AS fn, ' +
+        'p.proargtypes::pg_catalog.regtype[]::text[] AS types, p.proretset AS set ' +
+        'FROM pg_catalog.pg_proc p WHERE p.oid = CASE WHEN pg_catalog.strpos($1, \'(\') > 0 ' +
+        'THEN $1::pg_catalog.regprocedure::pg_catalog.oid ELSE $1::pg_catalog.regproc::pg_catalog.oid END',
+        [fname]);
+      if (found.length === 0) throw new Error(`plv8.find_function: function "${fname}" does not exist`);
+      const { fn, types, set } = found[0];
       return (...args) => {
-        const list = args.map((_, i) => `$${i + 1}` + (types[i] ? `::${types[i]}` : ''));
-        const r = plv8.execute(`SELECT ${base}(${list.join(', ')}) AS r`, args);
-        return r.length ? r[0].r : null;
+        const list = args.map((_, i) => `$${i + 1}::${types[i] || 'unknown'}`);
+        const sql = set ? `SELECT r FROM ${fn}(${list.join(', ')}) r` : `SELECT ${fn}(${list.join(', ')}) AS r`;
+        const rows = plv8.execute(sql, args);
+        return set ? rows.map((row) => row.r) : rows.length ? rows[0].r : null;
       };
     },
     version: 'pg_wasm',
@@ -127,6 +131,8 @@
       ev.level, ev.event, ev.relid, ev.table, ev.schema, ev.args);
     if (ev.when !== 'BEFORE' || ev.level !== 'ROW' || r === undefined) return {};
     if (r === null) return { skip: true };
+    // A DELETE goes on with any other value (plv8 and PL/pgSQL return OLD).
+    if (ev.event === 'DELETE') return {};
     return { new: r };
   };
 

@@ -10,7 +10,7 @@
 //! result over the budget fails with 54000 before anything is built. Text
 //! and bytea are copied once and need no estimate.
 
-use crate::error::{PgWasmError, Result};
+use crate::error::{Label, PgWasmError, Result};
 use pg_wasm_runtime::json_cost::{self, Weights};
 use pgrx::pg_sys;
 
@@ -138,7 +138,8 @@ pub fn check(bytes: &[u8], weights: Option<Weights>, set: bool, function: &str) 
         format!("{} bytes of JSON ({} values)", bytes.len(), cost.values)
     };
     Err(PgWasmError::ResultTooLarge(format!(
-        "wasm function \"{function}\" returned {what} that would take about {} MB of host memory to convert, more than pg_wasm.max_result_mb ({} MB)",
+        "{} returned {what} that would take about {} MB of host memory to convert, more than pg_wasm.max_result_mb ({} MB)",
+        Label(function),
         needed.div_ceil(1 << 20),
         budget >> 20
     )))

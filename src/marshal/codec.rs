@@ -3,7 +3,7 @@
 //! and arrays as JSON, every other type as its text form.
 
 use super::json;
-use crate::error::{PgWasmError, Result};
+use crate::error::{Label, PgWasmError, Result};
 use pgrx::pg_sys;
 use std::ffi::CStr;
 
@@ -187,7 +187,8 @@ pub fn verify_text(bytes: &[u8], function: &str, typid: pg_sys::Oid) -> Result<(
         Err(PgWasmError::InvalidResult {
             sqlstate: pgrx::PgSqlErrorCode::ERRCODE_CHARACTER_NOT_IN_REPERTOIRE,
             message: format!(
-                "wasm function \"{function}\" returned a {} that is not valid in the server encoding (or contains a NUL byte)",
+                "{} returned a {} that is not valid in the server encoding (or contains a NUL byte)",
+                Label(function),
                 super::type_name(typid)
             ),
         })
@@ -198,7 +199,7 @@ pub fn verify_text(bytes: &[u8], function: &str, typid: pg_sys::Oid) -> Result<(
 pub fn invalid(function: &str, what: &str) -> PgWasmError {
     PgWasmError::InvalidResult {
         sqlstate: pgrx::PgSqlErrorCode::ERRCODE_INVALID_TEXT_REPRESENTATION,
-        message: format!("wasm function \"{function}\" returned an invalid value: {what}"),
+        message: format!("{} returned an invalid value: {what}", Label(function)),
     }
 }
 
@@ -293,7 +294,8 @@ pub fn input_error(
     PgWasmError::InvalidResult {
         sqlstate,
         message: format!(
-            "wasm function \"{function}\" returned a value for {place} that does not fit type {}: {message}",
+            "{} returned a value for {place} that does not fit type {}: {message}",
+            Label(function),
             super::type_name(typid)
         ),
     }

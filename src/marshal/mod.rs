@@ -121,7 +121,8 @@ impl Scalar {
 #[cold]
 fn out_of_range(function: &str, ty: &str, value: &str) -> PgWasmError {
     PgWasmError::OutOfRange(format!(
-        "wasm function \"{function}\" returned {value}, which is out of range for type {ty}"
+        "{} returned {value}, which is out of range for type {ty}",
+        crate::error::Label(function)
     ))
 }
 

@@ -348,7 +348,13 @@ impl CallSite {
     }
 
     #[cold]
-    pub(super) fn trapped(&mut self, err: RuntimeError) -> PgWasmError {
+    pub(super) fn trapped(&mut self, mut err: RuntimeError) -> PgWasmError {
+        if self.javascript {
+            // The engine's Wasm frames say nothing about the user's code.
+            if let RuntimeError::Trap { backtrace, .. } = &mut err {
+                *backtrace = None;
+            }
+        }
         self.counters.traps += 1;
         self.counters.fuel += self.instance.last_fuel();
         // The guest's state after a trap is whatever it was mid-call; never

@@ -39,8 +39,8 @@ pub struct Resolved {
     /// every preparation: a role's memberships change without touching
     /// pg_proc); `None` for inline bodies.
     pub module_meta: Option<catalog::ModuleMeta>,
-    /// The settings of a function without a module row: none for inline
-    /// WAT, SQL access for JavaScript (`pg_wasm.javascript_sql`).
+    /// The settings of a function without a module row (inline WAT: none;
+    /// JavaScript's come from `pg_wasm.javascript_sql`, see `settings`).
     pub own_settings: catalog::Settings,
     /// The JavaScript engine runs it: a result may be an exception.
     pub javascript: bool,
@@ -49,6 +49,10 @@ pub struct Resolved {
 impl Resolved {
     /// The module's settings, or the function's own without a module.
     pub fn settings(&self) -> catalog::Settings {
+        if self.javascript {
+            // Read when each site is made: a superuser's SET applies at once.
+            return super::javascript::settings();
+        }
         self.module_meta
             .as_ref()
             .map(|m| m.settings)

@@ -87,6 +87,11 @@ impl Host for PgHost {
 
     fn query(&mut self, sql: &str, params: &str) -> Result<Vec<u8>, HostError> {
         if !self.allow_spi {
+            if let Some(function) = self.target.strip_suffix(" (javascript)") {
+                return Err(HostError::Denied(format!(
+                    "JavaScript function {function} may not run SQL: pg_wasm.javascript_sql is off"
+                )));
+            }
             return Err(HostError::Denied(format!(
                 "pg.query is not allowed for \"{}\": the module's allow_spi setting is off",
                 self.target

@@ -145,7 +145,7 @@ fn result_kind(shape: &Shape) -> i32 {
 
 /// The SQL access JavaScript gets: plv8.execute, unless a superuser turned
 /// it off.
-fn settings() -> catalog::Settings {
+pub fn settings() -> catalog::Settings {
     catalog::Settings {
         allow_spi: guc::JAVASCRIPT_SQL.get(),
         ..Default::default()
@@ -211,9 +211,18 @@ pub fn resolve(def: &FunctionDef, body: &str) -> Result<JsResolved> {
 pub fn exception_error(target: &str, e: Exception) -> PgWasmError {
     let function = target.trim_end_matches(" (javascript)");
     let mut detail = format!("JavaScript function {function}");
-    if !e.stack.is_empty() {
+    // The prelude's own frames (plv8.elog throwing, say) are not the user's.
+    let stack: Vec<&str> = e
+        .stack
+        .lines()
+        .filter(|l| {
+            let l = l.trim();
+            !l.contains("<pg_wasm prelude>") && l != "at call (native)" && l != "at apply (native)"
+        })
+        .collect();
+    if !stack.is_empty() {
         detail.push_str(":\n");
-        detail.push_str(&e.stack);
+        detail.push_str(&stack.join("\n"));
     }
     PgWasmError::Raised {
         message: e.message,
@@ -350,8 +359,8 @@ pub fn run_inline(source_text: &str) -> Result<()> {
 pub fn scalar_datum(s: Scalar, v: js::Scalar, function: &str) -> Result<Option<pg_sys::Datum>> {
     let out_of_range = |what: String| {
         PgWasmError::OutOfRange(format!(
-            "javascript function \"{}\" returned {what}, which is out of range for type {}",
-            function.trim_end_matches(" (javascript)"),
+            "{} returned {what}, which is out of range for type {}",
+            crate::error::Label(function),
             s.sql_name()
         ))
     };

@@ -158,7 +158,8 @@ where
             != 0;
     if !ok {
         return Err(PgWasmError::Unsupported(format!(
-            "set-valued wasm function \"{function}\" called in a context that cannot accept a set"
+            "set-valued {} called in a context that cannot accept a set",
+            crate::error::Label(function)
         )));
     }
     // SAFETY: the calls below follow the materialize protocol of

@@ -152,6 +152,7 @@ pub unsafe fn prefix(ev: &Event) -> Vec<u8> {
             s.extend_from_slice(key);
             escape_json(value, &mut s);
         }
+        s.extend_from_slice(format!(",\"relid\":{}", (*rel).rd_id.to_u32()).as_bytes());
         s.extend_from_slice(b",\"args\":[");
         for i in 0..(*trig).tgnargs as usize {
             if i > 0 {

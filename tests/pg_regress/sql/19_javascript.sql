@@ -1,0 +1,241 @@
+-- LANGUAGE javascript (docs/javascript.md): plv8's conversions both ways,
+-- NULLs, SETOF and TABLE, OUT and VARIADIC, exceptions with their stack,
+-- syntax errors at CREATE, limits, DO blocks, created by a role without
+-- any privilege beyond CREATE on a schema (the language is trusted).
+SET client_min_messages = notice;
+CREATE ROLE js_dev;
+CREATE SCHEMA js AUTHORIZATION js_dev;
+SET ROLE js_dev;
+SET search_path = js;
+
+-- numbers, text, booleans
+CREATE FUNCTION add(a int, b int) RETURNS int LANGUAGE javascript AS $$ return a + b; $$;
+SELECT add(2, 40), add(NULL, 1) AS js_null_plus_1, add(2147483647, 0);
+CREATE FUNCTION kinds(i2 int2, i4 int4, i8 int8, f4 real, f8 float8, b bool, t text, v varchar, n numeric)
+RETURNS text LANGUAGE javascript AS $$
+  return [i2, i4, i8, f4, f8, b, t, v, n].map(x => typeof x + ':' + x).join(' ');
+$$;
+SELECT kinds(1::int2, 2, 3, 1.5, 2.25, true, 'é', 'v', 12.5);
+CREATE FUNCTION nulls(a int, b text, c jsonb) RETURNS text LANGUAGE javascript CALLED ON NULL INPUT
+AS $$ return JSON.stringify([a, b, c, arguments.length, $1, $2]); $$;
+SELECT nulls(NULL, NULL, NULL), nulls(1, 'x', '{"k": [1]}');
+
+-- results converted to the declared type (numbers round as a cast does)
+CREATE FUNCTION half(x float8) RETURNS int LANGUAGE javascript AS $$ return x / 2; $$;
+SELECT half(5), half(7), half(-3);
+SELECT half(1e12);
+\echo :LAST_ERROR_SQLSTATE
+CREATE FUNCTION big(x int8) RETURNS int8 LANGUAGE javascript AS $$ return x * 2; $$;
+SELECT big(21), big(9007199254740993) AS beyond_2_53_is_rounded;
+CREATE FUNCTION bigint_exact() RETURNS int8 LANGUAGE javascript AS $$ return 9007199254740993n; $$;
+SELECT bigint_exact();
+CREATE FUNCTION truthy(x text) RETURNS bool LANGUAGE javascript AS $$ return x; $$;
+SELECT truthy('yes'), truthy(''), truthy(NULL);
+CREATE FUNCTION as_text(k int) RETURNS text LANGUAGE javascript AS $$
+  return [42, 'str', {a: 1}, [1, 2], null, undefined, new Date(Date.UTC(2024, 0, 2))][k];
+$$;
+SELECT k, as_text(k) FROM generate_series(0, 6) k;
+CREATE FUNCTION num(x numeric) RETURNS numeric LANGUAGE javascript AS $$ return x * 3; $$;
+SELECT num(0.5), num(-12);
+
+-- json, jsonb, arrays and composites are objects and arrays
+CREATE FUNCTION bump(o jsonb) RETURNS jsonb LANGUAGE javascript AS $$ o.n = (o.n || 0) + 1; return o; $$;
+SELECT bump('{"a": [1, "x", null]}'), bump('{"n": 41}');
+CREATE FUNCTION js_json(o json) RETURNS json LANGUAGE javascript AS $$ return {got: o}; $$;
+SELECT js_json('[1, {"b": true}]');
+CREATE FUNCTION arr(xs int[]) RETURNS int[] LANGUAGE javascript AS $$ return xs.map(x => x * x).reverse(); $$;
+SELECT arr(ARRAY[1, 2, 3]), arr('{}');
+CREATE FUNCTION words(s text) RETURNS text[] LANGUAGE javascript AS $$ return s.split(' '); $$;
+SELECT words('a bc  d');
+CREATE TYPE pair AS (name text, score int);
+CREATE FUNCTION best(ps pair[]) RETURNS pair LANGUAGE javascript AS $$
+  return ps.reduce((a, b) => (b.score > a.score ? b : a));
+$$;
+SELECT * FROM best(ARRAY[('a', 1), ('b', 3), ('c', 2)]::pair[]);
+CREATE FUNCTION describe(p pair) RETURNS text LANGUAGE javascript AS $$ return `${p.name}=${p.score}`; $$;
+SELECT describe(('x', 7));
+
+-- dates and timestamps are Dates; a Date goes back as ISO 8601
+CREATE FUNCTION next_day(d date) RETURNS date LANGUAGE javascript AS $$
+  return new Date(d.getTime() + 86400000);
+$$;
+SELECT next_day('2024-02-28'), next_day('2024-02-29');
+CREATE FUNCTION epoch_ms(t timestamptz) RETURNS float8 LANGUAGE javascript AS $$ return t.getTime(); $$;
+SELECT epoch_ms('1970-01-01 00:00:01.5+00'), epoch_ms('2000-01-01 00:00:00+00');
+CREATE FUNCTION stamp(y int) RETURNS timestamptz LANGUAGE javascript AS $$ return new Date(Date.UTC(y, 5, 1, 12)); $$;
+SELECT stamp(2030) AT TIME ZONE 'UTC';
+
+-- bytea is a Uint8Array
+CREATE FUNCTION rev(b bytea) RETURNS bytea LANGUAGE javascript AS $$ return b.slice().reverse(); $$;
+SELECT rev('\x010203'), rev('');
+CREATE FUNCTION blen(b bytea) RETURNS text LANGUAGE javascript AS $$ return b.constructor.name + ':' + b.length; $$;
+SELECT blen('\xdeadbeef');
+
+-- SETOF: plv8.return_next or a returned array; RETURNS TABLE; OUT
+CREATE FUNCTION evens(n int) RETURNS SETOF int LANGUAGE javascript AS $$
+  for (let i = 0; i < n; i++) if (i % 2 === 0) plv8.return_next(i);
+$$;
+SELECT * FROM evens(7);
+CREATE FUNCTION letters(s text) RETURNS SETOF text LANGUAGE javascript AS $$ return [...s]; $$;
+SELECT * FROM letters('héllo');
+SELECT count(*) FROM evens(0);
+CREATE FUNCTION squares(n int) RETURNS TABLE(i int, sq bigint) LANGUAGE javascript AS $$
+  const out = [];
+  for (let i = 1; i <= n; i++) out.push({i, sq: i * i});
+  return out;
+$$;
+SELECT * FROM squares(3);
+CREATE FUNCTION split_name(full_name text, OUT first text, OUT last text) LANGUAGE javascript AS $$
+  const [first, ...rest] = full_name.split(' ');
+  return {first, last: rest.join(' ')};
+$$;
+SELECT * FROM split_name('Ada King Lovelace');
+CREATE FUNCTION total(VARIADIC xs int[]) RETURNS int LANGUAGE javascript AS $$ return xs.reduce((a, b) => a + b, 0); $$;
+SELECT total(1, 2, 3, 4);
+CREATE FUNCTION pairs() RETURNS SETOF pair LANGUAGE javascript AS $$
+  plv8.return_next({name: 'p', score: 1});
+  plv8.return_next({name: 'q', score: null});
+$$;
+SELECT * FROM pairs();
+
+-- exceptions: P0001 with the message, the stack (function, line) in DETAIL
+\set VERBOSITY default
+CREATE FUNCTION check_positive(x int) RETURNS int LANGUAGE javascript AS $$
+  if (x <= 0) {
+    throw new RangeError('not positive: ' + x);
+  }
+  return x;
+$$;
+SELECT check_positive(1);
+SELECT check_positive(-5);
+\echo :LAST_ERROR_SQLSTATE
+CREATE FUNCTION throws_string() RETURNS int LANGUAGE javascript AS $$ throw 'plain'; $$;
+SELECT throws_string();
+CREATE FUNCTION calls_missing() RETURNS int LANGUAGE javascript AS $$ return undefinedThing(); $$;
+SELECT calls_missing();
+-- caught inside JavaScript, the function goes on
+CREATE FUNCTION safe_parse(s text) RETURNS jsonb LANGUAGE javascript AS $$
+  try { return JSON.parse(s); } catch (e) { return {error: e.name}; }
+$$;
+SELECT safe_parse('{"ok": 1}'), safe_parse('{bad');
+-- a result that does not fit names the function
+CREATE FUNCTION bad_date() RETURNS date LANGUAGE javascript AS $$ return 'not a date'; $$;
+SELECT bad_date();
+
+-- syntax errors are found at CREATE FUNCTION, with line and column
+CREATE FUNCTION broken(x int) RETURNS int LANGUAGE javascript AS $$
+  let y = x +;
+  return y;
+$$;
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) FROM pg_proc WHERE proname = 'broken';
+-- with the check off (a restore), the body is compiled at the first call
+SET check_function_bodies = off;
+CREATE FUNCTION broken_later() RETURNS int LANGUAGE javascript AS $$ return ((; $$;
+RESET check_function_bodies;
+SELECT broken_later();
+\echo :LAST_ERROR_SQLSTATE
+-- types that cannot cross
+CREATE FUNCTION takes_internal(x internal) RETURNS int LANGUAGE javascript AS $$ return 1; $$;
+\echo :LAST_ERROR_SQLSTATE
+
+-- limits apply as to every wasm function
+CREATE FUNCTION spin() RETURNS int LANGUAGE javascript AS $$ for (;;) {} $$;
+SET pg_wasm.fuel_limit = 5000000;
+SELECT spin();
+\echo :LAST_ERROR_SQLSTATE
+RESET pg_wasm.fuel_limit;
+CREATE FUNCTION hog(mb int) RETURNS int LANGUAGE javascript AS $$
+  const keep = [];
+  for (let i = 0; i < mb; i++) keep.push(new Uint8Array(1 << 20));
+  return keep.length;
+$$;
+SET pg_wasm.memory_limit_mb = 16;
+SELECT hog(4);
+\set VERBOSITY sqlstate
+SELECT hog(64);
+\set VERBOSITY default
+RESET pg_wasm.memory_limit_mb;
+CREATE FUNCTION deep(n int) RETURNS text LANGUAGE javascript AS $$
+  function r(k) { return k === 0 ? 0 : 1 + r(k - 1); }
+  try { return String(r(n)); } catch (e) { return e.name + ': ' + e.message; }
+$$;
+SELECT deep(100), deep(1000000);
+-- the session is fine afterwards
+SELECT add(1, 1);
+
+-- plv8's API: elog, quote_*, execute, find_function
+CREATE FUNCTION say(msg text) RETURNS void LANGUAGE javascript AS $$
+  plv8.elog(NOTICE, 'notice:', msg, 42, {k: 1});
+  plv8.elog(INFO, 'info');
+  plv8.elog(DEBUG1, 'not shown');
+  plv8.elog(WARNING, 'careful');
+$$;
+SELECT say('hi');
+CREATE FUNCTION fail_with(msg text) RETURNS void LANGUAGE javascript AS $$ plv8.elog(ERROR, msg); $$;
+SELECT fail_with('stop here');
+\echo :LAST_ERROR_SQLSTATE
+CREATE FUNCTION quotes(s text) RETURNS text[] LANGUAGE javascript CALLED ON NULL INPUT AS $$
+  return [plv8.quote_literal(s), plv8.quote_nullable(s), plv8.quote_ident(s === null ? 'x' : s)];
+$$;
+SELECT quotes('it''s'), quotes(NULL), quotes('Mixed Case'), quotes('select'), quotes('back\slash');
+CREATE TABLE items (id int PRIMARY KEY, name text, owner name DEFAULT current_user);
+INSERT INTO items VALUES (1, 'one'), (2, 'two'), (3, 'three');
+CREATE FUNCTION item_names(min_id int) RETURNS text[] LANGUAGE javascript AS $$
+  return plv8.execute('SELECT name FROM js.items WHERE id >= $1 ORDER BY id', [min_id]).map(r => r.name);
+$$;
+SELECT item_names(2);
+CREATE FUNCTION add_item(id int, name text) RETURNS int LANGUAGE javascript AS $$
+  plv8.execute('INSERT INTO js.items (id, name) VALUES ($1::int, $2)', id, name);
+  return plv8.execute('SELECT count(*)::int AS n FROM js.items')[0].n;
+$$;
+SELECT add_item(4, 'four');
+-- read-only in STABLE functions
+CREATE FUNCTION add_item_stable(id int) RETURNS int STABLE LANGUAGE javascript AS $$
+  plv8.execute('INSERT INTO js.items (id, name) VALUES ($1::int, $2)', id, 'x');
+  return 0;
+$$;
+SELECT add_item_stable(5);
+\echo :LAST_ERROR_SQLSTATE
+CREATE FUNCTION via_find(a int, b int) RETURNS int LANGUAGE javascript AS $$
+  const f = plv8.find_function('js.add');
+  return f(a, b) * 10;
+$$;
+SELECT via_find(1, 2);
+-- SQL errors inside plv8.execute end the call with their own SQLSTATE
+CREATE FUNCTION bad_sql() RETURNS int LANGUAGE javascript AS $$ plv8.execute('SELECT 1/0'); return 1; $$;
+SELECT bad_sql();
+\echo :LAST_ERROR_SQLSTATE
+
+-- DO blocks
+DO $$ plv8.elog(NOTICE, 'from DO:', plv8.execute('SELECT 40 + 2 AS x')[0].x); $$ LANGUAGE javascript;
+DO $$ throw new Error('DO failed'); $$ LANGUAGE javascript;
+DO $$ this is not javascript $$ LANGUAGE javascript;
+
+-- Math.random and Date work; no file system, process or network objects
+CREATE FUNCTION env() RETURNS text LANGUAGE javascript AS $$
+  const r = Math.random();
+  return [r >= 0 && r < 1, Date.now() > 1.7e12, typeof require, typeof process,
+          typeof std, typeof os, typeof fetch].join(' ');
+$$;
+SELECT env();
+
+-- the language is trusted, but functions still run with the caller's rights
+RESET ROLE;
+CREATE ROLE js_other;
+GRANT USAGE ON SCHEMA js TO js_other;
+SET ROLE js_other;
+SELECT js.add(1, 2);
+SELECT js.item_names(1);
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+
+-- a superuser may forbid SQL from JavaScript
+SET pg_wasm.javascript_sql = off;
+SELECT js.item_names(1);
+\echo :LAST_ERROR_SQLSTATE
+RESET pg_wasm.javascript_sql;
+
+DROP SCHEMA js CASCADE;
+DROP ROLE js_other;
+DROP ROLE js_dev;

@@ -2,8 +2,8 @@
 # One call per statement, the shape of most OLTP work: pgbench runs one
 # statement per transaction that calls a function once (a point query) or
 # inserts one row through a BEFORE ROW trigger, for a wasm function and the
-# same logic in PL/pgSQL (and PL/Python, and the JavaScript and Python
-# components for slugify). Warm connections with the simple and the prepared
+# same logic in PL/pgSQL (and in LANGUAGE javascript, PL/Python, and the
+# JavaScript and Python components for slugify). Warm connections with the simple and the prepared
 # protocol, 1 and 2 clients, and a new connection per transaction (-C);
 # SECONDS per run, ROUNDS rounds with the cases interleaved, the median tps
 # of each, and the ratio to PL/pgSQL doing the same in the same mode.
@@ -44,7 +44,23 @@ CREATE FUNCTION plpgsql_slugify(t text) RETURNS text LANGUAGE plpgsql IMMUTABLE 
 BEGIN
   RETURN trim(both '-' from regexp_replace(translate(lower(t), '$FROM', '$TO'), '[^a-z0-9]+', '-', 'g'));
 END \$\$;
+CREATE FUNCTION js_add(a int, b int) RETURNS int LANGUAGE javascript IMMUTABLE AS
+  \$\$ return a + b; \$\$;
+CREATE FUNCTION js_slugify(t text) RETURNS text LANGUAGE javascript IMMUTABLE AS \$\$
+  const from = '$FROM', to = '$TO';
+  let folded = '';
+  for (const ch of t.toLowerCase()) {
+    const k = from.indexOf(ch);
+    folded += k >= 0 ? to[k] : ch;
+  }
+  return folded.replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+\$/g, '');
+\$\$;
 SELECT count(*) FROM wasm.load('trg', pg_read_binary_file('$GUESTS/triggers.wasm'));
+CREATE FUNCTION js_derive_names() RETURNS trigger LANGUAGE javascript AS \$\$
+  NEW.full_name = ((NEW.first_name || '').trim() + ' ' + (NEW.last_name || '').trim()).trim();
+  NEW.slug = NEW.full_name.toLowerCase().replace(/[^\\p{L}\\p{N}]+/gu, '-').replace(/^-+|-+\$/g, '');
+  return NEW;
+\$\$;
 CREATE FUNCTION plpgsql_derive_names() RETURNS trigger LANGUAGE plpgsql AS \$\$
 BEGIN
   NEW.full_name := btrim(btrim(coalesce(NEW.first_name, '')) || ' ' || btrim(coalesce(NEW.last_name, '')));
@@ -53,6 +69,8 @@ BEGIN
 END \$\$;
 CREATE TABLE p_wasm (id int, first_name text, last_name text, full_name text, slug text);
 CREATE TABLE p_plpgsql (LIKE p_wasm);
+CREATE TABLE p_js (LIKE p_wasm);
+CREATE TRIGGER derive BEFORE INSERT ON p_js FOR EACH ROW EXECUTE FUNCTION js_derive_names();
 CREATE TRIGGER derive BEFORE INSERT ON p_wasm FOR EACH ROW EXECUTE FUNCTION trg_derive_names();
 CREATE TRIGGER derive BEFORE INSERT ON p_plpgsql FOR EACH ROW EXECUTE FUNCTION plpgsql_derive_names();
 SQL
@@ -69,7 +87,7 @@ SQL
 fi
 
 # Every slugify gives the same answer.
-for f in jsonkit_slugify tenant_slugify pricing_slugify; do
+for f in jsonkit_slugify tenant_slugify pricing_slugify js_slugify; do
   "${PSQL[@]}" -d $DB -At -c "SELECT $f('Crème Brûlée, Déjà Vu № 7') = plpgsql_slugify('Crème Brûlée, Déjà Vu № 7')" \
     | grep -qx t || { echo "oltp.sh: $f and the PL/pgSQL slugify disagree" >&2; exit 1; }
 done
@@ -80,6 +98,9 @@ trap 'rm -rf "$scripts"' EXIT
 declare -A STMT=(
   [add/wasm]="SELECT m_add(:i, 1);"
   [add/plpgsql]="SELECT plpgsql_add(:i, 1);"
+  [add/javascript]="SELECT js_add(:i, 1);"
+  [slugify/javascript]="SELECT js_slugify('Crème Brûlée, Déjà Vu № ' || :i);"
+  [insert/javascript-trigger]="INSERT INTO p_js (id, first_name, last_name) VALUES (:i, 'First', 'Last Name');"
   [slugify/wasm-rust]="SELECT jsonkit_slugify('Crème Brûlée, Déjà Vu № ' || :i);"
   [slugify/plpgsql]="SELECT plpgsql_slugify('Crème Brûlée, Déjà Vu № ' || :i);"
   [slugify/js-component]="SELECT tenant_slugify('Crème Brûlée, Déjà Vu № ' || :i);"
@@ -88,8 +109,9 @@ declare -A STMT=(
   [insert/plpgsql-trigger]="INSERT INTO p_plpgsql (id, first_name, last_name) VALUES (:i, 'First', 'Last Name');"
 )
 [ "$plpython" = yes ] && STMT[slugify/plpython]="SELECT py_slugify('Crème Brûlée, Déjà Vu № ' || :i);"
-CASES=(add/wasm add/plpgsql slugify/wasm-rust slugify/plpgsql slugify/js-component
-       slugify/py-component insert/wasm-trigger insert/plpgsql-trigger)
+CASES=(add/wasm add/javascript add/plpgsql slugify/wasm-rust slugify/javascript slugify/plpgsql
+       slugify/js-component slugify/py-component insert/wasm-trigger insert/javascript-trigger
+       insert/plpgsql-trigger)
 [ "$plpython" = yes ] && CASES+=(slugify/plpython)
 # mode name, pgbench options
 declare -A MODE=(
@@ -154,9 +176,12 @@ declare -A MEMCALL=(
   [insert/wasm-trigger]="INSERT INTO p_wasm VALUES (1, 'a', 'b')|INSERT INTO p_plpgsql VALUES (1, 'a', 'b')"
   [slugify/js-component]="SELECT tenant_slugify('Crème Brûlée')|SELECT plpgsql_slugify('Crème Brûlée')"
   [slugify/py-component]="SELECT pricing_slugify('Crème Brûlée')|SELECT plpgsql_slugify('Crème Brûlée')"
+  [slugify/javascript]="SELECT js_slugify('Crème Brûlée')|SELECT plpgsql_slugify('Crème Brûlée')"
+  [insert/javascript-trigger]="INSERT INTO p_js VALUES (1, 'a', 'b')|INSERT INTO p_plpgsql VALUES (1, 'a', 'b')"
 )
 echo "case,pss_anon_kb_1,private_dirty_kb_1,pss_anon_kb_101,private_dirty_kb_101,pool_idle_kb" > "$OUT/oltp_memory.csv"
-for c in add/wasm slugify/wasm-rust insert/wasm-trigger slugify/js-component slugify/py-component; do
+for c in add/wasm slugify/wasm-rust insert/wasm-trigger slugify/javascript insert/javascript-trigger \
+         slugify/js-component slugify/py-component; do
   wasm=${MEMCALL[$c]%%|*}; base=${MEMCALL[$c]#*|}
   fifo=$(mktemp -u); mkfifo "$fifo"
   "${PSQL[@]}" -d $DB -At < "$fifo" > "$fifo.out" 2>&1 &

@@ -42,6 +42,7 @@ static size_t args_cap;
 /* What the host reads after a call: a result string QuickJS owns until the
  * host frees it, or bytes of our own. */
 static const char *pending_cstr;
+static uint8_t *pending_bytecode;
 static uint8_t *out;
 static size_t out_cap;
 
@@ -101,6 +102,34 @@ static JSValue native_query(JSContext *c, JSValueConst this_val, int argc, JSVal
     return s;
 }
 
+/* Math.random: xorshift128+ whose state the host reseeds for every
+ * instance (the image's state is shared by all of them). Not for
+ * cryptography, like every engine's Math.random. */
+static uint64_t rnd0 = 0x9e3779b97f4a7c15ull, rnd1 = 0xbf58476d1ce4e5b9ull;
+
+static JSValue native_random(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv) {
+    uint64_t s1 = rnd0;
+    const uint64_t s0 = rnd1;
+    rnd0 = s0;
+    s1 ^= s1 << 23;
+    rnd1 = s1 ^ s0 ^ (s1 >> 17) ^ (s0 >> 26);
+    return JS_NewFloat64(c, (double)((rnd1 + s0) >> 11) * 0x1.0p-53);
+}
+
+static void reseed(uint64_t seed) {
+    /* splitmix64, so that any seed (even 0) gives a good state */
+    uint64_t z = seed + 0x9e3779b97f4a7c15ull;
+    for (int i = 0; i < 2; i++) {
+        uint64_t x = z;
+        x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+        x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+        x ^= x >> 31;
+        if (i == 0) rnd0 = x; else rnd1 = x;
+        z += 0x9e3779b97f4a7c15ull;
+    }
+    if (!rnd0 && !rnd1) rnd1 = 1;
+}
+
 /* ---- memory the host writes into (SPEC §5) ---- */
 
 EXPORT("pg_wasm_alloc") void *pg_wasm_alloc(int32_t len) {
@@ -118,6 +147,9 @@ EXPORT("pg_wasm_free") void pg_wasm_free(void *ptr, int32_t len) {
     if (ptr == pending_cstr) {
         JS_FreeCString(ctx, pending_cstr);
         pending_cstr = NULL;
+    } else if (ptr == pending_bytecode) {
+        js_free(ctx, pending_bytecode);
+        pending_bytecode = NULL;
     } else if (ptr != out) {
         free(ptr);
     }
@@ -160,6 +192,7 @@ EXPORT("pgjs_init") int32_t pgjs_init(void) {
     JSValue native = JS_NewObject(ctx);
     JS_SetPropertyStr(ctx, native, "log", JS_NewCFunction(ctx, native_log, "log", 2));
     JS_SetPropertyStr(ctx, native, "query", JS_NewCFunction(ctx, native_query, "query", 2));
+    JS_SetPropertyStr(ctx, native, "random", JS_NewCFunction(ctx, native_random, "random", 0));
     JSValue g = JS_GetGlobalObject(ctx);
     JS_SetPropertyStr(ctx, g, "__pgjs_native", native);
     JS_FreeValue(ctx, g);
@@ -175,14 +208,7 @@ EXPORT("pgjs_init") int32_t pgjs_init(void) {
 
 /* Each instance starts from the same image: reseed Math.random from the
  * host's randomness so no two instances share a sequence. */
-EXPORT("pgjs_seed") void pgjs_seed(int64_t seed) {
-    JSValue f = global_fn("__pgjs_seed");
-    JSValue arg = JS_NewFloat64(ctx, (double)(seed & 0xFFFFFFFFFFFFF));
-    JSValue r = JS_Call(ctx, f, JS_UNDEFINED, 1, &arg);
-    JS_FreeValue(ctx, r);
-    JS_FreeValue(ctx, arg);
-    JS_FreeValue(ctx, f);
-}
+EXPORT("pgjs_seed") void pgjs_seed(int64_t seed) { reseed((uint64_t)seed); }
 
 /* ---- errors ---- */
 
@@ -235,6 +261,46 @@ int64_t pgjs_define(const char *src, int32_t len, const char *name, int32_t name
     JSValue f = JS_Eval(ctx, src, (size_t)len, name, JS_EVAL_TYPE_GLOBAL);
     free((void *)src);
     free((void *)name);
+    if (JS_IsException(f)) return fail();
+    if (!JS_IsFunction(ctx, f)) {
+        JS_FreeValue(ctx, f);
+        JS_ThrowTypeError(ctx, "the function body did not compile to a function");
+        return fail();
+    }
+    JS_FreeValue(ctx, fn);
+    fn = f;
+    return packed(NULL, 0);
+}
+
+/* Compiles `src` like `pgjs_define` without running anything and returns
+ * its bytecode (freed with pg_wasm_free), so that other instances of the
+ * same function can `pgjs_load` it instead of parsing the source again; or
+ * an exception. */
+EXPORT("pgjs_compile")
+int64_t pgjs_compile(const char *src, int32_t len, const char *name, int32_t name_len) {
+    (void)name_len;
+    JSValue obj = JS_Eval(ctx, src, (size_t)len, name, JS_EVAL_TYPE_GLOBAL | JS_EVAL_FLAG_COMPILE_ONLY);
+    free((void *)src);
+    free((void *)name);
+    if (JS_IsException(obj)) return fail();
+    size_t size;
+    uint8_t *bc = JS_WriteObject(ctx, &size, obj, JS_WRITE_OBJ_BYTECODE);
+    JS_FreeValue(ctx, obj);
+    if (!bc) return fail();
+    if (pending_bytecode) js_free(ctx, pending_bytecode);
+    pending_bytecode = bc;
+    return packed(bc, (uint32_t)size);
+}
+
+/* Makes the function from bytecode `pgjs_compile` wrote (in this backend,
+ * from the same source): evaluates the script, which yields the function.
+ * Reseeds Math.random too (one call to make a fresh instance ready). */
+EXPORT("pgjs_load") int64_t pgjs_load(const uint8_t *bc, int32_t len, int64_t seed) {
+    reseed((uint64_t)seed);
+    JSValue obj = JS_ReadObject(ctx, bc, (size_t)len, JS_READ_OBJ_BYTECODE);
+    free((void *)bc);
+    if (JS_IsException(obj)) return fail();
+    JSValue f = JS_EvalFunction(ctx, obj);
     if (JS_IsException(f)) return fail();
     if (!JS_IsFunction(ctx, f)) {
         JS_FreeValue(ctx, f);

@@ -136,21 +136,6 @@
     return { new: r };
   };
 
-  // Math.random is reseeded per instance (the image's state is shared);
-  // xorshift128+ from the host's random seed.
-  let s0 = 0x9e3779b9, s1 = 0x243f6a88;
-  g.__pgjs_seed = (seed) => {
-    s0 = (seed >>> 0) || 0x9e3779b9;
-    s1 = (Math.floor(seed / 4294967296) >>> 0) || 0x243f6a88;
-  };
-  Math.random = function random() {
-    let x = s0;
-    const y = s1;
-    s0 = y;
-    x ^= x << 23;
-    x ^= x >>> 17;
-    x ^= y ^ (y >>> 26);
-    s1 = x >>> 0;
-    return ((s0 + s1) >>> 0) / 4294967296;
-  };
+  // Math.random is the engine's (pg_js.c): reseeded for every instance.
+  Object.defineProperty(Math, 'random', { value: native.random, writable: true, configurable: true });
 })();

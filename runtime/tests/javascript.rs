@@ -201,3 +201,154 @@ fn instances_get_different_random_sequences() {
     };
     assert_ne!(draw(1), draw(2));
 }
+
+#[test]
+#[ignore]
+fn per_statement_cost() {
+    let prepared = Prepared::javascript(engine(), image()).unwrap();
+    let src = js::function_source(
+        "add",
+        &[Some("a".into()), Some("b".into())],
+        false,
+        "return a + b;",
+    );
+    let mut args = ArgRecord::default();
+    args.int32(1);
+    args.int32(2);
+    let bytecode = {
+        let mut i = Instance::from_prepared(
+            engine(),
+            &prepared,
+            js::CALL_EXPORT,
+            Limits::default(),
+            NoHost,
+        )
+        .unwrap();
+        js::compile(&mut i, &src, "add").unwrap().unwrap()
+    };
+    println!("bytecode: {} bytes", bytecode.len());
+    for round in 0..6 {
+        let (mut t_inst, mut t_seed, mut t_def, mut t_call) = (0u128, 0u128, 0u128, 0u128);
+        let mut fuel_def = 0;
+        let n = 2000;
+        for _ in 0..n {
+            let t0 = std::time::Instant::now();
+            let mut i = Instance::from_prepared(
+                engine(),
+                &prepared,
+                js::CALL_EXPORT,
+                Limits::default(),
+                NoHost,
+            )
+            .unwrap();
+            let t1 = std::time::Instant::now();
+            js::seed(&mut i, 7).unwrap();
+            let t2 = std::time::Instant::now();
+            if round < 3 {
+                js::define(&mut i, &src, "add", false).unwrap();
+            } else {
+                assert_eq!(js::load(&mut i, &bytecode, 7).unwrap(), None);
+            }
+            fuel_def = i.last_fuel();
+            let t3 = std::time::Instant::now();
+            let mut buf = [ValRaw::i64(0); 3];
+            js::call(
+                &mut i,
+                &mut js::GuestArgs::default(),
+                &args,
+                ResultKind::Integer as i32,
+                &mut buf,
+            )
+            .unwrap();
+            drop(i);
+            let t4 = std::time::Instant::now();
+            t_inst += (t1 - t0).as_nanos();
+            t_seed += (t2 - t1).as_nanos();
+            t_def += (t3 - t2).as_nanos();
+            t_call += (t4 - t3).as_nanos();
+        }
+        println!("round {round}: instantiate {:.1} µs, seed {:.1} µs, define {:.1} µs ({fuel_def} fuel), first call and drop {:.1} µs",
+            t_inst as f64 / n as f64 / 1000.0, t_seed as f64 / n as f64 / 1000.0, t_def as f64 / n as f64 / 1000.0, t_call as f64 / n as f64 / 1000.0);
+    }
+}
+
+#[test]
+#[ignore]
+fn pages_dirtied_per_statement() {
+    let prepared = Prepared::javascript(engine(), image()).unwrap();
+    let src = js::function_source(
+        "add",
+        &[Some("a".into()), Some("b".into())],
+        false,
+        "return a + b;",
+    );
+    let bytecode = {
+        let mut i = Instance::from_prepared(
+            engine(),
+            &prepared,
+            js::CALL_EXPORT,
+            Limits::default(),
+            NoHost,
+        )
+        .unwrap();
+        js::compile(&mut i, &src, "add").unwrap().unwrap()
+    };
+    let fresh = Instance::from_prepared(
+        engine(),
+        &prepared,
+        js::CALL_EXPORT,
+        Limits::default(),
+        NoHost,
+    )
+    .unwrap();
+    let before = fresh.read_bytes(0, 0).map(|_| ()).ok();
+    let _ = before;
+    let pages = |i: &Instance<NoHost>| -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut p = 0;
+        while let Ok(b) = i.read_bytes(p, 65536) {
+            out.extend_from_slice(b);
+            p += 65536;
+        }
+        out
+    };
+    let base = pages(&fresh);
+    let mut i = Instance::from_prepared(
+        engine(),
+        &prepared,
+        js::CALL_EXPORT,
+        Limits::default(),
+        NoHost,
+    )
+    .unwrap();
+    let step = |name: &str, i: &Instance<NoHost>| {
+        let now = pages(i);
+        let dirty: Vec<usize> = (0..base.len() / 4096)
+            .filter(|k| base[k * 4096..(k + 1) * 4096] != now[k * 4096..(k + 1) * 4096])
+            .collect();
+        println!(
+            "{name}: {} pages differ of {} ({} grown); first {:?}",
+            dirty.len(),
+            base.len() / 4096,
+            (now.len() - base.len()) / 4096,
+            &dirty[..dirty.len().min(40)]
+        );
+    };
+    js::seed(&mut i, 7).unwrap();
+    step("seed", &i);
+    js::load(&mut i, &bytecode, 7).unwrap();
+    step("load", &i);
+    let mut args = ArgRecord::default();
+    args.int32(1);
+    args.int32(2);
+    let mut buf = [ValRaw::i64(0); 3];
+    js::call(
+        &mut i,
+        &mut js::GuestArgs::default(),
+        &args,
+        ResultKind::Integer as i32,
+        &mut buf,
+    )
+    .unwrap();
+    step("call", &i);
+}

@@ -126,6 +126,9 @@ pub struct JsResolved {
     pub args: Vec<JsArg>,
     /// `pgjs_call`'s result kind (with `js::SET` or `js::TRIGGER`).
     pub kind: i32,
+    /// The function's bytecode once an instance compiled it: later
+    /// instances in this backend load it instead of parsing the source.
+    pub bytecode: std::cell::RefCell<Option<std::rc::Rc<[u8]>>>,
 }
 
 fn result_kind(shape: &Shape) -> i32 {
@@ -203,6 +206,7 @@ pub fn resolve(def: &FunctionDef, body: &str) -> Result<JsResolved> {
         script,
         args,
         kind,
+        bytecode: Default::default(),
     })
 }
 
@@ -253,16 +257,41 @@ pub fn instantiate(
     Ok(inst)
 }
 
-/// Reseeds the instance's Math.random from the kernel's randomness.
+/// Reseeds the instance's Math.random ([`next_seed`]).
 pub fn seed(inst: &mut Instance<PgHost>) -> std::result::Result<(), pg_wasm_runtime::RuntimeError> {
-    let mut bytes = [0u8; 8];
-    // SAFETY: getrandom writes at most `bytes.len()` bytes into the buffer.
-    let got = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
-    if got != bytes.len() as isize {
-        // No randomness: a sequence of its own all the same.
-        bytes = (std::process::id() as u64 ^ inst as *const _ as u64).to_le_bytes();
-    }
-    js::seed(inst, i64::from_le_bytes(bytes))
+    js::seed(inst, next_seed())
+}
+
+thread_local! {
+    static SEEDS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// A new seed for an instance's Math.random: a stream of the backend's own,
+/// started from the kernel's randomness once (no system call per
+/// statement), so that no two instances, backends or runs share a sequence.
+pub fn next_seed() -> i64 {
+    SEEDS.with(|s| {
+        let mut state = s.get();
+        if state == 0 {
+            let mut bytes = [0u8; 8];
+            // SAFETY: getrandom writes at most `bytes.len()` bytes.
+            let got = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
+            state = if got == bytes.len() as isize {
+                u64::from_le_bytes(bytes)
+            } else {
+                // No randomness: the process and the time, still per backend.
+                std::process::id() as u64
+                    ^ std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map(|d| d.as_nanos() as u64)
+                        .unwrap_or(0)
+            } | 1;
+        }
+        // splitmix64's increment; pg_js.c mixes the seed itself.
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        s.set(state);
+        state as i64
+    })
 }
 
 /// A body that does not compile: 42P13 with the SyntaxError and its line.

@@ -360,6 +360,48 @@ pub fn define<H: Host>(
     }
 }
 
+/// Compiles `source` without running it and returns its bytecode, for
+/// [`load`] in other instances of the same function (in this process: the
+/// engine's bytecode format is its own); `Err(Ok(e))` is a JavaScript error.
+pub fn compile<H: Host>(
+    inst: &mut Instance<H>,
+    source: &str,
+    name: &str,
+) -> Result<Result<Vec<u8>, Exception>, RuntimeError> {
+    let src = inst.write_bytes(source.as_bytes(), true)?;
+    let file = inst.write_bytes(name.as_bytes(), false)?;
+    let packed: i64 = inst.call_export(
+        "pgjs_compile",
+        (src, source.len() as i32, file, name.len() as i32),
+    )?;
+    match Returned::from_packed(inst, packed)? {
+        Returned::Threw(e) => Ok(Err(e)),
+        Returned::Bytes { ptr, len } => {
+            let bytecode = inst.read_bytes(ptr, len)?.to_vec();
+            inst.free(ptr, len)?;
+            Ok(Ok(bytecode))
+        }
+        Returned::Null => Err(RuntimeError::Engine(
+            "the JavaScript engine wrote no bytecode".into(),
+        )),
+    }
+}
+
+/// Makes the instance's function from [`compile`]'s bytecode, and
+/// reseeds its `Math.random` with `seed`.
+pub fn load<H: Host>(
+    inst: &mut Instance<H>,
+    bytecode: &[u8],
+    seed: i64,
+) -> Result<Option<Exception>, RuntimeError> {
+    let ptr = inst.write_bytes(bytecode, true)?;
+    let packed: i64 = inst.call_export("pgjs_load", (ptr, bytecode.len() as i32, seed))?;
+    match Returned::from_packed(inst, packed)? {
+        Returned::Threw(e) => Ok(Some(e)),
+        _ => Ok(None),
+    }
+}
+
 /// Reseeds the instance's `Math.random`.
 pub fn seed<H: Host>(inst: &mut Instance<H>, seed: i64) -> Result<(), RuntimeError> {
     inst.call_export::<i64, ()>(SEED_EXPORT, seed)

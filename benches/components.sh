@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Components (SPEC §10): slugify per row in a JavaScript, a Python and a
-# Rust component and a Rust core module (jsonkit, the pg_wasm SDK),
+# Rust component, a Rust core module (jsonkit, the pg_wasm SDK) and
+# LANGUAGE javascript (SPEC §15),
 # against PL/pgSQL, PL/Python and the same rule in built-in
 # SQL functions; each component's wasm.load time, its first call in a
 # brand-new connection (artifact stored, and compiled when there is none)
@@ -44,6 +45,16 @@ CREATE FUNCTION plpgsql_slugify(t text) RETURNS text LANGUAGE plpgsql IMMUTABLE 
 BEGIN
   RETURN trim(both '-' from regexp_replace(translate(lower(t), '$FROM', '$TO'), '[^a-z0-9]+', '-', 'g'));
 END \$\$;
+CREATE FUNCTION js_slugify(t text) RETURNS text LANGUAGE javascript IMMUTABLE AS \$\$
+  const from = '$FROM', to = '$TO';
+  let folded = '';
+  for (const ch of t.toLowerCase()) {
+    if (ch < '\\u0080') { folded += ch; continue; }
+    const k = from.indexOf(ch);
+    folded += k >= 0 ? to[k] : ch;
+  }
+  return folded.replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+\$/g, '');
+\$\$;
 CREATE TABLE titles AS SELECT 'Crème Brûlée, Déjà Vu № ' || g AS t FROM generate_series(1, $ROWS) g;
 VACUUM ANALYZE titles;
 CREATE FUNCTION lines_of(t text) RETURNS SETOF orders_order_line
@@ -63,7 +74,7 @@ return re.sub('[^a-z0-9]+', '-', folded).strip('-')
 SQL
 fi
 # Every version gives the same answers.
-part slugify && for f in tenant_slugify pricing_slugify orders_slugify jsonkit_slugify; do
+part slugify && for f in tenant_slugify pricing_slugify orders_slugify jsonkit_slugify js_slugify; do
   "${PSQL[@]}" -d $DB -At -c "SELECT count(*) FROM titles WHERE $f(t) <> plpgsql_slugify(t)" \
     | grep -qx 0 || { echo "components.sh: $f and the PL/pgSQL slugify disagree" >&2; exit 1; }
 done
@@ -81,11 +92,12 @@ declare -A QUERY=(
   [Rust component]="SELECT count(orders_slugify(t)) FROM titles"
   [Rust core module]="SELECT count(jsonkit_slugify(t)) FROM titles"
   [PL/pgSQL]="SELECT count(plpgsql_slugify(t)) FROM titles"
+  [LANGUAGE javascript]="SELECT count(js_slugify(t)) FROM titles"
   [built-in lower/translate/regexp_replace]="SELECT count(trim(both '-' from regexp_replace(translate(lower(t), '$FROM', '$TO'), '[^a-z0-9]+', '-', 'g'))) FROM titles"
 )
 [ "$python" = yes ] && QUERY[PL/Python]="SELECT count(py_slugify(t)) FROM titles"
 part slugify && for name in "built-in lower/translate/regexp_replace" "PL/pgSQL" "PL/Python" \
-            "Rust core module" "Rust component" "JavaScript component" "Python component"; do
+            "Rust core module" "Rust component" "LANGUAGE javascript" "JavaScript component" "Python component"; do
   [ -n "${QUERY[$name]:-}" ] || { echo "($name: not installed, skipped)"; continue; }
   declare -a ms=()
   for r in $(seq 1 "$ROUNDS"); do

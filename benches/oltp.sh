@@ -50,6 +50,7 @@ CREATE FUNCTION js_slugify(t text) RETURNS text LANGUAGE javascript IMMUTABLE AS
   const from = '$FROM', to = '$TO';
   let folded = '';
   for (const ch of t.toLowerCase()) {
+    if (ch < '\\u0080') { folded += ch; continue; }
     const k = from.indexOf(ch);
     folded += k >= 0 ? to[k] : ch;
   }

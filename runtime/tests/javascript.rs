@@ -108,6 +108,27 @@ fn adds_and_converts() {
 }
 
 #[test]
+fn replace_with_a_literal_string_follows_the_spec() {
+    // The engine's patched fast path (engines/javascript/build.sh).
+    let mut i = defined(
+        &[],
+        r#"return JSON.stringify([
+            'abc'.replace(/x*/g, '-'),
+            'a1b22c'.replace(/[0-9]+/g, '#'),
+            'ab'.replace(/b/g, '[$&]'),
+            'aXbX'.replace(/x/gi, ''),
+            'été'.replace(/[^a-z]+/gu, '_'),
+            'aaa'.replace(/a/, 'b'),
+            'x'.replace(/y/g, 'z'),
+        ]);"#,
+    );
+    assert_eq!(
+        run(&mut i, &ArgRecord::default(), ResultKind::Text).unwrap(),
+        r#"["-a-b-c-","a#b#c","a[b]","ab","_t_","baa","x"]"#
+    );
+}
+
+#[test]
 fn exceptions_and_syntax_errors() {
     let mut i = defined(&[], "\n  throw new TypeError('bad ' + 1);");
     let err = run(&mut i, &ArgRecord::default(), ResultKind::Text).unwrap_err();

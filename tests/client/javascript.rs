@@ -1,0 +1,338 @@
+//! LANGUAGE javascript from separate connections: a spinning function and
+//! a long compile are stopped by cancel and statement_timeout; random
+//! JavaScript sources and arguments, created and called by a role with no
+//! privilege beyond CREATE on a schema, end in a result or an ordinary
+//! error and never take the server down; a new connection's first call
+//! maps the engine compiled by another.
+
+#[path = "support.rs"]
+mod support;
+use postgres::error::SqlState;
+use std::time::{Duration, Instant};
+use support::*;
+
+/// A connection with a spinning JavaScript function and fuel unlimited.
+fn js_spinner(db: &str) -> (Client, i32) {
+    let mut c = fresh_db(db);
+    c.batch_execute(
+        "CREATE FUNCTION spin() RETURNS int LANGUAGE javascript AS $$ let i = 0; for (;;) { i++; } $$;
+         SET pg_wasm.fuel_limit = 0;",
+    )
+    .unwrap();
+    let pid: i32 = c.query_one("SELECT pg_backend_pid()", &[]).unwrap().get(0);
+    (c, pid)
+}
+
+#[test]
+fn pg_cancel_backend_stops_spinning_javascript() {
+    let db = "pg_wasm_client_js_cancel";
+    let (mut c, pid) = js_spinner(db);
+    let handle = std::thread::spawn(move || {
+        let r = c.batch_execute("SELECT spin()");
+        (r, Instant::now(), c)
+    });
+    let mut watcher = connect(db);
+    wait_until("spin() running", || {
+        watcher
+            .query_one(
+                "SELECT state = 'active' AND query LIKE '%spin()%' FROM pg_stat_activity WHERE pid = $1",
+                &[&pid],
+            )
+            .unwrap()
+            .get(0)
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let stopped_at = Instant::now();
+    watcher
+        .query_one("SELECT pg_cancel_backend($1)", &[&pid])
+        .unwrap();
+    let (r, ended_at, mut c) = handle.join().unwrap();
+    let err = r.expect_err("spin() returned");
+    let took = ended_at.duration_since(stopped_at);
+    assert_eq!(err.code(), Some(&SqlState::QUERY_CANCELED), "{err:?}");
+    assert!(took < Duration::from_secs(1), "took {took:?}");
+    eprintln!("pg_cancel_backend: JavaScript stopped after {took:?}");
+    assert_eq!(call_i32(&mut c, "SELECT 41 + 1"), 42);
+}
+
+#[test]
+fn statement_timeout_stops_spinning_javascript_and_a_long_compile() {
+    let (mut c, _) = js_spinner("pg_wasm_client_js_timeout");
+    c.batch_execute("SET statement_timeout = '250ms'").unwrap();
+    let started = Instant::now();
+    let err = c.batch_execute("SELECT spin()").unwrap_err();
+    let took = started.elapsed();
+    assert_eq!(err.code(), Some(&SqlState::QUERY_CANCELED), "{err:?}");
+    assert!(format!("{err:?}").contains("statement timeout"), "{err:?}");
+    assert!(took < Duration::from_millis(1250), "took {took:?}");
+    eprintln!("statement_timeout 250 ms: JavaScript stopped after {took:?}");
+
+    // A body that takes seconds to compile (the validator compiles it at
+    // CREATE FUNCTION, inside the sandbox): stopped the same way, and no
+    // function is left behind.
+    c.batch_execute("SET pg_wasm.memory_limit_mb = 1024; SET statement_timeout = '300ms'")
+        .unwrap();
+    let body = format!("let a = 0;\n{}return a;", "a = (a + 1) * 3 % 7 - (a >> 1);\n".repeat(400_000));
+    let started = Instant::now();
+    let err = c
+        .batch_execute(&format!(
+            "CREATE FUNCTION slow_to_compile() RETURNS int LANGUAGE javascript AS $js${body}$js$"
+        ))
+        .unwrap_err();
+    let took = started.elapsed();
+    assert_eq!(err.code(), Some(&SqlState::QUERY_CANCELED), "{err:?}");
+    assert!(took < Duration::from_millis(1500), "took {took:?}");
+    eprintln!(
+        "statement_timeout 300 ms: a {} MB body's compile stopped after {took:?}",
+        body.len() >> 20
+    );
+    c.batch_execute("RESET statement_timeout").unwrap();
+    let left: i64 = c
+        .query_one(
+            "SELECT count(*) FROM pg_proc WHERE proname = 'slow_to_compile'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0);
+    assert_eq!(call_i32(&mut c, "SELECT 1"), 1);
+}
+
+#[test]
+fn a_new_connection_maps_the_compiled_engine() {
+    let db = "pg_wasm_client_js_first_call";
+    let mut c = fresh_db(db);
+    c.batch_execute(
+        "CREATE FUNCTION add(a int, b int) RETURNS int LANGUAGE javascript AS $$ return a + b; $$",
+    )
+    .unwrap();
+    assert_eq!(call_i32(&mut c, "SELECT add(1, 2)"), 3);
+    // Every later connection maps what the first compiled: its first call
+    // takes milliseconds (a compile takes over a second here).
+    for _ in 0..3 {
+        let mut fresh = connect(db);
+        let started = Instant::now();
+        assert_eq!(call_i32(&mut fresh, "SELECT add(20, 22)"), 42);
+        let took = started.elapsed();
+        eprintln!("first JavaScript call in a new connection: {took:?}");
+        assert!(
+            took < Duration::from_millis(500),
+            "the engine was compiled again ({took:?})"
+        );
+    }
+}
+
+/// SQLSTATEs random JavaScript may legitimately end in.
+const STATES: &[&str] = &[
+    "P0001", // an exception
+    "42P13", // a syntax error at CREATE FUNCTION
+    "54000", // fuel
+    "53200", // memory
+    "57014", // timeout
+    "38000", // a trap (none expected, but not a crash)
+    "22003", // a number out of range for the result type
+    "22P02", // a result that does not parse as its type
+    "22021", // a string that is not valid in the server encoding
+    "42501", // plv8.execute of something the role may not do
+    "42601", // plv8.execute of a syntax error
+    "42883", // plv8.execute of a missing function
+    "42P01", // plv8.execute of a missing table
+    "25006", // plv8.execute writing in a read-only function
+    "0A000", // idem, in a STABLE function
+    "54001", // stack depth, through plv8.execute recursion
+    "2201B", // an invalid regular expression in SQL
+    "22P05", // a NUL in text
+    "XX000", // not expected; reported below if it happens
+];
+
+/// Snippets that try to hurt: recursion, huge strings and arrays,
+/// allocation loops, catastrophic regexps, getters that throw in
+/// JSON.stringify, promises, generators, Proxies, eval, plv8 misuse.
+const SNIPPETS: &[&str] = &[
+    "function r() { return r(); } return r();",
+    "return 'x'.repeat(1 << 28);",
+    "const a = []; for (;;) a.push({k: a.length});",
+    "return new Array(1e9).fill(1).length;",
+    "return /^(a+)+$/.test('a'.repeat(40) + 'b');",
+    "return JSON.stringify({get x() { throw new Error('getter'); }});",
+    "return Promise.resolve(1);",
+    "function* g() { for (;;) yield 1; } let n = 0; for (const v of g()) { n += v; } return n;",
+    "return new Proxy({}, { get() { throw new Error('proxy'); } }).x;",
+    "return eval('1 + ' + arguments[0]);",
+    "return Function('return this')().plv8 ? 1 : 0;",
+    "return plv8.execute('SELECT ' + arguments[0]);",
+    "return plv8.execute('DROP TABLE pg_class');",
+    "return plv8.execute('SELECT pg_sleep(100)');",
+    "plv8.return_next(1); return 2;",
+    "return plv8.find_function('no_such_function')(1);",
+    "return 9007199254740993n ** 100n;",
+    "return '\\u0000';",
+    "return '\\ud800';",
+    "return {a: 1n};",
+    "throw {not: 'an error'};",
+    "throw null;",
+    "return new Date(NaN);",
+    "return Symbol('s');",
+    "return [].constructor.constructor('return 1')();",
+    "const o = {}; o.self = o; return o;",
+    "return new Uint8Array(1 << 27).length;",
+    "return (function f(n) { return n ? f(n - 1) + 1 : 0; })(1e6);",
+    "return Array.from({length: 1e7}, (_, i) => i).length;",
+    "while (true) { new ArrayBuffer(1 << 20); }",
+    "return String.fromCharCode(...new Array(200000).fill(65));",
+    "return plv8.elog(ERROR, 'e');",
+    "return plv8.elog(12345, 'e');",
+    "return WebAssembly;",
+    "return typeof globalThis.__pgjs_call_set === 'function' ? __pgjs_call_set(null, []) : 0;",
+    "Object.defineProperty(Object.prototype, 'toJSON', { value() { throw 1; } }); return {};",
+    "Math.random = null; return 1;",
+    "globalThis.plv8 = 1; return plv8;",
+];
+
+/// Tokens random bodies are built from.
+const TOKENS: &[&str] = &[
+    "return", "a", "b", "arguments", "[0]", "(", ")", "{", "}", "[", "]", ";", "+", "-", "*", "/",
+    "%", "=", "==", "===", "!", "?", ":", ",", ".", "length", "map", "x => x", "1", "0", "-1",
+    "1e308", "NaN", "null", "undefined", "'s'", "\"é\"", "`t${a}`", "[1,2]", "{k: 1}", "new",
+    "Date", "Array", "Object", "JSON", "parse", "stringify", "Math", "floor", "random", "throw",
+    "Error", "try", "catch", "(e)", "if", "else", "for", "while", "let", "const", "var", "function",
+    "=>", "async", "await", "yield", "class", "this", "typeof", "instanceof", "in", "of", "delete",
+    "void", "plv8", "elog", "execute", "NOTICE", "return_next", "quote_literal", "BigInt", "10n",
+    "Symbol", "Proxy", "Reflect", "eval", "repeat", "slice", "split", "join", "replace", "/a+/g",
+];
+
+/// A fixed pseudo-random stream, so a failing seed reproduces.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+fn random_body(rng: &mut Rng) -> String {
+    match rng.below(4) {
+        0 => SNIPPETS[rng.below(SNIPPETS.len())].to_string(),
+        1 => {
+            // A snippet with some noise around it.
+            let mut s = String::new();
+            for _ in 0..rng.below(6) {
+                s.push_str(TOKENS[rng.below(TOKENS.len())]);
+                s.push(' ');
+            }
+            s.push_str(SNIPPETS[rng.below(SNIPPETS.len())]);
+            s
+        }
+        _ => {
+            let mut s = String::from("return ");
+            for _ in 0..rng.below(30) + 1 {
+                s.push_str(TOKENS[rng.below(TOKENS.len())]);
+                s.push(' ');
+            }
+            s
+        }
+    }
+}
+
+const SIGNATURES: &[(&str, &str)] = &[
+    ("a int, b int", "int"),
+    ("a text, b text", "text"),
+    ("a jsonb, b int[]", "jsonb"),
+    ("a float8, b bool", "float8"),
+    ("a bytea, b date", "bytea"),
+    ("a numeric, b timestamptz", "numeric"),
+    ("a int8, b text", "SETOF int8"),
+    ("a text, b int", "TABLE(x int, y text)"),
+    ("a int, b int", "bool"),
+    ("a text, b text", "date"),
+];
+
+const ARGS: &[&str] = &[
+    "1, 2",
+    "'x', 'y'",
+    "'{\"k\": [1, 2]}', ARRAY[1, NULL]",
+    "1.5, true",
+    "'\\x00ff', '2024-02-29'",
+    "1e20, now()",
+    "9007199254740993, ''",
+    "'é', -1",
+    "NULL, NULL",
+    "'1', '2'",
+];
+
+#[test]
+fn random_javascript_never_crashes_the_server() {
+    let db = "pg_wasm_client_js_fuzz";
+    let mut admin = fresh_db(db);
+    admin
+        .batch_execute(
+            "DROP ROLE IF EXISTS js_fuzzer; CREATE ROLE js_fuzzer LOGIN;
+             CREATE SCHEMA fuzz AUTHORIZATION js_fuzzer;",
+        )
+        .unwrap();
+    let mut c = Client::connect(&format!("{} user=js_fuzzer", dsn(db)), NoTls).unwrap();
+    c.batch_execute(
+        "SET search_path = fuzz; SET pg_wasm.fuel_limit = 20000000;
+         SET pg_wasm.memory_limit_mb = 32; SET statement_timeout = '2s';",
+    )
+    .unwrap();
+    let cases: u64 = std::env::var("PG_WASM_FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300);
+    let first: u64 = std::env::var("PG_WASM_FUZZ_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    let (mut created, mut returned, mut failed) = (0, 0, 0);
+    let mut unexpected = Vec::new();
+    for seed in first..first + cases {
+        let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+        let body = random_body(&mut rng);
+        let k = rng.below(SIGNATURES.len());
+        let (params, ret) = SIGNATURES[k];
+        let volatility = ["VOLATILE", "STABLE"][rng.below(2)];
+        let create = format!(
+            "CREATE OR REPLACE FUNCTION f{seed}({params}) RETURNS {ret} LANGUAGE javascript {volatility} AS $js${body}$js$"
+        );
+        let check = |e: &postgres::Error, what: &str, unexpected: &mut Vec<String>| {
+            let code = e.code().map(|c| c.code().to_string());
+            match code {
+                Some(code) if STATES.contains(&code.as_str()) && code != "XX000" => {}
+                _ => unexpected.push(format!("seed {seed} {what}: {e:?}\nbody: {body}")),
+            }
+        };
+        match c.batch_execute(&create) {
+            Err(e) => {
+                check(&e, "create", &mut unexpected);
+                continue;
+            }
+            Ok(()) => created += 1,
+        }
+        let call = if ret.starts_with("SETOF") || ret.starts_with("TABLE") {
+            format!("SELECT count(*) FROM f{seed}({})", ARGS[k])
+        } else {
+            format!("SELECT f{seed}({})::text", ARGS[k])
+        };
+        match c.batch_execute(&call) {
+            Ok(()) => returned += 1,
+            Err(e) => {
+                failed += 1;
+                check(&e, "call", &mut unexpected);
+            }
+        }
+        // The connection is fine after anything.
+        assert_eq!(call_i32(&mut c, "SELECT 1"), 1, "seed {seed}");
+    }
+    eprintln!(
+        "{cases} random JavaScript functions: {created} created, {returned} calls returned, {failed} failed with an expected SQLSTATE"
+    );
+    assert!(unexpected.is_empty(), "{}", unexpected.join("\n\n"));
+    assert!(created > cases / 4 && returned > 0 && failed > 0);
+}

@@ -372,6 +372,41 @@ fn aggregates_and_triggers_run_on_the_workers() {
         .unwrap()
         .get(0);
     assert_eq!(rows, 2);
+
+    // JavaScript (SPEC §15): the function reaches the workers with its
+    // DDL, runs next to the shards in a query and as a trigger, and gives
+    // the same answers there.
+    for sql in [
+        "CREATE FUNCTION js_domain(email text) RETURNS text LANGUAGE javascript IMMUTABLE AS
+           $$ return email.split('@')[1].toUpperCase(); $$",
+        "CREATE FUNCTION js_lower_email() RETURNS trigger LANGUAGE javascript AS
+           $$ NEW.email = NEW.email.toLowerCase(); return NEW; $$",
+        "CREATE TRIGGER people_lower BEFORE INSERT ON people
+           FOR EACH ROW EXECUTE FUNCTION js_lower_email()",
+        "INSERT INTO people VALUES (4, 'Linus@Example.COM')",
+    ] {
+        c.batch_execute(sql).unwrap();
+    }
+    let domains: Vec<String> = c
+        .query(
+            "SELECT js_domain(email) FROM people WHERE js_domain(email) IS NOT NULL ORDER BY id",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(domains, ["EXAMPLE.COM", "EXAMPLE.COM", "EXAMPLE.COM"]);
+    let email: String = c
+        .query_one("SELECT email FROM people WHERE id = 4", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(email, "linus@example.com");
+    let answers = on_workers(db, "SELECT js_domain('a@b.c')");
+    assert!(
+        !answers.is_empty() && answers.iter().all(|v| v.as_deref() == Some("B.C")),
+        "{answers:?}"
+    );
 }
 
 /// A component (the Rust orders guest) reaches every worker with the

@@ -217,11 +217,39 @@ fn a_hot_standby_runs_what_the_primary_committed() {
            SFUNC = textkit_hll_add, STYPE = bytea, FINALFUNC = textkit_hll_count);
          SELECT wasm.load_wat('acc', '(module
            (func (export \"add\") (param i64 i64) (result i64) (i64.add (local.get 0) (local.get 1))))');
-         CREATE AGGREGATE wasm_sum(bigint) (SFUNC = acc_add, STYPE = bigint, INITCOND = '0');",
+         CREATE AGGREGATE wasm_sum(bigint) (SFUNC = acc_add, STYPE = bigint, INITCOND = '0');
+         CREATE FUNCTION js_title(t text) RETURNS text LANGUAGE javascript IMMUTABLE AS $$
+           return t.split(' ').map(w => w[0].toUpperCase() + w.slice(1)).join(' ');
+         $$;
+         CREATE FUNCTION js_rows(n int) RETURNS SETOF jsonb LANGUAGE javascript AS $$
+           for (let i = 1; i <= n; i++) plv8.return_next({i, sq: plv8.execute('SELECT $1::int * $1::int AS s', [i])[0].s});
+         $$;",
     )
     .unwrap();
     let standby = Standby::start();
     let mut s = standby.connect(db);
+
+    // JavaScript (SPEC §15) gives the same results on the standby, its SQL
+    // read-only there.
+    let title: String = s
+        .query_one("SELECT js_title('hello hot standby')", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(title, "Hello Hot Standby");
+    let rows: Vec<String> = s
+        .query("SELECT js_rows(3)::text", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            r#"{"i": 1, "sq": 1}"#,
+            r#"{"i": 2, "sq": 4}"#,
+            r#"{"i": 3, "sq": 9}"#
+        ]
+    );
 
     // Scalar, SETOF and aggregates (wasm state functions) on the standby.
     let slug: String = s

@@ -20,8 +20,10 @@
 #define EXPORT(n) __attribute__((export_name(n)))
 
 IMPORT("pg", "log") void pg_log(int32_t level, const char *ptr, int32_t len);
-IMPORT("pg", "query")
-int64_t pg_query(const char *sql, int32_t sql_len, const char *params, int32_t params_len);
+/* pg.query's sibling for this engine: a statement without rows answers
+ * the number of rows it processed (plv8.execute's result). */
+IMPORT("pg", "execute")
+int64_t pg_execute(const char *sql, int32_t sql_len, const char *params, int32_t params_len);
 
 /* The prelude: plv8's API on top of the two natives below (prelude.js,
  * turned into a C string by the build). */
@@ -81,7 +83,7 @@ static JSValue native_log(JSContext *c, JSValueConst this_val, int argc, JSValue
     return JS_UNDEFINED;
 }
 
-/* __pgjs_native.query(sql, params JSON) -> rows JSON */
+/* __pgjs_native.query(sql, params JSON) -> rows JSON, or a row count */
 static JSValue native_query(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv) {
     size_t sql_len, params_len;
     if (argc < 2) return JS_ThrowTypeError(c, "query needs SQL and parameters");
@@ -92,7 +94,7 @@ static JSValue native_query(JSContext *c, JSValueConst this_val, int argc, JSVal
         JS_FreeCString(c, sql);
         return JS_EXCEPTION;
     }
-    int64_t r = pg_query(sql, (int32_t)sql_len, params, (int32_t)params_len);
+    int64_t r = pg_execute(sql, (int32_t)sql_len, params, (int32_t)params_len);
     JS_FreeCString(c, sql);
     JS_FreeCString(c, params);
     char *rows = (char *)(uintptr_t)(uint32_t)((uint64_t)r >> 32);

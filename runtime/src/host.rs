@@ -22,6 +22,13 @@ pub trait Host: 'static {
     /// `pg.query(sql, params)`: runs `sql` with `params` (a JSON array, or
     /// empty) and returns the rows as a JSON array.
     fn query(&mut self, sql: &str, params: &str) -> Result<Vec<u8>, HostError>;
+    /// `pg.execute(sql, params)`, the JavaScript engine's only: like
+    /// `query`, but a statement that returns no rows (an INSERT without
+    /// RETURNING, say) answers the number of rows it processed, as plv8's
+    /// `plv8.execute` does.
+    fn execute(&mut self, sql: &str, params: &str) -> Result<Vec<u8>, HostError> {
+        self.query(sql, params)
+    }
     /// Polled on every epoch tick while Wasm runs: true stops the call with
     /// [`crate::TrapKind::Cancelled`]. Must be cheap and must not unwind.
     fn cancel_requested(&self) -> bool;
@@ -77,8 +84,11 @@ impl fmt::Display for HostError {
 
 impl std::error::Error for HostError {}
 
+/// An import's name and Wasm signature.
+pub(crate) type ImportSig = (&'static str, &'static [ValType], &'static [ValType]);
+
 /// The imports pg_wasm provides, with their Wasm signatures.
-const IMPORTS: &[(&str, &[ValType], &[ValType])] = &[
+pub(crate) const IMPORTS: &[ImportSig] = &[
     ("log", &[ValType::I32, ValType::I32, ValType::I32], &[]),
     ("error", &[ValType::I32, ValType::I32], &[]),
     (
@@ -105,8 +115,19 @@ pub(crate) fn check_imports(module: &wasmtime::Module) -> Result<(), crate::Runt
 
 /// Why an import is refused, or `None` if the host provides it.
 pub(crate) fn check_import(module: &str, name: &str, ty: &ExternType) -> Option<String> {
+    check_import_in(IMPORTS, module, name, ty)
+}
+
+/// [`check_import`] against `imports` (the JavaScript engine's list has
+/// `pg.execute` too).
+pub(crate) fn check_import_in(
+    imports: &[ImportSig],
+    module: &str,
+    name: &str,
+    ty: &ExternType,
+) -> Option<String> {
     let expected = (module == "pg")
-        .then(|| IMPORTS.iter().find(|(n, _, _)| *n == name))
+        .then(|| imports.iter().find(|(n, _, _)| *n == name))
         .flatten();
     let Some((_, params, results)) = expected else {
         return Some("pg_wasm provides only pg.log, pg.error and pg.query (no WASI)".into());
@@ -174,21 +195,36 @@ pub(crate) fn link<H: Host>(linker: &mut Linker<StoreState<H>>) -> wasmtime::Res
             Err(trap(HostError::Raised(text)))
         },
     )?;
+    link_query(linker, "query", |h, sql, params| h.query(sql, params))
+}
+
+/// `pg.execute` (see [`Host::execute`]), for the JavaScript engine.
+pub(crate) fn link_execute<H: Host>(linker: &mut Linker<StoreState<H>>) -> wasmtime::Result<()> {
+    link_query(linker, "execute", |h, sql, params| h.execute(sql, params))
+}
+
+type QueryFn<H> = fn(&mut H, &str, &str) -> Result<Vec<u8>, HostError>;
+
+fn link_query<H: Host>(
+    linker: &mut Linker<StoreState<H>>,
+    name: &'static str,
+    run: QueryFn<H>,
+) -> wasmtime::Result<()> {
     linker.func_wrap(
         "pg",
-        "query",
-        |mut caller: Caller<'_, StoreState<H>>,
-         sql_ptr: i32,
-         sql_len: i32,
-         params_ptr: i32,
-         params_len: i32|
-         -> wasmtime::Result<i64> {
+        name,
+        move |mut caller: Caller<'_, StoreState<H>>,
+              sql_ptr: i32,
+              sql_len: i32,
+              params_ptr: i32,
+              params_len: i32|
+              -> wasmtime::Result<i64> {
             let sql = guest_memory::read_str(&mut caller, sql_ptr, sql_len, "pg.query SQL")
                 .map_err(trap)?;
             let params =
                 guest_memory::read_str(&mut caller, params_ptr, params_len, "pg.query parameters")
                     .map_err(trap)?;
-            let rows = caller.data_mut().host.query(&sql, &params).map_err(trap)?;
+            let rows = run(&mut caller.data_mut().host, &sql, &params).map_err(trap)?;
             guest_memory::write_result(&mut caller, &rows, "pg.query result")
         },
     )?;

@@ -86,6 +86,22 @@ impl Host for PgHost {
     }
 
     fn query(&mut self, sql: &str, params: &str) -> Result<Vec<u8>, HostError> {
+        self.run_sql(sql, params, false)
+    }
+
+    fn execute(&mut self, sql: &str, params: &str) -> Result<Vec<u8>, HostError> {
+        self.run_sql(sql, params, true)
+    }
+
+    #[inline]
+    fn cancel_requested(&self) -> bool {
+        cancel_pending()
+    }
+}
+
+impl PgHost {
+    /// `pg.query`, or `pg.execute` (`counted`).
+    fn run_sql(&mut self, sql: &str, params: &str, counted: bool) -> Result<Vec<u8>, HostError> {
         if !self.allow_spi {
             if let Some(function) = self.target.strip_suffix(" (javascript)") {
                 return Err(HostError::Denied(format!(
@@ -102,13 +118,8 @@ impl Host for PgHost {
         // SAFETY: runs on the backend's main thread inside a function call,
         // where SPI may be used; errors unwind as panics into `guarded`.
         guarded(&self.failure, "pg.query", || unsafe {
-            query.run(read_only)
+            query.run(read_only, counted)
         })
-    }
-
-    #[inline]
-    fn cancel_requested(&self) -> bool {
-        cancel_pending()
     }
 }
 

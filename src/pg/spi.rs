@@ -45,7 +45,9 @@ impl Query {
     /// Must run on the backend's main thread inside a transaction. A
     /// PostgreSQL ERROR unwinds out of here as a pgrx panic; SPI's own
     /// end-of-(sub)transaction cleanup then closes the connection.
-    pub unsafe fn run(&self, read_only: bool) -> Vec<u8> {
+    /// `counted`: a statement that returns no rows answers the number of
+    /// rows it processed instead (`pg.execute`).
+    pub unsafe fn run(&self, read_only: bool, counted: bool) -> Vec<u8> {
         // SAFETY: per the function's contract; each call below is used as
         // SPI documents it, between SPI_connect and SPI_finish.
         unsafe {
@@ -72,9 +74,14 @@ impl Query {
                 let code = CStr::from_ptr(pg_sys::SPI_result_code_string(rc));
                 pgrx::error!("pg.query: SPI_execute failed: {}", code.to_string_lossy());
             }
+            let table = pg_sys::SPI_tuptable;
+            if counted && table.is_null() {
+                let processed = pg_sys::SPI_processed;
+                pg_sys::SPI_finish();
+                return processed.to_string().into_bytes();
+            }
             let mut out = Vec::with_capacity(64);
             out.push(b'[');
-            let table = pg_sys::SPI_tuptable;
             if !table.is_null() {
                 let desc = pg_sys::BlessTupleDesc((*table).tupdesc);
                 for i in 0..pg_sys::SPI_processed as usize {

@@ -75,6 +75,24 @@ pub(crate) fn link_wasi_stubs<T: 'static>(linker: &mut Linker<T>) -> wasmtime::R
     Ok(())
 }
 
+/// The host API as the engine sees it: every core module's, and
+/// `pg.execute`.
+const HOST_IMPORTS: [crate::host::ImportSig; 4] = [
+    crate::host::IMPORTS[0],
+    crate::host::IMPORTS[1],
+    crate::host::IMPORTS[2],
+    (
+        "execute",
+        &[
+            wasmtime::ValType::I32,
+            wasmtime::ValType::I32,
+            wasmtime::ValType::I32,
+            wasmtime::ValType::I32,
+        ],
+        &[wasmtime::ValType::I64],
+    ),
+];
+
 /// The WASI functions [`link_wasi_stubs`] defines.
 const WASI_STUBS: [&str; 5] = [
     "clock_time_get",
@@ -98,7 +116,9 @@ impl crate::artifacts::Artifact for CompiledImage {
         let m = unsafe { Module::deserialize_file(engine, path) }.map_err(|e| format!("{e:#}"))?;
         for i in m.imports() {
             let ok = match i.module() {
-                "pg" => crate::host::check_import("pg", i.name(), &i.ty()).is_none(),
+                "pg" => {
+                    crate::host::check_import_in(&HOST_IMPORTS, "pg", i.name(), &i.ty()).is_none()
+                }
                 WASI => WASI_STUBS.contains(&i.name()),
                 _ => false,
             };
@@ -125,9 +145,11 @@ pub fn image(engine: &Engine) -> Result<Vec<u8>, RuntimeError> {
     linker
         .func_wrap("pg", "log", |_: i32, _: i32, _: i32| {})
         .map_err(fail)?;
-    linker
-        .func_wrap("pg", "query", |_: i32, _: i32, _: i32, _: i32| -> i64 { 0 })
-        .map_err(fail)?;
+    for name in ["query", "execute"] {
+        linker
+            .func_wrap("pg", name, |_: i32, _: i32, _: i32, _: i32| -> i64 { 0 })
+            .map_err(fail)?;
+    }
     link_wasi_stubs(&mut linker).map_err(fail)?;
     let mut store = Store::new(engine, ());
     // Our own code, run once: no fuel or deadline of a user's call.

@@ -190,6 +190,11 @@ CREATE FUNCTION add_item(id int, name text) RETURNS int LANGUAGE javascript AS $
   return plv8.execute('SELECT count(*)::int AS n FROM js.items')[0].n;
 $$;
 SELECT add_item(4, 'four');
+-- a statement without rows answers the number of rows it processed
+CREATE FUNCTION shout(max_id int) RETURNS int LANGUAGE javascript AS $$
+  return plv8.execute('UPDATE js.items SET name = upper(name) WHERE id <= $1', [max_id]);
+$$;
+SELECT shout(2), item_names(1);
 -- read-only in STABLE functions
 CREATE FUNCTION add_item_stable(id int) RETURNS int STABLE LANGUAGE javascript AS $$
   plv8.execute('INSERT INTO js.items (id, name) VALUES ($1::int, $2)', id, 'x');
@@ -206,6 +211,14 @@ SELECT via_find(1, 2);
 CREATE FUNCTION bad_sql() RETURNS int LANGUAGE javascript AS $$ plv8.execute('SELECT 1/0'); return 1; $$;
 SELECT bad_sql();
 \echo :LAST_ERROR_SQLSTATE
+
+-- aggregates and window functions over JavaScript state functions
+CREATE FUNCTION longest_acc(acc text, v text) RETURNS text LANGUAGE javascript IMMUTABLE AS $$
+  return acc === null || v.length > acc.length ? v : acc;
+$$;
+CREATE AGGREGATE longest(text) (SFUNC = longest_acc, STYPE = text);
+SELECT longest(name) FROM items;
+SELECT id, longest(name) OVER (ORDER BY id) FROM items ORDER BY id;
 
 -- DO blocks
 DO $$ plv8.elog(NOTICE, 'from DO:', plv8.execute('SELECT 40 + 2 AS x')[0].x); $$ LANGUAGE javascript;

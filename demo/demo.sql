@@ -93,7 +93,24 @@ SELECT full_name, slug FROM people;
 INSERT INTO people (first_name, email) VALUES ('Bob', 'not an address');
 \set ON_ERROR_STOP 1
 
-\echo '== 11. What is loaded'
+\echo '== 11. JavaScript written in CREATE FUNCTION (plv8-style, in the same sandbox)'
+CREATE FUNCTION js_initials(full_name text) RETURNS text LANGUAGE javascript IMMUTABLE AS $$
+  return full_name.split(/\s+/).map(w => w[0].toUpperCase()).join('');
+$$;
+CREATE FUNCTION js_people() RETURNS SETOF jsonb LANGUAGE javascript AS $$
+  for (const p of plv8.execute('SELECT full_name, slug FROM people'))
+    plv8.return_next({initials: plv8.find_function('js_initials')(p.full_name), slug: p.slug});
+$$;
+SELECT js_initials('grace brewster murray hopper') AS initials;
+SELECT * FROM js_people();
+CREATE FUNCTION js_spin() RETURNS int LANGUAGE javascript AS $$ for (;;) {} $$;
+SET pg_wasm.fuel_limit = 50000000;
+\set ON_ERROR_STOP 0
+SELECT js_spin();
+\set ON_ERROR_STOP 1
+RESET pg_wasm.fuel_limit;
+
+\echo '== 12. What is loaded'
 SELECT name, owner, size, left(sha256, 12) AS sha256, generation FROM wasm.modules ORDER BY name;
 SELECT function, module, export, kind FROM wasm.functions ORDER BY module, export;
 SELECT function, calls, fuel_used, traps FROM wasm.stats ORDER BY calls DESC LIMIT 5;

@@ -98,6 +98,21 @@ for dir in guest-examples/py-*/; do
   fi
 done
 
+# JavaScript libraries for LANGUAGE javascript's require(): two npm
+# packages fetched from the registry (versions pinned in package.json) and
+# bundled by esbuild into one CommonJS file each, target/guests/js/*.js.
+libs=guest-examples/npm-libraries
+mkdir -p "$out/js"
+if [ ! -f "$out/js/dayjs.js" ] || [ ! -f "$out/js/slugify.js" ] || [ "$libs/package.json" -nt "$out/js/dayjs.js" ]; then
+  echo "guest: fetching and bundling JavaScript libraries ($libs)"
+  ( cd "$libs" && npm install --no-audit --no-fund --loglevel=error --no-package-lock )
+  for pkg in dayjs slugify; do
+    echo "module.exports = require('$pkg');" > "$libs/entry-$pkg.js"
+    "$libs/node_modules/.bin/esbuild" --bundle --format=cjs --platform=neutral --main-fields=main \
+      --log-level=warning --outfile="$out/js/$pkg.js" "$libs/entry-$pkg.js"
+  done
+fi
+
 # WebAssembly text.
 cp guest-examples/wat/*.wat "$out/"
 

@@ -35,3 +35,21 @@ SELECT pg_catalog.pg_extension_config_dump('wasm.module_generation', '');
 -- may see metadata through the views in finalize.sql.
 REVOKE ALL ON wasm.module FROM PUBLIC;
 REVOKE ALL ON SEQUENCE wasm.module_generation FROM PUBLIC;
+
+-- JavaScript libraries (docs/javascript.md, "Libraries"): source text that
+-- functions of LANGUAGE javascript load with require(name). A library
+-- belongs to the role that loaded it; a function may require only its own
+-- owner's libraries.
+CREATE TABLE wasm.javascript_library (
+    name      text PRIMARY KEY
+              CONSTRAINT javascript_library_name
+              CHECK (name ~ '^[A-Za-z0-9_@][A-Za-z0-9_@/.+-]*$' AND octet_length(name) <= 200),
+    owner     regrole NOT NULL DEFAULT current_user::regrole,
+    source    text NOT NULL,
+    sha256    bytea NOT NULL CHECK (octet_length(sha256) = 32),
+    loaded_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE wasm.javascript_library IS
+  'JavaScript libraries for require(). Change it only through wasm.load_javascript and wasm.unload_javascript.';
+SELECT pg_catalog.pg_extension_config_dump('wasm.javascript_library', '');
+REVOKE ALL ON wasm.javascript_library FROM PUBLIC;

@@ -94,6 +94,13 @@ COMMENT ON VIEW wasm.cache IS
 GRANT USAGE ON SCHEMA wasm TO PUBLIC;
 GRANT SELECT ON wasm.modules, wasm.functions, wasm.stats, wasm.cache TO PUBLIC;
 
+CREATE VIEW wasm.javascript_libraries AS
+SELECT l.name, l.owner, pg_catalog.octet_length(l.source) AS size,
+       pg_catalog.encode(l.sha256, 'hex') AS sha256, l.loaded_at
+  FROM wasm.javascript_library l;
+COMMENT ON VIEW wasm.javascript_libraries IS 'JavaScript libraries functions can require(), without their source.';
+GRANT SELECT ON wasm.javascript_libraries TO PUBLIC;
+
 -- Loading code is a privilege: the superuser grants it (SPEC §7).
 REVOKE EXECUTE ON FUNCTION wasm.load(text, bytea, jsonb) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION wasm.clear_cache(boolean) FROM PUBLIC;

@@ -117,3 +117,32 @@ CREATE TRUSTED LANGUAGE javascript
     INLINE wasm.javascript_inline_handler
     VALIDATOR wasm.javascript_validator;
 COMMENT ON LANGUAGE javascript IS 'JavaScript functions in the Wasm sandbox (pg_wasm)';
+
+-- JavaScript libraries for require() (sql/catalog.sql).
+CREATE TABLE wasm.javascript_library (
+    name      text PRIMARY KEY
+              CONSTRAINT javascript_library_name
+              CHECK (name ~ '^[A-Za-z0-9_@][A-Za-z0-9_@/.+-]*$' AND octet_length(name) <= 200),
+    owner     regrole NOT NULL DEFAULT current_user::regrole,
+    source    text NOT NULL,
+    sha256    bytea NOT NULL CHECK (octet_length(sha256) = 32),
+    loaded_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE wasm.javascript_library IS
+  'JavaScript libraries for require(). Change it only through wasm.load_javascript and wasm.unload_javascript.';
+SELECT pg_catalog.pg_extension_config_dump('wasm.javascript_library', '');
+REVOKE ALL ON wasm.javascript_library FROM PUBLIC;
+CREATE VIEW wasm.javascript_libraries AS
+SELECT l.name, l.owner, pg_catalog.octet_length(l.source) AS size,
+       pg_catalog.encode(l.sha256, 'hex') AS sha256, l.loaded_at
+  FROM wasm.javascript_library l;
+COMMENT ON VIEW wasm.javascript_libraries IS 'JavaScript libraries functions can require(), without their source.';
+GRANT SELECT ON wasm.javascript_libraries TO PUBLIC;
+CREATE FUNCTION wasm.load_javascript(name text, source text) RETURNS boolean VOLATILE STRICT
+LANGUAGE c AS 'MODULE_PATHNAME', 'load_javascript_wrapper';
+COMMENT ON FUNCTION wasm.load_javascript(text, text) IS
+  'Store a JavaScript library (a CommonJS module, e.g. an npm package bundled into one file) for require(name); true if it replaced one. Yours only, and only your functions may require it.';
+CREATE FUNCTION wasm.unload_javascript(name text) RETURNS void VOLATILE STRICT
+LANGUAGE c AS 'MODULE_PATHNAME', 'unload_javascript_wrapper';
+COMMENT ON FUNCTION wasm.unload_javascript(text) IS
+  'Remove a JavaScript library (its owner only); functions that require it fail from their next statement.';

@@ -25,6 +25,10 @@ IMPORT("pg", "log") void pg_log(int32_t level, const char *ptr, int32_t len);
 IMPORT("pg", "execute")
 int64_t pg_execute(const char *sql, int32_t sql_len, const char *params, int32_t params_len);
 
+/* The source of a library require() asks for: 'S' + source, 'N' (none) or
+ * 'D' + why not (see Host::library). */
+IMPORT("pg", "library") int64_t pg_library(const char *name, int32_t len);
+
 /* The prelude: plv8's API on top of the two natives below (prelude.js,
  * turned into a C string by the build). */
 #include "prelude.h"
@@ -132,6 +136,51 @@ static void reseed(uint64_t seed) {
     if (!rnd0 && !rnd1) rnd1 = 1;
 }
 
+/* __pgjs_native.library(name) -> source string, or null when there is no
+ * such library; throws when the function may not use it. */
+static JSValue native_library(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv) {
+    size_t len;
+    if (argc < 1) return JS_ThrowTypeError(c, "library needs a name");
+    const char *name = JS_ToCStringLen(c, &len, argv[0]);
+    if (!name) return JS_EXCEPTION;
+    int64_t r = pg_library(name, (int32_t)len);
+    JS_FreeCString(c, name);
+    char *answer = (char *)(uintptr_t)(uint32_t)((uint64_t)r >> 32);
+    uint32_t answer_len = (uint32_t)r;
+    JSValue v;
+    if (!answer || answer_len == 0 || answer[0] == 'N') {
+        v = JS_NULL;
+    } else if (answer[0] == 'S') {
+        v = JS_NewStringLen(c, answer + 1, answer_len - 1);
+    } else {
+        JSValue msg = JS_NewStringLen(c, answer + 1, answer_len - 1);
+        const char *m = JS_ToCString(c, msg);
+        v = JS_ThrowTypeError(c, "%s", m ? m : "library denied");
+        if (m) JS_FreeCString(c, m);
+        JS_FreeValue(c, msg);
+    }
+    free(answer);
+    return v;
+}
+
+/* __pgjs_native.evalLibrary(name, wrapped source) -> the library's
+ * factory function, compiled with `name` as its file name in stacks. */
+static JSValue native_eval_library(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv) {
+    size_t len;
+    if (argc < 2) return JS_ThrowTypeError(c, "evalLibrary needs a name and a source");
+    const char *name = JS_ToCString(c, argv[0]);
+    if (!name) return JS_EXCEPTION;
+    const char *src = JS_ToCStringLen(c, &len, argv[1]);
+    if (!src) {
+        JS_FreeCString(c, name);
+        return JS_EXCEPTION;
+    }
+    JSValue f = JS_Eval(c, src, len, name, JS_EVAL_TYPE_GLOBAL);
+    JS_FreeCString(c, src);
+    JS_FreeCString(c, name);
+    return f;
+}
+
 /* ---- memory the host writes into (SPEC §5) ---- */
 
 EXPORT("pg_wasm_alloc") void *pg_wasm_alloc(int32_t len) {
@@ -195,6 +244,9 @@ EXPORT("pgjs_init") int32_t pgjs_init(void) {
     JS_SetPropertyStr(ctx, native, "log", JS_NewCFunction(ctx, native_log, "log", 2));
     JS_SetPropertyStr(ctx, native, "query", JS_NewCFunction(ctx, native_query, "query", 2));
     JS_SetPropertyStr(ctx, native, "random", JS_NewCFunction(ctx, native_random, "random", 0));
+    JS_SetPropertyStr(ctx, native, "library", JS_NewCFunction(ctx, native_library, "library", 1));
+    JS_SetPropertyStr(ctx, native, "evalLibrary",
+                      JS_NewCFunction(ctx, native_eval_library, "evalLibrary", 2));
     JSValue g = JS_GetGlobalObject(ctx);
     JS_SetPropertyStr(ctx, g, "__pgjs_native", native);
     JS_FreeValue(ctx, g);

@@ -136,6 +136,34 @@
     return { new: r };
   };
 
+  // require(name): a library stored with wasm.load_javascript, run once
+  // per instance as a CommonJS module (module, exports, require); what it
+  // puts in module.exports is returned. Only the function owner's own
+  // libraries (the host checks).
+  const libraries = new Map();
+  const wrap = (source) => '(function (module, exports, require) {' + source + '\n})';
+  const require = function require(name) {
+    name = String(name);
+    const known = libraries.get(name);
+    if (known) return known.exports;
+    const source = native.library(name);
+    if (source === null) {
+      const e = new Error(`Cannot find module '${name}' (no JavaScript library of that name: wasm.load_javascript)`);
+      e.code = 'MODULE_NOT_FOUND';
+      throw e;
+    }
+    const module = { exports: {}, id: name };
+    libraries.set(name, module);
+    try {
+      native.evalLibrary(name, wrap(source)).call(module.exports, module, module.exports, require);
+    } catch (e) {
+      libraries.delete(name);
+      throw e;
+    }
+    return module.exports;
+  };
+  Object.defineProperty(g, 'require', { value: require, writable: true, configurable: true });
+
   // Math.random is the engine's (pg_js.c): reseeded for every instance.
   Object.defineProperty(Math, 'random', { value: native.random, writable: true, configurable: true });
 })();

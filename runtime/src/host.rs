@@ -29,6 +29,12 @@ pub trait Host: 'static {
     fn execute(&mut self, sql: &str, params: &str) -> Result<Vec<u8>, HostError> {
         self.query(sql, params)
     }
+    /// `pg.library(name)`, the JavaScript engine's only: the source of the
+    /// library `require(name)` asks for, as `b'S'` and the source, `b'N'`
+    /// (no such library) or `b'D'` and why the function may not use it.
+    fn library(&mut self, _name: &str) -> Result<Vec<u8>, HostError> {
+        Ok(b"DThis host provides no libraries".to_vec())
+    }
     /// Polled on every epoch tick while Wasm runs: true stops the call with
     /// [`crate::TrapKind::Cancelled`]. Must be cheap and must not unwind.
     fn cancel_requested(&self) -> bool;
@@ -198,9 +204,21 @@ pub(crate) fn link<H: Host>(linker: &mut Linker<StoreState<H>>) -> wasmtime::Res
     link_query(linker, "query", |h, sql, params| h.query(sql, params))
 }
 
-/// `pg.execute` (see [`Host::execute`]), for the JavaScript engine.
-pub(crate) fn link_execute<H: Host>(linker: &mut Linker<StoreState<H>>) -> wasmtime::Result<()> {
-    link_query(linker, "execute", |h, sql, params| h.execute(sql, params))
+/// `pg.execute` and `pg.library` (see [`Host::execute`],
+/// [`Host::library`]), for the JavaScript engine.
+pub(crate) fn link_javascript<H: Host>(linker: &mut Linker<StoreState<H>>) -> wasmtime::Result<()> {
+    link_query(linker, "execute", |h, sql, params| h.execute(sql, params))?;
+    linker.func_wrap(
+        "pg",
+        "library",
+        |mut caller: Caller<'_, StoreState<H>>, ptr: i32, len: i32| -> wasmtime::Result<i64> {
+            let name =
+                guest_memory::read_str(&mut caller, ptr, len, "pg.library name").map_err(trap)?;
+            let answer = caller.data_mut().host.library(&name).map_err(trap)?;
+            guest_memory::write_result(&mut caller, &answer, "pg.library result")
+        },
+    )?;
+    Ok(())
 }
 
 type QueryFn<H> = fn(&mut H, &str, &str) -> Result<Vec<u8>, HostError>;

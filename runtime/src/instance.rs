@@ -66,7 +66,7 @@ impl<H: Host> Prepared<H> {
         host::link(&mut linker).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
         if wasi_stubs {
             crate::javascript::link_wasi_stubs(&mut linker)
-                .and_then(|()| host::link_execute(&mut linker))
+                .and_then(|()| host::link_javascript(&mut linker))
                 .map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
         }
         let pre = linker.instantiate_pre(module).map_err(classify)?;

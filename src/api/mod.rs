@@ -8,6 +8,7 @@ mod citus;
 mod components;
 mod functions;
 mod inspect;
+mod javascript;
 mod modules;
 mod options;
 mod record_types;

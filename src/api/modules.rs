@@ -13,14 +13,14 @@ use pg_wasm_runtime::{describe_with_section, sha256, ModuleInfo};
 use pgrx::prelude::*;
 use pgrx::JsonB;
 
-fn raise<T>(r: Result<T>) -> T {
+pub(super) fn raise<T>(r: Result<T>) -> T {
     r.unwrap_or_else(|e| e.raise())
 }
 
 /// Refuses a change to the modules in a read-only transaction — every
 /// transaction of a hot standby — before any work, with PostgreSQL's
 /// read-only error instead of a failure deep in the catalog write.
-fn writable(what: &'static str) -> Result<()> {
+pub(super) fn writable(what: &'static str) -> Result<()> {
     // SAFETY: a plain global of the current transaction, read in the
     // backend's thread.
     if unsafe { pg_sys::XactReadOnly } {

@@ -3,6 +3,7 @@
 //! caches in `pg::cache` read it once per invalidation.
 
 mod changed;
+pub mod libraries;
 mod scan;
 pub mod settings;
 

@@ -71,7 +71,10 @@ impl CallSite {
         def: &FunctionDef,
         r: &Resolved,
     ) -> Result<Self> {
-        let host = PgHost::new(r.target.clone(), r.settings().allow_spi, def.read_only());
+        let mut host = PgHost::new(r.target.clone(), r.settings().allow_spi, def.read_only());
+        if r.javascript {
+            host = host.with_library_owner(def.owner);
+        }
         let failure = host.failure_slot();
         let prepared = r.module.prepared(&r.target)?;
         let instance =

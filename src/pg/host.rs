@@ -27,6 +27,9 @@ pub struct PgHost {
     failure: Failure,
     /// What the current call wrote with `pg.log` (its log budget).
     log: CallLog,
+    /// The function's owner, whose JavaScript libraries `require` may load
+    /// (`pg.library`); none for other hosts.
+    library_owner: Option<pg_sys::Oid>,
 }
 
 /// Where a host call leaves the PostgreSQL error it caught. A mutex (never
@@ -42,7 +45,14 @@ impl PgHost {
             read_only,
             failure: Failure::default(),
             log: CallLog::default(),
+            library_owner: None,
         }
+    }
+
+    /// A host whose guest may load `owner`'s JavaScript libraries.
+    pub fn with_library_owner(mut self, owner: pg_sys::Oid) -> Self {
+        self.library_owner = Some(owner);
+        self
     }
 
     /// The slot this host leaves caught errors in.
@@ -91,6 +101,15 @@ impl Host for PgHost {
 
     fn execute(&mut self, sql: &str, params: &str) -> Result<Vec<u8>, HostError> {
         self.run_sql(sql, params, true)
+    }
+
+    fn library(&mut self, name: &str) -> Result<Vec<u8>, HostError> {
+        let Some(owner) = self.library_owner else {
+            return Ok(b"DOnly JavaScript functions can load libraries".to_vec());
+        };
+        guarded(&self.failure, "pg.library", || {
+            super::javascript::library_answer(name, owner)
+        })
     }
 
     #[inline]

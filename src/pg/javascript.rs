@@ -221,7 +221,7 @@ pub fn exception_error(target: &str, e: Exception) -> PgWasmError {
         .lines()
         .filter(|l| {
             let l = l.trim();
-            !l.contains("<pg_wasm prelude>") && l != "at call (native)" && l != "at apply (native)"
+            !l.contains("<pg_wasm prelude>") && !l.ends_with("(native)")
         })
         .collect();
     if !stack.is_empty() {
@@ -344,11 +344,14 @@ pub fn run_inline(source_text: &str) -> Result<()> {
         javascript: true,
     };
     let source = js::function_source("do_block", &[], false, source_text);
+    // SAFETY: reads the current user id.
+    let user = unsafe { pg_sys::GetUserId() };
     let host = PgHost::new(
         resolved.target.clone(),
         resolved.settings().allow_spi,
         false,
-    );
+    )
+    .with_library_owner(user);
     let failure = host.failure_slot();
     let raise_caught = |e: PgWasmError| {
         if let Some(caught) = super::host::take(&failure) {
@@ -442,5 +445,116 @@ fn float_datum(s: Scalar, n: f64) -> pg_sys::Datum {
         pg_sys::Datum::from((n as f32).to_bits())
     } else {
         pg_sys::Datum::from(n.to_bits())
+    }
+}
+
+/// A library as this backend read it: its owner and source (`None`: there
+/// is no library of that name).
+type KnownLibrary = Option<(pg_sys::Oid, std::rc::Rc<str>)>;
+
+thread_local! {
+    /// Libraries read by this backend, by name, under one relations epoch
+    /// (loading, replacing or unloading one invalidates the table's
+    /// relcache entry in every backend).
+    static LIBRARIES: std::cell::RefCell<(u64, std::collections::HashMap<String, KnownLibrary>)> =
+        Default::default();
+}
+
+/// `pg.library`'s answer for `name` to a function owned by `owner`: `S` and
+/// the source, `N` (no such library), or `D` and why the function may not
+/// load it. Only the owner's own libraries (or those of a role the owner
+/// is a member of): a library runs with the caller's rights, so a tenant's
+/// library must never run inside another role's function.
+pub fn library_answer(name: &str, owner: pg_sys::Oid) -> Vec<u8> {
+    match library(name) {
+        Ok(None) => b"N".to_vec(),
+        Ok(Some((lib_owner, source))) => {
+            // SAFETY: a plain lookup of role memberships (no superuser
+            // shortcut, as for modules).
+            if unsafe { pg_sys::is_member_of_role_nosuper(owner, lib_owner) } {
+                let mut out = Vec::with_capacity(source.len() + 1);
+                out.push(b'S');
+                out.extend_from_slice(source.as_bytes());
+                out
+            } else {
+                format!(
+                    "DJavaScript library \"{name}\" belongs to role {}; a function may require only its own owner's libraries",
+                    role_name(lib_owner)
+                )
+                .into_bytes()
+            }
+        }
+        Err(e) => format!("D{e}").into_bytes(),
+    }
+}
+
+fn library(name: &str) -> Result<KnownLibrary> {
+    let epoch = cache::relations_epoch();
+    let known = LIBRARIES.with(|l| {
+        let mut l = l.borrow_mut();
+        if l.0 != epoch {
+            l.1.clear();
+            l.0 = epoch;
+        }
+        l.1.get(name).cloned()
+    });
+    if let Some(found) = known {
+        return Ok(found);
+    }
+    let found = crate::catalog::libraries::find(name)?
+        .map(|lib| (lib.owner, std::rc::Rc::<str>::from(lib.source)));
+    LIBRARIES.with(|l| {
+        let mut l = l.borrow_mut();
+        if l.0 == epoch && l.1.len() < 256 {
+            l.1.insert(name.to_string(), found.clone());
+        }
+    });
+    Ok(found)
+}
+
+/// `wasm.load_javascript`'s check: the source compiles as a CommonJS module
+/// (a SyntaxError with its line is 22023).
+pub fn check_library(name: &str, source: &str) -> Result<()> {
+    let resolved = Resolved {
+        target: format!("library {name} (javascript)"),
+        module: cache::javascript_engine()?,
+        export: js::CALL_EXPORT.to_string(),
+        shape: Shape {
+            args: Vec::new(),
+            result: Ret::Void,
+            set: false,
+            ret_type: pg_sys::VOIDOID,
+            result_weights: None,
+        },
+        module_meta: None,
+        own_settings: Default::default(),
+        javascript: true,
+    };
+    let wrapped = js::library_source(source);
+    let host = PgHost::new(resolved.target.clone(), false, true);
+    match instantiate(&resolved, &wrapped, name, host, true) {
+        Ok(_) => Ok(()),
+        Err(PgWasmError::InvalidFunction { message, detail }) => {
+            Err(PgWasmError::InvalidParameter(format!(
+                "{}{}",
+                message.replace("javascript function library ", "JavaScript library "),
+                detail.map(|d| format!(" ({d})")).unwrap_or_default()
+            )))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn role_name(role: pg_sys::Oid) -> String {
+    // SAFETY: a syscache lookup; noerr returns "" for a missing role.
+    unsafe {
+        let name = pg_sys::GetUserNameFromId(role, true);
+        if name.is_null() {
+            format!("{}", role.to_u32())
+        } else {
+            std::ffi::CStr::from_ptr(name)
+                .to_string_lossy()
+                .into_owned()
+        }
     }
 }

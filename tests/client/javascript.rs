@@ -424,3 +424,79 @@ fn random_javascript_never_crashes_the_server() {
     assert!(unexpected.is_empty(), "{}", unexpected.join("\n\n"));
     assert!(created > cases / 4 && returned > 0 && failed > 0);
 }
+
+/// Two npm packages (dayjs, slugify), fetched from the registry and bundled
+/// into one CommonJS file each by scripts/build-guests.sh, stored with
+/// wasm.load_javascript by a role without privileges and used from SQL.
+#[test]
+fn npm_packages_stored_in_the_database_are_required_by_functions() {
+    let guests = std::env::var("PG_WASM_GUESTS").expect("PG_WASM_GUESTS (make guests)");
+    let db = "pg_wasm_client_js_npm";
+    let mut admin = fresh_db(db);
+    admin
+        .batch_execute(
+            "DROP ROLE IF EXISTS js_npm; CREATE ROLE js_npm LOGIN;
+             CREATE SCHEMA app AUTHORIZATION js_npm;",
+        )
+        .unwrap();
+    let mut c = Client::connect(&format!("{} user=js_npm", dsn(db)), NoTls).unwrap();
+    for pkg in ["dayjs", "slugify"] {
+        let source = std::fs::read_to_string(format!("{guests}/js/{pkg}.js")).unwrap();
+        let replaced: bool = c
+            .query_one("SELECT wasm.load_javascript($1, $2)", &[&pkg, &source])
+            .unwrap()
+            .get(0);
+        assert!(!replaced);
+    }
+    c.batch_execute(
+        "SET search_path = app;
+         CREATE FUNCTION due(issued date, months int) RETURNS text LANGUAGE javascript AS $$
+           const dayjs = require('dayjs');
+           return dayjs(issued).add(months, 'month').format('YYYY-MM-DD dddd');
+         $$;
+         CREATE FUNCTION slug(t text) RETURNS text LANGUAGE javascript IMMUTABLE AS $$
+           return require('slugify')(t, { lower: true, strict: true });
+         $$;
+         CREATE TABLE posts (id int, title text);
+         INSERT INTO posts SELECT g, 'Crème Brûlée № ' || g FROM generate_series(1, 1000) g;",
+    )
+    .unwrap();
+    let due: String = c
+        .query_one("SELECT due('2024-01-31', 1)", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(due, "2024-02-29 Thursday");
+    let slug: String = c
+        .query_one("SELECT slug('Crème Brûlée, Déjà Vu!')", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(slug, "creme-brulee-deja-vu");
+    // Per row: the library is loaded once per statement.
+    let started = Instant::now();
+    let n: i64 = c
+        .query_one("SELECT count(DISTINCT slug(title)) FROM posts", &[])
+        .unwrap()
+        .get(0);
+    eprintln!("slugify (npm) over 1 000 rows: {:?}", started.elapsed());
+    assert_eq!(n, 1000);
+    // Another role's function cannot require js_npm's libraries.
+    admin
+        .batch_execute(
+            "DROP ROLE IF EXISTS js_other; CREATE ROLE js_other;
+             GRANT USAGE, CREATE ON SCHEMA app TO js_other;
+             SET ROLE js_other;
+             CREATE FUNCTION app.other_slug(t text) RETURNS text LANGUAGE javascript AS $$
+               return require('slugify')(t);
+             $$;
+             RESET ROLE;",
+        )
+        .unwrap();
+    let err = admin
+        .query_one("SELECT app.other_slug('x')", &[])
+        .unwrap_err();
+    assert_eq!(err.code(), Some(&SqlState::RAISE_EXCEPTION), "{err:?}");
+    assert!(
+        format!("{err:?}").contains("belongs to role js_npm"),
+        "{err:?}"
+    );
+}

@@ -76,8 +76,8 @@ pub(crate) fn link_wasi_stubs<T: 'static>(linker: &mut Linker<T>) -> wasmtime::R
 }
 
 /// The host API as the engine sees it: every core module's, and
-/// `pg.execute`.
-const HOST_IMPORTS: [crate::host::ImportSig; 4] = [
+/// `pg.execute` and `pg.library`.
+const HOST_IMPORTS: [crate::host::ImportSig; 5] = [
     crate::host::IMPORTS[0],
     crate::host::IMPORTS[1],
     crate::host::IMPORTS[2],
@@ -89,6 +89,11 @@ const HOST_IMPORTS: [crate::host::ImportSig; 4] = [
             wasmtime::ValType::I32,
             wasmtime::ValType::I32,
         ],
+        &[wasmtime::ValType::I64],
+    ),
+    (
+        "library",
+        &[wasmtime::ValType::I32, wasmtime::ValType::I32],
         &[wasmtime::ValType::I64],
     ),
 ];
@@ -150,6 +155,9 @@ pub fn image(engine: &Engine) -> Result<Vec<u8>, RuntimeError> {
             .func_wrap("pg", name, |_: i32, _: i32, _: i32, _: i32| -> i64 { 0 })
             .map_err(fail)?;
     }
+    linker
+        .func_wrap("pg", "library", |_: i32, _: i32| -> i64 { 0 })
+        .map_err(fail)?;
     link_wasi_stubs(&mut linker).map_err(fail)?;
     let mut store = Store::new(engine, ());
     // Our own code, run once: no fuel or deadline of a user's call.
@@ -175,6 +183,13 @@ pub fn image(engine: &Engine) -> Result<Vec<u8>, RuntimeError> {
         .get_memory(&mut store, "memory")
         .ok_or_else(|| RuntimeError::Engine("the JavaScript engine has no memory".into()))?;
     snapshot::rewrite(ENGINE_WASM, memory.data(&store))
+}
+
+/// A library's source as the prelude's `require` compiles it: a CommonJS
+/// module's function (for the load-time syntax check; keep in step with
+/// engines/javascript/prelude.js).
+pub fn library_source(source: &str) -> String {
+    format!("(function (module, exports, require) {{{source}\n}})")
 }
 
 /// The names a trigger function's body sees, in plv8's order.

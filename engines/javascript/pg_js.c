@@ -136,22 +136,57 @@ static void reseed(uint64_t seed) {
     if (!rnd0 && !rnd1) rnd1 = 1;
 }
 
-/* __pgjs_native.library(name) -> source string, or null when there is no
- * such library; throws when the function may not use it. */
+/* Keeps a library's bytecode in the host for this backend's later
+ * instances (see Host::library_compiled). */
+IMPORT("pg", "library_compiled")
+void pg_library_compiled(const char *name, int32_t name_len, const uint8_t *bc, int32_t bc_len);
+
+/* __pgjs_native.library(name) -> the library's module function
+ * (module, exports, require), or null when there is no such library;
+ * throws when the function may not use it. The host answers with the
+ * source ('S': compiled here, its bytecode handed back), bytecode another
+ * instance compiled ('B'), none ('N') or why not ('D'). */
 static JSValue native_library(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv) {
     size_t len;
     if (argc < 1) return JS_ThrowTypeError(c, "library needs a name");
     const char *name = JS_ToCStringLen(c, &len, argv[0]);
     if (!name) return JS_EXCEPTION;
     int64_t r = pg_library(name, (int32_t)len);
-    JS_FreeCString(c, name);
     char *answer = (char *)(uintptr_t)(uint32_t)((uint64_t)r >> 32);
     uint32_t answer_len = (uint32_t)r;
     JSValue v;
     if (!answer || answer_len == 0 || answer[0] == 'N') {
         v = JS_NULL;
+    } else if (answer[0] == 'B') {
+        JSValue obj = JS_ReadObject(c, (const uint8_t *)answer + 1, answer_len - 1, JS_READ_OBJ_BYTECODE);
+        v = JS_IsException(obj) ? obj : JS_EvalFunction(c, obj);
     } else if (answer[0] == 'S') {
-        v = JS_NewStringLen(c, answer + 1, answer_len - 1);
+        /* The CommonJS wrapper, on the source's first line (keep in step
+         * with runtime/src/javascript/mod.rs, library_source). */
+        static const char head[] = "(function (module, exports, require) {";
+        static const char tail[] = "\n})";
+        size_t n = sizeof(head) - 1 + (answer_len - 1) + sizeof(tail) - 1;
+        char *src = malloc(n + 1);
+        if (!src) {
+            v = JS_ThrowOutOfMemory(c);
+        } else {
+            memcpy(src, head, sizeof(head) - 1);
+            memcpy(src + sizeof(head) - 1, answer + 1, answer_len - 1);
+            memcpy(src + sizeof(head) - 1 + answer_len - 1, tail, sizeof(tail));
+            JSValue obj = JS_Eval(c, src, n, name, JS_EVAL_TYPE_GLOBAL | JS_EVAL_FLAG_COMPILE_ONLY);
+            free(src);
+            if (JS_IsException(obj)) {
+                v = obj;
+            } else {
+                size_t bc_len;
+                uint8_t *bc = JS_WriteObject(c, &bc_len, obj, JS_WRITE_OBJ_BYTECODE);
+                if (bc) {
+                    pg_library_compiled(name, (int32_t)len, bc, (int32_t)bc_len);
+                    js_free(c, bc);
+                }
+                v = JS_EvalFunction(c, obj);
+            }
+        }
     } else {
         JSValue msg = JS_NewStringLen(c, answer + 1, answer_len - 1);
         const char *m = JS_ToCString(c, msg);
@@ -160,25 +195,8 @@ static JSValue native_library(JSContext *c, JSValueConst this_val, int argc, JSV
         JS_FreeValue(c, msg);
     }
     free(answer);
-    return v;
-}
-
-/* __pgjs_native.evalLibrary(name, wrapped source) -> the library's
- * factory function, compiled with `name` as its file name in stacks. */
-static JSValue native_eval_library(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv) {
-    size_t len;
-    if (argc < 2) return JS_ThrowTypeError(c, "evalLibrary needs a name and a source");
-    const char *name = JS_ToCString(c, argv[0]);
-    if (!name) return JS_EXCEPTION;
-    const char *src = JS_ToCStringLen(c, &len, argv[1]);
-    if (!src) {
-        JS_FreeCString(c, name);
-        return JS_EXCEPTION;
-    }
-    JSValue f = JS_Eval(c, src, len, name, JS_EVAL_TYPE_GLOBAL);
-    JS_FreeCString(c, src);
     JS_FreeCString(c, name);
-    return f;
+    return v;
 }
 
 /* ---- memory the host writes into (SPEC §5) ---- */
@@ -245,8 +263,6 @@ EXPORT("pgjs_init") int32_t pgjs_init(void) {
     JS_SetPropertyStr(ctx, native, "query", JS_NewCFunction(ctx, native_query, "query", 2));
     JS_SetPropertyStr(ctx, native, "random", JS_NewCFunction(ctx, native_random, "random", 0));
     JS_SetPropertyStr(ctx, native, "library", JS_NewCFunction(ctx, native_library, "library", 1));
-    JS_SetPropertyStr(ctx, native, "evalLibrary",
-                      JS_NewCFunction(ctx, native_eval_library, "evalLibrary", 2));
     JSValue g = JS_GetGlobalObject(ctx);
     JS_SetPropertyStr(ctx, g, "__pgjs_native", native);
     JS_FreeValue(ctx, g);

@@ -141,13 +141,12 @@
   // puts in module.exports is returned. Only the function owner's own
   // libraries (the host checks).
   const libraries = new Map();
-  const wrap = (source) => '(function (module, exports, require) {' + source + '\n})';
   const require = function require(name) {
     name = String(name);
     const known = libraries.get(name);
     if (known) return known.exports;
-    const source = native.library(name);
-    if (source === null) {
+    const factory = native.library(name);
+    if (factory === null) {
       const e = new Error(`Cannot find module '${name}' (no JavaScript library of that name: wasm.load_javascript)`);
       e.code = 'MODULE_NOT_FOUND';
       throw e;
@@ -155,7 +154,7 @@
     const module = { exports: {}, id: name };
     libraries.set(name, module);
     try {
-      native.evalLibrary(name, wrap(source)).call(module.exports, module, module.exports, require);
+      factory.call(module.exports, module, module.exports, require);
     } catch (e) {
       libraries.delete(name);
       throw e;

@@ -52,6 +52,24 @@ pub(crate) fn read_str<T>(
         .map_err(|e| HostError::Invalid(format!("{what} is not valid UTF-8: {e}")))
 }
 
+/// Copies `len` bytes at `ptr` out of guest memory.
+pub(crate) fn read_bytes<T>(
+    caller: &mut Caller<'_, T>,
+    ptr: i32,
+    len: i32,
+    what: &str,
+) -> Result<Vec<u8>, HostError> {
+    let mem = memory(caller, what)?;
+    let data = mem.data(&caller);
+    let range = checked_range(ptr, len, data.len()).ok_or_else(|| {
+        HostError::Invalid(format!(
+            "{what}: {len} bytes at {ptr} are outside guest memory ({} bytes)",
+            data.len()
+        ))
+    })?;
+    Ok(data[range].to_vec())
+}
+
 /// `ptr..ptr+len` if it lies inside a memory of `size` bytes.
 pub(crate) fn checked_range(ptr: i32, len: i32, size: usize) -> Option<std::ops::Range<usize>> {
     let start = u32::try_from(ptr).ok()? as usize;

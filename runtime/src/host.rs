@@ -35,6 +35,10 @@ pub trait Host: 'static {
     fn library(&mut self, _name: &str) -> Result<Vec<u8>, HostError> {
         Ok(b"DThis host provides no libraries".to_vec())
     }
+    /// `pg.library_compiled(name, bytecode)`: the engine compiled the
+    /// source [`Host::library`] gave it; answering `b'B'` and this bytecode
+    /// next time saves later instances the compile.
+    fn library_compiled(&mut self, _name: &str, _bytecode: &[u8]) {}
     /// Polled on every epoch tick while Wasm runs: true stops the call with
     /// [`crate::TrapKind::Cancelled`]. Must be cheap and must not unwind.
     fn cancel_requested(&self) -> bool;
@@ -216,6 +220,23 @@ pub(crate) fn link_javascript<H: Host>(linker: &mut Linker<StoreState<H>>) -> wa
                 guest_memory::read_str(&mut caller, ptr, len, "pg.library name").map_err(trap)?;
             let answer = caller.data_mut().host.library(&name).map_err(trap)?;
             guest_memory::write_result(&mut caller, &answer, "pg.library result")
+        },
+    )?;
+    linker.func_wrap(
+        "pg",
+        "library_compiled",
+        |mut caller: Caller<'_, StoreState<H>>,
+         name_ptr: i32,
+         name_len: i32,
+         ptr: i32,
+         len: i32|
+         -> wasmtime::Result<()> {
+            let name = guest_memory::read_str(&mut caller, name_ptr, name_len, "library name")
+                .map_err(trap)?;
+            let bytecode = guest_memory::read_bytes(&mut caller, ptr, len, "library bytecode")
+                .map_err(trap)?;
+            caller.data_mut().host.library_compiled(&name, &bytecode);
+            Ok(())
         },
     )?;
     Ok(())

@@ -112,6 +112,12 @@ impl Host for PgHost {
         })
     }
 
+    fn library_compiled(&mut self, name: &str, bytecode: &[u8]) {
+        if self.library_owner.is_some() {
+            super::javascript::keep_library_bytecode(name, bytecode);
+        }
+    }
+
     #[inline]
     fn cancel_requested(&self) -> bool {
         cancel_pending()

@@ -325,11 +325,11 @@ pub fn validate(fn_oid: pg_sys::Oid, check_bodies: bool) -> Result<()> {
     instantiate(&r.resolved, &r.source, &r.script, host, true).map(|_| ())
 }
 
-/// `DO $$ ... $$ LANGUAGE javascript`: the block runs once, as a function
-/// without arguments, with the session's limits and SQL access.
-pub fn run_inline(source_text: &str) -> Result<()> {
-    let resolved = Resolved {
-        target: "DO block (javascript)".to_string(),
+/// The engine as a function without arguments or result (a DO block, a
+/// library's load-time check).
+fn no_arguments(target: String) -> Result<Resolved> {
+    Ok(Resolved {
+        target,
         module: cache::javascript_engine()?,
         export: js::CALL_EXPORT.to_string(),
         shape: Shape {
@@ -342,7 +342,13 @@ pub fn run_inline(source_text: &str) -> Result<()> {
         module_meta: None,
         own_settings: settings(),
         javascript: true,
-    };
+    })
+}
+
+/// `DO $$ ... $$ LANGUAGE javascript`: the block runs once, as a function
+/// without arguments, with the session's limits and SQL access.
+pub fn run_inline(source_text: &str) -> Result<()> {
+    let resolved = no_arguments("DO block (javascript)".to_string())?;
     let source = js::function_source("do_block", &[], false, source_text);
     // SAFETY: reads the current user id.
     let user = unsafe { pg_sys::GetUserId() };
@@ -448,9 +454,15 @@ fn float_datum(s: Scalar, n: f64) -> pg_sys::Datum {
     }
 }
 
-/// A library as this backend read it: its owner and source (`None`: there
-/// is no library of that name).
-type KnownLibrary = Option<(pg_sys::Oid, std::rc::Rc<str>)>;
+/// A library as this backend read it: its owner and source, and its
+/// bytecode once an instance compiled it (`None`: no library of that name).
+type KnownLibrary = Option<std::rc::Rc<LibraryEntry>>;
+
+pub struct LibraryEntry {
+    owner: pg_sys::Oid,
+    source: std::rc::Rc<str>,
+    bytecode: std::cell::RefCell<Option<std::rc::Rc<[u8]>>>,
+}
 
 thread_local! {
     /// Libraries read by this backend, by name, under one relations epoch
@@ -460,32 +472,56 @@ thread_local! {
         Default::default();
 }
 
-/// `pg.library`'s answer for `name` to a function owned by `owner`: `S` and
-/// the source, `N` (no such library), or `D` and why the function may not
-/// load it. Only the owner's own libraries (or those of a role the owner
-/// is a member of): a library runs with the caller's rights, so a tenant's
-/// library must never run inside another role's function.
+/// `pg.library`'s answer for `name` to a function owned by `owner`: `B`
+/// and the bytecode an earlier instance compiled, `S` and the source, `N`
+/// (no such library), or `D` and why the function may not load it. Only
+/// the owner's own libraries (or those of a role the owner is a member
+/// of): a library runs with the caller's rights, so a tenant's library must
+/// never run inside another role's function. The bytecode comes from an
+/// instance of a function allowed to load the same library, compiled from
+/// its source before any of it ran.
 pub fn library_answer(name: &str, owner: pg_sys::Oid) -> Vec<u8> {
     match library(name) {
         Ok(None) => b"N".to_vec(),
-        Ok(Some((lib_owner, source))) => {
+        Ok(Some(lib)) => {
             // SAFETY: a plain lookup of role memberships (no superuser
             // shortcut, as for modules).
-            if unsafe { pg_sys::is_member_of_role_nosuper(owner, lib_owner) } {
-                let mut out = Vec::with_capacity(source.len() + 1);
-                out.push(b'S');
-                out.extend_from_slice(source.as_bytes());
-                out
-            } else {
-                format!(
+            if !unsafe { pg_sys::is_member_of_role_nosuper(owner, lib.owner) } {
+                return format!(
                     "DJavaScript library \"{name}\" belongs to role {}; a function may require only its own owner's libraries",
-                    role_name(lib_owner)
+                    role_name(lib.owner)
                 )
-                .into_bytes()
+                .into_bytes();
             }
+            let bytecode = lib.bytecode.borrow();
+            let (tag, body): (u8, &[u8]) = match &*bytecode {
+                Some(b) => (b'B', b),
+                None => (b'S', lib.source.as_bytes()),
+            };
+            let mut out = Vec::with_capacity(body.len() + 1);
+            out.push(tag);
+            out.extend_from_slice(body);
+            out
         }
         Err(e) => format!("D{e}").into_bytes(),
     }
+}
+
+/// Keeps the bytecode an instance compiled from library `name`'s source
+/// (the one this backend handed out, under the same relations epoch).
+pub fn keep_library_bytecode(name: &str, bytecode: &[u8]) {
+    LIBRARIES.with(|l| {
+        let l = l.borrow();
+        if l.0 != cache::relations_epoch() {
+            return;
+        }
+        if let Some(Some(lib)) = l.1.get(name) {
+            let mut b = lib.bytecode.borrow_mut();
+            if b.is_none() {
+                *b = Some(bytecode.into());
+            }
+        }
+    });
 }
 
 fn library(name: &str) -> Result<KnownLibrary> {
@@ -501,8 +537,13 @@ fn library(name: &str) -> Result<KnownLibrary> {
     if let Some(found) = known {
         return Ok(found);
     }
-    let found = crate::catalog::libraries::find(name)?
-        .map(|lib| (lib.owner, std::rc::Rc::<str>::from(lib.source)));
+    let found = crate::catalog::libraries::find(name)?.map(|lib| {
+        std::rc::Rc::new(LibraryEntry {
+            owner: lib.owner,
+            source: lib.source.into(),
+            bytecode: Default::default(),
+        })
+    });
     LIBRARIES.with(|l| {
         let mut l = l.borrow_mut();
         if l.0 == epoch && l.1.len() < 256 {
@@ -515,21 +556,7 @@ fn library(name: &str) -> Result<KnownLibrary> {
 /// `wasm.load_javascript`'s check: the source compiles as a CommonJS module
 /// (a SyntaxError with its line is 22023).
 pub fn check_library(name: &str, source: &str) -> Result<()> {
-    let resolved = Resolved {
-        target: format!("library {name} (javascript)"),
-        module: cache::javascript_engine()?,
-        export: js::CALL_EXPORT.to_string(),
-        shape: Shape {
-            args: Vec::new(),
-            result: Ret::Void,
-            set: false,
-            ret_type: pg_sys::VOIDOID,
-            result_weights: None,
-        },
-        module_meta: None,
-        own_settings: Default::default(),
-        javascript: true,
-    };
+    let resolved = no_arguments(format!("library {name} (javascript)"))?;
     let wrapped = js::library_source(source);
     let host = PgHost::new(resolved.target.clone(), false, true);
     match instantiate(&resolved, &wrapped, name, host, true) {

@@ -360,11 +360,11 @@ fn random_javascript_never_crashes_the_server() {
     let mut admin = fresh_db(db);
     admin
         .batch_execute(
-            "DROP ROLE IF EXISTS js_fuzzer; CREATE ROLE js_fuzzer LOGIN;
-             CREATE SCHEMA fuzz AUTHORIZATION js_fuzzer;",
+            "DROP ROLE IF EXISTS client_js_fuzzer; CREATE ROLE client_js_fuzzer LOGIN;
+             CREATE SCHEMA fuzz AUTHORIZATION client_js_fuzzer;",
         )
         .unwrap();
-    let mut c = Client::connect(&format!("{} user=js_fuzzer", dsn(db)), NoTls).unwrap();
+    let mut c = Client::connect(&format!("{} user=client_js_fuzzer", dsn(db)), NoTls).unwrap();
     c.batch_execute(
         "SET search_path = fuzz; SET pg_wasm.fuel_limit = 20000000;
          SET pg_wasm.memory_limit_mb = 32; SET statement_timeout = '2s';",
@@ -435,11 +435,11 @@ fn npm_packages_stored_in_the_database_are_required_by_functions() {
     let mut admin = fresh_db(db);
     admin
         .batch_execute(
-            "DROP ROLE IF EXISTS js_npm; CREATE ROLE js_npm LOGIN;
-             CREATE SCHEMA app AUTHORIZATION js_npm;",
+            "DROP ROLE IF EXISTS client_js_npm; CREATE ROLE client_js_npm LOGIN;
+             CREATE SCHEMA app AUTHORIZATION client_js_npm;",
         )
         .unwrap();
-    let mut c = Client::connect(&format!("{} user=js_npm", dsn(db)), NoTls).unwrap();
+    let mut c = Client::connect(&format!("{} user=client_js_npm", dsn(db)), NoTls).unwrap();
     for pkg in ["dayjs", "slugify"] {
         let source = std::fs::read_to_string(format!("{guests}/js/{pkg}.js")).unwrap();
         let replaced: bool = c
@@ -479,12 +479,12 @@ fn npm_packages_stored_in_the_database_are_required_by_functions() {
         .get(0);
     eprintln!("slugify (npm) over 1 000 rows: {:?}", started.elapsed());
     assert_eq!(n, 1000);
-    // Another role's function cannot require js_npm's libraries.
+    // Another role's function cannot require client_js_npm's libraries.
     admin
         .batch_execute(
-            "DROP ROLE IF EXISTS js_other; CREATE ROLE js_other;
-             GRANT USAGE, CREATE ON SCHEMA app TO js_other;
-             SET ROLE js_other;
+            "DROP ROLE IF EXISTS client_js_other; CREATE ROLE client_js_other;
+             GRANT USAGE, CREATE ON SCHEMA app TO client_js_other;
+             SET ROLE client_js_other;
              CREATE FUNCTION app.other_slug(t text) RETURNS text LANGUAGE javascript AS $$
                return require('slugify')(t);
              $$;
@@ -496,7 +496,7 @@ fn npm_packages_stored_in_the_database_are_required_by_functions() {
         .unwrap_err();
     assert_eq!(err.code(), Some(&SqlState::RAISE_EXCEPTION), "{err:?}");
     assert!(
-        format!("{err:?}").contains("belongs to role js_npm"),
+        format!("{err:?}").contains("belongs to role client_js_npm"),
         "{err:?}"
     );
 }

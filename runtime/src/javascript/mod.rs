@@ -77,7 +77,7 @@ pub(crate) fn link_wasi_stubs<T: 'static>(linker: &mut Linker<T>) -> wasmtime::R
 
 /// The host API as the engine sees it: every core module's, and
 /// `pg.execute` and `pg.library`.
-const HOST_IMPORTS: [crate::host::ImportSig; 5] = [
+const HOST_IMPORTS: [crate::host::ImportSig; 6] = [
     crate::host::IMPORTS[0],
     crate::host::IMPORTS[1],
     crate::host::IMPORTS[2],
@@ -95,6 +95,16 @@ const HOST_IMPORTS: [crate::host::ImportSig; 5] = [
         "library",
         &[wasmtime::ValType::I32, wasmtime::ValType::I32],
         &[wasmtime::ValType::I64],
+    ),
+    (
+        "library_compiled",
+        &[
+            wasmtime::ValType::I32,
+            wasmtime::ValType::I32,
+            wasmtime::ValType::I32,
+            wasmtime::ValType::I32,
+        ],
+        &[],
     ),
 ];
 
@@ -158,6 +168,13 @@ pub fn image(engine: &Engine) -> Result<Vec<u8>, RuntimeError> {
     linker
         .func_wrap("pg", "library", |_: i32, _: i32| -> i64 { 0 })
         .map_err(fail)?;
+    linker
+        .func_wrap(
+            "pg",
+            "library_compiled",
+            |_: i32, _: i32, _: i32, _: i32| {},
+        )
+        .map_err(fail)?;
     link_wasi_stubs(&mut linker).map_err(fail)?;
     let mut store = Store::new(engine, ());
     // Our own code, run once: no fuel or deadline of a user's call.
@@ -185,9 +202,9 @@ pub fn image(engine: &Engine) -> Result<Vec<u8>, RuntimeError> {
     snapshot::rewrite(ENGINE_WASM, memory.data(&store))
 }
 
-/// A library's source as the prelude's `require` compiles it: a CommonJS
-/// module's function (for the load-time syntax check; keep in step with
-/// engines/javascript/prelude.js).
+/// A library's source as `require` compiles it: a CommonJS module's
+/// function (for the load-time syntax check; keep in step with
+/// engines/javascript/pg_js.c, `native_library`).
 pub fn library_source(source: &str) -> String {
     format!("(function (module, exports, require) {{{source}\n}})")
 }

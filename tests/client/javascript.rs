@@ -499,4 +499,26 @@ fn npm_packages_stored_in_the_database_are_required_by_functions() {
         format!("{err:?}").contains("belongs to role client_js_npm"),
         "{err:?}"
     );
+
+    // pg_dump and pg_restore keep the libraries (with their owner) and the
+    // functions: the restored database answers the same.
+    admin
+        .batch_execute("DROP FUNCTION app.other_slug(text)")
+        .unwrap();
+    let restored = "pg_wasm_client_js_npm_restored";
+    dump_and_restore(db, restored);
+    let mut r = connect(restored);
+    let owner: String = r
+        .query_one(
+            "SELECT owner::text FROM wasm.javascript_libraries WHERE name = 'dayjs'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(owner, "client_js_npm");
+    let due: String = r
+        .query_one("SELECT app.due('2024-01-31', 1)", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(due, "2024-02-29 Thursday");
 }

@@ -432,6 +432,11 @@ fn random_javascript_never_crashes_the_server() {
 fn npm_packages_stored_in_the_database_are_required_by_functions() {
     let guests = std::env::var("PG_WASM_GUESTS").expect("PG_WASM_GUESTS (make guests)");
     let db = "pg_wasm_client_js_npm";
+    let restored = "pg_wasm_client_js_npm_restored";
+    // A run before this one left the role's objects in both databases.
+    connect("postgres")
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {restored} WITH (FORCE)"))
+        .unwrap();
     let mut admin = fresh_db(db);
     admin
         .batch_execute(
@@ -505,7 +510,6 @@ fn npm_packages_stored_in_the_database_are_required_by_functions() {
     admin
         .batch_execute("DROP FUNCTION app.other_slug(text)")
         .unwrap();
-    let restored = "pg_wasm_client_js_npm_restored";
     dump_and_restore(db, restored);
     let mut r = connect(restored);
     let owner: String = r

@@ -33,22 +33,14 @@ pub(crate) fn read_str<T>(
     if len == 0 {
         return Ok(String::new());
     }
-    let mem = memory(caller, what)?;
-    let data = mem.data(&caller);
-    let range = checked_range(ptr, len, data.len()).ok_or_else(|| {
-        HostError::Invalid(format!(
-            "{what}: {len} bytes at {ptr} are outside guest memory ({} bytes)",
-            data.len()
-        ))
-    })?;
-    let bytes = &data[range];
+    let bytes = read_bytes(caller, ptr, len, what)?;
     // PostgreSQL strings end at a NUL: a message would be cut short there.
     if let Some(at) = bytes.iter().position(|&b| b == 0) {
         return Err(HostError::Invalid(format!(
             "{what} contains a NUL byte (at offset {at}), which PostgreSQL text cannot hold"
         )));
     }
-    String::from_utf8(bytes.to_vec())
+    String::from_utf8(bytes)
         .map_err(|e| HostError::Invalid(format!("{what} is not valid UTF-8: {e}")))
 }
 

@@ -2,7 +2,7 @@
  * pg_wasm's JavaScript engine: QuickJS-ng built as a Wasm reactor, with the
  * few entry points the host (runtime/src/javascript.rs) calls.
  *
- * One instance runs one SQL function: `pgjs_define` compiles its body once
+ * One instance runs one SQL function: `pgjs_compile`/`pgjs_load` make it once
  * per instance, `pgjs_call` calls it with arguments the host encoded (see
  * "Arguments" below) and returns the result in the core ABI's form
  * (`ptr << 32 | len`, SPEC §5), so the extension reads it like any wasm
@@ -322,28 +322,8 @@ static int64_t fail(void) {
 /* ---- defining the function ---- */
 
 /* Compiles `src` (a function expression the host built around the body,
- * NUL-terminated at src[len]) and keeps it as this instance's function.
- * `name` (NUL-terminated) names the script in stacks. Returns 0 with
- * length 0 on success, or an exception (a SyntaxError with its line). */
-EXPORT("pgjs_define")
-int64_t pgjs_define(const char *src, int32_t len, const char *name, int32_t name_len) {
-    (void)name_len;
-    JSValue f = JS_Eval(ctx, src, (size_t)len, name, JS_EVAL_TYPE_GLOBAL);
-    free((void *)src);
-    free((void *)name);
-    if (JS_IsException(f)) return fail();
-    if (!JS_IsFunction(ctx, f)) {
-        JS_FreeValue(ctx, f);
-        JS_ThrowTypeError(ctx, "the function body did not compile to a function");
-        return fail();
-    }
-    JS_FreeValue(ctx, fn);
-    fn = f;
-    return packed(NULL, 0);
-}
-
-/* Compiles `src` like `pgjs_define` without running anything and returns
- * its bytecode (freed with pg_wasm_free), so that other instances of the
+ * NUL-terminated at src[len]; `name` names the script in stacks) without
+ * running anything and returns its bytecode (freed with pg_wasm_free), so that other instances of the
  * same function can `pgjs_load` it instead of parsing the source again; or
  * an exception. */
 EXPORT("pgjs_compile")
@@ -379,19 +359,6 @@ EXPORT("pgjs_load") int64_t pgjs_load(const uint8_t *bc, int32_t len, int64_t se
     }
     JS_FreeValue(ctx, fn);
     fn = f;
-    return packed(NULL, 0);
-}
-
-/* Compiles a body only, for the validator: like `pgjs_define` but keeps
- * nothing. */
-EXPORT("pgjs_check")
-int64_t pgjs_check(const char *src, int32_t len, const char *name, int32_t name_len) {
-    (void)name_len;
-    JSValue f = JS_Eval(ctx, src, (size_t)len, name, JS_EVAL_TYPE_GLOBAL | JS_EVAL_FLAG_COMPILE_ONLY);
-    free((void *)src);
-    free((void *)name);
-    if (JS_IsException(f)) return fail();
-    JS_FreeValue(ctx, f);
     return packed(NULL, 0);
 }
 

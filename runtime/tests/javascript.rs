@@ -20,6 +20,15 @@ fn image() -> &'static Module {
     })
 }
 
+/// Compiles `src` in `i` and loads it as the instance's function, as a
+/// call site does; `Some` is a JavaScript error (a SyntaxError).
+fn define(i: &mut Instance<NoHost>, src: &str, name: &str) -> Option<js::Exception> {
+    match js::compile(i, src, name).unwrap() {
+        Err(e) => Some(e),
+        Ok(bytecode) => js::load(i, &bytecode, 7).unwrap(),
+    }
+}
+
 fn instance(limits: Limits) -> Instance<NoHost> {
     let prepared = Prepared::javascript(engine(), image()).unwrap();
     let mut i =
@@ -32,7 +41,7 @@ fn defined(params: &[&str], body: &str) -> Instance<NoHost> {
     let mut i = instance(Limits::default());
     let params: Vec<Option<String>> = params.iter().map(|p| Some(p.to_string())).collect();
     let src = js::function_source("f", &params, false, body);
-    assert_eq!(js::define(&mut i, &src, "f", false).unwrap(), None);
+    assert_eq!(define(&mut i, &src, "f"), None);
     i
 }
 
@@ -142,9 +151,7 @@ fn exceptions_and_syntax_errors() {
 
     let mut i = instance(Limits::default());
     let src = js::function_source("g", &[], false, "return (1 +;\n");
-    let e = js::define(&mut i, &src, "g", false)
-        .unwrap()
-        .expect("a syntax error");
+    let e = define(&mut i, &src, "g").expect("a syntax error");
     assert!(e.message.starts_with("SyntaxError"), "{e:?}");
     assert!(e.stack.contains("g:1"), "{e:?}");
 }
@@ -190,7 +197,7 @@ fn allocation_loops_end_at_the_memory_limit() {
         false,
         "const a = []; for (;;) a.push('x'.repeat(1000) + a.length);",
     );
-    assert_eq!(js::define(&mut i, &src, "h", false).unwrap(), None);
+    assert_eq!(define(&mut i, &src, "h"), None);
     let err = run(&mut i, &ArgRecord::default(), ResultKind::Text).unwrap_err();
     assert!(
         err.contains("out of memory") || err.contains("memory"),
@@ -206,7 +213,7 @@ fn a_spinning_function_runs_out_of_fuel() {
     };
     let mut i = instance(limits);
     let src = js::function_source("s", &[], false, "for (;;) {}");
-    assert_eq!(js::define(&mut i, &src, "s", false).unwrap(), None);
+    assert_eq!(define(&mut i, &src, "s"), None);
     let err = run(&mut i, &ArgRecord::default(), ResultKind::Text).unwrap_err();
     assert!(err.contains("fuel"), "{err}");
 }
@@ -215,9 +222,10 @@ fn a_spinning_function_runs_out_of_fuel() {
 fn instances_get_different_random_sequences() {
     let draw = |seed: i64| {
         let mut i = instance(Limits::default());
-        js::seed(&mut i, seed).unwrap();
         let src = js::function_source("r", &[], false, "return Math.random();");
-        js::define(&mut i, &src, "r", false).unwrap();
+        define(&mut i, &src, "r");
+        // A statement's instance is reseeded after its function is loaded.
+        js::seed(&mut i, seed).unwrap();
         run(&mut i, &ArgRecord::default(), ResultKind::Float).unwrap()
     };
     assert_ne!(draw(1), draw(2));
@@ -266,7 +274,7 @@ fn per_statement_cost() {
             js::seed(&mut i, 7).unwrap();
             let t2 = std::time::Instant::now();
             if round < 3 {
-                js::define(&mut i, &src, "add", false).unwrap();
+                define(&mut i, &src, "add");
             } else {
                 assert_eq!(js::load(&mut i, &bytecode, 7).unwrap(), None);
             }
@@ -291,85 +299,4 @@ fn per_statement_cost() {
         println!("round {round}: instantiate {:.1} µs, seed {:.1} µs, define {:.1} µs ({fuel_def} fuel), first call and drop {:.1} µs",
             t_inst as f64 / n as f64 / 1000.0, t_seed as f64 / n as f64 / 1000.0, t_def as f64 / n as f64 / 1000.0, t_call as f64 / n as f64 / 1000.0);
     }
-}
-
-#[test]
-#[ignore]
-fn pages_dirtied_per_statement() {
-    let prepared = Prepared::javascript(engine(), image()).unwrap();
-    let src = js::function_source(
-        "add",
-        &[Some("a".into()), Some("b".into())],
-        false,
-        "return a + b;",
-    );
-    let bytecode = {
-        let mut i = Instance::from_prepared(
-            engine(),
-            &prepared,
-            js::CALL_EXPORT,
-            Limits::default(),
-            NoHost,
-        )
-        .unwrap();
-        js::compile(&mut i, &src, "add").unwrap().unwrap()
-    };
-    let fresh = Instance::from_prepared(
-        engine(),
-        &prepared,
-        js::CALL_EXPORT,
-        Limits::default(),
-        NoHost,
-    )
-    .unwrap();
-    let before = fresh.read_bytes(0, 0).map(|_| ()).ok();
-    let _ = before;
-    let pages = |i: &Instance<NoHost>| -> Vec<u8> {
-        let mut out = Vec::new();
-        let mut p = 0;
-        while let Ok(b) = i.read_bytes(p, 65536) {
-            out.extend_from_slice(b);
-            p += 65536;
-        }
-        out
-    };
-    let base = pages(&fresh);
-    let mut i = Instance::from_prepared(
-        engine(),
-        &prepared,
-        js::CALL_EXPORT,
-        Limits::default(),
-        NoHost,
-    )
-    .unwrap();
-    let step = |name: &str, i: &Instance<NoHost>| {
-        let now = pages(i);
-        let dirty: Vec<usize> = (0..base.len() / 4096)
-            .filter(|k| base[k * 4096..(k + 1) * 4096] != now[k * 4096..(k + 1) * 4096])
-            .collect();
-        println!(
-            "{name}: {} pages differ of {} ({} grown); first {:?}",
-            dirty.len(),
-            base.len() / 4096,
-            (now.len() - base.len()) / 4096,
-            &dirty[..dirty.len().min(40)]
-        );
-    };
-    js::seed(&mut i, 7).unwrap();
-    step("seed", &i);
-    js::load(&mut i, &bytecode, 7).unwrap();
-    step("load", &i);
-    let mut args = ArgRecord::default();
-    args.int32(1);
-    args.int32(2);
-    let mut buf = [ValRaw::i64(0); 3];
-    js::call(
-        &mut i,
-        &mut js::GuestArgs::default(),
-        &args,
-        ResultKind::Integer as i32,
-        &mut buf,
-    )
-    .unwrap();
-    step("call", &i);
 }

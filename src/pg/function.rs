@@ -39,15 +39,13 @@ pub struct Resolved {
     /// every preparation: a role's memberships change without touching
     /// pg_proc); `None` for inline bodies.
     pub module_meta: Option<catalog::ModuleMeta>,
-    /// The settings of a function without a module row (inline WAT: none;
-    /// JavaScript's come from `pg_wasm.javascript_sql`, see `settings`).
-    pub own_settings: catalog::Settings,
     /// The JavaScript engine runs it: a result may be an exception.
     pub javascript: bool,
 }
 
 impl Resolved {
-    /// The module's settings, or the function's own without a module.
+    /// The module's settings; an inline body has none of its own, and
+    /// JavaScript's come from `pg_wasm.javascript_sql`.
     pub fn settings(&self) -> catalog::Settings {
         if self.javascript {
             // Read when each site is made: a superuser's SET applies at once.
@@ -56,7 +54,7 @@ impl Resolved {
         self.module_meta
             .as_ref()
             .map(|m| m.settings)
-            .unwrap_or(self.own_settings)
+            .unwrap_or_default()
     }
 
     /// The limits of a new instance: the module's settings within the
@@ -240,7 +238,6 @@ impl FunctionDef {
             export,
             shape,
             module_meta,
-            own_settings: catalog::Settings::default(),
             javascript: false,
         })
     }

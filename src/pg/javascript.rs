@@ -199,7 +199,6 @@ pub fn resolve(def: &FunctionDef, body: &str) -> Result<JsResolved> {
             export: js::CALL_EXPORT.to_string(),
             shape,
             module_meta: None,
-            own_settings: settings(),
             javascript: true,
         },
         source,
@@ -234,8 +233,9 @@ pub fn exception_error(target: &str, e: Exception) -> PgWasmError {
     }
 }
 
-/// A new instance of the engine for `r`, reseeded, with the function
-/// compiled (`check_only`: compiled and dropped, for the validator).
+/// A new instance of the engine for `r` with the function compiled and
+/// loaded, `Math.random` reseeded (`check_only`: compiled only, for the
+/// validator and `wasm.load_javascript`).
 pub fn instantiate(
     r: &Resolved,
     source: &str,
@@ -250,16 +250,15 @@ pub fn instantiate(
     let prepared = r.module.prepared(&r.target)?;
     let mut inst = Instance::from_prepared(cache::engine()?, prepared, &r.export, r.limits(), host)
         .map_err(runtime)?;
-    seed(&mut inst).map_err(runtime)?;
-    if let Some(e) = js::define(&mut inst, source, script, check_only).map_err(runtime)? {
-        return Err(compile_error(&r.target, e));
+    let bytecode = js::compile(&mut inst, source, script)
+        .map_err(runtime)?
+        .map_err(|e| compile_error(&r.target, e))?;
+    if !check_only {
+        if let Some(e) = js::load(&mut inst, &bytecode, next_seed()).map_err(runtime)? {
+            return Err(compile_error(&r.target, e));
+        }
     }
     Ok(inst)
-}
-
-/// Reseeds the instance's Math.random ([`next_seed`]).
-pub fn seed(inst: &mut Instance<PgHost>) -> std::result::Result<(), pg_wasm_runtime::RuntimeError> {
-    js::seed(inst, next_seed())
 }
 
 thread_local! {
@@ -340,7 +339,6 @@ fn no_arguments(target: String) -> Result<Resolved> {
             result_weights: None,
         },
         module_meta: None,
-        own_settings: settings(),
         javascript: true,
     })
 }

@@ -4,7 +4,7 @@
 //! and the values that cross (see [`values`]).
 //!
 //! One instance of the engine runs one SQL function: the call site defines
-//! the function once (`pgjs_define`) and calls `pgjs_call` per row, whose
+//! the function once (`pgjs_compile` then `pgjs_load`) and calls `pgjs_call` per row, whose
 //! result has the core ABI's form (`ptr << 32 | len`), so the extension's
 //! usual machinery (instances, limits, stats, result conversion) applies.
 
@@ -24,11 +24,6 @@ pub const ENGINE_WASM: &[u8] = include_bytes!(env!("PG_WASM_JS_ENGINE"));
 /// The export a JavaScript call site is bound to: `(args_ptr, args_len,
 /// kind) -> ptr << 32 | len`.
 pub const CALL_EXPORT: &str = "pgjs_call";
-/// `(src_ptr, src_len, name_ptr, name_len) -> ptr << 32 | len`: compiles
-/// the function (0 length) or returns an exception.
-pub const DEFINE_EXPORT: &str = "pgjs_define";
-/// Like [`DEFINE_EXPORT`], but only checks the syntax.
-pub const CHECK_EXPORT: &str = "pgjs_check";
 /// `(seed i64)`: reseeds `Math.random` (every instance starts from the
 /// same image).
 pub const SEED_EXPORT: &str = "pgjs_seed";
@@ -350,10 +345,10 @@ mod tests {
     }
 }
 
-/// What `pgjs_call` or `pgjs_define` returned.
+/// What `pgjs_call`, `pgjs_compile` or `pgjs_load` returned.
 #[derive(Debug, PartialEq)]
 pub enum Returned {
-    /// NULL (or nothing, for `pgjs_define`: success).
+    /// NULL (or nothing, for `pgjs_load`: success).
     Null,
     /// `len` bytes at `ptr` in the instance's memory: the result, read in
     /// place and then given back with [`Instance::free`].
@@ -387,30 +382,6 @@ impl Returned {
                 len: len as i32,
             },
         })
-    }
-}
-
-/// Compiles `source` (from [`function_source`]) as the instance's
-/// function; `check_only` compiles without keeping it (the validator).
-/// `Ok(Some(e))` is a JavaScript error, a SyntaxError with its line.
-pub fn define<H: Host>(
-    inst: &mut Instance<H>,
-    source: &str,
-    name: &str,
-    check_only: bool,
-) -> Result<Option<Exception>, RuntimeError> {
-    let src = inst.write_bytes(source.as_bytes(), true)?;
-    let file = inst.write_bytes(name.as_bytes(), false)?;
-    let export = if check_only {
-        CHECK_EXPORT
-    } else {
-        DEFINE_EXPORT
-    };
-    let packed: i64 =
-        inst.call_export(export, (src, source.len() as i32, file, name.len() as i32))?;
-    match Returned::from_packed(inst, packed)? {
-        Returned::Threw(e) => Ok(Some(e)),
-        _ => Ok(None),
     }
 }
 

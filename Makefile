@@ -82,9 +82,14 @@ define install_extension
 	install -m 644 $(FROZEN_SQL) $$($(PG_CONFIG) --sharedir)/extension/
 endef
 
+# pg-wasm, the command line (cli/), goes next to the server's own client
+# programs' usual place for local installs; BINDIR=... puts it elsewhere.
+BINDIR ?= /usr/local/bin
 install: engines
 	$(STAMP)
 	$(install_extension)
+	cargo build --release -p pg-wasm
+	install -m 755 target/release/pg-wasm $(BINDIR)/pg-wasm
 
 # `cargo pgrx test` installs its own build (with the pg_test schema) into the
 # same PostgreSQL; put the normal build back and restart the cluster so every
@@ -130,7 +135,7 @@ test-regress: cluster
 # Tier 3: separate client processes against the running cluster.
 test-client: cluster
 	$(STAMP)
-	cargo test --release -p pg_wasm_client_tests -- --test-threads=1
+	cargo test --release -p pg_wasm_client_tests -p pg-wasm -- --test-threads=1
 	@! grep -n "terminated by signal" $(PG_WASM_CLUSTER)/server.log \
 	  || { echo "a backend crashed (server log above)"; exit 1; }
 

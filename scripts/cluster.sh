@@ -39,6 +39,17 @@ CONF
     if [ -n "$changed" ] && as_pg "$BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; then
       as_pg "$BIN/pg_ctl" -D "$DATA" -l "$ROOT/server.log" -w restart >/dev/null
     fi
+    # One role signs in with a password (scram), for the tests of clients'
+    # password handling (pg-wasm's ~/.pgpass and bad-password errors);
+    # everyone else is trusted on the socket.
+    hba="local all client_cli_password_user scram-sha-256"
+    if ! grep -qxF "$hba" "$DATA/pg_hba.conf"; then
+      { echo "$hba"; cat "$DATA/pg_hba.conf"; } | as_pg tee "$DATA/pg_hba.conf.new" >/dev/null
+      as_pg mv "$DATA/pg_hba.conf.new" "$DATA/pg_hba.conf"
+      if as_pg "$BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; then
+        as_pg "$BIN/pg_ctl" -D "$DATA" reload >/dev/null
+      fi
+    fi
     if as_pg "$BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; then
       echo "cluster: running on port $PORT, socket $ROOT"
     else

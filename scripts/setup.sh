@@ -11,7 +11,7 @@ PGRX_VERSION=0.18.1
 
 packages=(postgresql-15 postgresql-server-dev-15 postgresql-plpython3-15 libclang-dev clang sudo lld
           rustc-web cargo-web rust-web-src lld-19
-          clang-19 libclang-rt-19-dev-wasm32 wasi-libc)
+          clang-19 libclang-rt-19-dev-wasm32 wasi-libc xxd)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -34,7 +34,8 @@ INVOCATIONS = {
     "pgrx install (pg16)": ["build", "--lib", "--release", "--features", "pg16", "--no-default-features"],
     "runtime tests": ["test", "--release", "-p", "pg_wasm_runtime", "-p", "pg-wasm-json", "--no-run"],
     "#[pg_test]": ["test", "--release", "--features", "pg15 pg_test", "--no-default-features", "--no-run"],
-    "client tests": ["test", "--release", "-p", "pg_wasm_client_tests", "--no-run"],
+    "client tests": ["test", "--release", "-p", "pg_wasm_client_tests", "-p", "pg-wasm", "--no-run"],
+    "pg-wasm (make install)": ["build", "--release", "-p", "pg-wasm"],
     "componentize": ["build", "--release", "-p", "pg-wasm-componentize"],
 }
 

@@ -33,7 +33,8 @@ pub use instance::{Instance, Prepared, StoreState};
 pub use limits::Limits;
 pub use module::{
     compile, compile_any, compile_any_with, compile_with, describe, describe_with_section,
-    export_info, parse_wat, pg_wasm_section, sha256, ExternInfo, ModuleInfo, SECTION_NAME,
+    export_info, parse_wat, pg_wasm_section, section_functions, sha256, ExternInfo, ModuleInfo,
+    SECTION_NAME,
 };
 pub use ticker::{start as start_ticker, TICK};
 pub use types::{FuncSig, WasmType};

@@ -150,6 +150,24 @@ pub fn pg_wasm_section(bytes: &[u8]) -> Result<Option<String>, RuntimeError> {
         .transpose()
 }
 
+/// The `functions` object of a `pg_wasm` section's text (SPEC §4): per
+/// export, its SQL signature and settings. A linker concatenates the
+/// sections of several objects (the Rust SDK writes one per function), so
+/// the text is a sequence of JSON objects whose "functions" maps are
+/// merged. `Err` says what is wrong ("is not valid JSON: ...").
+pub fn section_functions(text: &str) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+    let mut merged = serde_json::Map::new();
+    for v in serde_json::Deserializer::from_str(text).into_iter::<serde_json::Value>() {
+        let v = v.map_err(|e| format!("is not valid JSON: {e}"))?;
+        match v.get("functions") {
+            None | Some(serde_json::Value::Null) => {}
+            Some(serde_json::Value::Object(m)) => merged.extend(m.clone()),
+            Some(_) => return Err("has a \"functions\" key that is not an object".into()),
+        }
+    }
+    Ok(merged)
+}
+
 /// [`describe`] plus the `pg_wasm` section of the module's bytes.
 pub fn describe_with_section(module: &Module, bytes: &[u8]) -> Result<ModuleInfo, RuntimeError> {
     let mut info = describe(module);

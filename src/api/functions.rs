@@ -393,19 +393,7 @@ fn section_functions(info: &ModuleInfo) -> Result<Map<String, Value>> {
     let bad = |why: String| {
         PgWasmError::InvalidParameter(format!("the module's pg_wasm custom section {why}"))
     };
-    // A linker concatenates the sections of several objects (the Rust SDK
-    // writes one per function), so the text is a sequence of JSON objects
-    // whose "functions" maps are merged.
-    let mut merged = Map::new();
-    for v in serde_json::Deserializer::from_str(text).into_iter::<Value>() {
-        let v = v.map_err(|e| bad(format!("is not valid JSON: {e}")))?;
-        match v.get("functions") {
-            None | Some(Value::Null) => {}
-            Some(Value::Object(m)) => merged.extend(m.clone()),
-            Some(_) => return Err(bad("has a \"functions\" key that is not an object".into())),
-        }
-    }
-    Ok(merged)
+    pg_wasm_runtime::section_functions(text).map_err(bad)
 }
 
 /// Creates the functions `functions` asks for; returns their OIDs.

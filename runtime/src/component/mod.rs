@@ -6,12 +6,14 @@
 
 mod call;
 mod host_api;
+pub mod json;
 mod names;
 mod output_pipe;
 mod sandbox;
 mod wit;
 
 pub use call::{ComponentInstance, PreparedComponent};
+pub use json::ValueError;
 pub use names::{name_records, name_records_from_wit};
 pub use sandbox::{check_imports as check_component_imports, ComponentState, StreamOutput};
 pub use wasmtime::component::{Component, ComponentExportIndex, Func, Val};

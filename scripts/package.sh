@@ -2,6 +2,9 @@
 # Builds a Debian package of pg_wasm for one PostgreSQL major version:
 #   scripts/package.sh            (PG_CONFIG from the environment)
 # -> target/package/postgresql-<major>-pg-wasm_<version>-1_amd64.deb
+#    target/package/pg-wasm-cli_<version>-1_amd64.deb (the command line,
+#    /usr/bin/pg-wasm: one for every PostgreSQL version, so a package of
+#    its own)
 # The package uses Debian's (and apt.postgresql.org's) layout,
 # /usr/lib/postgresql/<major>/lib and /usr/share/postgresql/<major>/extension,
 # whatever tree PG_CONFIG points at, and depends on postgresql-<major>.
@@ -71,3 +74,35 @@ rm -f "$out/${name}"_*.deb
 deb=$out/${name}_${version}-1_${arch}.deb
 dpkg-deb --root-owner-group --build "$stage" "$deb" >/dev/null
 echo "package: $deb ($(du -h "$deb" | cut -f1)), depends: postgresql-$major, ${shlibs:-libc6}"
+
+# The command line: the same build as `make install`'s.
+echo "package: building pg-wasm (the command line)"
+cargo build --release -p pg-wasm >/dev/null 2>&1 || cargo build --release -p pg-wasm
+cli=pg-wasm-cli
+cstage=$out/$cli
+rm -rf "$cstage"
+mkdir -p "$cstage/usr/bin" "$cstage/usr/share/doc/$cli" "$cstage/DEBIAN"
+objcopy --strip-debug target/release/pg-wasm "$cstage/usr/bin/pg-wasm"
+chmod 755 "$cstage/usr/bin/pg-wasm"
+install -m 644 docs/cli.md "$cstage/usr/share/doc/$cli/"
+install -m 644 "$doc/copyright" "$cstage/usr/share/doc/$cli/"
+cshlibs=$(cd "$cstage" && mkdir -p debian && printf 'Source: %s\n\nPackage: %s\nArchitecture: any\n' "$cli" "$cli" > debian/control \
+  && dpkg-shlibdeps -O usr/bin/pg-wasm 2>/dev/null | sed -n 's/^shlibs:Depends=//p'; rm -rf debian)
+cat > "$cstage/DEBIAN/control" <<CONTROL
+Package: $cli
+Version: $version-1
+Architecture: $arch
+Maintainer: pg_wasm developers <pg_wasm@localhost>
+Installed-Size: $(du -sk --exclude=DEBIAN "$cstage" | cut -f1)
+Depends: ${cshlibs:-libc6}
+Section: database
+Priority: optional
+Description: pg_wasm's command line: new, build, run, deploy, inspect, stats
+ pg-wasm takes a WebAssembly guest from source to a running SQL function:
+ project templates, builds with the toolchain present, local runs in the
+ server's sandbox, and deploys over an ordinary PostgreSQL connection.
+CONTROL
+rm -f "$out/${cli}"_*.deb
+cdeb=$out/${cli}_${version}-1_${arch}.deb
+dpkg-deb --root-owner-group --build "$cstage" "$cdeb" >/dev/null
+echo "package: $cdeb ($(du -h "$cdeb" | cut -f1)), depends: ${cshlibs:-libc6}"

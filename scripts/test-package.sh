@@ -29,8 +29,9 @@ for f in /usr/lib/postgresql/$major/lib/pg_wasm.so /usr/share/postgresql/$major/
   dpkg -S "$f" >/dev/null 2>&1 || rm -f "$f"
 done
 
-echo "test-package: apt-get install $deb"
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$deb" >/dev/null
+cli_deb=$(ls "$(dirname "$deb")"/pg-wasm-cli_"$version"_*.deb)
+echo "test-package: apt-get install $deb $cli_deb"
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$deb" "$cli_deb" >/dev/null
 dpkg -s "$name" | grep -q "^Version: $version$" || fail "$name $version is not installed"
 dpkg -L "$name" | grep -q "/usr/lib/postgresql/$major/lib/pg_wasm.so" || fail "no library in $name"
 
@@ -53,8 +54,16 @@ got=$(psql -c "SELECT sum(pkg_mul(g, 3)) FROM generate_series(1, 100) g")
 got=$(psql -c "SELECT calls || ' ' || scope FROM wasm.stats WHERE function = 'pkg_mul(int4,int4)'::regprocedure")
 [ "$got" = "100 cluster" ] || fail "wasm.stats says '$got'"
 echo "test-package: CREATE EXTENSION, a call and cluster-wide stats work from the package"
+# The command line from its package: deploy a module over a connection.
+printf '(module (func (export "sq") (param i64) (result i64) local.get 0 local.get 0 i64.mul))' > "$root/sq.wat"
+/usr/bin/pg-wasm deploy "$root/sq.wat" -q -h "$root" -p "$port" -U postgres -d postgres >/dev/null \
+  || fail "pg-wasm deploy from pg-wasm-cli"
+got=$(psql -c "SELECT sq_sq(12)")
+[ "$got" = 144 ] || fail "sq_sq gave $got"
+echo "test-package: pg-wasm from pg-wasm-cli deploys"
 
 as_pg "$bin/pg_ctl" -D "$root/data" -m fast stop >/dev/null
-DEBIAN_FRONTEND=noninteractive apt-get remove -y -qq "$name" >/dev/null
+DEBIAN_FRONTEND=noninteractive apt-get remove -y -qq "$name" pg-wasm-cli >/dev/null
+[ ! -e /usr/bin/pg-wasm ] || fail "apt-get remove left /usr/bin/pg-wasm"
 [ ! -e "/usr/lib/postgresql/$major/lib/pg_wasm.so" ] || fail "apt-get remove left the library"
 echo "test-package: $name $version installed, worked and removed"

@@ -199,16 +199,17 @@ fn run_calls_exports_locally_with_the_servers_limits() {
     let o = pg_wasm(&["run", &dir.join("missing.wasm").display().to_string(), "f"]);
     assert_eq!(o.code, 1, "{o:?}");
     assert!(o.stderr.contains("missing.wasm"), "{o:?}");
-    // A component, WIT-typed: a Rust component's export.
-    let o = pg_wasm(&[
-        "run",
-        &guest("jsonkit.wasm"),
-        "normalize_name",
-        "  ada   LOVELACE ",
-    ]);
-    if o.code == 0 {
-        assert_eq!(o.stdout, "Ada Lovelace\n");
-    }
+    // A component, WIT-typed, named by its WIT or its SQL name.
+    let calc = guest("calc_component.wat");
+    let o = pg_wasm(&["run", &calc, "upper", "héllo"]);
+    assert_eq!((o.code, o.stdout.as_str()), (0, "HéLLO\n"), "{o:?}");
+    let o = pg_wasm_in(None, &["run", &calc, "or_zero"], &[], Some("[null]\n[5]\n"));
+    assert_eq!((o.code, o.stdout.as_str()), (0, "0\n10\n"), "{o:?}");
+    let o = pg_wasm(&["run", &calc, "checked-div", "7", "0"]);
+    assert_eq!(o.code, 1, "an err result fails the call: {o:?}");
+    let o = pg_wasm(&["run", &calc, "add", "x", "1"]);
+    assert_eq!(o.code, 2, "{o:?}");
+    assert!(o.stderr.contains("argument a"), "{o:?}");
 }
 
 #[test]

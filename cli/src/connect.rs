@@ -2,10 +2,13 @@
 //! connection string (`host=... dbname=...` or `postgresql://...`), `-h`,
 //! `-p`, `-U`, the `PG*` environment variables, and the password from
 //! `PGPASSWORD` or the password file (`PGPASSFILE`, `~/.pgpass`). Later
-//! sources win: defaults, environment, options, connection string.
+//! sources win: defaults, environment, options, connection string. TLS as
+//! libpq does it: `sslmode` (disable, prefer by default, require, verify-ca,
+//! verify-full) and `sslrootcert`, or `PGSSLMODE` and `PGSSLROOTCERT`.
 
 use crate::error::{CliError, Result};
 use postgres::config::Host;
+use postgres::config::SslMode;
 use postgres::{Client, Config, NoTls};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -37,7 +40,7 @@ const SOCKET_DIRS: [&str; 2] = ["/var/run/postgresql", "/tmp"];
 impl ConnectOpts {
     /// The configuration these options, the environment and the password
     /// file give, before connecting.
-    pub fn config(&self) -> Result<Config> {
+    pub fn config(&self) -> Result<(Config, Tls)> {
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let mut host = env("PGHOST");
         let mut port: Option<u16> = match env("PGPORT") {
@@ -58,9 +61,24 @@ impl ConnectOpts {
         if let Some(u) = &self.username {
             user = Some(u.clone());
         }
+        let mut tls = Tls {
+            mode: env("PGSSLMODE").unwrap_or_else(|| "prefer".into()),
+            root_cert: env("PGSSLROOTCERT").map(PathBuf::from),
+        };
         let mut config = match &self.dbname {
-            Some(d) if is_conninfo(d) => Config::from_str(d)
-                .map_err(|e| CliError::Usage(format!("invalid connection string: {e}")))?,
+            Some(d) if is_conninfo(d) => {
+                // The crate knows disable/prefer/require only: the TLS
+                // settings are ours to read and take out.
+                let (rest, mode, root) = take_tls_params(d);
+                if let Some(m) = mode {
+                    tls.mode = m;
+                }
+                if let Some(r) = root {
+                    tls.root_cert = Some(PathBuf::from(r));
+                }
+                Config::from_str(&rest)
+                    .map_err(|e| CliError::Usage(format!("invalid connection string: {e}")))?
+            }
             Some(d) => {
                 dbname = Some(d.clone());
                 Config::new()
@@ -106,15 +124,105 @@ impl ConnectOpts {
                 config.password(p);
             }
         }
-        Ok(config)
+        Ok((config, tls))
     }
 
     pub fn connect(&self) -> Result<Client> {
-        let config = self.config()?;
-        config
-            .connect(NoTls)
-            .map_err(|e| CliError::Connect(format!("{} ({})", describe_error(&e), target(&config))))
+        let (mut config, tls) = self.config()?;
+        let on_socket = matches!(config.get_hosts().first(), Some(Host::Unix(_)));
+        let fail = |e: postgres::Error, c: &Config| {
+            CliError::Connect(format!("{} ({})", describe_error(&e), target(c)))
+        };
+        // Sockets never use TLS (as in libpq), nor does sslmode=disable.
+        if on_socket || tls.mode == "disable" {
+            config.ssl_mode(SslMode::Disable);
+            return config.connect(NoTls).map_err(|e| fail(e, &config));
+        }
+        let connector = tls.connector()?;
+        config.ssl_mode(if tls.mode == "prefer" || tls.mode == "allow" {
+            SslMode::Prefer
+        } else {
+            SslMode::Require
+        });
+        config.connect(connector).map_err(|e| fail(e, &config))
     }
+}
+
+/// TLS settings as libpq reads them.
+#[derive(Debug, Clone)]
+pub struct Tls {
+    pub mode: String,
+    pub root_cert: Option<PathBuf>,
+}
+
+impl Tls {
+    /// A connector that checks what `mode` asks: nothing for prefer and
+    /// require (unless a root certificate is given: then the chain, as
+    /// libpq does), the chain for verify-ca, chain and host name for
+    /// verify-full.
+    fn connector(&self) -> Result<postgres_native_tls::MakeTlsConnector> {
+        let mut b = native_tls::TlsConnector::builder();
+        let (chain, host) = match self.mode.as_str() {
+            "allow" | "prefer" => (false, false),
+            "require" => (self.root_cert.is_some(), false),
+            "verify-ca" => (true, false),
+            "verify-full" => (true, true),
+            other => {
+                return Err(CliError::Usage(format!(
+                    "invalid sslmode \"{other}\": use disable, allow, prefer, require, verify-ca or verify-full"
+                )))
+            }
+        };
+        b.danger_accept_invalid_certs(!chain);
+        b.danger_accept_invalid_hostnames(!host);
+        if let Some(path) = &self.root_cert {
+            let pem = std::fs::read(path)
+                .map_err(|e| CliError::Usage(format!("sslrootcert \"{}\": {e}", path.display())))?;
+            let cert = native_tls::Certificate::from_pem(&pem)
+                .map_err(|e| CliError::Usage(format!("sslrootcert \"{}\": {e}", path.display())))?;
+            b.add_root_certificate(cert);
+        }
+        let c = b
+            .build()
+            .map_err(|e| CliError::Connect(format!("cannot set up TLS: {e}")))?;
+        Ok(postgres_native_tls::MakeTlsConnector::new(c))
+    }
+}
+
+/// `s` without its `sslmode` and `sslrootcert` settings, and their values
+/// (key=value strings and URIs' query parameters).
+fn take_tls_params(s: &str) -> (String, Option<String>, Option<String>) {
+    let (mut mode, mut root) = (None, None);
+    let mut take = |kv: &str| -> bool {
+        if let Some(v) = kv.strip_prefix("sslmode=") {
+            mode = Some(v.trim_matches('\'').to_string());
+            true
+        } else if let Some(v) = kv.strip_prefix("sslrootcert=") {
+            root = Some(v.trim_matches('\'').to_string());
+            true
+        } else {
+            false
+        }
+    };
+    let rest = if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+        match s.split_once('?') {
+            Some((base, query)) => {
+                let kept: Vec<&str> = query.split('&').filter(|kv| !take(kv)).collect();
+                if kept.is_empty() {
+                    base.to_string()
+                } else {
+                    format!("{base}?{}", kept.join("&"))
+                }
+            }
+            None => s.to_string(),
+        }
+    } else {
+        s.split_whitespace()
+            .filter(|kv| !take(kv))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    (rest, mode, root)
 }
 
 /// The operating system's name for the effective user, libpq's default.
@@ -247,6 +355,24 @@ mod tests {
             ["db.example", "5432", "*", "ann", r"se:cr\et"]
         );
         assert_eq!(split_pgpass("a:b:c:d:e:f"), ["a", "b", "c", "d", "e:f"]);
+    }
+
+    #[test]
+    fn tls_params() {
+        let (rest, mode, root) =
+            take_tls_params("host=db dbname=app sslmode=verify-full sslrootcert=/ca.pem");
+        assert_eq!(rest, "host=db dbname=app");
+        assert_eq!(mode.as_deref(), Some("verify-full"));
+        assert_eq!(root.as_deref(), Some("/ca.pem"));
+        let (rest, mode, _) =
+            take_tls_params("postgresql://u@h/db?sslmode=require&application_name=x");
+        assert_eq!(rest, "postgresql://u@h/db?application_name=x");
+        assert_eq!(mode.as_deref(), Some("require"));
+        let (rest, mode, _) = take_tls_params("postgresql://u@h/db?sslmode=disable");
+        assert_eq!(
+            (rest.as_str(), mode.as_deref()),
+            ("postgresql://u@h/db", Some("disable"))
+        );
     }
 
     #[test]

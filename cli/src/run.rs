@@ -38,6 +38,9 @@ pub struct RunArgs {
     /// The name `require` knows a .js file by [default: from the file name]
     #[arg(long)]
     pub name: Option<String>,
+    /// Call each input this many times and report the median time
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub repeat: u32,
 }
 
 pub fn run(a: &RunArgs) -> Result<()> {
@@ -74,11 +77,25 @@ pub fn run(a: &RunArgs) -> Result<()> {
         }
     };
     for args in calls {
-        let started = Instant::now();
-        let (out, fuel) = caller(&args)?;
-        let elapsed = started.elapsed();
+        let mut times = Vec::with_capacity(a.repeat as usize);
+        let mut last = (None, 0);
+        for _ in 0..a.repeat {
+            let started = Instant::now();
+            last = caller(&args)?;
+            times.push(started.elapsed());
+        }
+        times.sort();
+        let (out, fuel) = last;
         println!("{}", out.as_deref().unwrap_or("NULL"));
-        eprintln!("-- fuel {fuel}, {:.3} ms", elapsed.as_secs_f64() * 1000.0);
+        let median = times[times.len() / 2].as_secs_f64() * 1000.0;
+        if a.repeat > 1 {
+            eprintln!(
+                "-- fuel {fuel}, median {median:.4} ms of {} calls",
+                a.repeat
+            );
+        } else {
+            eprintln!("-- fuel {fuel}, {median:.3} ms");
+        }
     }
     Ok(())
 }

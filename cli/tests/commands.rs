@@ -170,6 +170,12 @@ fn run_calls_exports_locally_with_the_servers_limits() {
     let w = wat.display().to_string();
     let o = pg_wasm(&["run", &w, "add", "2", "40"]);
     assert_eq!((o.code, o.stdout.as_str()), (0, "42\n"), "{o:?}");
+    let o = pg_wasm(&["run", &w, "add", "2", "40", "--repeat", "50"]);
+    assert_eq!((o.code, o.stdout.as_str()), (0, "42\n"), "{o:?}");
+    assert!(
+        o.stderr.contains("median") && o.stderr.contains("of 50 calls"),
+        "{o:?}"
+    );
     // One call per JSON line on stdin.
     let o = pg_wasm_in(None, &["run", &w, "add"], &[], Some("[1, 2]\n[3, 4]\n"));
     assert_eq!((o.code, o.stdout.as_str()), (0, "3\n7\n"), "{o:?}");
@@ -721,4 +727,205 @@ fn psql_alone_loads_a_module_from_the_client() {
         .query_one("SELECT g1_gcd(12, 18), g2_gcd(12, 18)", &[])
         .unwrap();
     assert_eq!((row.get::<_, i64>(0), row.get::<_, i64>(1)), (6, 6));
+}
+
+/// The PostgreSQL under test's programs (PG_CONFIG's bindir).
+fn pg_bindir() -> PathBuf {
+    let pg_config = std::env::var("PG_CONFIG")
+        .unwrap_or_else(|_| "/usr/lib/postgresql/15/bin/pg_config".into());
+    let out = Command::new(pg_config).arg("--bindir").output().unwrap();
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}
+
+/// `cmd` as the postgres user (the tests run as root or as postgres).
+fn as_postgres(program: &Path) -> Command {
+    if unsafe_is_root() {
+        let mut c = Command::new("sudo");
+        c.args(["-u", "postgres"]).arg(program);
+        c
+    } else {
+        Command::new(program)
+    }
+}
+
+fn unsafe_is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+/// A cluster of its own that accepts TCP connections over TLS only,
+/// with a self-signed certificate for "localhost"; stopped when dropped.
+struct TlsCluster {
+    data: PathBuf,
+    dir: PathBuf,
+    port: u16,
+}
+
+impl Drop for TlsCluster {
+    fn drop(&mut self) {
+        let _ = as_postgres(&pg_bindir().join("pg_ctl"))
+            .args([
+                "-D",
+                &self.data.display().to_string(),
+                "-m",
+                "immediate",
+                "stop",
+            ])
+            .output();
+    }
+}
+
+fn tls_cluster() -> TlsCluster {
+    let dir = scratch("tls");
+    let data = dir.join("data");
+    let port = 28790;
+    let sh = |cmd: &mut Command, what: &str| {
+        let o = cmd.output().unwrap();
+        assert!(
+            o.status.success(),
+            "{what}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    // A cluster left running by an interrupted run goes first.
+    let _ = Command::new("sh")
+        .arg("-c")
+        .arg(format!("fuser -k {port}/tcp >/dev/null 2>&1"))
+        .output();
+    sh(
+        Command::new("openssl")
+            .current_dir(&dir)
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
+            ])
+            .args([
+                "-keyout",
+                "server.key",
+                "-out",
+                "server.crt",
+                "-subj",
+                "/CN=localhost",
+            ]),
+        "openssl",
+    );
+    if unsafe_is_root() {
+        sh(
+            Command::new("chown").args(["-R", "postgres"]).arg(&dir),
+            "chown",
+        );
+    }
+    sh(
+        Command::new("chmod").arg("600").arg(dir.join("server.key")),
+        "chmod",
+    );
+    sh(
+        as_postgres(&pg_bindir().join("initdb")).args([
+            "-D",
+            &data.display().to_string(),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+        ]),
+        "initdb",
+    );
+    let conf = format!(
+        "port = {port}\nlisten_addresses = 'localhost'\nunix_socket_directories = '{d}'\n\
+         ssl = on\nssl_cert_file = '{d}/server.crt'\nssl_key_file = '{d}/server.key'\n",
+        d = dir.display()
+    );
+    let append = |file: &str, text: &str, replace: bool| {
+        let path = data.join(file);
+        let mut old = if replace {
+            String::new()
+        } else {
+            std::fs::read_to_string(&path).unwrap()
+        };
+        old.push_str(text);
+        std::fs::write(&path, old).unwrap();
+    };
+    append("postgresql.conf", &conf, false);
+    append(
+        "pg_hba.conf",
+        "local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostssl all all ::1/128 trust\n",
+        true,
+    );
+    sh(
+        as_postgres(&pg_bindir().join("pg_ctl")).args([
+            "-D",
+            &data.display().to_string(),
+            "-l",
+            &dir.join("server.log").display().to_string(),
+            "-w",
+            "start",
+        ]),
+        "pg_ctl start",
+    );
+    let cluster = TlsCluster { data, dir, port };
+    let mut c = Client::connect(
+        &format!(
+            "host={} port={port} user=postgres dbname=postgres",
+            cluster.dir.display()
+        ),
+        NoTls,
+    )
+    .unwrap();
+    c.batch_execute("CREATE EXTENSION pg_wasm").unwrap();
+    cluster
+}
+
+#[test]
+fn deploy_over_tls_checks_the_certificate_as_sslmode_asks() {
+    let cluster = tls_cluster();
+    let wat = cluster.dir.join("t.wat");
+    write(
+        &wat,
+        r#"(module (func (export "one") (result i32) i32.const 1))"#,
+    );
+    let w = wat.display().to_string();
+    let dsn = |extra: &str| {
+        format!(
+            "host=localhost port={} user=postgres dbname=postgres {extra}",
+            cluster.port
+        )
+    };
+    let ca = cluster.dir.join("server.crt").display().to_string();
+    // verify-full against the server's own certificate: the chain and the
+    // host name check out.
+    let o = pg_wasm(&[
+        "deploy",
+        &w,
+        "--name",
+        "over_tls",
+        "-d",
+        &dsn(&format!("sslmode=verify-full sslrootcert={ca}")),
+    ]);
+    assert_eq!(o.code, 0, "{o:?}");
+    // The server takes TLS only: without it there is no way in.
+    let o = pg_wasm(&["stats", "-d", &dsn("sslmode=disable")]);
+    assert_eq!(o.code, 2, "{o:?}");
+    assert!(o.stderr.contains("pg_hba.conf"), "{o:?}");
+    // verify-full without the root certificate: a self-signed one fails.
+    let o = pg_wasm(&["stats", "-d", &dsn("sslmode=verify-full")]);
+    assert_eq!(o.code, 2, "{o:?}");
+    // require encrypts without checking (libpq's meaning), from PGSSLMODE
+    // too; a URI works as well.
+    let o = pg_wasm_in(
+        None,
+        &["stats", "-d", &dsn("")],
+        &[("PGSSLMODE", "require")],
+        None,
+    );
+    assert_eq!(o.code, 0, "{o:?}");
+    let uri = format!(
+        "postgresql://postgres@localhost:{}/postgres?sslmode=require",
+        cluster.port
+    );
+    let o = pg_wasm(&["deploy", &w, "--name", "over_uri", "-d", &uri]);
+    assert_eq!(o.code, 0, "{o:?}");
+    let o = pg_wasm(&["stats", "-d", &dsn("sslmode=bogus")]);
+    assert_eq!(o.code, 2, "{o:?}");
 }

@@ -62,6 +62,13 @@ pub enum PgWasmError {
     OutOfRange(String),
     /// An error a guest raised on purpose (a trigger's {"error": ...}), P0001.
     Raised { message: String, detail: String },
+    /// A SQL error a JavaScript function let through uncaught (from
+    /// plv8.execute): the statement's own SQLSTATE and message.
+    SqlError {
+        sqlstate: PgSqlErrorCode,
+        message: String,
+        detail: String,
+    },
     /// A byte result that does not parse as its SQL type, with the input
     /// function's own SQLSTATE.
     InvalidResult {
@@ -121,6 +128,7 @@ impl PgWasmError {
             PgWasmError::OutOfRange(_) => ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
             PgWasmError::InvalidResult { sqlstate, .. } => *sqlstate,
             PgWasmError::Raised { .. } => ERRCODE_RAISE_EXCEPTION,
+            PgWasmError::SqlError { sqlstate, .. } => *sqlstate,
             PgWasmError::ReadOnly(_) => ERRCODE_READ_ONLY_SQL_TRANSACTION,
             PgWasmError::Internal(_) => ERRCODE_INTERNAL_ERROR,
         }
@@ -145,7 +153,9 @@ impl PgWasmError {
                 ..
             } => backtrace.clone(),
             PgWasmError::InvalidFunction { detail, .. } => detail.clone(),
-            PgWasmError::Raised { detail, .. } => Some(detail.clone()),
+            PgWasmError::Raised { detail, .. } | PgWasmError::SqlError { detail, .. } => {
+                Some(detail.clone())
+            }
             PgWasmError::InUse { functions, .. } => {
                 Some(format!("used by: {}", functions.join(", ")))
             }
@@ -260,6 +270,7 @@ impl fmt::Display for PgWasmError {
             | PgWasmError::OutOfRange(m)
             | PgWasmError::InvalidResult { message: m, .. }
             | PgWasmError::Raised { message: m, .. }
+            | PgWasmError::SqlError { message: m, .. }
             | PgWasmError::InvalidFunction { message: m, .. } => f.write_str(m),
             PgWasmError::DuplicateModule(n) => write!(f, "wasm module \"{n}\" already exists"),
             PgWasmError::UnknownModule(n) => write!(f, "wasm module \"{n}\" does not exist"),

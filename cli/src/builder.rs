@@ -172,7 +172,12 @@ const RUST_MISSING: &str = "Rust for wasm32 is missing: install Rust with rustup
 /// library source (-Zbuild-std, as scripts/build-guests.sh does).
 fn cargo_wasm(dir: &Path, name: &str) -> Result<PathBuf> {
     const TARGET: &str = "wasm32-unknown-unknown";
-    let target_dir = dir.join("target");
+    // The user's CARGO_TARGET_DIR if set (builds shared between projects),
+    // else the project's own target/.
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| dir.join("target"));
     let has_target = |rustc: &str| {
         Command::new(rustc)
             .args(["--print", "target-libdir", "--target", TARGET])

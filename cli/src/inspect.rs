@@ -5,7 +5,7 @@
 use crate::error::{failed, Result};
 use crate::sandbox::engine;
 use crate::source::{self, Source};
-use pg_wasm_runtime::component::{describe_component, name_records, WitType};
+use pg_wasm_runtime::component::WitType;
 use serde_json::Value;
 use std::path::PathBuf;
 
@@ -127,16 +127,7 @@ pub fn describe(source: &Source, prefix: &str, shown: &str) -> Result<Vec<String
             }
         }
         Source::Component(bytes) => {
-            let engine = engine()?;
-            let component = pg_wasm_runtime::component::compile_component(
-                engine,
-                bytes,
-                &pg_wasm_runtime::CompileLimits::size(usize::MAX),
-                &mut || false,
-            )
-            .map_err(|e| failed(format!("{shown}: {e}")))?;
-            let mut info = describe_component(engine, &component);
-            name_records(&mut info, bytes);
+            let (_, info) = crate::sandbox::component(bytes, shown)?;
             out.push(format!(
                 "{shown}: component, {} bytes, sha256 {}",
                 bytes.len(),

@@ -7,9 +7,7 @@ use crate::error::{failed, CliError, Result};
 use crate::sandbox::{engine, javascript_image, CliHost};
 use crate::source::{self, Source};
 use crate::sqltype::{bytea_input, bytea_output, crossing, Crossing};
-use pg_wasm_runtime::component::{
-    describe_component, json as wit_json, name_records, PreparedComponent, Val,
-};
+use pg_wasm_runtime::component::{json as wit_json, PreparedComponent, Val};
 use pg_wasm_runtime::javascript::{self as js, ArgRecord, ResultKind, Returned};
 use pg_wasm_runtime::{Instance, Limits, Prepared, RuntimeError, ValRaw};
 use serde_json::Value;
@@ -325,15 +323,7 @@ fn bytes_of(v: &Value, k: Crossing) -> std::result::Result<Vec<u8>, String> {
 
 fn component_caller(bytes: &[u8], export: &str, limits: Limits, shown: &str) -> Result<Caller> {
     let engine = engine()?;
-    let component = pg_wasm_runtime::component::compile_component(
-        engine,
-        bytes,
-        &pg_wasm_runtime::CompileLimits::size(usize::MAX),
-        &mut || false,
-    )
-    .map_err(|e| failed(format!("{shown}: {e}")))?;
-    let mut info = describe_component(engine, &component);
-    name_records(&mut info, bytes);
+    let (component, info) = crate::sandbox::component(bytes, shown)?;
     let Some(ex) = info.exports.iter().find(|e| e.is_named(export)).cloned() else {
         return Err(failed(format!(
             "{shown}: no export {export} (exports: {})",

@@ -23,6 +23,26 @@ pub fn engine() -> Result<&'static Engine> {
     Ok(e)
 }
 
+/// `bytes` compiled as a component (the server's checks, no size limit:
+/// the file is the user's own) and described: its WIT exports, records
+/// named. `shown` names the file in errors.
+pub fn component(
+    bytes: &[u8],
+    shown: &str,
+) -> Result<(
+    pg_wasm_runtime::component::Component,
+    pg_wasm_runtime::component::ComponentInfo,
+)> {
+    use pg_wasm_runtime::component as c;
+    let engine = engine()?;
+    let limits = pg_wasm_runtime::CompileLimits::size(usize::MAX);
+    let component = c::compile_component(engine, bytes, &limits, &mut || false)
+        .map_err(|e| failed(format!("{shown}: {e}")))?;
+    let mut info = c::describe_component(engine, &component);
+    c::name_records(&mut info, bytes);
+    Ok((component, info))
+}
+
 /// `pg.log` to stderr, no `pg.query`; `require(name)` answers the library
 /// the command was given.
 #[derive(Default)]

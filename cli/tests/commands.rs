@@ -564,6 +564,14 @@ fn parts(dsn: &str) -> (String, String) {
 
 /// new → build → run → deploy → call, for one language.
 fn round_trip(lang: &str, artifact: &str, sql_prefix: &str, db: &str) {
+    // The templates that need a compiler are built once per `make test`
+    // (on its first PostgreSQL version): what differs between versions is
+    // the deploy, which the js and c round trips cover on each.
+    let first_version = std::env::var("PG").map_or(true, |v| v.is_empty() || v == "15");
+    if !first_version && !matches!(lang, "js" | "c") {
+        eprintln!("{lang} round trip: built and deployed on PostgreSQL 15 already");
+        return;
+    }
     let root = scratch(&format!("new-{lang}"));
     let name = format!("hello_{}", lang.replace('-', "_"));
     let o = pg_wasm_in(Some(&root), &["new", &name, "--lang", lang], &[], None);
@@ -577,7 +585,14 @@ fn round_trip(lang: &str, artifact: &str, sql_prefix: &str, db: &str) {
         target().join("componentize-py/bin").display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let o = pg_wasm_in(Some(&dir), &["build"], &[("PATH", &path)], None);
+    // One cargo target directory for the Rust templates, kept between runs.
+    let cargo_target = target().join("cli-test-cargo").display().to_string();
+    let o = pg_wasm_in(
+        Some(&dir),
+        &["build"],
+        &[("PATH", &path), ("CARGO_TARGET_DIR", &cargo_target)],
+        None,
+    );
     assert_eq!(o.code, 0, "{lang} template builds as generated: {o:?}");
     let artifact = artifact.replace("NAME", &name);
     let o = pg_wasm_in(Some(&dir), &["run", &artifact, "greet", "World"], &[], None);
@@ -606,6 +621,7 @@ fn round_trip(lang: &str, artifact: &str, sql_prefix: &str, db: &str) {
     let path = format!("{}:{path}", bin.parent().unwrap().display());
     let o = Command::new(dir.join("test.sh"))
         .env("PATH", path)
+        .env("CARGO_TARGET_DIR", &cargo_target)
         .env("XDG_CACHE_HOME", target().join("cli-test-cache"))
         .output()
         .unwrap();

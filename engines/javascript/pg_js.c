@@ -25,6 +25,10 @@ IMPORT("pg", "log") void pg_log(int32_t level, const char *ptr, int32_t len);
 IMPORT("pg", "execute")
 int64_t pg_execute(const char *sql, int32_t sql_len, const char *params, int32_t params_len);
 
+/* plv8.subtransaction: 0 begins one, 1 commits the innermost, 2 rolls it
+ * back; 0 on success (see Host::subtransaction). */
+IMPORT("pg", "subtransaction") int32_t pg_subtransaction(int32_t op);
+
 /* The source of a library require() asks for: 'S' + source, 'N' (none) or
  * 'D' + why not (see Host::library). */
 IMPORT("pg", "library") int64_t pg_library(const char *name, int32_t len);
@@ -106,6 +110,14 @@ static JSValue native_query(JSContext *c, JSValueConst this_val, int argc, JSVal
     JSValue s = JS_NewStringLen(c, rows, rows_len);
     free(rows);
     return s;
+}
+
+/* __pgjs_native.subxact(op): see pg_subtransaction. */
+static JSValue native_subxact(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv) {
+    int32_t op = -1;
+    if (argc < 1 || JS_ToInt32(c, &op, argv[0])) return JS_EXCEPTION;
+    if (pg_subtransaction(op) != 0) return JS_ThrowInternalError(c, "plv8.subtransaction failed");
+    return JS_UNDEFINED;
 }
 
 /* Math.random: xorshift128+ whose state the host reseeds for every
@@ -261,6 +273,7 @@ EXPORT("pgjs_init") int32_t pgjs_init(void) {
     JSValue native = JS_NewObject(ctx);
     JS_SetPropertyStr(ctx, native, "log", JS_NewCFunction(ctx, native_log, "log", 2));
     JS_SetPropertyStr(ctx, native, "query", JS_NewCFunction(ctx, native_query, "query", 2));
+    JS_SetPropertyStr(ctx, native, "subxact", JS_NewCFunction(ctx, native_subxact, "subxact", 1));
     JS_SetPropertyStr(ctx, native, "random", JS_NewCFunction(ctx, native_random, "random", 0));
     JS_SetPropertyStr(ctx, native, "library", JS_NewCFunction(ctx, native_library, "library", 1));
     JSValue g = JS_GetGlobalObject(ctx);
@@ -284,37 +297,56 @@ EXPORT("pgjs_seed") void pgjs_seed(int64_t seed) { reseed((uint64_t)seed); }
 
 static void put_u32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
 
-/* The pending exception as `u32 len, message, u32 len, stack`, returned
- * with LEN_EXCEPTION. */
+/* The pending exception as `u32 len, message, u32 len, stack, u32 len,
+ * sqlstate`, returned with LEN_EXCEPTION. An error plv8.execute made from
+ * a SQL error (it carries `sqlerrcode`, five characters) keeps the
+ * server's message and SQLSTATE, so an uncaught one fails the function as
+ * the statement failed. */
 static int64_t fail(void) {
     JSValue exc = JS_GetException(ctx);
-    size_t mlen = 0, slen = 0;
-    const char *msg = JS_ToCStringLen(ctx, &mlen, exc);
+    size_t mlen = 0, slen = 0, clen = 0;
+    const char *msg = NULL;
     const char *stack = NULL;
+    const char *code = NULL;
     if (JS_IsObject(exc)) {
+        JSValue c = JS_GetPropertyStr(ctx, exc, "sqlerrcode");
+        if (JS_IsString(c)) {
+            code = JS_ToCStringLen(ctx, &clen, c);
+            if (code && clen != 5) {
+                JS_FreeCString(ctx, code);
+                code = NULL;
+                clen = 0;
+            }
+        }
+        JS_FreeValue(ctx, c);
+        if (code) {
+            JSValue m = JS_GetPropertyStr(ctx, exc, "message");
+            if (JS_IsString(m)) msg = JS_ToCStringLen(ctx, &mlen, m);
+            JS_FreeValue(ctx, m);
+        }
         JSValue st = JS_GetPropertyStr(ctx, exc, "stack");
         if (JS_IsString(st)) stack = JS_ToCStringLen(ctx, &slen, st);
         JS_FreeValue(ctx, st);
     }
+    if (!msg) msg = JS_ToCStringLen(ctx, &mlen, exc);
     if (!msg) {
         /* Converting the exception threw too (or memory ran out). */
         JS_FreeValue(ctx, JS_GetException(ctx));
         msg = NULL;
         mlen = 0;
     }
-    uint8_t *p = out_reserve(8 + mlen + slen);
-    if (!p) {
-        if (msg) JS_FreeCString(ctx, msg);
-        if (stack) JS_FreeCString(ctx, stack);
-        JS_FreeValue(ctx, exc);
-        return packed(NULL, LEN_EXCEPTION);
+    uint8_t *p = out_reserve(12 + mlen + slen + clen);
+    if (p) {
+        put_u32(p, (uint32_t)mlen);
+        if (mlen) memcpy(p + 4, msg, mlen);
+        put_u32(p + 4 + mlen, (uint32_t)slen);
+        if (slen) memcpy(p + 8 + mlen, stack, slen);
+        put_u32(p + 8 + mlen + slen, (uint32_t)clen);
+        if (clen) memcpy(p + 12 + mlen + slen, code, clen);
     }
-    put_u32(p, (uint32_t)mlen);
-    if (mlen) memcpy(p + 4, msg, mlen);
-    put_u32(p + 4 + mlen, (uint32_t)slen);
-    if (slen) memcpy(p + 8 + mlen, stack, slen);
     if (msg) JS_FreeCString(ctx, msg);
     if (stack) JS_FreeCString(ctx, stack);
+    if (code) JS_FreeCString(ctx, code);
     JS_FreeValue(ctx, exc);
     return packed(p, LEN_EXCEPTION);
 }

@@ -58,10 +58,66 @@
       if (level >= levels.ERROR) throw new Error(message);
       native.log(hostLevel(level), message);
     },
+    // A SQL error is thrown as plv8 throws it: catchable, the statement
+    // rolled back, with the server's sqlerrcode, detail and hint; uncaught,
+    // it fails the function with that SQLSTATE (pg_js.c).
     execute(sql, ...params) {
       if (params.length === 1 && Array.isArray(params[0])) params = params[0];
-      const result = JSON.parse(native.query(String(sql), JSON.stringify(params.map(param))));
-      return result;
+      const answer = native.query(String(sql), JSON.stringify(params.map(param)));
+      if (answer.charCodeAt(0) === 69 /* E */) {
+        const d = JSON.parse(answer.slice(1));
+        const e = new Error(d.message);
+        e.sqlerrcode = d.sqlstate;
+        e.code = d.sqlstate;
+        if (d.detail != null) e.detail = d.detail;
+        if (d.hint != null) e.hint = d.hint;
+        throw e;
+      }
+      return JSON.parse(answer);
+    },
+    // plv8.prepare(sql [, types]): a plan to execute or open a cursor on.
+    // Parameters are typed from their values as plv8.execute types them
+    // (the types argument is accepted and not used: cast in SQL where it
+    // matters); each execute plans the statement again.
+    prepare(sql, types) {
+      const text = String(sql);
+      const args = (params) => (params.length === 1 && Array.isArray(params[0]) ? params[0] : params);
+      return Object.freeze({
+        execute: (...params) => plv8.execute(text, args(params)),
+        // A cursor over the rows (read all at once: the instance's memory
+        // limit bounds them): fetch() one row or undefined at the end,
+        // fetch(n) up to n rows, move(n), close().
+        cursor: (...params) => {
+          const rows = plv8.execute(text, args(params));
+          let at = 0;
+          return Object.freeze({
+            fetch(n) {
+              if (n === undefined) return at < rows.length ? rows[at++] : undefined;
+              const out = rows.slice(at, at + Math.max(0, n));
+              at += out.length;
+              return out;
+            },
+            move(n) { at = Math.max(0, Math.min(rows.length, at + n)); },
+            close() { at = rows.length; rows.length = 0; },
+          });
+        },
+        free() {},
+      });
+    },
+    // fn() in a subtransaction: committed when fn returns, rolled back
+    // (and the exception rethrown) when it throws; nests.
+    subtransaction(fn) {
+      if (typeof fn !== 'function') throw new TypeError('plv8.subtransaction needs a function');
+      native.subxact(0);
+      let r;
+      try {
+        r = fn();
+      } catch (e) {
+        native.subxact(2);
+        throw e;
+      }
+      native.subxact(1);
+      return r;
     },
     return_next(value) {
       if (rows === null) {

@@ -25,7 +25,10 @@ pub trait Host: 'static {
     /// `pg.execute(sql, params)`, the JavaScript engine's only: like
     /// `query`, but a statement that returns no rows (an INSERT without
     /// RETURNING, say) answers the number of rows it processed, as plv8's
-    /// `plv8.execute` does.
+    /// `plv8.execute` does; and a SQL error is an answer, not a failure:
+    /// `E` and a JSON object with `message`, `sqlstate`, `detail` and
+    /// `hint`, which the prelude throws as a catchable exception (the
+    /// statement rolled back on its own, as plv8 does).
     fn execute(&mut self, sql: &str, params: &str) -> Result<Vec<u8>, HostError> {
         self.query(sql, params)
     }
@@ -39,6 +42,14 @@ pub trait Host: 'static {
     /// source [`Host::library`] gave it; answering `b'B'` and this bytecode
     /// next time saves later instances the compile.
     fn library_compiled(&mut self, _name: &str, _bytecode: &[u8]) {}
+    /// `pg.subtransaction(op)`, the JavaScript engine's only
+    /// (`plv8.subtransaction`): 0 begins a subtransaction, 1 commits the
+    /// innermost one the guest began, 2 rolls it back.
+    fn subtransaction(&mut self, _op: i32) -> Result<(), HostError> {
+        Err(HostError::Denied(
+            "subtransactions need a database: this host has none".into(),
+        ))
+    }
     /// Polled on every epoch tick while Wasm runs: true stops the call with
     /// [`crate::TrapKind::Cancelled`]. Must be cheap and must not unwind.
     fn cancel_requested(&self) -> bool;
@@ -208,8 +219,9 @@ pub(crate) fn link<H: Host>(linker: &mut Linker<StoreState<H>>) -> wasmtime::Res
     link_query(linker, "query", |h, sql, params| h.query(sql, params))
 }
 
-/// `pg.execute` and `pg.library` (see [`Host::execute`],
-/// [`Host::library`]), for the JavaScript engine.
+/// `pg.execute`, `pg.library` and `pg.subtransaction` (see
+/// [`Host::execute`], [`Host::library`], [`Host::subtransaction`]), for the
+/// JavaScript engine.
 pub(crate) fn link_javascript<H: Host>(linker: &mut Linker<StoreState<H>>) -> wasmtime::Result<()> {
     link_query(linker, "execute", |h, sql, params| h.execute(sql, params))?;
     linker.func_wrap(
@@ -220,6 +232,14 @@ pub(crate) fn link_javascript<H: Host>(linker: &mut Linker<StoreState<H>>) -> wa
                 guest_memory::read_str(&mut caller, ptr, len, "pg.library name").map_err(trap)?;
             let answer = caller.data_mut().host.library(&name).map_err(trap)?;
             guest_memory::write_result(&mut caller, &answer, "pg.library result")
+        },
+    )?;
+    linker.func_wrap(
+        "pg",
+        "subtransaction",
+        |mut caller: Caller<'_, StoreState<H>>, op: i32| -> wasmtime::Result<i32> {
+            caller.data_mut().host.subtransaction(op).map_err(trap)?;
+            Ok(0)
         },
     )?;
     linker.func_wrap(

@@ -157,6 +157,50 @@ fn exceptions_and_syntax_errors() {
 }
 
 #[test]
+fn an_error_with_a_sqlerrcode_keeps_it_and_its_message() {
+    let mut i = defined(
+        &["code"],
+        "const e = new Error('duplicate key'); e.sqlerrcode = code; throw e;",
+    );
+    let call = |i: &mut Instance<NoHost>, code: &str| {
+        let mut args = ArgRecord::default();
+        args.string(code.as_bytes());
+        let mut buf = [ValRaw::i64(0); 3];
+        js::call(
+            i,
+            &mut js::GuestArgs::default(),
+            &args,
+            ResultKind::Text as i32,
+            &mut buf,
+        )
+        .unwrap();
+        match Returned::from_packed(i, buf[0].get_i64()).unwrap() {
+            Returned::Threw(e) => e,
+            other => panic!("{other:?}"),
+        }
+    };
+    let e = call(&mut i, "23505");
+    assert_eq!(
+        (e.message.as_str(), e.sqlstate.as_str()),
+        ("duplicate key", "23505")
+    );
+    assert!(e.stack.contains("f:1"), "{e:?}");
+    // Not five characters: an ordinary exception, String(e) as the message.
+    let e = call(&mut i, "235");
+    assert_eq!(
+        (e.message.as_str(), e.sqlstate.as_str()),
+        ("Error: duplicate key", "")
+    );
+}
+
+#[test]
+fn a_subtransaction_needs_a_host_with_a_database() {
+    let mut i = defined(&[], "return plv8.subtransaction(() => 1);");
+    let err = run(&mut i, &ArgRecord::default(), ResultKind::Integer).unwrap_err();
+    assert!(err.contains("need a database"), "{err}");
+}
+
+#[test]
 fn recursion_is_a_range_error() {
     let mut i = defined(
         &["n"],

@@ -30,7 +30,18 @@ pub struct PgHost {
     /// The function's owner, whose JavaScript libraries `require` may load
     /// (`pg.library`); none for other hosts.
     library_owner: Option<pg_sys::Oid>,
+    /// Subtransactions `plv8.subtransaction` began and has not ended: the
+    /// memory context and resource owner to return to, innermost last.
+    subtransactions: Vec<Saved>,
 }
+
+/// What was current before a subtransaction began.
+struct Saved(pg_sys::MemoryContext, pg_sys::ResourceOwner);
+
+// SAFETY: a host, and so these pointers, are only used on the backend's
+// thread; `Send` is required because wasmtime's component stores must be,
+// but pg_wasm never moves a store to another thread.
+unsafe impl Send for Saved {}
 
 /// Where a host call leaves the PostgreSQL error it caught. A mutex (never
 /// contended: one backend thread) rather than a RefCell because a
@@ -46,6 +57,7 @@ impl PgHost {
             failure: Failure::default(),
             log: CallLog::default(),
             library_owner: None,
+            subtransactions: Vec::new(),
         }
     }
 
@@ -64,6 +76,27 @@ impl PgHost {
     /// frame is on the stack.
     pub fn take_failure(&mut self) -> Option<Box<dyn Any + Send>> {
         take(&self.failure)
+    }
+
+    /// Rolls back the subtransactions a call left open (a trap, a cancel or
+    /// an error while `plv8.subtransaction`'s function ran), innermost
+    /// first, so that whoever handles the error finds the transaction as
+    /// the call found it (PL/Python does the same). Returns how many.
+    pub fn abort_open_subtransactions(&mut self) -> usize {
+        let open = self.subtransactions.len();
+        while let Some(Saved(context, owner)) = self.subtransactions.pop() {
+            // SAFETY: each entry is a subtransaction this host began on
+            // this backend's thread, still open (the innermost is popped
+            // first); the context and owner are the ones current before it
+            // began, which outlive it.
+            unsafe {
+                pg_sys::MemoryContextSwitchTo(context);
+                pg_sys::RollbackAndReleaseCurrentSubTransaction();
+                pg_sys::MemoryContextSwitchTo(context);
+                pg_sys::CurrentResourceOwner = owner;
+            }
+        }
+        open
     }
 
     /// Writes what a component printed during call `call` (one record per
@@ -112,6 +145,48 @@ impl Host for PgHost {
         })
     }
 
+    fn subtransaction(&mut self, op: i32) -> Result<(), HostError> {
+        let stack = &mut self.subtransactions;
+        match op {
+            0 => {
+                // SAFETY: on the backend's thread inside a function call;
+                // as PL/Python's subtransaction __enter__: begin, then back
+                // to the caller's memory context.
+                let saved = guarded(&self.failure, "plv8.subtransaction", || unsafe {
+                    let context = pg_sys::CurrentMemoryContext;
+                    let owner = pg_sys::CurrentResourceOwner;
+                    pg_sys::BeginInternalSubTransaction(std::ptr::null());
+                    pg_sys::MemoryContextSwitchTo(context);
+                    Saved(context, owner)
+                })?;
+                stack.push(saved);
+                Ok(())
+            }
+            1 | 2 => {
+                let Some(Saved(context, owner)) = stack.pop() else {
+                    return Err(HostError::Invalid(
+                        "plv8.subtransaction: no subtransaction to end".into(),
+                    ));
+                };
+                // SAFETY: the innermost subtransaction this host began is
+                // the current one (each execute's own ends before it
+                // returns); its saved context and owner outlive it.
+                guarded(&self.failure, "plv8.subtransaction", || unsafe {
+                    if op == 1 {
+                        pg_sys::ReleaseCurrentSubTransaction();
+                    } else {
+                        pg_sys::RollbackAndReleaseCurrentSubTransaction();
+                    }
+                    pg_sys::MemoryContextSwitchTo(context);
+                    pg_sys::CurrentResourceOwner = owner;
+                })
+            }
+            _ => Err(HostError::Invalid(format!(
+                "plv8.subtransaction: unknown operation {op}"
+            ))),
+        }
+    }
+
     fn library_compiled(&mut self, name: &str, bytecode: &[u8]) {
         if self.library_owner.is_some() {
             super::javascript::keep_library_bytecode(name, bytecode);
@@ -140,6 +215,17 @@ impl PgHost {
         }
         let query = spi::Query::parse(sql, params).map_err(HostError::Invalid)?;
         let read_only = self.read_only;
+        if counted {
+            // plv8.execute: SQL errors are the script's to catch.
+            // SAFETY: as below.
+            let caught = guarded(&self.failure, "plv8.execute", || unsafe {
+                query.run_caught(read_only)
+            })?;
+            return caught.map_err(|payload| {
+                *self.failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(payload);
+                HostError::Failed("plv8.execute failed".into())
+            });
+        }
         // SAFETY: runs on the backend's main thread inside a function call,
         // where SPI may be used; errors unwind as panics into `guarded`.
         guarded(&self.failure, "pg.query", || unsafe {

@@ -8,9 +8,13 @@
 
 use crate::marshal::codec::append_row_json;
 use pgrx::pg_sys;
+use pgrx::pg_sys::panic::CaughtError;
+use pgrx::PgSqlErrorCode;
 use pgrx::{IntoDatum, JsonB};
 use serde_json::Value;
+use std::any::Any;
 use std::ffi::{CStr, CString};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 
 pub struct Query {
     sql: CString,
@@ -96,6 +100,72 @@ impl Query {
             out
         }
     }
+}
+
+impl Query {
+    /// Runs the query in a subtransaction of its own (plv8's `execute`): a
+    /// SQL error rolls back only this statement and comes back as `E` and
+    /// a JSON object (message, sqlstate, detail, hint) for the script to
+    /// throw and, if it likes, catch. A cancel, a timeout or anything that
+    /// is not an ERROR from PostgreSQL is not the script's to catch: its
+    /// payload comes back as `Err`, to be raised again.
+    ///
+    /// # Safety
+    /// As [`Query::run`].
+    pub unsafe fn run_caught(&self, read_only: bool) -> Result<Vec<u8>, Box<dyn Any + Send>> {
+        // SAFETY: per the contract; the sequence is PL/Python's and
+        // PL/pgSQL's for an exception block: begin, switch back to the
+        // caller's memory context, and on error roll back and restore the
+        // caller's memory context and resource owner.
+        unsafe {
+            let context = pg_sys::CurrentMemoryContext;
+            let owner = pg_sys::CurrentResourceOwner;
+            pg_sys::BeginInternalSubTransaction(std::ptr::null());
+            pg_sys::MemoryContextSwitchTo(context);
+            let result = catch_unwind(AssertUnwindSafe(|| self.run(read_only, true)));
+            let payload = match result {
+                Ok(rows) => {
+                    pg_sys::ReleaseCurrentSubTransaction();
+                    pg_sys::MemoryContextSwitchTo(context);
+                    pg_sys::CurrentResourceOwner = owner;
+                    return Ok(rows);
+                }
+                Err(payload) => payload,
+            };
+            pg_sys::MemoryContextSwitchTo(context);
+            pg_sys::RollbackAndReleaseCurrentSubTransaction();
+            pg_sys::MemoryContextSwitchTo(context);
+            pg_sys::CurrentResourceOwner = owner;
+            let report = match payload.downcast_ref::<CaughtError>() {
+                Some(CaughtError::PostgresError(r)) | Some(CaughtError::ErrorReport(r)) => r,
+                _ => return Err(payload),
+            };
+            let code = report.sql_error_code();
+            if matches!(
+                code,
+                PgSqlErrorCode::ERRCODE_QUERY_CANCELED | PgSqlErrorCode::ERRCODE_ADMIN_SHUTDOWN
+            ) {
+                return Err(payload);
+            }
+            let answer = serde_json::json!({
+                "message": report.message(),
+                "sqlstate": sqlstate_text(code),
+                "detail": report.detail(),
+                "hint": report.hint(),
+            });
+            let mut out = b"E".to_vec();
+            out.extend_from_slice(answer.to_string().as_bytes());
+            Ok(out)
+        }
+    }
+}
+
+/// A SQLSTATE's five characters (PostgreSQL packs them six bits each).
+fn sqlstate_text(code: PgSqlErrorCode) -> String {
+    let n = code as isize as u32;
+    (0..5)
+        .map(|i| (((n >> (6 * i)) & 0x3f) as u8 + b'0') as char)
+        .collect()
 }
 
 /// The SQL type and value of one JSON parameter; `None` is NULL.

@@ -71,8 +71,8 @@ pub(crate) fn link_wasi_stubs<T: 'static>(linker: &mut Linker<T>) -> wasmtime::R
 }
 
 /// The host API as the engine sees it: every core module's, and
-/// `pg.execute` and `pg.library`.
-const HOST_IMPORTS: [crate::host::ImportSig; 6] = [
+/// `pg.execute`, `pg.library`, `pg.subtransaction`.
+const HOST_IMPORTS: [crate::host::ImportSig; 7] = [
     crate::host::IMPORTS[0],
     crate::host::IMPORTS[1],
     crate::host::IMPORTS[2],
@@ -90,6 +90,11 @@ const HOST_IMPORTS: [crate::host::ImportSig; 6] = [
         "library",
         &[wasmtime::ValType::I32, wasmtime::ValType::I32],
         &[wasmtime::ValType::I64],
+    ),
+    (
+        "subtransaction",
+        &[wasmtime::ValType::I32],
+        &[wasmtime::ValType::I32],
     ),
     (
         "library_compiled",
@@ -162,6 +167,9 @@ pub fn image(engine: &Engine) -> Result<Vec<u8>, RuntimeError> {
     }
     linker
         .func_wrap("pg", "library", |_: i32, _: i32| -> i64 { 0 })
+        .map_err(fail)?;
+    linker
+        .func_wrap("pg", "subtransaction", |_: i32| -> i32 { 1 })
         .map_err(fail)?;
     linker
         .func_wrap(
@@ -372,7 +380,10 @@ impl Returned {
                     let mlen = u32::from_le_bytes(head.try_into().unwrap()) as i32;
                     let slen = inst.read_bytes(ptr.wrapping_add(4).wrapping_add(mlen), 4)?;
                     let slen = u32::from_le_bytes(slen.try_into().unwrap()) as i32;
-                    let all = inst.read_bytes(ptr, 8 + mlen + slen)?;
+                    let clen = inst
+                        .read_bytes(ptr.wrapping_add(8).wrapping_add(mlen).wrapping_add(slen), 4)?;
+                    let clen = u32::from_le_bytes(clen.try_into().unwrap()) as i32;
+                    let all = inst.read_bytes(ptr, 12 + mlen + slen + clen)?;
                     Returned::Threw(Exception::decode(all))
                 }
             }

@@ -131,16 +131,19 @@ impl Scalar {
 }
 
 /// A JavaScript exception: its text (`String(e)`, e.g. "TypeError: x is
-/// not a function") and its stack, one frame a line.
+/// not a function") and its stack, one frame a line; for an error
+/// `plv8.execute` made from a SQL error, the server's message and its
+/// SQLSTATE (five characters, else empty).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Exception {
     pub message: String,
     pub stack: String,
+    pub sqlstate: String,
 }
 
 impl Exception {
     /// Reads the engine's exception record (`u32 len, message, u32 len,
-    /// stack`); a damaged record reads as what it holds.
+    /// stack, u32 len, sqlstate`); a damaged record reads as what it holds.
     pub fn decode(bytes: &[u8]) -> Exception {
         let mut at = 0;
         let mut next = || {
@@ -157,7 +160,13 @@ impl Exception {
         };
         let message = next();
         let stack = next();
+        let sqlstate = next();
+        let valid = sqlstate.len() == 5
+            && sqlstate
+                .bytes()
+                .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase());
         Exception {
+            sqlstate: if valid { sqlstate } else { String::new() },
             message: if message.is_empty() {
                 "an exception that could not be converted to a string (out of memory?)".into()
             } else {
@@ -182,6 +191,15 @@ mod tests {
         let e = Exception::decode(&b);
         assert_eq!(e.message, "Error");
         assert_eq!(e.stack, "  at f:1");
+        assert_eq!(e.sqlstate, "");
+        let mut c = b.clone();
+        c.extend_from_slice(&5u32.to_le_bytes());
+        c.extend_from_slice(b"23505");
+        assert_eq!(Exception::decode(&c).sqlstate, "23505");
+        let mut d = b.clone();
+        d.extend_from_slice(&5u32.to_le_bytes());
+        d.extend_from_slice(b"2350;");
+        assert_eq!(Exception::decode(&d).sqlstate, "", "not a SQLSTATE");
         assert!(Exception::decode(&b[..3])
             .message
             .contains("could not be converted"));

@@ -211,6 +211,124 @@ SELECT via_find(1, 2);
 CREATE FUNCTION bad_sql() RETURNS int LANGUAGE javascript AS $$ plv8.execute('SELECT 1/0'); return 1; $$;
 SELECT bad_sql();
 \echo :LAST_ERROR_SQLSTATE
+-- ... and can be caught, as in plv8: the failed statement is rolled back
+-- (a subtransaction of its own), the script goes on, the error carries
+-- sqlerrcode, detail and hint
+CREATE TABLE uniq (id int PRIMARY KEY);
+CREATE FUNCTION insert_twice(n int) RETURNS text LANGUAGE javascript AS $$
+  plv8.execute('INSERT INTO js.uniq VALUES ($1::int)', [n]);
+  try {
+    plv8.execute('INSERT INTO js.uniq VALUES ($1::int)', [n]);
+    return 'no error';
+  } catch (e) {
+    return [e.sqlerrcode, e.message, e.detail, e instanceof Error].join(' | ');
+  }
+$$;
+SELECT insert_twice(1);
+SELECT count(*) FROM uniq;
+CREATE FUNCTION recover() RETURNS int LANGUAGE javascript AS $$
+  let seen = 'none';
+  try { plv8.execute('SELECT 1/0'); } catch (e) { seen = e.code; }
+  plv8.execute('INSERT INTO js.uniq VALUES (2)');
+  plv8.elog(NOTICE, 'caught', seen);
+  return plv8.execute('SELECT count(*)::int AS n FROM js.uniq')[0].n;
+$$;
+SELECT recover();
+-- uncaught, the statement's SQLSTATE reaches SQL (a PL/pgSQL handler sees it)
+CREATE FUNCTION insert_again(n int) RETURNS void LANGUAGE javascript AS $$
+  plv8.execute('INSERT INTO js.uniq VALUES ($1::int)', [n]);
+$$;
+DO $$ BEGIN PERFORM js.insert_again(1);
+  EXCEPTION WHEN unique_violation THEN RAISE NOTICE 'unique_violation: %', SQLERRM; END $$;
+-- an error thrown with a sqlerrcode of its own keeps it; a success or
+-- warning class does not make an error (P0001)
+CREATE FUNCTION throws_code(code text) RETURNS void LANGUAGE javascript AS $$
+  const e = new Error('custom ' + code); e.sqlerrcode = code; throw e;
+$$;
+DO $$ BEGIN PERFORM js.throws_code('22012');
+  EXCEPTION WHEN division_by_zero THEN RAISE NOTICE 'division_by_zero: %', SQLERRM; END $$;
+DO $$ BEGIN PERFORM js.throws_code('00000');
+  EXCEPTION WHEN raise_exception THEN RAISE NOTICE 'raise_exception: %', SQLERRM; END $$;
+-- a read-only violation is catchable too
+CREATE FUNCTION try_write() RETURNS text STABLE LANGUAGE javascript AS $$
+  try { plv8.execute('INSERT INTO js.uniq VALUES (3)'); return 'wrote'; }
+  catch (e) { return e.sqlerrcode + ': ' + e.message; }
+$$;
+SELECT try_write();
+-- a cancel or timeout is not the script's to catch
+SET statement_timeout = '300ms';
+CREATE FUNCTION sleep_caught() RETURNS text LANGUAGE javascript AS $$
+  try { plv8.execute('SELECT pg_sleep(5)'); } catch (e) { return 'caught ' + e.message; }
+  return 'slept';
+$$;
+SELECT sleep_caught();
+\echo :LAST_ERROR_SQLSTATE
+RESET statement_timeout;
+SELECT count(*) FROM uniq;
+-- plv8.prepare and cursors
+CREATE FUNCTION prepared(min_id int) RETURNS text LANGUAGE javascript AS $$
+  const plan = plv8.prepare('SELECT id FROM js.uniq WHERE id >= $1 ORDER BY id', ['int']);
+  const all = plan.execute([min_id]).map(r => r.id);
+  const cur = plan.cursor([min_id]);
+  const first = cur.fetch();
+  const rest = cur.fetch(10).map(r => r.id);
+  const done = cur.fetch();
+  cur.close();
+  plan.free();
+  return JSON.stringify({ all, first: first.id, rest, done: done === undefined });
+$$;
+SELECT prepared(1);
+-- plv8.subtransaction: all of it or none of it
+CREATE TABLE ledger (id int PRIMARY KEY, amount int);
+CREATE FUNCTION transfer(a int, b int) RETURNS text LANGUAGE javascript AS $$
+  try {
+    return plv8.subtransaction(() => {
+      plv8.execute('INSERT INTO js.ledger VALUES ($1::int, -10)', [a]);
+      plv8.execute('INSERT INTO js.ledger VALUES ($1::int, 10)', [b]);
+      return 'done';
+    });
+  } catch (e) {
+    return 'rolled back: ' + e.sqlerrcode;
+  }
+$$;
+SELECT transfer(1, 2);
+SELECT transfer(3, 1);
+SELECT * FROM ledger ORDER BY id;
+-- nested; an exception thrown by the script rolls back its own level only
+CREATE FUNCTION nested() RETURNS int LANGUAGE javascript AS $$
+  plv8.subtransaction(() => {
+    plv8.execute('INSERT INTO js.ledger VALUES (4, 4)');
+    try {
+      plv8.subtransaction(() => {
+        plv8.execute('INSERT INTO js.ledger VALUES (5, 5)');
+        throw new Error('inner');
+      });
+    } catch (e) { plv8.elog(NOTICE, 'caught', e.message); }
+  });
+  return plv8.execute('SELECT count(*)::int AS n FROM js.ledger')[0].n;
+$$;
+SELECT nested();
+SELECT id FROM ledger ORDER BY id;
+-- a limit hit inside a subtransaction rolls it back before the error goes
+-- on: a PL/pgSQL handler finds its transaction as it was
+SET pg_wasm.fuel_limit = 5000000;
+CREATE FUNCTION spin_in_sub() RETURNS void LANGUAGE javascript AS $$
+  plv8.subtransaction(() => {
+    plv8.execute('INSERT INTO js.ledger VALUES (9, 9)');
+    plv8.subtransaction(() => { for (;;) {} });
+  });
+$$;
+DO $$ BEGIN PERFORM js.spin_in_sub();
+  EXCEPTION WHEN program_limit_exceeded THEN RAISE NOTICE 'out of fuel, rolled back'; END $$;
+SELECT count(*) FROM ledger WHERE id = 9;
+BEGIN;
+SELECT transfer(6, 7);
+SAVEPOINT s;
+SELECT js.spin_in_sub();
+ROLLBACK TO SAVEPOINT s;
+SELECT id FROM ledger ORDER BY id;
+COMMIT;
+RESET pg_wasm.fuel_limit;
 
 -- aggregates and window functions over JavaScript state functions
 CREATE FUNCTION longest_acc(acc text, v text) RETURNS text LANGUAGE javascript IMMUTABLE AS $$

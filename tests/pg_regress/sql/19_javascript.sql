@@ -329,6 +329,19 @@ ROLLBACK TO SAVEPOINT s;
 SELECT id FROM ledger ORDER BY id;
 COMMIT;
 RESET pg_wasm.fuel_limit;
+-- ... and so does a statement_timeout while a statement in it runs
+SET statement_timeout = '300ms';
+CREATE FUNCTION sleep_in_sub() RETURNS text LANGUAGE javascript AS $$
+  plv8.subtransaction(() => {
+    plv8.execute('INSERT INTO js.ledger VALUES (10, 10)');
+    plv8.execute('SELECT pg_sleep(5)');
+  });
+  return 'slept';
+$$;
+DO $$ BEGIN PERFORM js.sleep_in_sub();
+  EXCEPTION WHEN query_canceled THEN RAISE NOTICE 'timed out, rolled back'; END $$;
+RESET statement_timeout;
+SELECT count(*) FROM ledger WHERE id = 10;
 
 -- aggregates and window functions over JavaScript state functions
 CREATE FUNCTION longest_acc(acc text, v text) RETURNS text LANGUAGE javascript IMMUTABLE AS $$

@@ -893,8 +893,22 @@ fn tls_cluster() -> TlsCluster {
     cluster
 }
 
+/// Whether the PostgreSQL under test was built with TLS (the PyPI builds
+/// of 16 and 18 used for the other versions' tiers are not).
+fn server_has_ssl() -> bool {
+    let pg_config = std::env::var("PG_CONFIG")
+        .unwrap_or_else(|_| "/usr/lib/postgresql/15/bin/pg_config".into());
+    let out = Command::new(pg_config).arg("--configure").output().unwrap();
+    let flags = String::from_utf8_lossy(&out.stdout);
+    flags.contains("--with-openssl") || flags.contains("--with-ssl")
+}
+
 #[test]
 fn deploy_over_tls_checks_the_certificate_as_sslmode_asks() {
+    if !server_has_ssl() {
+        eprintln!("this PostgreSQL is built without TLS: the TLS test runs on PostgreSQL 15");
+        return;
+    }
     let cluster = tls_cluster();
     let wat = cluster.dir.join("t.wat");
     write(

@@ -297,6 +297,30 @@ impl fmt::Display for PgWasmError {
     }
 }
 
+/// A SQLSTATE's five characters (PostgreSQL packs them six bits each).
+pub fn sqlstate_text(code: PgSqlErrorCode) -> String {
+    let n = code as isize as u32;
+    (0..5)
+        .map(|i| (((n >> (6 * i)) & 0x3f) as u8 + b'0') as char)
+        .collect()
+}
+
+/// "23505" as PostgreSQL's packed SQLSTATE, for an error a guest names by
+/// its code. Classes 00-02 (success, warning, no data) are not errors:
+/// `None`, and the caller raises its own.
+pub fn sqlstate_code(s: &str) -> Option<PgSqlErrorCode> {
+    let valid = s.len() == 5
+        && s.bytes()
+            .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase());
+    if !valid || ["00", "01", "02"].contains(&&s[..2]) {
+        return None;
+    }
+    let n = s.bytes().enumerate().fold(0i32, |n, (i, c)| {
+        n | ((((c - b'0') & 0x3f) as i32) << (6 * i))
+    });
+    Some(PgSqlErrorCode::from(n))
+}
+
 impl From<pgrx::spi::Error> for PgWasmError {
     fn from(e: pgrx::spi::Error) -> Self {
         PgWasmError::Internal(format!("catalog query failed: {e}"))

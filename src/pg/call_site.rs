@@ -360,6 +360,11 @@ impl CallSite {
         }
         self.counters.traps += 1;
         self.counters.fuel += self.instance.last_fuel();
+        // Subtransactions plv8.subtransaction began and the trap cut short
+        // are rolled back before the error goes on, so whoever handles it
+        // finds the transaction as the call found it (PL/Python does the
+        // same). Nothing to do for other guests.
+        self.instance.host_mut().abort_open_subtransactions();
         // The guest's state after a trap is whatever it was mid-call; never
         // reuse it.
         self.epoch = POISONED;

@@ -78,12 +78,11 @@ impl PgHost {
         take(&self.failure)
     }
 
-    /// Rolls back the subtransactions a call left open (a trap, a cancel or
-    /// an error while `plv8.subtransaction`'s function ran), innermost
-    /// first, so that whoever handles the error finds the transaction as
-    /// the call found it (PL/Python does the same). Returns how many.
-    pub fn abort_open_subtransactions(&mut self) -> usize {
-        let open = self.subtransactions.len();
+    /// Rolls back the subtransactions a trapped call left open (a limit, a
+    /// cancel or a PostgreSQL error while `plv8.subtransaction`'s function
+    /// ran), innermost first. The prelude pairs begin and end whenever the
+    /// call returns, so only a trap leaves any.
+    pub fn abort_open_subtransactions(&mut self) {
         while let Some(Saved(context, owner)) = self.subtransactions.pop() {
             // SAFETY: each entry is a subtransaction this host began on
             // this backend's thread, still open (the innermost is popped
@@ -96,7 +95,6 @@ impl PgHost {
                 pg_sys::CurrentResourceOwner = owner;
             }
         }
-        open
     }
 
     /// Writes what a component printed during call `call` (one record per

@@ -227,7 +227,7 @@ pub fn exception_error(target: &str, e: Exception) -> PgWasmError {
         detail.push_str(":\n");
         detail.push_str(&stack.join("\n"));
     }
-    if let Some(sqlstate) = sqlstate_code(&e.sqlstate) {
+    if let Some(sqlstate) = crate::error::sqlstate_code(&e.sqlstate) {
         return PgWasmError::SqlError {
             sqlstate,
             message: e.message,
@@ -238,19 +238,6 @@ pub fn exception_error(target: &str, e: Exception) -> PgWasmError {
         message: e.message,
         detail,
     }
-}
-
-/// "23505" as PostgreSQL's packed SQLSTATE (six bits a character).
-/// Classes 00-02 (success, warning, no data) are not errors: such a code
-/// fails the function as an ordinary exception (P0001).
-fn sqlstate_code(s: &str) -> Option<pgrx::PgSqlErrorCode> {
-    if s.len() != 5 || ["00", "01", "02"].contains(&&s[..2]) {
-        return None;
-    }
-    let n = s.bytes().enumerate().fold(0i32, |n, (i, c)| {
-        n | ((((c - b'0') & 0x3f) as i32) << (6 * i))
-    });
-    Some(pgrx::PgSqlErrorCode::from(n))
 }
 
 /// A new instance of the engine for `r` with the function compiled and

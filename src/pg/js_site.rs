@@ -90,30 +90,16 @@ impl JsSite {
         &mut self,
         fcinfo: pg_sys::FunctionCallInfo,
     ) -> Result<Option<pg_sys::Datum>> {
-        // A PostgreSQL error kept by the host comes back as a panic: the
-        // subtransactions plv8.subtransaction left open are rolled back
-        // before it goes on, as after any other failure.
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            if self.trigger {
-                // SAFETY: forwarded contract: the event goes in as JSON, the
-                // decision comes back as JSON, as for a wasm trigger.
-                return unsafe { self.site.call(fcinfo) };
-            }
-            let inputs: *mut Inputs = &mut self.site.inputs;
-            Inputs::scope(inputs, || {
-                // SAFETY: forwarded contract.
-                unsafe { self.call_inner(fcinfo) }
-            })
-        }));
-        let open = self.site.instance.host_mut().abort_open_subtransactions();
-        match result {
-            Err(panic) => std::panic::resume_unwind(panic),
-            Ok(Ok(_)) if open > 0 => Err(PgWasmError::Internal(format!(
-                "{} returned with {open} subtransaction(s) open; rolled back",
-                crate::error::Label(&self.site.target)
-            ))),
-            Ok(r) => r,
+        if self.trigger {
+            // SAFETY: forwarded contract: the event goes in as JSON, the
+            // decision comes back as JSON, as for a wasm trigger.
+            return unsafe { self.site.call(fcinfo) };
         }
+        let inputs: *mut Inputs = &mut self.site.inputs;
+        Inputs::scope(inputs, || {
+            // SAFETY: forwarded contract.
+            unsafe { self.call_inner(fcinfo) }
+        })
     }
 
     unsafe fn call_inner(

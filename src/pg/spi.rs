@@ -149,7 +149,7 @@ impl Query {
             }
             let answer = serde_json::json!({
                 "message": report.message(),
-                "sqlstate": sqlstate_text(code),
+                "sqlstate": crate::error::sqlstate_text(code),
                 "detail": report.detail(),
                 "hint": report.hint(),
             });
@@ -158,14 +158,6 @@ impl Query {
             Ok(out)
         }
     }
-}
-
-/// A SQLSTATE's five characters (PostgreSQL packs them six bits each).
-fn sqlstate_text(code: PgSqlErrorCode) -> String {
-    let n = code as isize as u32;
-    (0..5)
-        .map(|i| (((n >> (6 * i)) & 0x3f) as u8 + b'0') as char)
-        .collect()
 }
 
 /// The SQL type and value of one JSON parameter; `None` is NULL.

@@ -206,7 +206,8 @@ fn short(v: &Value) -> String {
     }
 }
 
-/// A component value as JSON for [`super::json::to_datum`]: records as
+/// A component value as JSON (what the extension's JSON reader turns into
+/// a datum, and what `pg-wasm run` prints): records as
 /// objects keyed by snake_case field names, lists as arrays (`list<u8>` as
 /// bytea's hex text), flags as arrays of names, variants as
 /// `{"case": value}`. An `err` anywhere raises P0001 with its text.

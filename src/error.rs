@@ -104,6 +104,7 @@ impl PgWasmError {
                     TrapKind::Raised => ERRCODE_RAISE_EXCEPTION,
                     TrapKind::Denied => ERRCODE_INSUFFICIENT_PRIVILEGE,
                     TrapKind::PoolFull => ERRCODE_CONFIGURATION_LIMIT_EXCEEDED,
+                    TrapKind::ResultTooLarge => ERRCODE_PROGRAM_LIMIT_EXCEEDED,
                 },
                 RuntimeError::TooLarge { .. } | RuntimeError::TooManyFunctions { .. } => {
                     ERRCODE_PROGRAM_LIMIT_EXCEEDED
@@ -168,7 +169,15 @@ impl PgWasmError {
             PgWasmError::InUse { .. } => {
                 Some("Drop the functions first, or call wasm.unload(name, cascade => true).")
             }
-            PgWasmError::ResultTooLarge(_) => Some(
+            PgWasmError::ResultTooLarge(_)
+            | PgWasmError::Runtime {
+                err:
+                    RuntimeError::Trap {
+                        kind: TrapKind::ResultTooLarge,
+                        ..
+                    },
+                ..
+            } => Some(
                 "Return less per call (a set-returning function converts one row at a time), or ask a superuser to raise pg_wasm.max_result_mb.",
             ),
             PgWasmError::ForeignModule { .. } => Some(
@@ -256,6 +265,7 @@ impl fmt::Display for PgWasmError {
                         }
                         TrapKind::Denied => "was denied",
                         TrapKind::PoolFull => "could not be instantiated",
+                        TrapKind::ResultTooLarge => "returned too much",
                         // The guest's own message, as RAISE EXCEPTION gives it;
                         // the module and export go into DETAIL.
                         TrapKind::Raised => return f.write_str(message),

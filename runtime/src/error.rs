@@ -58,6 +58,10 @@ pub enum TrapKind {
     /// Instantiation found every slot of the backend's instance pool in
     /// use (too many instances alive at once).
     PoolFull,
+    /// A component handed the host more data (its result, or a host
+    /// call's arguments) than the store's budget of host memory for it
+    /// allows: wasmtime's lift stopped before building it all.
+    ResultTooLarge,
 }
 
 impl fmt::Display for RuntimeError {
@@ -148,6 +152,16 @@ impl std::error::Error for TimedOut {}
 
 /// Turns whatever wasmtime returned from instantiation or a call into a
 /// [`RuntimeError::Trap`] with its class, message and Wasm backtrace.
+/// wasmtime's "hostcall fuel" (the bytes of `Val`s, strings and lists a
+/// lift may build, [`wasmtime::Store::set_hostcall_fuel`]) ran out. Its
+/// error type is private, so it is known by its text.
+fn is_lift_budget_exhausted(err: &wasmtime::Error) -> bool {
+    err.chain().any(|e| {
+        e.to_string()
+            .contains("fuel allocated for hostcalls has been exhausted")
+    })
+}
+
 pub(crate) fn classify(err: wasmtime::Error) -> RuntimeError {
     let backtrace = err
         .downcast_ref::<WasmBacktrace>()
@@ -184,6 +198,11 @@ pub(crate) fn classify(err: wasmtime::Error) -> RuntimeError {
             trap.to_string()
                 .trim_start_matches("wasm trap: ")
                 .to_string(),
+        )
+    } else if is_lift_budget_exhausted(&err) {
+        (
+            TrapKind::ResultTooLarge,
+            "the data it handed to the host (its result, or a host call's arguments) needs more host memory than the call's budget".to_string(),
         )
     } else {
         (TrapKind::Trap, err.root_cause().to_string())

@@ -346,3 +346,52 @@ fn a_python_component_runs_in_the_sandbox() {
         ])
     );
 }
+
+/// `bytes(n)`: a `list<u8>` of n bytes the guest writes past its first
+/// page.
+const BYTES: &str = r#"
+(component
+  (core module $m
+    (memory (export "memory") 1)
+    (func (export "bytes") (param $n i32) (result i32)
+      (drop (memory.grow (i32.add (i32.shr_u (local.get $n) (i32.const 16)) (i32.const 2))))
+      (i32.store (i32.const 16) (i32.const 65536))
+      (i32.store (i32.const 20) (local.get $n))
+      (i32.const 16)))
+  (core instance $i (instantiate $m))
+  (func (export "bytes") (param "n" u32) (result (list u8))
+    (canon lift (core func $i "bytes") (memory (core memory $i "memory"))))
+)
+"#;
+
+#[test]
+fn a_result_larger_than_the_lift_budget_fails_before_it_is_built() {
+    let engine = engine();
+    let c = compile(engine, &parse_wat(BYTES).unwrap()).expect("compile");
+    let info = describe_component(engine, &c);
+    let export = info.export("bytes").expect("export").clone();
+    let prepared = PreparedComponent::<NoHost>::new(engine, &c).expect("prepare");
+    let index = prepared.export_index(&export).expect("index");
+    let mut inst = prepared
+        .instantiate(engine, Limits::default(), NoHost)
+        .expect("instantiate");
+    // 1 MB: a list element is counted as one `Val` (wasmtime's count).
+    inst.set_result_budget(1 << 20);
+    let f = inst.func(&index).unwrap();
+    let per_element = std::mem::size_of::<Val>() as u32;
+    let fits = (1 << 20) / per_element - 64;
+    let mut out = [Val::Bool(false)];
+    inst.call(&f, &[Val::U32(fits)], &mut out)
+        .expect("within the budget");
+    assert!(matches!(&out[0], Val::List(items) if items.len() == fits as usize));
+    let err = inst
+        .call(&f, &[Val::U32(fits + 128)], &mut out)
+        .expect_err("over the budget");
+    match err {
+        RuntimeError::Trap { kind, message, .. } => {
+            assert_eq!(kind, TrapKind::ResultTooLarge, "{message}");
+            assert!(message.contains("more host memory than"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -106,7 +106,7 @@ fn contains_jsonb(typid: pg_sys::Oid, depth: u32) -> bool {
 }
 
 /// The budget in bytes.
-fn budget() -> usize {
+pub fn budget() -> usize {
     (crate::guc::MAX_RESULT_MB.get().max(1) as usize) << 20
 }
 
@@ -141,6 +141,22 @@ pub fn check(bytes: &[u8], weights: Option<Weights>, set: bool, function: &str) 
         "{} returned {what} that would take about {} MB of host memory to convert, more than pg_wasm.max_result_mb ({} MB)",
         Label(function),
         needed.div_ceil(1 << 20),
+        budget >> 20
+    )))
+}
+
+/// Refuses a component's result (`set`: one row of a set) whose
+/// conversion, as [`conversion_cost`](super::wit_result::conversion_cost)
+/// counts it, would take more than the budget.
+pub fn check_cost(cost: usize, set: bool, function: &str) -> Result<()> {
+    let budget = budget();
+    if cost <= budget {
+        return Ok(());
+    }
+    let what = if set { "a row" } else { "a result" };
+    Err(PgWasmError::ResultTooLarge(format!(
+        "{} returned {what} that would take more host memory to convert than pg_wasm.max_result_mb allows ({} MB)",
+        Label(function),
         budget >> 20
     )))
 }

@@ -300,3 +300,115 @@ pub fn set_row_columns(
         }
     }
 }
+
+/// About how much host memory turning `v` into datums by `plan` takes
+/// (`None`: no plan, the generic weights of a row), counted without
+/// allocating and given up once past `limit` (the budget): measured per
+/// value (docs/limits.md), a row 200 bytes (its tuple, copied again into
+/// an array), an array element 24, a string its bytes plus 40, a
+/// `list<u8>` made `bytea` 2 a byte, and anything that goes through the
+/// JSON reader (variants, domains, jsonb) 400 a value.
+pub fn conversion_cost(v: &Val, plan: Option<&ResultPlan>, limit: usize) -> usize {
+    let mut cost = 0usize;
+    add_cost(v, plan, limit, &mut cost);
+    cost
+}
+
+const ROW: usize = 200;
+const ELEMENT: usize = 24;
+const STRING: usize = 40;
+const JSON_VALUE: usize = 400;
+
+fn add_cost(v: &Val, plan: Option<&ResultPlan>, limit: usize, cost: &mut usize) {
+    if *cost > limit {
+        return;
+    }
+    if let Some(ResultPlan::Json { .. }) = plan {
+        return add_json_cost(v, limit, cost);
+    }
+    match v {
+        Val::String(s) | Val::Enum(s) => *cost += s.len() + STRING,
+        Val::Char(_) | Val::U64(_) => *cost += STRING,
+        Val::Flags(names) => {
+            *cost += ELEMENT + names.iter().map(|n| n.len() + STRING).sum::<usize>()
+        }
+        Val::Option(Some(v)) | Val::Result(Ok(Some(v))) => add_cost(v, plan, limit, cost),
+        Val::Result(Err(Some(v))) => add_cost(v, None, limit, cost),
+        Val::List(items) => match plan {
+            Some(ResultPlan::Value(pg_sys::BYTEAOID)) => *cost += 2 * items.len(),
+            Some(ResultPlan::Array { each, .. }) => {
+                *cost += ELEMENT;
+                for item in items {
+                    *cost += ELEMENT;
+                    add_cost(item, Some(each), limit, cost);
+                }
+            }
+            _ => {
+                *cost += ELEMENT;
+                for item in items {
+                    *cost += ELEMENT;
+                    add_cost(item, None, limit, cost);
+                }
+            }
+        },
+        Val::Record(fields) => {
+            *cost += ROW;
+            let columns = match plan {
+                Some(ResultPlan::Row(row)) => Some(&row.columns),
+                _ => None,
+            };
+            for (i, (_, v)) in fields.iter().enumerate() {
+                let each = columns.and_then(|c| c.get(i)).map(|(_, p)| p);
+                *cost += ELEMENT;
+                add_cost(v, each, limit, cost);
+            }
+        }
+        Val::Tuple(items) => {
+            *cost += ROW;
+            for v in items {
+                *cost += ELEMENT;
+                add_cost(v, None, limit, cost);
+            }
+        }
+        Val::Variant(..) | Val::Map(_) | Val::FixedLengthList(_) => add_json_cost(v, limit, cost),
+        _ => *cost += ELEMENT,
+    }
+}
+
+/// A value through its JSON form: a tree node, text and jsonb per value.
+fn add_json_cost(v: &Val, limit: usize, cost: &mut usize) {
+    if *cost > limit {
+        return;
+    }
+    *cost += JSON_VALUE;
+    match v {
+        Val::String(s) | Val::Enum(s) => *cost += 3 * s.len(),
+        Val::Variant(name, inner) => {
+            *cost += 3 * name.len();
+            if let Some(v) = inner {
+                add_json_cost(v, limit, cost);
+            }
+        }
+        Val::Option(Some(v)) | Val::Result(Ok(Some(v))) | Val::Result(Err(Some(v))) => {
+            add_json_cost(v, limit, cost)
+        }
+        Val::List(items) | Val::Tuple(items) | Val::FixedLengthList(items) => {
+            items.iter().for_each(|v| add_json_cost(v, limit, cost))
+        }
+        Val::Record(fields) => fields.iter().for_each(|(name, v)| {
+            *cost += 3 * name.len();
+            add_json_cost(v, limit, cost)
+        }),
+        Val::Map(pairs) => pairs.iter().for_each(|(k, v)| {
+            add_json_cost(k, limit, cost);
+            add_json_cost(v, limit, cost)
+        }),
+        Val::Flags(names) => {
+            *cost += names
+                .iter()
+                .map(|n| 3 * n.len() + JSON_VALUE)
+                .sum::<usize>()
+        }
+        _ => {}
+    }
+}

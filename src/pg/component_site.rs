@@ -14,9 +14,9 @@ use super::stats::{self, Counters};
 use super::trigger::{self, TriggerSite};
 use crate::catalog::ModuleMeta;
 use crate::error::{PgWasmError, Result};
-use crate::marshal::wit;
 use crate::marshal::wit_result::{self, ResultPlan};
 use crate::marshal::wit_rows::ArgPlan;
+use crate::marshal::{budget, wit};
 use pg_wasm_runtime::component::{
     ComponentExport, ComponentExportIndex, ComponentInstance, Func, Val, WitType,
 };
@@ -254,6 +254,12 @@ impl ComponentSite {
                 }
                 runtime(err)
             })?;
+        // What one lift may build, counted wasmtime's way (40 bytes a list
+        // element or record field, strings by their bytes): half the
+        // result budget, as the `Val`s it builds take up to about twice
+        // what is counted (a record field's name and slot) and the
+        // conversion that follows is checked against the budget itself.
+        instance.set_result_budget(budget::budget() / 2);
         let func = instance.func(&bound.index).map_err(runtime)?;
         Ok(ComponentSite {
             epoch,
@@ -328,6 +334,15 @@ impl ComponentSite {
         match self.invoke()? {
             Some(v) if self.retset => {
                 let rows = wit_result::set_rows(v, &self.target)?;
+                // One row at a time is converted (and the tuplestore
+                // spills): the largest row counts.
+                let limit = budget::budget();
+                let largest = rows
+                    .iter()
+                    .map(|row| wit_result::conversion_cost(row, None, limit))
+                    .max()
+                    .unwrap_or(0);
+                budget::check_cost(largest, true, &self.target)?;
                 // SAFETY: fcinfo is this call's; the rows go into its
                 // ReturnSetInfo.
                 unsafe { srf::materialize_vals(fcinfo, self.ret_type, rows, &self.target)? };
@@ -335,6 +350,8 @@ impl ComponentSite {
             }
             Some(v) => {
                 let plan = self.result_plan.as_ref().expect("made above");
+                let cost = wit_result::conversion_cost(&v, Some(plan), budget::budget());
+                budget::check_cost(cost, false, &self.target)?;
                 wit_result::from_val(v, plan, &self.target)
             }
             None => Ok(Some(pg_sys::Datum::from(0))),
@@ -428,6 +445,21 @@ impl ComponentSite {
         {
             pgrx::check_for_interrupts!();
         }
+        let err = match err {
+            RuntimeError::Trap {
+                kind: TrapKind::ResultTooLarge,
+                message,
+                backtrace,
+            } => RuntimeError::Trap {
+                kind: TrapKind::ResultTooLarge,
+                message: format!(
+                    "{message} ({} MB: half of pg_wasm.max_result_mb)",
+                    budget::budget() >> 21
+                ),
+                backtrace,
+            },
+            err => err,
+        };
         PgWasmError::Runtime {
             target: self.target.clone(),
             err,

@@ -4,6 +4,8 @@
 //! with the guest's own memory plus the documented bound, and a result
 //! over the budget fails with 54000 before it is converted — also for a
 //! role that is not a superuser at the largest memory limit it may set.
+//! A component's result is bounded by the budget as a whole: the `Val`s
+//! wasmtime lifts it into are capped at half of it, the conversion at it.
 
 #[path = "support.rs"]
 mod support;
@@ -98,7 +100,13 @@ fn setup(db: &str) -> Client {
 /// Peak resident bytes of the backend above its peak before `sql`, and
 /// the statement's outcome (`Err(SQLSTATE)`).
 fn peak(db: &str, role: Option<&str>, sql: &str) -> (i64, Result<(), String>) {
+    peak_with(db, "", role, sql)
+}
+
+/// [`peak`] after `settings` (run as the superuser, before `SET ROLE`).
+fn peak_with(db: &str, settings: &str, role: Option<&str>, sql: &str) -> (i64, Result<(), String>) {
     let mut c = connect(db);
+    c.batch_execute(settings).unwrap();
     if let Some(r) = role {
         c.batch_execute(&format!("SET ROLE {r}")).unwrap();
     }
@@ -299,4 +307,166 @@ fn results_over_the_budget_fail_before_they_are_converted() {
         .batch_execute("SET pg_wasm.max_result_mb = 100000")
         .unwrap_err();
     assert_eq!(err.code().unwrap().code(), "42501", "{err}");
+}
+
+/// A component (only roles granted wasm.load load one; a tenant calls
+/// it): `bytes(n)` a `list<u8>`, `words(n)` n one-letter strings,
+/// `rows(n)` n records `{a: u8}` (one guest byte each), `text(n)` a
+/// string of n bytes.
+const COMPONENT: &str = r#"(component
+  (core module $m
+    (memory (export "memory") 1)
+    (func $grow (param $n i32)
+      (drop (memory.grow (i32.add (i32.shr_u (local.get $n) (i32.const 16)) (i32.const 2)))))
+    (func $list (param $n i32) (result i32)
+      (i32.store (i32.const 16) (i32.const 65536))
+      (i32.store (i32.const 20) (local.get $n))
+      (i32.const 16))
+    (func (export "bytes") (param $n i32) (result i32)
+      (call $grow (local.get $n))
+      (call $list (local.get $n)))
+    (func (export "words") (param $n i32) (result i32) (local $i i32) (local $p i32)
+      (call $grow (i32.mul (local.get $n) (i32.const 8)))
+      (i32.store8 (i32.const 8) (i32.const 120))
+      (local.set $p (i32.const 65536))
+      (block $d (loop $l
+        (br_if $d (i32.ge_u (local.get $i) (local.get $n)))
+        (i32.store (local.get $p) (i32.const 8))
+        (i32.store (i32.add (local.get $p) (i32.const 4)) (i32.const 1))
+        (local.set $p (i32.add (local.get $p) (i32.const 8)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $l)))
+      (call $list (local.get $n)))
+    (func (export "text") (param $n i32) (result i32)
+      (call $grow (local.get $n))
+      (memory.fill (i32.const 65536) (i32.const 120) (local.get $n))
+      (call $list (local.get $n))))
+  (core instance $i (instantiate $m))
+  (type $row (record (field "a" u8)))
+  (export $row_t "row" (type $row))
+  (func (export "bytes") (param "n" u32) (result (list u8))
+    (canon lift (core func $i "bytes") (memory (core memory $i "memory"))))
+  (func (export "rows") (param "n" u32) (result (list $row_t))
+    (canon lift (core func $i "bytes") (memory (core memory $i "memory"))))
+  (func (export "words") (param "n" u32) (result (list string))
+    (canon lift (core func $i "words") (memory (core memory $i "memory"))))
+  (func (export "text") (param "n" u32) (result string)
+    (canon lift (core func $i "text") (memory (core memory $i "memory")))))"#;
+
+#[test]
+fn component_results_stay_within_the_budget() {
+    let db = "pg_wasm_client_component_results";
+    let mut c = setup(db);
+    c.batch_execute(&format!(
+        "SELECT wasm.load_wat('c', $w${COMPONENT}$w$, '{{\"functions\": \"none\"}}');
+         CREATE TYPE crow AS (a smallint);
+         CREATE FUNCTION c_bytes(bigint) RETURNS bytea LANGUAGE wasm STRICT AS 'c.bytes';
+         CREATE FUNCTION c_words(bigint) RETURNS text[] LANGUAGE wasm STRICT AS 'c.words';
+         CREATE FUNCTION c_text(bigint) RETURNS text LANGUAGE wasm STRICT AS 'c.text';
+         CREATE FUNCTION c_rows(bigint) RETURNS crow[] LANGUAGE wasm STRICT AS 'c.rows';
+         CREATE FUNCTION c_row_set(bigint) RETURNS SETOF crow LANGUAGE wasm STRICT AS 'c.rows';"
+    ))
+    .unwrap();
+    // A small budget keeps the test quick: the bound scales with it.
+    let budget = 64 * MB;
+    let settings = "SET pg_wasm.max_result_mb = 64";
+    // (kind, statement, guest bytes, refused?)
+    let cases: [(&str, &str, i64, bool); 12] = [
+        (
+            "list<u8> as bytea",
+            "SELECT length(c_bytes(600000))",
+            600_000,
+            false,
+        ),
+        (
+            "list<string> as text[]",
+            "SELECT cardinality(c_words(300000))",
+            2_400_000,
+            false,
+        ),
+        (
+            "string as text",
+            "SELECT length(c_text(20000000))",
+            20_000_000,
+            false,
+        ),
+        (
+            "list<record> as crow[]",
+            "SELECT cardinality(c_rows(100000))",
+            100_000,
+            false,
+        ),
+        (
+            "list<record> as SETOF crow",
+            "SELECT count(*) FROM c_row_set(150000)",
+            150_000,
+            false,
+        ),
+        // Records just within what the lift may count (81 bytes each of
+        // 32 MB) are the most the lift builds (~340 bytes each): the set
+        // converts them one at a time, the array is refused before it is
+        // converted.
+        (
+            "list<record> at the lift's limit as SETOF crow",
+            "SELECT count(*) FROM c_row_set(400000)",
+            400_000,
+            false,
+        ),
+        (
+            "list<record> at the lift's limit as crow[]",
+            "SELECT cardinality(c_rows(400000))",
+            400_000,
+            true,
+        ),
+        // Over: before the budget, list<u8> took ~45x its bytes, records
+        // ~340x (1.6 M records took 530 MB).
+        (
+            "list<u8> as bytea",
+            "SELECT length(c_bytes(20000000))",
+            20_000_000,
+            true,
+        ),
+        (
+            "list<string> as text[]",
+            "SELECT cardinality(c_words(4000000))",
+            32_000_000,
+            true,
+        ),
+        (
+            "string as text",
+            "SELECT length(c_text(100000000))",
+            100_000_000,
+            true,
+        ),
+        (
+            "list<record> as crow[]",
+            "SELECT cardinality(c_rows(2000000))",
+            2_000_000,
+            true,
+        ),
+        (
+            "list<record> as SETOF crow",
+            "SELECT count(*) FROM c_row_set(2000000)",
+            2_000_000,
+            true,
+        ),
+    ];
+    for (kind, sql, guest, refused) in cases {
+        let (used, outcome) = peak_with(db, settings, Some("rm_tenant"), sql);
+        if refused {
+            assert_eq!(outcome, Err("54000".to_string()), "{kind}: {sql}");
+        } else {
+            outcome.unwrap_or_else(|e| panic!("{kind}: {sql}: {e}"));
+        }
+        // The lift at most ~2x the half it is allowed, the conversion the
+        // budget: 2.5x the budget, on top of the guest's own memory.
+        let limit = guest + budget * 5 / 2 + SLACK;
+        eprintln!(
+            "component {kind}{}: {guest} guest bytes, peak +{:.1} MB (bound {:.1} MB)",
+            if refused { " (refused)" } else { "" },
+            used as f64 / MB as f64,
+            limit as f64 / MB as f64
+        );
+        assert!(used <= limit, "{kind}: {sql}: peak +{used} bytes > {limit}");
+    }
 }

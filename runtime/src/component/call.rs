@@ -119,6 +119,16 @@ impl<H: Host + Send + 'static> ComponentInstance<H> {
         result.map(|()| used).map_err(classify)
     }
 
+    /// The most host memory, in bytes, one lift from this instance may
+    /// build: a call's result, or the arguments of one of its host calls.
+    /// wasmtime counts `size_of::<Val>()` per list element and record
+    /// field plus the bytes of strings and names; over it, the call fails
+    /// with [`TrapKind::ResultTooLarge`](crate::TrapKind) and what was
+    /// built is freed.
+    pub fn set_result_budget(&mut self, bytes: usize) {
+        self.store.set_hostcall_fuel(bytes);
+    }
+
     /// Fuel used by the last call, whether it succeeded or not.
     pub fn last_fuel(&self) -> u64 {
         self.last_fuel

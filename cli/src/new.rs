@@ -49,6 +49,10 @@ const RUST: Files = &[
         include_str!("../../sdk/rust/pg-wasm-guest/src/lib.rs"),
     ),
     (
+        "pg-wasm-sdk/pg-wasm-guest/src/heap.rs",
+        include_str!("../../sdk/rust/pg-wasm-guest/src/heap.rs"),
+    ),
+    (
         "pg-wasm-sdk/pg-wasm-guest/src/trigger/mod.rs",
         include_str!("../../sdk/rust/pg-wasm-guest/src/trigger/mod.rs"),
     ),

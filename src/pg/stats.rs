@@ -113,13 +113,27 @@ impl SharedTable {
     /// Adds to the entry of (db, fn_oid); false when there is no room for
     /// a new entry (the table, the database's share or the owner's share
     /// is full).
-    fn add(&mut self, key: Key, c: &Counters, error: Option<&LastError>) -> bool {
+    ///
+    /// `hint`: where this backend found the entry last time (entries move
+    /// only when a sweep drops others, so it is checked, and searched for
+    /// when wrong). Returns where the entry is.
+    fn add(
+        &mut self,
+        key: Key,
+        c: &Counters,
+        error: Option<&LastError>,
+        hint: Option<usize>,
+    ) -> Option<usize> {
         let len = self.len;
         let live = &self.entries[..len];
-        let index = match live
-            .iter()
-            .position(|e| e.fn_oid == key.fn_oid && e.db == key.db)
-        {
+        let hinted = hint.filter(|&i| {
+            live.get(i)
+                .is_some_and(|e| e.fn_oid == key.fn_oid && e.db == key.db)
+        });
+        let index = match hinted.or_else(|| {
+            live.iter()
+                .position(|e| e.fn_oid == key.fn_oid && e.db == key.db)
+        }) {
             Some(i) => i,
             None => {
                 let in_db = live.iter().filter(|e| e.db == key.db);
@@ -127,7 +141,7 @@ impl SharedTable {
                     (d + 1, o + usize::from(e.owner == key.owner))
                 });
                 if len == SHARED_CAPACITY || db_count >= PER_DATABASE || owner_count >= PER_OWNER {
-                    return false;
+                    return None;
                 }
                 self.entries[len] = Entry {
                     db: key.db,
@@ -151,7 +165,7 @@ impl SharedTable {
             e.error_len = n as u16;
             e.error_role = err.role.to_u32();
         }
-        true
+        Some(index)
     }
 
     /// Keeps only the entries `keep` says yes to, in order.
@@ -201,6 +215,9 @@ struct Local {
 }
 
 thread_local! {
+    /// Where each function's entry was in the shared table at this
+    /// backend's last flush (a hint, checked before use).
+    static HINTS: RefCell<HashMap<u32, usize>> = RefCell::new(HashMap::new());
     static TABLE: RefCell<HashMap<pg_sys::Oid, Local>> = RefCell::new(HashMap::new());
 }
 
@@ -223,8 +240,26 @@ pub fn flush(
         fn_oid: fn_oid.to_u32(),
         owner: owner.to_u32(),
     };
-    if cluster_wide() && SHARED.exclusive().add(key, c, last_error) {
-        return;
+    if cluster_wide() {
+        // The entry's place from this backend's last flush of the function:
+        // a statement's flush then finds it without scanning the table.
+        let hint = HINTS
+            .try_with(|h| h.borrow().get(&key.fn_oid).copied())
+            .ok()
+            .flatten();
+        let added = SHARED.exclusive().add(key, c, last_error, hint);
+        if let Some(index) = added {
+            if hint != Some(index) {
+                let _ = HINTS.try_with(|h| {
+                    let mut h = h.borrow_mut();
+                    if h.len() >= SHARED_CAPACITY {
+                        h.clear();
+                    }
+                    h.insert(key.fn_oid, index);
+                });
+            }
+            return;
+        }
     }
     // try_with: a drop during backend exit may run after thread-locals are gone.
     let _ = TABLE.try_with(|t| {

@@ -69,7 +69,14 @@ fn normalize_name(s: &str) -> String {
 fn slugify(s: &str) -> String {
     const FROM: &str = "àáâãäåāçćčèéêëēėìíîïīñńòóôõöøōśšùúûüūýÿźżž";
     const TO: &[u8] = b"aaaaaaaccceeeeeeiiiiinnooooooossuuuuuyyzzz";
-    let fold = |c: char| FROM.chars().position(|f| f == c).map_or(c, |i| TO[i] as char);
+    // ASCII needs no folding (as the JavaScript slugify of the benchmarks
+    // skips it too); only other characters are looked up.
+    let fold = |c: char| {
+        if c.is_ascii() {
+            return c;
+        }
+        FROM.chars().position(|f| f == c).map_or(c, |i| TO[i] as char)
+    };
     let mut out = String::with_capacity(s.len());
     for c in s.chars().flat_map(char::to_lowercase).map(fold) {
         if c.is_ascii_alphanumeric() {

@@ -32,7 +32,9 @@
 //! for a composite type).
 //!
 //! The crate is `no_std` + `alloc`. Feature `allocator` (default) installs
-//! dlmalloc as the global allocator and `panic-handler` (default) turns a
+//! dlmalloc as the global allocator, its first megabyte of heap inside the
+//! module's initial memory (a statement that allocates less never grows
+//! memory, which makes each statement's fresh instance cheaper) and `panic-handler` (default) turns a
 //! panic into a PostgreSQL ERROR with the panic message; a `std` guest turns
 //! both off.
 #![cfg_attr(not(test), no_std)]
@@ -45,9 +47,12 @@ use core::sync::atomic::{AtomicU32, Ordering::Relaxed};
 
 pub use pg_wasm_macros::export;
 
-#[cfg(feature = "allocator")]
+#[cfg(all(feature = "allocator", target_arch = "wasm32"))]
+mod heap;
+
+#[cfg(all(feature = "allocator", target_arch = "wasm32"))]
 #[global_allocator]
-static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+static ALLOCATOR: heap::Heap = heap::Heap;
 
 // ---- the memory ABI --------------------------------------------------------
 

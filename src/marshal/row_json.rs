@@ -92,6 +92,12 @@ impl RowEncoder {
         }
     }
 
+    /// Forgets which row was encoded last (a plan kept for a later
+    /// statement, whose rows may reuse an address).
+    pub fn forget_last(&mut self) {
+        self.last = std::ptr::null_mut();
+    }
+
     /// The columns of `tuple` if it is the row appended last (so it need
     /// not be deformed again). Valid while that tuple is.
     pub fn deformed(&self, tuple: pg_sys::HeapTuple) -> Option<(&[pg_sys::Datum], &[bool])> {

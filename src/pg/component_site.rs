@@ -478,6 +478,10 @@ impl ComponentSite {
 
 impl Drop for ComponentSite {
     fn drop(&mut self) {
+        // The trigger plan serves the next statement's site.
+        if let Some(plan) = self.trigger_plan.take() {
+            super::trigger::plans::put(plan.key(), plan);
+        }
         stats::flush(
             self.fn_oid,
             self.owner,

@@ -8,13 +8,15 @@
 //!      {"skip": true} → skip the row; {"error": "..."} → ERROR P0001.
 //!
 //! Everything that is the same for every row of a statement (the event's
-//! prefix, how each column becomes JSON and back) is worked out once per
-//! call site in a [`Plan`]; a row costs its encoding, one guest call and,
-//! for replaced columns, their input functions.
+//! prefix, how each column becomes JSON and back) is worked out once in a
+//! [`Plan`], kept by the backend across statements until a relation
+//! changes ([`plans`]); a row costs its encoding, one guest call and, for
+//! replaced columns, their input functions.
 
 mod decision;
 mod event;
 mod new_row;
+pub mod plans;
 
 use crate::error::{PgWasmError, Result};
 use crate::marshal::codec::invalid;
@@ -24,10 +26,16 @@ use event::Event;
 use new_row::NewRow;
 use pgrx::pg_sys;
 
-/// What one call site knows about the trigger it serves.
+/// What is known about one trigger of one function on one relation: made
+/// once, kept by the backend across statements ([`plans`]).
 pub struct Plan {
-    /// TriggerEvent bits, relation and trigger the plan was made for.
-    key: (u32, pg_sys::Oid, pg_sys::Oid),
+    key: plans::Key,
+    /// `cache::relations_epoch()` when made: the plan is good while it is
+    /// unchanged.
+    epoch: u64,
+    /// The plan's own memory: the copy of the relation's descriptor and
+    /// the state of the input and output functions it looked up.
+    context: pg_sys::MemoryContext,
     prefix: Vec<u8>,
     rows: RowEncoder,
     new_row: NewRow,
@@ -37,25 +45,46 @@ pub struct Plan {
 
 impl Plan {
     /// # Safety
-    /// `ev` must be the current trigger call's event; `mcxt` must outlive
-    /// the plan.
-    unsafe fn new(
-        ev: &Event,
-        key: (u32, pg_sys::Oid, pg_sys::Oid),
-        mcxt: pg_sys::MemoryContext,
-    ) -> Self {
-        // SAFETY: per the contract; the relation stays open and locked (so
-        // its descriptor unchanged) for the statement the call site serves.
+    /// `ev` must be the current trigger call's event.
+    unsafe fn new(ev: &Event, key: plans::Key) -> Self {
+        // SAFETY: per the contract. The context is a child of
+        // TopMemoryContext deleted only by Drop; the descriptor copied into
+        // it (with defaults, generated columns and missing values, which
+        // deforming and forming rows need) outlives the encoders using it.
         unsafe {
+            let context = pg_sys::AllocSetContextCreateInternal(
+                pg_sys::TopMemoryContext,
+                c"pg_wasm trigger plan".as_ptr(),
+                0,
+                1024,
+                8 * 1024,
+            );
+            let old = pg_sys::MemoryContextSwitchTo(context);
+            let desc = pg_sys::CreateTupleDescCopyConstr(ev.desc());
+            pg_sys::MemoryContextSwitchTo(old);
             let prefix = event::prefix(ev);
             Plan {
                 key,
+                epoch: crate::pg::cache::relations_epoch(),
+                context,
                 input: Vec::with_capacity(prefix.len() + 256),
                 prefix,
-                rows: RowEncoder::new(ev.desc(), mcxt),
-                new_row: NewRow::new(ev.desc(), mcxt),
+                rows: RowEncoder::new(desc, context),
+                new_row: NewRow::new(desc, context),
             }
         }
+    }
+
+    pub fn key(&self) -> plans::Key {
+        self.key
+    }
+}
+
+impl Drop for Plan {
+    fn drop(&mut self) {
+        // SAFETY: the plan's own context, deleted only here; nothing of the
+        // plan points into it after this (the encoders go with the plan).
+        unsafe { pg_sys::MemoryContextDelete(self.context) };
     }
 }
 
@@ -83,9 +112,11 @@ pub unsafe fn call<S: TriggerSite>(
 ) -> Result<pg_sys::Datum> {
     // SAFETY: per the contract.
     let ev = unsafe { Event::from_fcinfo(fcinfo) };
-    // SAFETY: the TriggerData and its relation and trigger are live.
+    // SAFETY: the TriggerData, its relation and trigger and the call's
+    // FmgrInfo are live.
     let key = unsafe {
         (
+            (*(*fcinfo).flinfo).fn_oid,
             (*ev.td).tg_event,
             (*ev.rel()).rd_id,
             (*(*ev.td).tg_trigger).tgoid,
@@ -93,8 +124,20 @@ pub unsafe fn call<S: TriggerSite>(
     };
     let mut plan = match site.take_trigger_plan() {
         Some(p) if p.key == key => p,
-        // SAFETY: the FmgrInfo's context lives as long as the call site.
-        _ => Box::new(unsafe { Plan::new(&ev, key, (*(*fcinfo).flinfo).fn_mcxt) }),
+        other => {
+            if let Some(p) = other {
+                plans::put(p.key, p);
+            }
+            match plans::take(&key) {
+                Some(mut p) => {
+                    // A new statement's rows: nothing deformed is reused.
+                    p.rows.forget_last();
+                    p
+                }
+                // SAFETY: ev is this call's event.
+                None => Box::new(unsafe { Plan::new(&ev, key) }),
+            }
+        }
     };
     let out = run(site, &mut plan, &ev);
     site.put_trigger_plan(plan);

@@ -191,3 +191,30 @@ BEGIN
   INSERT INTO guarded VALUES (10);
 END $$;
 SELECT id, note FROM guarded ORDER BY id;
+
+-- A backend keeps a trigger's plan (how each column becomes JSON and
+-- back) from one statement to the next; any change to the table or the
+-- trigger makes it anew: added columns (with a default kept as a
+-- "missing" value for rows written before), dropped and renamed columns,
+-- a renamed trigger, a changed column type.
+CREATE TABLE kept (id int, name text);
+CREATE TRIGGER show BEFORE INSERT OR UPDATE ON kept
+  FOR EACH ROW EXECUTE FUNCTION trg_show_event();
+INSERT INTO kept VALUES (1, 'a');
+INSERT INTO kept VALUES (2, 'b');
+ALTER TABLE kept ADD COLUMN price numeric DEFAULT 9.5;
+INSERT INTO kept VALUES (3, 'c', 1);
+UPDATE kept SET name = 'A' WHERE id = 1;
+ALTER TABLE kept DROP COLUMN name;
+INSERT INTO kept VALUES (4, 2);
+ALTER TABLE kept RENAME COLUMN price TO cost;
+ALTER TRIGGER show ON kept RENAME TO shown;
+INSERT INTO kept VALUES (5, 3);
+ALTER TABLE kept ALTER COLUMN cost TYPE int;
+INSERT INTO kept VALUES (6, 4);
+DROP TRIGGER shown ON kept;
+CREATE TRIGGER names BEFORE INSERT ON kept
+  FOR EACH ROW EXECUTE FUNCTION trg_decide('{"new": {"cost": 42}}');
+INSERT INTO kept VALUES (7, 0);
+INSERT INTO kept VALUES (8, 0);
+SELECT * FROM kept ORDER BY id;

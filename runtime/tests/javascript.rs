@@ -301,7 +301,8 @@ fn per_statement_cost() {
     };
     println!("bytecode: {} bytes", bytecode.len());
     for round in 0..6 {
-        let (mut t_inst, mut t_seed, mut t_def, mut t_call) = (0u128, 0u128, 0u128, 0u128);
+        let (mut t_inst, mut t_seed, mut t_def, mut t_call, mut t_drop) =
+            (0u128, 0u128, 0u128, 0u128, 0u128);
         let mut fuel_def = 0;
         let n = 2000;
         for _ in 0..n {
@@ -333,14 +334,86 @@ fn per_statement_cost() {
                 &mut buf,
             )
             .unwrap();
-            drop(i);
             let t4 = std::time::Instant::now();
+            drop(i);
+            let t5 = std::time::Instant::now();
             t_inst += (t1 - t0).as_nanos();
             t_seed += (t2 - t1).as_nanos();
             t_def += (t3 - t2).as_nanos();
             t_call += (t4 - t3).as_nanos();
+            t_drop += (t5 - t4).as_nanos();
         }
-        println!("round {round}: instantiate {:.1} µs, seed {:.1} µs, define {:.1} µs ({fuel_def} fuel), first call and drop {:.1} µs",
-            t_inst as f64 / n as f64 / 1000.0, t_seed as f64 / n as f64 / 1000.0, t_def as f64 / n as f64 / 1000.0, t_call as f64 / n as f64 / 1000.0);
+        let us = |t: u128| t as f64 / n as f64 / 1000.0;
+        println!("round {round}: instantiate {:.1} µs, seed {:.1} µs, define {:.1} µs ({fuel_def} fuel), first call {:.1} µs, drop (slot reset) {:.1} µs",
+            us(t_inst), us(t_seed), us(t_def), us(t_call), us(t_drop));
     }
+}
+
+#[test]
+#[ignore]
+fn pages_a_statement_changes() {
+    let prepared = Prepared::javascript(engine(), image()).unwrap();
+    let src = js::function_source(
+        "add",
+        &[Some("a".into()), Some("b".into())],
+        false,
+        "return a + b;",
+    );
+    let mut args = ArgRecord::default();
+    args.int32(1);
+    args.int32(2);
+    let snapshot = |i: &Instance<NoHost>| -> Vec<u8> {
+        let mut len = 64 << 20;
+        loop {
+            if let Ok(b) = i.read_bytes(0, len) {
+                return b.to_vec();
+            }
+            len -= 65536;
+        }
+    };
+    let fresh = Instance::from_prepared(
+        engine(),
+        &prepared,
+        js::CALL_EXPORT,
+        Limits::default(),
+        NoHost,
+    )
+    .unwrap();
+    let before = snapshot(&fresh);
+    drop(fresh);
+    let mut i = Instance::from_prepared(
+        engine(),
+        &prepared,
+        js::CALL_EXPORT,
+        Limits::default(),
+        NoHost,
+    )
+    .unwrap();
+    js::seed(&mut i, 7).unwrap();
+    let s1 = snapshot(&i);
+    define(&mut i, &src, "add");
+    let s2 = snapshot(&i);
+    let mut buf = [ValRaw::i64(0); 3];
+    js::call(
+        &mut i,
+        &mut js::GuestArgs::default(),
+        &args,
+        ResultKind::Integer as i32,
+        &mut buf,
+    )
+    .unwrap();
+    let s3 = snapshot(&i);
+    let diff = |a: &[u8], b: &[u8]| -> Vec<usize> {
+        (0..a.len().min(b.len()) / 4096)
+            .filter(|p| a[p * 4096..(p + 1) * 4096] != b[p * 4096..(p + 1) * 4096])
+            .collect()
+    };
+    println!(
+        "memory {} bytes; pages changed: seed {:?}",
+        before.len(),
+        diff(&before, &s1)
+    );
+    println!("define {:?}", diff(&s1, &s2));
+    println!("call {:?}", diff(&s2, &s3));
+    println!("total {}", diff(&before, &s3).len());
 }

@@ -4,8 +4,12 @@ statement, wasm against PL/pgSQL (median tps ratio) and the components'
 time per statement, for a run of an earlier build ("before") and of this
 one ("after"). Needs matplotlib (pip install matplotlib).
 
-    python3 benches/oltp_chart.py before.csv after.csv [png]
-    (docs/img/oltp.png: benches/results/oltp-before-1f18263.csv and oltp-after.csv)
+    python3 benches/oltp_chart.py before.csv after.csv [png] [before-label] [after-label]
+    (docs/img/oltp.png: benches/results/oltp-before-1f18263.csv and oltp-after.csv;
+     docs/img/oltp-statement-costs.png: oltp-before-6cdfea4.csv and
+     oltp-after-statement-costs.csv)
+
+Without component rows in the CSVs the components' panel is left out.
 
 Each CSV is target/bench/oltp.csv ("case,mode,tps" lines) of one run.
 """
@@ -32,7 +36,11 @@ def medians(path):
 
 before, after = medians(sys.argv[1]), medians(sys.argv[2])
 out = sys.argv[3] if len(sys.argv) > 3 else "docs/img/oltp.png"
+before_label = sys.argv[4] if len(sys.argv) > 4 else "before (per-statement set-up)"
+after_label = sys.argv[5] if len(sys.argv) > 5 else "after (pooled instances, functions resolved once)"
 MODES = ["1c-simple", "1c-prepared", "2c-prepared", "1c-new-conn"]
+# Only the modes the runs have (OLTP_MODES may have picked some).
+MODES = [m for m in MODES if any(k[1] == m for k in after)]
 CORE = [
     ("add/wasm", "add/plpgsql", "add (WAT)"),
     ("slugify/wasm-rust", "slugify/plpgsql", "slugify (Rust)"),
@@ -43,13 +51,18 @@ COMPONENTS = [
     ("slugify/py-component", "Python component"),
 ]
 
-fig, axes = plt.subplots(1, 2, figsize=(13, 5), gridspec_kw={"width_ratios": [3, 1.4]})
+with_components = any(case == c for c, _ in COMPONENTS for (case, _) in after)
+if with_components:
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5), gridspec_kw={"width_ratios": [3, 1.4]})
+else:
+    fig, ax0 = plt.subplots(1, 1, figsize=(9, 5))
+    axes = [ax0]
 ax = axes[0]
 width, step = 0.11, 0.26
 ticks, tick_labels = [], []
 for i, (case, base, label) in enumerate(CORE):
     for j, mode in enumerate(MODES):
-        x = i * 1.25 + (j - 1.5) * step
+        x = i * 1.25 + (j - (len(MODES) - 1) / 2) * step
         ticks.append(x)
         tick_labels.append(mode)
         for k, (runs, colour) in enumerate([(before, "#bbbbbb"), (after, "#3b7dd8")]):
@@ -63,20 +76,22 @@ ax.axhline(0.9, color="black", linewidth=0.6, linestyle=":")
 ax.set_xticks(ticks, tick_labels, rotation=60, fontsize=7)
 ax.set_ylabel("tps ÷ PL/pgSQL's (median)")
 ax.set_title("One call per statement: wasm core modules vs PL/pgSQL")
-ax.bar(0, 0, color="#bbbbbb", label="before (per-statement set-up)")
-ax.bar(0, 0, color="#3b7dd8", label="after (pooled instances, functions resolved once)")
+ax.bar(0, 0, color="#bbbbbb", label=before_label)
+ax.bar(0, 0, color="#3b7dd8", label=after_label)
 ax.set_ylim(0, 1.25)
 ax.legend(loc="upper left", fontsize=8, ncol=2)
 
-ax = axes[1]
-for i, (case, label) in enumerate(COMPONENTS):
+for i, (case, label) in enumerate(COMPONENTS if with_components else []):
+    ax = axes[1]
     for k, (runs, colour) in enumerate([(before, "#bbbbbb"), (after, "#3b7dd8")]):
         t = runs.get((case, "1c-prepared"))
         if t:
             ax.bar(i + (k - 0.5) * 0.35, 1000.0 / t, 0.35, color=colour)
-ax.set_xticks(range(len(COMPONENTS)), [c[1] for c in COMPONENTS], fontsize=8)
-ax.set_ylabel("ms per statement (1 client, prepared)")
-ax.set_title("Components")
+if with_components:
+    ax = axes[1]
+    ax.set_xticks(range(len(COMPONENTS)), [c[1] for c in COMPONENTS], fontsize=8)
+    ax.set_ylabel("ms per statement (1 client, prepared)")
+    ax.set_title("Components")
 fig.tight_layout()
 fig.savefig(out, dpi=110)
 print(f"wrote {out}")

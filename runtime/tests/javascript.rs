@@ -275,9 +275,9 @@ fn instances_get_different_random_sequences() {
     assert_ne!(draw(1), draw(2));
 }
 
-#[test]
-#[ignore]
-fn per_statement_cost() {
+/// What the measuring tests below run as a statement would: the engine
+/// prepared, `add(a, b)`'s source, and the arguments (1, 2).
+fn add_statement() -> (Prepared<NoHost>, String, ArgRecord) {
     let prepared = Prepared::javascript(engine(), image()).unwrap();
     let src = js::function_source(
         "add",
@@ -288,15 +288,40 @@ fn per_statement_cost() {
     let mut args = ArgRecord::default();
     args.int32(1);
     args.int32(2);
+    (prepared, src, args)
+}
+
+/// A statement's fresh instance of the engine.
+fn fresh(prepared: &Prepared<NoHost>) -> Instance<NoHost> {
+    Instance::from_prepared(
+        engine(),
+        prepared,
+        js::CALL_EXPORT,
+        Limits::default(),
+        NoHost,
+    )
+    .unwrap()
+}
+
+/// One call of a function returning an integer.
+fn call_integer(i: &mut Instance<NoHost>, args: &ArgRecord) {
+    let mut buf = [ValRaw::i64(0); 3];
+    js::call(
+        i,
+        &mut js::GuestArgs::default(),
+        args,
+        ResultKind::Integer as i32,
+        &mut buf,
+    )
+    .unwrap();
+}
+
+#[test]
+#[ignore]
+fn per_statement_cost() {
+    let (prepared, src, args) = add_statement();
     let bytecode = {
-        let mut i = Instance::from_prepared(
-            engine(),
-            &prepared,
-            js::CALL_EXPORT,
-            Limits::default(),
-            NoHost,
-        )
-        .unwrap();
+        let mut i = fresh(&prepared);
         js::compile(&mut i, &src, "add").unwrap().unwrap()
     };
     println!("bytecode: {} bytes", bytecode.len());
@@ -307,14 +332,7 @@ fn per_statement_cost() {
         let n = 2000;
         for _ in 0..n {
             let t0 = std::time::Instant::now();
-            let mut i = Instance::from_prepared(
-                engine(),
-                &prepared,
-                js::CALL_EXPORT,
-                Limits::default(),
-                NoHost,
-            )
-            .unwrap();
+            let mut i = fresh(&prepared);
             let t1 = std::time::Instant::now();
             js::seed(&mut i, 7).unwrap();
             let t2 = std::time::Instant::now();
@@ -325,15 +343,7 @@ fn per_statement_cost() {
             }
             fuel_def = i.last_fuel();
             let t3 = std::time::Instant::now();
-            let mut buf = [ValRaw::i64(0); 3];
-            js::call(
-                &mut i,
-                &mut js::GuestArgs::default(),
-                &args,
-                ResultKind::Integer as i32,
-                &mut buf,
-            )
-            .unwrap();
+            call_integer(&mut i, &args);
             let t4 = std::time::Instant::now();
             drop(i);
             let t5 = std::time::Instant::now();
@@ -352,16 +362,7 @@ fn per_statement_cost() {
 #[test]
 #[ignore]
 fn pages_a_statement_changes() {
-    let prepared = Prepared::javascript(engine(), image()).unwrap();
-    let src = js::function_source(
-        "add",
-        &[Some("a".into()), Some("b".into())],
-        false,
-        "return a + b;",
-    );
-    let mut args = ArgRecord::default();
-    args.int32(1);
-    args.int32(2);
+    let (prepared, src, args) = add_statement();
     let snapshot = |i: &Instance<NoHost>| -> Vec<u8> {
         let mut len = 64 << 20;
         loop {
@@ -371,37 +372,15 @@ fn pages_a_statement_changes() {
             len -= 65536;
         }
     };
-    let fresh = Instance::from_prepared(
-        engine(),
-        &prepared,
-        js::CALL_EXPORT,
-        Limits::default(),
-        NoHost,
-    )
-    .unwrap();
-    let before = snapshot(&fresh);
-    drop(fresh);
-    let mut i = Instance::from_prepared(
-        engine(),
-        &prepared,
-        js::CALL_EXPORT,
-        Limits::default(),
-        NoHost,
-    )
-    .unwrap();
+    let untouched = fresh(&prepared);
+    let before = snapshot(&untouched);
+    drop(untouched);
+    let mut i = fresh(&prepared);
     js::seed(&mut i, 7).unwrap();
     let s1 = snapshot(&i);
     define(&mut i, &src, "add");
     let s2 = snapshot(&i);
-    let mut buf = [ValRaw::i64(0); 3];
-    js::call(
-        &mut i,
-        &mut js::GuestArgs::default(),
-        &args,
-        ResultKind::Integer as i32,
-        &mut buf,
-    )
-    .unwrap();
+    call_integer(&mut i, &args);
     let s3 = snapshot(&i);
     let diff = |a: &[u8], b: &[u8]| -> Vec<usize> {
         (0..a.len().min(b.len()) / 4096)

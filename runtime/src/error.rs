@@ -150,8 +150,6 @@ impl fmt::Display for TimedOut {
 
 impl std::error::Error for TimedOut {}
 
-/// Turns whatever wasmtime returned from instantiation or a call into a
-/// [`RuntimeError::Trap`] with its class, message and Wasm backtrace.
 /// wasmtime's "hostcall fuel" (the bytes of `Val`s, strings and lists a
 /// lift may build, [`wasmtime::Store::set_hostcall_fuel`]) ran out. Its
 /// error type is private, so it is known by its text.
@@ -162,6 +160,8 @@ fn is_lift_budget_exhausted(err: &wasmtime::Error) -> bool {
     })
 }
 
+/// Turns whatever wasmtime returned from instantiation or a call into a
+/// [`RuntimeError::Trap`] with its class, message and Wasm backtrace.
 pub(crate) fn classify(err: wasmtime::Error) -> RuntimeError {
     let backtrace = err
         .downcast_ref::<WasmBacktrace>()

@@ -334,23 +334,21 @@ fn add_cost(v: &Val, plan: Option<&ResultPlan>, limit: usize, cost: &mut usize) 
         }
         Val::Option(Some(v)) | Val::Result(Ok(Some(v))) => add_cost(v, plan, limit, cost),
         Val::Result(Err(Some(v))) => add_cost(v, None, limit, cost),
-        Val::List(items) => match plan {
-            Some(ResultPlan::Value(pg_sys::BYTEAOID)) => *cost += 2 * items.len(),
-            Some(ResultPlan::Array { each, .. }) => {
-                *cost += ELEMENT;
-                for item in items {
-                    *cost += ELEMENT;
-                    add_cost(item, Some(each), limit, cost);
-                }
+        Val::List(items) => {
+            if let Some(ResultPlan::Value(pg_sys::BYTEAOID)) = plan {
+                *cost += 2 * items.len();
+                return;
             }
-            _ => {
+            let each = match plan {
+                Some(ResultPlan::Array { each, .. }) => Some(&**each),
+                _ => None,
+            };
+            *cost += ELEMENT;
+            for item in items {
                 *cost += ELEMENT;
-                for item in items {
-                    *cost += ELEMENT;
-                    add_cost(item, None, limit, cost);
-                }
+                add_cost(item, each, limit, cost);
             }
-        },
+        }
         Val::Record(fields) => {
             *cost += ROW;
             let columns = match plan {

@@ -480,7 +480,7 @@ impl Drop for ComponentSite {
     fn drop(&mut self) {
         // The trigger plan serves the next statement's site.
         if let Some(plan) = self.trigger_plan.take() {
-            super::trigger::plans::put(plan.key(), plan);
+            super::trigger::plans::put(plan);
         }
         stats::flush(
             self.fn_oid,

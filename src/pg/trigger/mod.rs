@@ -74,10 +74,6 @@ impl Plan {
             }
         }
     }
-
-    pub fn key(&self) -> plans::Key {
-        self.key
-    }
 }
 
 impl Drop for Plan {
@@ -126,7 +122,7 @@ pub unsafe fn call<S: TriggerSite>(
         Some(p) if p.key == key => p,
         other => {
             if let Some(p) = other {
-                plans::put(p.key, p);
+                plans::put(p);
             }
             match plans::take(&key) {
                 Some(mut p) => {

@@ -55,7 +55,7 @@ pub fn take(key: &Key) -> Option<Box<Plan>> {
 
 /// Keeps `plan` for the next statement (from a call site's `Drop`, so it
 /// must not raise). A plan made before the last invalidation is dropped.
-pub fn put(key: Key, plan: Box<Plan>) {
+pub fn put(plan: Box<Plan>) {
     if plan.epoch != cache::relations_epoch() {
         return;
     }
@@ -68,7 +68,7 @@ pub fn put(key: Key, plan: Box<Plan>) {
             if p.map.len() >= MAX_PLANS {
                 p.map.clear();
             }
-            p.map.insert(key, plan);
+            p.map.insert(plan.key, plan);
         }
     });
 }

@@ -25,7 +25,7 @@ const PAGE: usize = 64 * 1024;
 struct Arena(UnsafeCell<[u8; ARENA]>);
 
 // SAFETY: guests are single-threaded; the arena is only handed to dlmalloc
-// once (ARENA_GIVEN) and then touched by it alone.
+// once (`ArenaFirst::given`) and then touched by it alone.
 unsafe impl Sync for Arena {}
 
 static ARENA_MEMORY: Arena = Arena(UnsafeCell::new([0; ARENA]));

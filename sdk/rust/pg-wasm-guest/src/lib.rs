@@ -34,9 +34,9 @@
 //! The crate is `no_std` + `alloc`. Feature `allocator` (default) installs
 //! dlmalloc as the global allocator, its first megabyte of heap inside the
 //! module's initial memory (a statement that allocates less never grows
-//! memory, which makes each statement's fresh instance cheaper) and `panic-handler` (default) turns a
-//! panic into a PostgreSQL ERROR with the panic message; a `std` guest turns
-//! both off.
+//! memory, which makes each statement's fresh instance cheaper), and
+//! `panic-handler` (default) turns a panic into a PostgreSQL ERROR with the
+//! panic message; a `std` guest turns both off.
 #![cfg_attr(not(test), no_std)]
 
 extern crate alloc;

@@ -64,10 +64,11 @@ test-also-%: guests
 setup:
 	scripts/setup.sh
 
-# pg_wasm's JavaScript engine (QuickJS-ng to Wasm), embedded by runtime/:
-# every Rust build needs it first.
+# pg_wasm's JavaScript and Python engines (QuickJS-ng and CPython to
+# Wasm), embedded by runtime/: every Rust build needs them first.
 engines: setup
 	engines/javascript/build.sh
+	engines/python/build.sh
 
 # The repository stands on its own: no tracked file points outside it.
 test-standalone:

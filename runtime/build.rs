@@ -1,5 +1,6 @@
-//! Finds the JavaScript engine module (engines/javascript/build.sh builds
-//! it; `make` runs that first) and hands its path to `include_bytes!`.
+//! Finds the JavaScript and Python engine modules (engines/*/build.sh
+//! build them; `make` runs those first) and hands their paths to
+//! `include_bytes!`.
 use std::path::PathBuf;
 
 fn main() {
@@ -20,4 +21,13 @@ fn main() {
         );
     }
     println!("cargo:rustc-env=PG_WASM_JS_ENGINE={}", engine.display());
+    let python = dir.join("python.wasm");
+    println!("cargo:rerun-if-changed={}", python.display());
+    if !python.exists() {
+        panic!(
+            "{} is missing: build it with engines/python/build.sh (make does)",
+            python.display()
+        );
+    }
+    println!("cargo:rustc-env=PG_WASM_PY_ENGINE={}", python.display());
 }

@@ -417,7 +417,10 @@ fn check_javascript(file: &Path) -> Result<()> {
     )
     .map_err(rt)?;
     let source = pg_wasm_runtime::javascript::library_source(&text);
-    if let Err(e) = pg_wasm_runtime::javascript::compile(&mut inst, &source, &shown).map_err(rt)? {
+    if let Err(e) = pg_wasm_runtime::javascript::ABI
+        .compile(&mut inst, &source, &shown)
+        .map_err(rt)?
+    {
         return Err(failed(format!("{shown}: {}", e.message)));
     }
     println!(

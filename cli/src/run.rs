@@ -419,11 +419,11 @@ fn js_caller(
     let params: Vec<Option<String>> = f.arg_names.iter().cloned().map(Some).collect();
     let body = crate::jsfile::call_body(&name, &f);
     let source = js::function_source(&f.name, &params, false, &body);
-    let bytecode = match js::compile(&mut inst, &source, &f.name).map_err(rt)? {
+    let bytecode = match js::ABI.compile(&mut inst, &source, &f.name).map_err(rt)? {
         Ok(b) => b,
         Err(e) => return Err(at(js_error(e))),
     };
-    if let Some(e) = js::load(&mut inst, &bytecode, seed()).map_err(rt)? {
+    if let Some(e) = js::ABI.load(&mut inst, &bytecode, seed()).map_err(rt)? {
         return Err(at(js_error(e)));
     }
     let kinds: Vec<Crossing> = f.arg_types.iter().map(|t| crossing(t)).collect();
@@ -474,7 +474,9 @@ fn js_caller(
         }
         let mut buf = [ValRaw::i64(0); 3];
         let e = |e: RuntimeError| at(e.to_string());
-        let fuel = js::call(&mut inst, &mut guest, &record, kind, &mut buf).map_err(e)?;
+        let fuel = js::ABI
+            .call(&mut inst, &mut guest, &record, kind, &mut buf)
+            .map_err(e)?;
         let out = match Returned::from_packed(&inst, buf[0].get_i64()).map_err(e)? {
             Returned::Null => None,
             Returned::Threw(ex) => return Err(at(js_error(ex))),

@@ -49,24 +49,46 @@ fn func_type_is(t: &ExternType, params: &[ValType], results: &[ValType]) -> bool
     matches!(t, ExternType::Func(f) if same(&mut f.params(), params) && same(&mut f.results(), results))
 }
 
+/// pg_wasm's own engines, which import more than a user's module may.
+#[derive(Clone, Copy)]
+enum Interpreter {
+    JavaScript,
+    Python,
+}
+
 impl<H: Host> Prepared<H> {
     pub fn new(engine: &Engine, module: &Module) -> Result<Self, RuntimeError> {
-        Self::linked(engine, module, false)
+        Self::linked(engine, module, None)
     }
 
     /// For pg_wasm's own JavaScript engine ([`crate::javascript`]): the host
     /// API and the clock and file stubs wasi-libc needs. Never for a user's
     /// module (those may import nothing but the host API).
     pub fn javascript(engine: &Engine, module: &Module) -> Result<Self, RuntimeError> {
-        Self::linked(engine, module, true)
+        Self::linked(engine, module, Some(Interpreter::JavaScript))
     }
 
-    fn linked(engine: &Engine, module: &Module, wasi_stubs: bool) -> Result<Self, RuntimeError> {
+    /// For pg_wasm's own Python engine ([`crate::python`]): the host API
+    /// and every WASI function it imports, answered without reaching
+    /// anything. Never for a user's module.
+    pub fn python(engine: &Engine, module: &Module) -> Result<Self, RuntimeError> {
+        Self::linked(engine, module, Some(Interpreter::Python))
+    }
+
+    fn linked(
+        engine: &Engine,
+        module: &Module,
+        interpreter: Option<Interpreter>,
+    ) -> Result<Self, RuntimeError> {
         let mut linker: Linker<StoreState<H>> = Linker::new(engine);
         host::link(&mut linker).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
-        if wasi_stubs {
-            crate::javascript::link_wasi_stubs(&mut linker)
-                .and_then(|()| host::link_javascript(&mut linker))
+        let wasi = match interpreter {
+            None => Ok(()),
+            Some(Interpreter::JavaScript) => crate::javascript::link_wasi_stubs(&mut linker),
+            Some(Interpreter::Python) => crate::python::link_wasi_stubs(&mut linker, module),
+        };
+        if interpreter.is_some() {
+            wasi.and_then(|()| host::link_javascript(&mut linker))
                 .map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
         }
         let pre = linker.instantiate_pre(module).map_err(classify)?;

@@ -18,6 +18,7 @@ pub mod json_cost;
 mod limits;
 mod module;
 pub mod output;
+pub mod python;
 mod threads;
 mod ticker;
 mod types;

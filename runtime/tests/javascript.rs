@@ -23,9 +23,9 @@ fn image() -> &'static Module {
 /// Compiles `src` in `i` and loads it as the instance's function, as a
 /// call site does; `Some` is a JavaScript error (a SyntaxError).
 fn define(i: &mut Instance<NoHost>, src: &str, name: &str) -> Option<js::Exception> {
-    match js::compile(i, src, name).unwrap() {
+    match js::ABI.compile(i, src, name).unwrap() {
         Err(e) => Some(e),
-        Ok(bytecode) => js::load(i, &bytecode, 7).unwrap(),
+        Ok(bytecode) => js::ABI.load(i, &bytecode, 7).unwrap(),
     }
 }
 
@@ -33,7 +33,7 @@ fn instance(limits: Limits) -> Instance<NoHost> {
     let prepared = Prepared::javascript(engine(), image()).unwrap();
     let mut i =
         Instance::from_prepared(engine(), &prepared, js::CALL_EXPORT, limits, NoHost).unwrap();
-    js::seed(&mut i, 42).unwrap();
+    js::ABI.seed(&mut i, 42).unwrap();
     i
 }
 
@@ -48,14 +48,15 @@ fn defined(params: &[&str], body: &str) -> Instance<NoHost> {
 /// Calls and returns the result as text (scalars as their Debug form).
 fn run(i: &mut Instance<NoHost>, args: &ArgRecord, kind: ResultKind) -> Result<String, String> {
     let mut buf = [ValRaw::i64(0); 3];
-    js::call(
-        i,
-        &mut js::GuestArgs::default(),
-        args,
-        kind as i32,
-        &mut buf,
-    )
-    .map_err(|e| format!("trap: {e}"))?;
+    js::ABI
+        .call(
+            i,
+            &mut js::GuestArgs::default(),
+            args,
+            kind as i32,
+            &mut buf,
+        )
+        .map_err(|e| format!("trap: {e}"))?;
     match Returned::from_packed(i, buf[0].get_i64()).unwrap() {
         Returned::Null => Ok("NULL".into()),
         Returned::Threw(e) => Err(format!("{}\n{}", e.message, e.stack)),
@@ -166,14 +167,15 @@ fn an_error_with_a_sqlerrcode_keeps_it_and_its_message() {
         let mut args = ArgRecord::default();
         args.string(code.as_bytes());
         let mut buf = [ValRaw::i64(0); 3];
-        js::call(
-            i,
-            &mut js::GuestArgs::default(),
-            &args,
-            ResultKind::Text as i32,
-            &mut buf,
-        )
-        .unwrap();
+        js::ABI
+            .call(
+                i,
+                &mut js::GuestArgs::default(),
+                &args,
+                ResultKind::Text as i32,
+                &mut buf,
+            )
+            .unwrap();
         match Returned::from_packed(i, buf[0].get_i64()).unwrap() {
             Returned::Threw(e) => e,
             other => panic!("{other:?}"),
@@ -269,7 +271,7 @@ fn instances_get_different_random_sequences() {
         let src = js::function_source("r", &[], false, "return Math.random();");
         define(&mut i, &src, "r");
         // A statement's instance is reseeded after its function is loaded.
-        js::seed(&mut i, seed).unwrap();
+        js::ABI.seed(&mut i, seed).unwrap();
         run(&mut i, &ArgRecord::default(), ResultKind::Float).unwrap()
     };
     assert_ne!(draw(1), draw(2));
@@ -306,14 +308,15 @@ fn fresh(prepared: &Prepared<NoHost>) -> Instance<NoHost> {
 /// One call of a function returning an integer.
 fn call_integer(i: &mut Instance<NoHost>, args: &ArgRecord) {
     let mut buf = [ValRaw::i64(0); 3];
-    js::call(
-        i,
-        &mut js::GuestArgs::default(),
-        args,
-        ResultKind::Integer as i32,
-        &mut buf,
-    )
-    .unwrap();
+    js::ABI
+        .call(
+            i,
+            &mut js::GuestArgs::default(),
+            args,
+            ResultKind::Integer as i32,
+            &mut buf,
+        )
+        .unwrap();
 }
 
 #[test]
@@ -322,7 +325,7 @@ fn per_statement_cost() {
     let (prepared, src, args) = add_statement();
     let bytecode = {
         let mut i = fresh(&prepared);
-        js::compile(&mut i, &src, "add").unwrap().unwrap()
+        js::ABI.compile(&mut i, &src, "add").unwrap().unwrap()
     };
     println!("bytecode: {} bytes", bytecode.len());
     for round in 0..6 {
@@ -334,12 +337,12 @@ fn per_statement_cost() {
             let t0 = std::time::Instant::now();
             let mut i = fresh(&prepared);
             let t1 = std::time::Instant::now();
-            js::seed(&mut i, 7).unwrap();
+            js::ABI.seed(&mut i, 7).unwrap();
             let t2 = std::time::Instant::now();
             if round < 3 {
                 define(&mut i, &src, "add");
             } else {
-                assert_eq!(js::load(&mut i, &bytecode, 7).unwrap(), None);
+                assert_eq!(js::ABI.load(&mut i, &bytecode, 7).unwrap(), None);
             }
             fuel_def = i.last_fuel();
             let t3 = std::time::Instant::now();
@@ -376,7 +379,7 @@ fn pages_a_statement_changes() {
     let before = snapshot(&untouched);
     drop(untouched);
     let mut i = fresh(&prepared);
-    js::seed(&mut i, 7).unwrap();
+    js::ABI.seed(&mut i, 7).unwrap();
     let s1 = snapshot(&i);
     define(&mut i, &src, "add");
     let s2 = snapshot(&i);

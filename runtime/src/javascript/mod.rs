@@ -36,6 +36,21 @@ const EINVAL: i32 = 28;
 /// its printf links but never calls here, which fail with EBADF. Nothing
 /// else: the engine can reach no file, socket or process.
 pub(crate) fn link_wasi_stubs<T: 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
+    link_wasi_clock(linker)?;
+    linker.func_wrap(WASI, "fd_close", |_: i32| -> i32 { EBADF })?;
+    linker.func_wrap(WASI, "fd_fdstat_get", |_: i32, _: i32| -> i32 { EBADF })?;
+    linker.func_wrap(WASI, "fd_seek", |_: i32, _: i64, _: i32, _: i32| -> i32 {
+        EBADF
+    })?;
+    linker.func_wrap(WASI, "fd_write", |_: i32, _: i32, _: i32, _: i32| -> i32 {
+        EBADF
+    })?;
+    Ok(())
+}
+
+/// WASI's `clock_time_get`: the real time, and one monotonic clock (the
+/// ticker's) for the others.
+pub(crate) fn link_wasi_clock<T: 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
     linker.func_wrap(
         WASI,
         "clock_time_get",
@@ -59,20 +74,12 @@ pub(crate) fn link_wasi_stubs<T: 'static>(linker: &mut Linker<T>) -> wasmtime::R
             }
         },
     )?;
-    linker.func_wrap(WASI, "fd_close", |_: i32| -> i32 { EBADF })?;
-    linker.func_wrap(WASI, "fd_fdstat_get", |_: i32, _: i32| -> i32 { EBADF })?;
-    linker.func_wrap(WASI, "fd_seek", |_: i32, _: i64, _: i32, _: i32| -> i32 {
-        EBADF
-    })?;
-    linker.func_wrap(WASI, "fd_write", |_: i32, _: i32, _: i32, _: i32| -> i32 {
-        EBADF
-    })?;
     Ok(())
 }
 
 /// The host API as the engine sees it: every core module's, and
 /// `pg.execute`, `pg.library`, `pg.subtransaction`.
-const HOST_IMPORTS: [crate::host::ImportSig; 7] = [
+pub(crate) const HOST_IMPORTS: [crate::host::ImportSig; 7] = [
     crate::host::IMPORTS[0],
     crate::host::IMPORTS[1],
     crate::host::IMPORTS[2],
@@ -396,53 +403,6 @@ impl Returned {
     }
 }
 
-/// Compiles `source` without running it and returns its bytecode, for
-/// [`load`] in other instances of the same function (in this process: the
-/// engine's bytecode format is its own); `Err(Ok(e))` is a JavaScript error.
-pub fn compile<H: Host>(
-    inst: &mut Instance<H>,
-    source: &str,
-    name: &str,
-) -> Result<Result<Vec<u8>, Exception>, RuntimeError> {
-    let src = inst.write_bytes(source.as_bytes(), true)?;
-    let file = inst.write_bytes(name.as_bytes(), false)?;
-    let packed: i64 = inst.call_export(
-        "pgjs_compile",
-        (src, source.len() as i32, file, name.len() as i32),
-    )?;
-    match Returned::from_packed(inst, packed)? {
-        Returned::Threw(e) => Ok(Err(e)),
-        Returned::Bytes { ptr, len } => {
-            let bytecode = inst.read_bytes(ptr, len)?.to_vec();
-            inst.free(ptr, len)?;
-            Ok(Ok(bytecode))
-        }
-        Returned::Null => Err(RuntimeError::Engine(
-            "the JavaScript engine wrote no bytecode".into(),
-        )),
-    }
-}
-
-/// Makes the instance's function from [`compile`]'s bytecode, and
-/// reseeds its `Math.random` with `seed`.
-pub fn load<H: Host>(
-    inst: &mut Instance<H>,
-    bytecode: &[u8],
-    seed: i64,
-) -> Result<Option<Exception>, RuntimeError> {
-    let ptr = inst.write_bytes(bytecode, true)?;
-    let packed: i64 = inst.call_export("pgjs_load", (ptr, bytecode.len() as i32, seed))?;
-    match Returned::from_packed(inst, packed)? {
-        Returned::Threw(e) => Ok(Some(e)),
-        _ => Ok(None),
-    }
-}
-
-/// Reseeds the instance's `Math.random`.
-pub fn seed<H: Host>(inst: &mut Instance<H>, seed: i64) -> Result<(), RuntimeError> {
-    inst.call_export::<i64, ()>(SEED_EXPORT, seed)
-}
-
 /// Where an instance's argument records go: a buffer in its memory
 /// (`pgjs_args`), asked for once and again only when a record outgrows it.
 /// Belongs to one instance.
@@ -452,54 +412,134 @@ pub struct GuestArgs {
     cap: usize,
 }
 
-/// Calls the instance's function with `args`, asking for `kind` (a
-/// [`ResultKind`] plus [`SET`] or [`TRIGGER`]); `buf` (3 slots at least)
-/// holds the packed result afterwards. Returns the fuel used. `guest` must
-/// belong to `inst`.
-#[inline]
-pub fn call<H: Host>(
-    inst: &mut Instance<H>,
-    guest: &mut GuestArgs,
-    args: &ArgRecord,
-    kind: i32,
-    buf: &mut [ValRaw],
-) -> Result<u64, RuntimeError> {
-    let bytes = args.as_bytes();
-    if bytes.len() > guest.cap {
-        grow(inst, guest, bytes.len())?;
-    }
-    if !bytes.is_empty() {
-        inst.write_at(guest.ptr, bytes)?;
-    }
-    buf[0] = ValRaw::i32(guest.ptr);
-    buf[1] = ValRaw::i32(bytes.len() as i32);
-    buf[2] = ValRaw::i32(kind);
-    inst.call(buf)
+/// The entry points of an interpreter engine (JavaScript's `pgjs_*`,
+/// Python's `pgpy_*`): the same ABI, so one host side serves both.
+#[derive(Debug)]
+pub struct Abi {
+    /// What the engine is called in errors.
+    pub language: &'static str,
+    pub compile: &'static str,
+    pub load: &'static str,
+    pub call: &'static str,
+    pub args: &'static str,
+    pub seed: &'static str,
 }
 
-#[cold]
-fn grow<H: Host>(
-    inst: &mut Instance<H>,
-    guest: &mut GuestArgs,
-    need: usize,
-) -> Result<(), RuntimeError> {
-    let size = need.max(256).next_power_of_two();
-    let size = i32::try_from(size).map_err(|_| RuntimeError::Trap {
-        kind: crate::TrapKind::Trap,
-        message: format!("arguments of {need} bytes do not fit in 32-bit guest memory"),
-        backtrace: None,
-    })?;
-    let ptr: i32 = inst.call_export("pgjs_args", size)?;
-    if ptr == 0 {
-        return Err(RuntimeError::Trap {
-            kind: crate::TrapKind::MemoryLimit,
-            message: format!(
-                "no room in the JavaScript engine's memory for {need} bytes of arguments"
-            ),
-            backtrace: None,
-        });
+/// The JavaScript engine's entry points.
+pub const ABI: Abi = Abi {
+    language: "JavaScript",
+    compile: "pgjs_compile",
+    load: "pgjs_load",
+    call: CALL_EXPORT,
+    args: "pgjs_args",
+    seed: SEED_EXPORT,
+};
+
+impl Abi {
+    /// Compiles `source` without running it and returns its bytecode, for
+    /// [`Abi::load`] in other instances of the same function (in this
+    /// process: the engine's bytecode format is its own); `Err(Ok(e))` is
+    /// an exception of the language. `name` names the source in stacks
+    /// (Python: the function's name, then its arguments', a line each).
+    pub fn compile<H: Host>(
+        &self,
+        inst: &mut Instance<H>,
+        source: &str,
+        name: &str,
+    ) -> Result<Result<Vec<u8>, Exception>, RuntimeError> {
+        let src = inst.write_bytes(source.as_bytes(), true)?;
+        let file = inst.write_bytes(name.as_bytes(), false)?;
+        let packed: i64 = inst.call_export(
+            self.compile,
+            (src, source.len() as i32, file, name.len() as i32),
+        )?;
+        match Returned::from_packed(inst, packed)? {
+            Returned::Threw(e) => Ok(Err(e)),
+            Returned::Bytes { ptr, len } => {
+                let bytecode = inst.read_bytes(ptr, len)?.to_vec();
+                inst.free(ptr, len)?;
+                Ok(Ok(bytecode))
+            }
+            Returned::Null => Err(RuntimeError::Engine(format!(
+                "the {} engine wrote no bytecode",
+                self.language
+            ))),
+        }
     }
-    guest.ptr = ptr;
-    guest.cap = size as usize;
-    Ok(())
+
+    /// Makes the instance's function from [`Abi::compile`]'s bytecode, and
+    /// reseeds its random numbers with `seed`.
+    pub fn load<H: Host>(
+        &self,
+        inst: &mut Instance<H>,
+        bytecode: &[u8],
+        seed: i64,
+    ) -> Result<Option<Exception>, RuntimeError> {
+        let ptr = inst.write_bytes(bytecode, true)?;
+        let packed: i64 = inst.call_export(self.load, (ptr, bytecode.len() as i32, seed))?;
+        match Returned::from_packed(inst, packed)? {
+            Returned::Threw(e) => Ok(Some(e)),
+            _ => Ok(None),
+        }
+    }
+
+    /// Reseeds the instance's random numbers.
+    pub fn seed<H: Host>(&self, inst: &mut Instance<H>, seed: i64) -> Result<(), RuntimeError> {
+        inst.call_export::<i64, ()>(self.seed, seed)
+    }
+
+    /// Calls the instance's function with `args`, asking for `kind` (a
+    /// [`ResultKind`] plus [`SET`] or [`TRIGGER`]); `buf` (3 slots at
+    /// least) holds the packed result afterwards. Returns the fuel used.
+    /// `guest` must belong to `inst`.
+    #[inline]
+    pub fn call<H: Host>(
+        &self,
+        inst: &mut Instance<H>,
+        guest: &mut GuestArgs,
+        args: &ArgRecord,
+        kind: i32,
+        buf: &mut [ValRaw],
+    ) -> Result<u64, RuntimeError> {
+        let bytes = args.as_bytes();
+        if bytes.len() > guest.cap {
+            self.grow(inst, guest, bytes.len())?;
+        }
+        if !bytes.is_empty() {
+            inst.write_at(guest.ptr, bytes)?;
+        }
+        buf[0] = ValRaw::i32(guest.ptr);
+        buf[1] = ValRaw::i32(bytes.len() as i32);
+        buf[2] = ValRaw::i32(kind);
+        inst.call(buf)
+    }
+
+    #[cold]
+    fn grow<H: Host>(
+        &self,
+        inst: &mut Instance<H>,
+        guest: &mut GuestArgs,
+        need: usize,
+    ) -> Result<(), RuntimeError> {
+        let size = need.max(256).next_power_of_two();
+        let size = i32::try_from(size).map_err(|_| RuntimeError::Trap {
+            kind: crate::TrapKind::Trap,
+            message: format!("arguments of {need} bytes do not fit in 32-bit guest memory"),
+            backtrace: None,
+        })?;
+        let ptr: i32 = inst.call_export(self.args, size)?;
+        if ptr == 0 {
+            return Err(RuntimeError::Trap {
+                kind: crate::TrapKind::MemoryLimit,
+                message: format!(
+                    "no room in the {} engine's memory for {need} bytes of arguments",
+                    self.language
+                ),
+                backtrace: None,
+            });
+        }
+        guest.ptr = ptr;
+        guest.cap = size as usize;
+        Ok(())
+    }
 }

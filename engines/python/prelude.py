@@ -1,0 +1,583 @@
+# pg_wasm's Python prelude: PL/Python's API (the plpy module, GD, TD, the
+# set and trigger adapters) on top of the natives pg_py.c defines, and the
+# importer that serves the standard library from memory. Runs once, while
+# engines/python/build.sh pre-initializes the engine; every instance
+# starts from the memory it leaves behind.
+import sys
+import _pg_native as _native
+
+# ---- the standard library, from memory ----
+# build.sh runs this with the standard library readable at /stdlib; the
+# modules named in _PRELOAD are imported now, every other pure-Python one
+# is kept as its compiled code and imported from memory when asked for. At
+# run time the engine can read no file at all.
+import marshal as _marshal
+from importlib.machinery import ModuleSpec as _ModuleSpec
+
+
+class _MemoryImporter:
+    """Imports standard library modules from compiled code kept in memory."""
+
+    def __init__(self, table):
+        self.table = table
+
+    def find_spec(self, name, path=None, target=None):
+        entry = self.table.get(name)
+        if entry is None:
+            return None
+        spec = _ModuleSpec(name, self, is_package=entry[0], origin="<stdlib>/" + name)
+        if entry[0]:
+            spec.submodule_search_locations = []
+        return spec
+
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module):
+        is_pkg, code = self.table[module.__name__]
+        if is_pkg:
+            module.__path__ = []
+        exec(_marshal.loads(code), module.__dict__)
+
+
+def _collect(root, skip):
+    """Compiled code of the standard library's pure-Python modules."""
+    import os
+    table = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        rel = dirpath[len(root):].strip("/")
+        parts = rel.split("/") if rel else []
+        if parts and (parts[0] in skip or "test" in parts or "tests" in parts
+                      or "__pycache__" in parts or parts[0].startswith("config-")):
+            dirnames[:] = []
+            continue
+        dirnames.sort()
+        for f in sorted(filenames):
+            if not f.endswith(".py"):
+                continue
+            stem = f[:-3]
+            if not parts and stem in skip:
+                continue
+            is_pkg = stem == "__init__"
+            name = ".".join(parts if is_pkg else parts + [stem])
+            if not name or name.startswith("_sysconfigdata"):
+                continue
+            with open(os.path.join(dirpath, f), "rb") as src:
+                source = src.read()
+            try:
+                code = compile(source, "<stdlib>/" + name.replace(".", "/") + ".py", "exec",
+                               dont_inherit=True, optimize=0)
+            except SyntaxError:
+                continue
+            table[name] = (is_pkg, _marshal.dumps(code))
+    return table
+
+
+# Not served: what needs files, processes, threads, sockets or a terminal,
+# tools and tests.
+_SKIP = {
+    "asyncio", "concurrent", "ctypes", "curses", "dbm", "distutils", "ensurepip",
+    "idlelib", "lib2to3", "lib-dynload", "multiprocessing", "pydoc_data",
+    "site-packages", "sqlite3", "tkinter", "turtledemo", "unittest", "venv",
+    "wsgiref", "xmlrpc", "http", "urllib", "email", "xml", "zoneinfo", "test",
+    "antigravity", "this", "turtle", "pydoc", "webbrowser", "idlelib", "pdb",
+    "smtpd", "smtplib", "ftplib", "imaplib", "nntplib", "poplib", "telnetlib",
+    "socketserver", "subprocess", "pty", "tty", "getpass", "mailbox", "cgi",
+    "cgitb", "tarfile", "zipfile", "gzip", "bz2", "lzma", "zipapp", "shelve",
+    "tempfile", "shutil", "glob", "fileinput", "filecmp", "compileall",
+    "py_compile", "tabnanny", "trace", "profile", "cProfile", "pstats",
+    "timeit", "doctest", "code", "codeop", "rlcompleter", "runpy", "site",
+    "sysconfig", "venv", "ssl", "socket", "selectors", "imghdr",
+    "sndhdr", "sunau", "wave", "aifc", "chunk", "mailcap", "netrc", "uu",
+    "xdrlib", "pipes", "crypt", "nturl2path", "_osx_support", "_aix_support",
+    "_bootsubprocess", "modulefinder", "pyclbr", "symtable",
+}
+
+_PRELOAD = [
+    "re", "json", "datetime", "decimal", "math", "collections", "itertools",
+    "functools", "operator", "string", "random", "base64", "typing",
+    "dataclasses", "enum", "textwrap", "unicodedata", "statistics",
+    "fractions", "copy", "time", "hashlib", "uuid", "traceback", "struct",
+    "bisect", "heapq", "calendar", "locale", "numbers", "html", "difflib",
+    "pprint", "ipaddress", "csv", "io", "contextlib", "abc", "types",
+    "keyword", "secrets", "hmac", "binascii", "array", "zlib" if False else "codecs",
+]
+
+
+def _install_stdlib(root):
+    table = _collect(root, _SKIP)
+    # The importers of built-in and frozen modules are classes themselves.
+    sys.meta_path[:] = [f for f in sys.meta_path if getattr(f, "__name__", "") in
+                        ("BuiltinImporter", "FrozenImporter")]
+    sys.meta_path.append(_MemoryImporter(table))
+    sys.path_hooks.clear()
+    sys.path_importer_cache.clear()
+    sys.path[:] = []
+    for name in _PRELOAD:
+        __import__(name)
+    # What was imported needs no code kept.
+    for name in list(table):
+        if name in sys.modules:
+            del table[name]
+    sys.dont_write_bytecode = True
+
+
+_install_stdlib("/stdlib")
+del _install_stdlib, _collect
+
+import json as _json
+import decimal as _decimal
+import datetime as _datetime
+import random as _random
+import traceback as _traceback
+
+
+# ---- output ----
+class _Output:
+    """sys.stdout and sys.stderr: print() goes to the server log (LOG)."""
+
+    def __init__(self):
+        self.buf = ""
+
+    def write(self, s):
+        self.buf += str(s)
+        while "\n" in self.buf:
+            line, self.buf = self.buf.split("\n", 1)
+            _native.log(1, line)
+        return len(s)
+
+    def flush(self):
+        if self.buf:
+            _native.log(1, self.buf)
+            self.buf = ""
+
+
+sys.stdout = sys.stderr = _Output()
+
+
+# ---- plpy ----
+plpy = type(sys)("plpy")
+
+
+class Error(Exception):
+    """plpy.Error: raised by plpy.error; fails the function (P0001 unless a
+    sqlstate is given)."""
+
+    def __init__(self, *args, detail=None, hint=None, sqlstate=None, **kw):
+        super().__init__(*args)
+        self.detail = detail
+        self.hint = hint
+        if sqlstate is not None:
+            self.sqlstate = sqlstate
+
+
+class Fatal(Error):
+    pass
+
+
+class SPIError(Exception):
+    """A SQL statement failed: `sqlstate`, `detail`, `hint` as the server
+    gave them. Caught, the statement's work is rolled back and the function
+    goes on; uncaught, the function fails with the statement's error."""
+
+    sqlstate = None
+    detail = None
+    hint = None
+
+
+Error.__module__ = Fatal.__module__ = SPIError.__module__ = "plpy"
+
+
+def _spi_class(sqlstate, _cache={}):
+    cls = _cache.get(sqlstate)
+    if cls is None:
+        name = _SQLSTATE_NAMES.get(sqlstate)
+        if name is None:
+            return SPIError
+        cls = type(name, (SPIError,), {"sqlstate": sqlstate, "__module__": "spiexceptions"})
+        _cache[sqlstate] = cls
+    return cls
+
+
+_SQLSTATE_NAMES = {
+    "22012": "DivisionByZero", "23505": "UniqueViolation", "23503": "ForeignKeyViolation",
+    "23502": "NotNullViolation", "23514": "CheckViolation", "42P01": "UndefinedTable",
+    "42703": "UndefinedColumn", "42883": "UndefinedFunction", "42601": "SyntaxError",
+    "22P02": "InvalidTextRepresentation", "22003": "NumericValueOutOfRange",
+    "42501": "InsufficientPrivilege", "25006": "ReadOnlySqlTransaction",
+    "40001": "SerializationFailure", "40P01": "DeadlockDetected", "P0001": "RaiseException",
+    "22001": "StringDataRightTruncation", "23000": "IntegrityConstraintViolation",
+}
+
+
+class _Spiexceptions:
+    def __getattr__(self, name):
+        for code, n in _SQLSTATE_NAMES.items():
+            if n == name:
+                return _spi_class(code)
+        raise AttributeError(f"module 'spiexceptions' has no attribute '{name}'")
+
+
+class PLyResult(list):
+    """plpy.execute's result: the rows as dicts (a list), and PL/Python's
+    nrows(), status(), colnames()."""
+
+    def __init__(self, rows, nrows, status):
+        super().__init__(rows)
+        self._nrows = nrows
+        self._status = status
+
+    def nrows(self):
+        return self._nrows
+
+    def status(self):
+        return self._status
+
+    def colnames(self):
+        return list(self[0].keys()) if self else []
+
+    def __repr__(self):
+        return f"<PLyResult status={self._status} nrows={self._nrows} rows={list.__repr__(self)}>"
+
+
+def _param(v):
+    if isinstance(v, _decimal.Decimal):
+        return str(v)
+    if isinstance(v, (_datetime.date, _datetime.time, _datetime.datetime)):
+        return v.isoformat()
+    if isinstance(v, (bytes, bytearray, memoryview)):
+        return "\\x" + bytes(v).hex()
+    if isinstance(v, tuple):
+        return [_param(x) for x in v]
+    if isinstance(v, list):
+        return [_param(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _param(x) for k, x in v.items()}
+    return v
+
+
+def _run(sql, params, limit=0):
+    answer = _native.execute(str(sql), _json.dumps([_param(p) for p in params]))
+    if answer[:1] == "E":
+        d = _json.loads(answer[1:])
+        cls = _spi_class(d.get("sqlstate"))
+        e = cls(d.get("message"))
+        e.sqlstate = d.get("sqlstate")
+        e.detail = d.get("detail")
+        e.hint = d.get("hint")
+        raise e
+    value = _json.loads(answer)
+    if isinstance(value, list):
+        rows = value if not limit else value[:limit]
+        return PLyResult(rows, len(rows), "SPI_OK_SELECT")
+    return PLyResult([], int(value), "SPI_OK_UTILITY")
+
+
+class PLyPlan:
+    """plpy.prepare's plan: the statement and its parameter types (cast in
+    SQL: $1::type)."""
+
+    def __init__(self, sql, types):
+        self.sql = sql
+        self._types = list(types or [])
+
+    def execute(self, args=(), limit=0):
+        return _run(self._cast(), list(args), limit)
+
+    def cursor(self, args=()):
+        return PLyCursor(self._cast(), list(args))
+
+    def _cast(self):
+        return self.sql
+
+    def argtypes(self):
+        return list(self._types)
+
+    def status(self):
+        return True
+
+
+class PLyCursor:
+    """plpy.cursor: the rows read at once (the memory limit bounds them),
+    then fetched."""
+
+    def __init__(self, sql, args):
+        self._rows = list(_run(sql, args))
+        self._at = 0
+        self._closed = False
+
+    def fetch(self, n):
+        if self._closed:
+            raise ValueError("fetch from a closed cursor")
+        out = self._rows[self._at:self._at + n]
+        self._at += len(out)
+        return PLyResult(out, len(out), "SPI_OK_FETCH")
+
+    def close(self):
+        self._closed = True
+        self._rows = []
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self._closed or self._at >= len(self._rows):
+            raise StopIteration
+        row = self._rows[self._at]
+        self._at += 1
+        return row
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
+def execute(query, args=None, limit=0):
+    if isinstance(query, PLyPlan):
+        return query.execute(args or (), limit)
+    if args is not None:
+        raise TypeError("plpy.execute expected a plan to take arguments")
+    return _run(query, [], limit)
+
+
+def prepare(query, types=None):
+    # The types become casts the statement keeps ($1::type): plpy.prepare
+    # ["text", "int4"] works as in PL/Python.
+    types = list(types or [])
+    sql = str(query)
+    for i in range(len(types), 0, -1):
+        sql = sql.replace(f"${i}", f"${i}::{types[i - 1]}")
+    return PLyPlan(sql, types)
+
+
+def cursor(query, args=None):
+    if isinstance(query, PLyPlan):
+        return query.cursor(args or ())
+    return PLyCursor(str(query), list(args or ()))
+
+
+class _Subtransaction:
+    """plpy.subtransaction(): a context manager; an exception rolls it back."""
+
+    def __enter__(self):
+        _native.subxact(0)
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        _native.subxact(2 if exc_type is not None else 1)
+        return False
+
+
+def subtransaction():
+    return _Subtransaction()
+
+
+def _message(args, kw):
+    return " ".join(str(a) for a in args) if args else str(kw.get("message", ""))
+
+
+def _logger(level):
+    def log(*args, **kw):
+        _native.log(level, _message(args, kw))
+    return log
+
+
+def _error(*args, **kw):
+    raise Error(_message(args, kw), detail=kw.get("detail"), hint=kw.get("hint"),
+                sqlstate=kw.get("sqlstate"))
+
+
+def _fatal(*args, **kw):
+    raise Fatal(_message(args, kw), detail=kw.get("detail"), hint=kw.get("hint"),
+                sqlstate=kw.get("sqlstate"))
+
+
+def quote_literal(s):
+    s = str(s)
+    q = "'" + s.replace("'", "''").replace("\\", "\\\\") + "'"
+    return "E" + q if "\\" in s else q
+
+
+def quote_nullable(s):
+    return "NULL" if s is None else quote_literal(s)
+
+
+_RESERVED = set((
+    "all analyse analyze and any array as asc asymmetric both case cast check collate "
+    "column constraint create current_catalog current_date current_role current_time "
+    "current_timestamp current_user default deferrable desc distinct do else end except "
+    "false fetch for foreign from grant group having in initially intersect into lateral "
+    "leading limit localtime localtimestamp not null offset on only or order placing "
+    "primary references returning select session_user some symmetric system_user table "
+    "then to trailing true union unique user using variadic when where window with").split())
+
+
+def quote_ident(s):
+    s = str(s)
+    import re
+    if re.fullmatch(r"[a-z_][a-z0-9_$]*", s) and s not in _RESERVED:
+        return s
+    return '"' + s.replace('"', '""') + '"'
+
+
+for _name, _value in {
+    "Error": Error, "Fatal": Fatal, "SPIError": SPIError, "spiexceptions": _Spiexceptions(),
+    "execute": execute, "prepare": prepare, "cursor": cursor, "subtransaction": subtransaction,
+    "debug": _logger(0), "log": _logger(1), "info": _logger(2), "notice": _logger(3),
+    "warning": _logger(4), "error": _error, "fatal": _fatal, "quote_literal": quote_literal,
+    "quote_nullable": quote_nullable, "quote_ident": quote_ident,
+}.items():
+    setattr(plpy, _name, _value)
+sys.modules["plpy"] = plpy
+
+
+# ---- values ----
+def _json_default(v):
+    if isinstance(v, _decimal.Decimal):
+        # Its exact digits, as text: numeric columns read it back exactly.
+        return str(v)
+    if isinstance(v, (_datetime.date, _datetime.time, _datetime.datetime)):
+        return v.isoformat()
+    if isinstance(v, (bytes, bytearray, memoryview)):
+        return "\\x" + bytes(v).hex()
+    if isinstance(v, (set, frozenset, tuple)):
+        return list(v)
+    if hasattr(v, "__dict__"):
+        return {k: x for k, x in vars(v).items() if not k.startswith("_")}
+    raise TypeError(f"a value of type {type(v).__name__} cannot be converted to SQL")
+
+
+_encoder = _json.JSONEncoder(default=_json_default, ensure_ascii=False, allow_nan=True)
+
+
+def _to_json(v):
+    """A value as JSON text (composites, arrays, json results, sets)."""
+    if isinstance(v, str):
+        return v
+    return _encoder.encode(v)
+
+
+def _set_json(result):
+    """SETOF: a sequence, iterator or generator's items as one JSON array."""
+    if result is None:
+        return "[]"
+    if isinstance(result, (str, bytes, dict)):
+        raise TypeError("returned object cannot be iterated (SETOF needs a sequence, "
+                        "an iterator or a generator)")
+    return _encoder.encode([_row_value(v) for v in result])
+
+
+def _row_value(v):
+    # A str in a set is a value, not JSON.
+    return v
+
+
+def _call_trigger(fn, g, event_text):
+    ev = _json.loads(event_text)
+    td = {
+        "event": ev.get("event"), "when": ev.get("when"), "level": ev.get("level"),
+        "new": ev.get("new"), "old": ev.get("old"), "name": ev.get("name"),
+        "table_name": ev.get("table"), "table_schema": ev.get("schema"),
+        "relid": str(ev.get("relid")), "args": ev.get("args") or None,
+    }
+    g["TD"] = td
+    try:
+        r = fn()
+    finally:
+        g["TD"] = None
+    if ev.get("when") != "BEFORE" or ev.get("level") != "ROW" or r is None:
+        return "{}"
+    if not isinstance(r, str):
+        raise TypeError("unexpected return value from trigger procedure "
+                        "(expected None or a string)")
+    word = r.upper()
+    if word == "OK":
+        return "{}"
+    if word == "SKIP":
+        return '{"skip":true}'
+    if word == "MODIFY":
+        if ev.get("event") == "DELETE":
+            plpy.warning('PL/Python trigger function returned "MODIFY" in a DELETE trigger -- ignored')
+            return "{}"
+        new = td.get("new")
+        if not isinstance(new, dict):
+            raise TypeError('TD["new"] is not a dictionary')
+        return _encoder.encode({"new": new})
+    raise ValueError('unexpected return value from trigger procedure '
+                     '(expected None, "OK", "SKIP", or "MODIFY")')
+
+
+# ---- exceptions ----
+def _describe(e):
+    """(message, traceback text, sqlstate) of an exception a function raised."""
+    if isinstance(e, SyntaxError) and not str(e.filename or "").startswith("<"):
+        # The function's own source: its line 1 is the def line.
+        line = max((e.lineno or 2) - 1, 1)
+        where = f"line {line}"
+        if e.text and e.text.strip():
+            where += ": " + e.text.strip()
+        return f"{type(e).__name__}: {e.msg}", where, ""
+    cls = type(e)
+    mod = cls.__module__
+    name = cls.__qualname__ if mod in ("builtins", "__main__") else f"{mod}.{cls.__qualname__}"
+    text = str(e)
+    sqlstate = getattr(e, "sqlstate", None)
+    if isinstance(e, SPIError) and sqlstate:
+        message = text
+    else:
+        message = f"{name}: {text}" if text else name
+    frames = []
+    for fs in _traceback.extract_tb(e.__traceback__):
+        info = _SOURCES.get(fs.filename)
+        if info is None:
+            continue
+        fname, lines, offset = info
+        line = fs.lineno - offset
+        where = "<module>" if fs.name.startswith("__plpython_procedure") else fs.name
+        frames.append(f'  PL/Python function "{fname}", line {line}, in {where}')
+        if 1 <= line <= len(lines) and lines[line - 1].strip():
+            frames.append("    " + lines[line - 1].strip())
+    stack = ""
+    if frames:
+        stack = "Traceback (most recent call last):\n" + "\n".join(frames)
+    extra = []
+    if getattr(e, "detail", None):
+        extra.append("DETAIL " + str(e.detail))
+    if getattr(e, "hint", None):
+        extra.append("HINT " + str(e.hint))
+    if extra:
+        stack = stack + ("\n" if stack else "") + "\n".join(extra)
+    code = sqlstate if isinstance(sqlstate, str) and len(sqlstate) == 5 else ""
+    return message, stack, code
+
+
+# The source lines of each function this instance defined, by file name:
+# (SQL name, body lines, lines before the body).
+_SOURCES = {}
+
+GD = {}
+
+
+def _define(code, fname, filename, body, offset):
+    """Runs the compiled definition in the function's own globals (as
+    PL/Python: arguments are globals of the function) and returns
+    (function, globals)."""
+    g = {"__builtins__": __builtins__, "plpy": plpy, "GD": GD, "SD": {},
+         "__name__": "__main__", "TD": None}
+    exec(code, g)
+    fn = g.pop("__plpython_procedure")
+    # The body's lines (the source without the def line, one tab less).
+    lines = [line[1:] if line.startswith("\t") else line for line in body.split("\n")[offset:]]
+    _SOURCES[filename] = (fname, lines, offset)
+    return fn, g
+
+
+def _reseed(seed):
+    _random.seed(seed)
+
+
+_native.install(_define, _describe, _to_json, _set_json, _call_trigger, _reseed)
+del _native

@@ -1,0 +1,243 @@
+//! The Python engine without a server: its pre-initialized image
+//! instantiates, defines a function from a body and calls it with encoded
+//! arguments as PL/Python would; exceptions carry the traceback; the
+//! sandbox reaches no file, process or socket; runaway code ends in a
+//! Python exception or a limit, never a crash.
+
+use pg_wasm_runtime::javascript::{ArgRecord, GuestArgs, ResultKind, Returned, Scalar, SET};
+use pg_wasm_runtime::python::{self as py, ABI};
+use pg_wasm_runtime::*;
+use std::sync::OnceLock;
+
+fn engine() -> &'static Engine {
+    static E: OnceLock<Engine> = OnceLock::new();
+    E.get_or_init(|| new_engine().unwrap())
+}
+
+fn image() -> &'static Module {
+    static M: OnceLock<Module> = OnceLock::new();
+    M.get_or_init(|| Module::new(engine(), py::ENGINE_WASM).unwrap())
+}
+
+fn instance(limits: Limits) -> Instance<NoHost> {
+    let prepared = Prepared::python(engine(), image()).unwrap();
+    Instance::from_prepared(engine(), &prepared, ABI.call, limits, NoHost).unwrap()
+}
+
+/// An instance running `body` as function `f` with arguments `params`, or
+/// the compile error's message.
+fn define(params: &[&str], body: &str) -> Result<Instance<NoHost>, String> {
+    let mut i = instance(Limits::default());
+    let params: Vec<Option<String>> = params.iter().map(|p| Some(p.to_string())).collect();
+    let code = ABI
+        .compile(&mut i, &py::function_source(body), &py::spec("f", &params))
+        .unwrap()
+        .map_err(|e| format!("{}\n{}", e.message, e.stack))?;
+    if let Some(e) = ABI.load(&mut i, &code, 7).unwrap() {
+        return Err(e.message);
+    }
+    Ok(i)
+}
+
+fn defined(params: &[&str], body: &str) -> Instance<NoHost> {
+    define(params, body).unwrap()
+}
+
+/// Calls and returns the result as text (scalars as their Debug form).
+fn run(i: &mut Instance<NoHost>, args: &ArgRecord, kind: i32) -> Result<String, String> {
+    let mut buf = [ValRaw::i64(0); 3];
+    ABI.call(i, &mut GuestArgs::default(), args, kind, &mut buf)
+        .map_err(|e| format!("trap: {e}"))?;
+    match Returned::from_packed(i, buf[0].get_i64()).unwrap() {
+        Returned::Null => Ok("NULL".into()),
+        Returned::Threw(e) => Err(format!("{}\n{}", e.message, e.stack)),
+        Returned::Bytes { ptr, len } => {
+            let bytes = i.read_bytes(ptr, len).unwrap().to_vec();
+            i.free(ptr, len).unwrap();
+            Ok(if kind & SET == 0 && (1..=3).contains(&(kind & 15)) {
+                format!("{:?}", Scalar::decode(&bytes).unwrap())
+            } else {
+                String::from_utf8(bytes).unwrap()
+            })
+        }
+    }
+}
+
+fn text(body: &str) -> Result<String, String> {
+    run(
+        &mut defined(&[], body),
+        &ArgRecord::default(),
+        ResultKind::Text as i32,
+    )
+}
+
+#[test]
+fn adds_with_arguments_as_globals() {
+    let mut i = defined(&["a", "b"], "return a + b");
+    let mut args = ArgRecord::default();
+    args.int32(2);
+    args.int32(40);
+    assert_eq!(
+        run(&mut i, &args, ResultKind::Integer as i32).unwrap(),
+        "BigInt(42)"
+    );
+    // PL/Python's `args` list, and a second call on the same instance.
+    let mut i = defined(&["a", "b"], "return args[0] * 10 + args[1]");
+    assert_eq!(
+        run(&mut i, &args, ResultKind::Integer as i32).unwrap(),
+        "BigInt(60)"
+    );
+    args.clear();
+    args.int32(1);
+    args.null();
+    let mut i = defined(&["a", "b"], "return b is None");
+    assert_eq!(
+        run(&mut i, &args, ResultKind::Bool as i32).unwrap(),
+        "Bool(true)"
+    );
+}
+
+#[test]
+fn converts_as_plpython_does() {
+    let mut args = ArgRecord::default();
+    args.number_text(b"1.10");
+    args.string("héllo".as_bytes());
+    args.json(br#"{"a": [1, 2]}"#);
+    args.bytes(b"\x00\x01");
+    let mut i = defined(&["n", "s", "d", "b"], "return '%r %r %r %r' % (n, s, d, b)");
+    assert_eq!(
+        run(&mut i, &args, ResultKind::Text as i32).unwrap(),
+        "Decimal('1.10') 'héllo' {'a': [1, 2]} b'\\x00\\x01'"
+    );
+    assert_eq!(
+        text("import decimal\nreturn decimal.Decimal('2.5') * 2").unwrap(),
+        "5.0"
+    );
+    let json = run(
+        &mut defined(&[], "return {'a': 1, 'b': [True, None], 'c': 'x'}"),
+        &ArgRecord::default(),
+        ResultKind::Json as i32,
+    );
+    assert_eq!(json.unwrap(), r#"{"a": 1, "b": [true, null], "c": "x"}"#);
+    let bytes = run(
+        &mut defined(&[], "return b'ab'"),
+        &ArgRecord::default(),
+        ResultKind::Bytes as i32,
+    );
+    assert_eq!(bytes.unwrap(), "ab");
+    let set = run(
+        &mut defined(&[], "for i in range(3):\n    yield i * i"),
+        &ArgRecord::default(),
+        ResultKind::Integer as i32 | SET,
+    );
+    assert_eq!(set.unwrap(), "[0, 1, 4]");
+    // A void function must return None, as in PL/Python.
+    let void = run(
+        &mut defined(&[], "return 1"),
+        &ArgRecord::default(),
+        ResultKind::Void as i32,
+    );
+    assert!(void.unwrap_err().contains("did not return None"));
+}
+
+#[test]
+fn standard_library_from_memory() {
+    let body = "import re, json, datetime, statistics, collections, itertools, fractions\n\
+                import textwrap, string, html, csv, io\n\
+                s = re.sub(r'[^a-z0-9]+', '-', 'Hello, World!'.lower()).strip('-')\n\
+                return '%s %s %s %s' % (s, json.dumps([1]), datetime.date(2024, 1, 2).isoformat(), statistics.mean([1, 2, 3]))";
+    assert_eq!(text(body).unwrap(), "hello-world [1] 2024-01-02 2");
+    // A module not imported at start-up, served from memory on first use.
+    assert_eq!(
+        text(
+            "import graphlib\nreturn list(graphlib.TopologicalSorter({'b': {'a'}}).static_order())"
+        )
+        .unwrap(),
+        "['a', 'b']"
+    );
+}
+
+#[test]
+fn exceptions_carry_the_traceback() {
+    let err = text("x = 1\ny = 0\nreturn x / y").unwrap_err();
+    assert!(
+        err.starts_with("ZeroDivisionError: division by zero"),
+        "{err}"
+    );
+    assert!(
+        err.contains("PL/Python function \"f\", line 3, in <module>\n    return x / y"),
+        "{err}"
+    );
+    let err = text("def g():\n    raise ValueError('bad')\nreturn g()").unwrap_err();
+    assert!(err.contains("line 2, in g"), "{err}");
+    let err = text("plpy.error('custom', detail='why')").unwrap_err();
+    assert!(err.starts_with("plpy.Error: custom"), "{err}");
+    assert!(err.contains("DETAIL why"), "{err}");
+    // A syntax error at compile time, with its line.
+    let err = define(&[], "x = 1\nreturn (").err().unwrap();
+    assert!(err.contains("SyntaxError"), "{err}");
+    assert!(err.contains("line 2"), "{err}");
+}
+
+#[test]
+fn the_sandbox_reaches_nothing() {
+    for body in [
+        "return open('/etc/passwd').read()",
+        "import os\nreturn os.listdir('/')",
+        "import os\nreturn os.system('id')",
+        "import socket\nreturn socket.socket()",
+        "import subprocess\nreturn subprocess.run(['id'])",
+        "import ctypes\nreturn 1",
+    ] {
+        let err = text(body).unwrap_err();
+        assert!(
+            [
+                "PermissionError",
+                "AttributeError",
+                "ModuleNotFoundError",
+                "OSError"
+            ]
+            .iter()
+            .any(|e| err.starts_with(e)),
+            "{body}: {err}"
+        );
+    }
+}
+
+#[test]
+fn runaway_code_ends_cleanly() {
+    let err = text("def f(n):\n    return f(n + 1)\nreturn f(0)").unwrap_err();
+    assert!(err.starts_with("RecursionError"), "{err}");
+    let mut i = instance(Limits {
+        fuel: 50_000_000,
+        ..Limits::default()
+    });
+    let code = ABI
+        .compile(
+            &mut i,
+            &py::function_source("while True:\n    pass"),
+            &py::spec("f", &[]),
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(ABI.load(&mut i, &code, 1).unwrap(), None);
+    let out = run(&mut i, &ArgRecord::default(), ResultKind::Text as i32).unwrap_err();
+    assert!(out.starts_with("trap:"), "{out}");
+    let mut small = instance(Limits {
+        memory_bytes: 64 << 20,
+        ..Limits::default()
+    });
+    let code = ABI
+        .compile(
+            &mut small,
+            &py::function_source("x = 'a' * (200 << 20)\nreturn len(x)"),
+            &py::spec("f", &[]),
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(ABI.load(&mut small, &code, 1).unwrap(), None);
+    // Over the memory limit: a trap (54000 in the server), the instance
+    // discarded.
+    let out = run(&mut small, &ArgRecord::default(), ResultKind::Text as i32).unwrap_err();
+    assert!(out.contains("exceeds the limit"), "{out}");
+}

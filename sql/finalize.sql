@@ -34,6 +34,18 @@ CREATE TRUSTED LANGUAGE javascript
     VALIDATOR wasm.javascript_validator;
 COMMENT ON LANGUAGE javascript IS 'JavaScript functions in the Wasm sandbox (pg_wasm)';
 
+-- Python run by pg_wasm's engine (CPython compiled to Wasm) inside the same
+-- sandbox and limits: trusted, like wasm (docs/python.md).
+CREATE FUNCTION wasm.python_validator(oid) RETURNS void
+    LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'python_validator';
+CREATE FUNCTION wasm.python_inline_handler(internal) RETURNS void
+    LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'python_inline_handler';
+CREATE TRUSTED LANGUAGE python
+    HANDLER wasm.wasm_call_handler
+    INLINE wasm.python_inline_handler
+    VALIDATOR wasm.python_validator;
+COMMENT ON LANGUAGE python IS 'Python functions in the Wasm sandbox (pg_wasm)';
+
 -- Every name is schema-qualified (docs/security.md, "The search_path rule").
 CREATE VIEW wasm.modules AS
 SELECT m.name,

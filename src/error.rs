@@ -19,10 +19,13 @@ pub struct Label<'a>(pub &'a str);
 
 impl fmt::Display for Label<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0.strip_suffix(" (javascript)") {
-            Some(name) => write!(f, "javascript function \"{name}\""),
-            None => write!(f, "wasm function \"{}\"", self.0),
+        if let Some(name) = self.0.strip_suffix(" (javascript)") {
+            return write!(f, "javascript function \"{name}\"");
         }
+        if let Some(name) = self.0.strip_suffix(" (python)") {
+            return write!(f, "python function \"{name}\"");
+        }
+        write!(f, "wasm function \"{}\"", self.0)
     }
 }
 
@@ -223,6 +226,14 @@ impl PgWasmError {
                         ..
                     },
             } if target.ends_with(" (javascript)") => Some("A superuser can allow it: SET pg_wasm.javascript_sql = on."),
+            PgWasmError::Runtime {
+                target,
+                err:
+                    RuntimeError::Trap {
+                        kind: TrapKind::Denied,
+                        ..
+                    },
+            } if target.ends_with(" (python)") => Some("A superuser can allow it: SET pg_wasm.python_sql = on."),
             PgWasmError::Runtime {
                 err:
                     RuntimeError::Trap {

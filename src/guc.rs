@@ -19,6 +19,7 @@ pub static MAX_LOG_KB_PER_CALL: GucSetting<i32> = GucSetting::<i32>::new(64);
 pub static MAX_LOG_KB_PER_STATEMENT: GucSetting<i32> = GucSetting::<i32>::new(1024);
 pub static TRACK_TIME: GucSetting<bool> = GucSetting::<bool>::new(false);
 pub static JAVASCRIPT_SQL: GucSetting<bool> = GucSetting::<bool>::new(true);
+pub static PYTHON_SQL: GucSetting<bool> = GucSetting::<bool>::new(true);
 pub static COMPILED_ARTIFACTS: GucSetting<bool> = GucSetting::<bool>::new(true);
 pub static INSTANCE_SLOTS: GucSetting<i32> = GucSetting::<i32>::new(256);
 pub static INSTANCE_KEEP_RESIDENT_KB: GucSetting<i32> = GucSetting::<i32>::new(4096);
@@ -185,6 +186,14 @@ pub fn register() {
         c"Let JavaScript functions run SQL (plv8.execute, plv8.find_function).",
         c"Off: plv8.execute fails with a permission error; other JavaScript still runs.",
         &JAVASCRIPT_SQL,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_bool_guc(
+        c"pg_wasm.python_sql",
+        c"Let Python functions run SQL (plpy.execute, plpy.prepare, plpy.cursor).",
+        c"Off: plpy.execute fails with a permission error; other Python still runs.",
+        &PYTHON_SQL,
         GucContext::Suset,
         GucFlags::default(),
     );

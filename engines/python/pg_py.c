@@ -16,6 +16,7 @@
  * WASI functions the runtime answers with "no such thing" (no file, socket
  * or process is reachable).
  */
+#define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <marshal.h>
 #include <stdint.h>

@@ -530,6 +530,7 @@ def _describe(e):
     else:
         message = f"{name}: {text}" if text else name
     frames = []
+    last, repeated = None, 0
     for fs in _traceback.extract_tb(e.__traceback__):
         info = _SOURCES.get(fs.filename)
         if info is None:
@@ -537,9 +538,21 @@ def _describe(e):
         fname, lines, offset = info
         line = fs.lineno - offset
         where = "<module>" if fs.name.startswith("__plpython_procedure") else fs.name
+        # As Python prints it: a frame repeated more than 3 times in a row
+        # is counted, not shown.
+        if (fname, line, where) == last:
+            repeated += 1
+            if repeated >= 3:
+                continue
+        else:
+            if repeated >= 3:
+                frames.append(f"  [Previous line repeated {repeated - 2} more times]")
+            last, repeated = (fname, line, where), 0
         frames.append(f'  PL/Python function "{fname}", line {line}, in {where}')
         if 1 <= line <= len(lines) and lines[line - 1].strip():
             frames.append("    " + lines[line - 1].strip())
+    if repeated >= 3:
+        frames.append(f"  [Previous line repeated {repeated - 2} more times]")
     stack = ""
     if frames:
         stack = "Traceback (most recent call last):\n" + "\n".join(frames)
@@ -580,4 +593,4 @@ def _reseed(seed):
 
 
 _native.install(_define, _describe, _to_json, _set_json, _call_trigger, _reseed)
-del _native
+

@@ -28,7 +28,7 @@ fn parse_body(
         Ok(Body::Export { module, export }) => Some((Some(module), Some(export), false)),
         Ok(Body::InlineWat(_)) => Some((None, None, true)),
         // body::parse reads wasm bodies only.
-        Ok(Body::JavaScript(_)) => None,
+        Ok(Body::JavaScript(_) | Body::Python(_)) => None,
         Err(_) => None,
     })
 }

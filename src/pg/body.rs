@@ -10,6 +10,8 @@ pub enum Body {
     InlineWat(String),
     /// A function of `LANGUAGE javascript`: its source.
     JavaScript(String),
+    /// A function of `LANGUAGE python`: its source.
+    Python(String),
 }
 
 /// `[a-z_][a-z0-9_]*`, at most 63 bytes (PostgreSQL's NAMEDATALEN).

@@ -152,8 +152,15 @@ pub struct CachedModule {
 pub struct Compiled {
     pub module: Module,
     prepared: once_cell::unsync::OnceCell<Prepared<PgHost>>,
-    /// pg_wasm's JavaScript engine, linked with the clock it needs.
-    javascript: bool,
+    /// pg_wasm's own engines, linked with the WASI stubs they need.
+    interpreter: Interpreter,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Interpreter {
+    None,
+    JavaScript,
+    Python,
 }
 
 impl Compiled {
@@ -161,18 +168,19 @@ impl Compiled {
         Rc::new(Compiled {
             module,
             prepared: Default::default(),
-            javascript: false,
+            interpreter: Interpreter::None,
         })
     }
 
     pub fn prepared(&self, target: &str) -> Result<&Prepared<PgHost>> {
         self.prepared.get_or_try_init(|| {
             let engine = engine()?;
-            if self.javascript {
-                Prepared::javascript(engine, &self.module).in_module(target)
-            } else {
-                Prepared::new(engine, &self.module).in_module(target)
+            match self.interpreter {
+                Interpreter::JavaScript => Prepared::javascript(engine, &self.module),
+                Interpreter::Python => Prepared::python(engine, &self.module),
+                Interpreter::None => Prepared::new(engine, &self.module),
             }
+            .in_module(target)
         })
     }
 }
@@ -205,10 +213,49 @@ pub fn javascript_engine() -> Result<Rc<Compiled>> {
     let compiled = Rc::new(Compiled {
         module,
         prepared: Default::default(),
-        javascript: true,
+        interpreter: Interpreter::JavaScript,
     });
     JAVASCRIPT.with(|j| {
         let _ = j.set(compiled.clone());
+    });
+    Ok(compiled)
+}
+
+thread_local! {
+    static PYTHON: once_cell::unsync::OnceCell<Rc<Compiled>> = const { once_cell::unsync::OnceCell::new() };
+}
+
+/// The Python engine (pre-initialized when it was built), compiled once
+/// per cluster (its stored artifact mapped by every other backend) and
+/// kept for the backend's life.
+pub fn python_engine() -> Result<Rc<Compiled>> {
+    if let Some(c) = PYTHON.with(|p| p.get().cloned()) {
+        return Ok(c);
+    }
+    let engine = engine()?;
+    let module = artifacts::shipped(
+        engine,
+        "Python",
+        pg_wasm_runtime::python::ENGINE_WASM,
+        || {
+            // Our own module: it imports WASI (no user module may).
+            watched(
+                "the Python engine",
+                pg_wasm_runtime::python::ENGINE_WASM,
+                0,
+                compile_any_with,
+            )
+            .map(pg_wasm_runtime::python::CompiledImage)
+        },
+    )?
+    .0;
+    let compiled = Rc::new(Compiled {
+        module,
+        prepared: Default::default(),
+        interpreter: Interpreter::Python,
+    });
+    PYTHON.with(|p| {
+        let _ = p.set(compiled.clone());
     });
     Ok(compiled)
 }

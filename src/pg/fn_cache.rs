@@ -118,6 +118,7 @@ pub fn lookup(fn_oid: pg_sys::Oid) -> Result<Rc<Entry>> {
     let def = FunctionDef::load(fn_oid)?;
     let target = match (&def.body, component_export(&def)?) {
         (Body::JavaScript(body), _) => Target::JavaScript(javascript::resolve(&def, body)?),
+        (Body::Python(body), _) => Target::JavaScript(super::python::resolve(&def, body)?),
         (_, Some((module, export))) => {
             Target::Component(component_site::bind(&def, module, export)?)
         }

@@ -39,7 +39,8 @@ pub struct Resolved {
     /// every preparation: a role's memberships change without touching
     /// pg_proc); `None` for inline bodies.
     pub module_meta: Option<catalog::ModuleMeta>,
-    /// The JavaScript engine runs it: a result may be an exception.
+    /// The JavaScript or Python engine runs it: a result may be an
+    /// exception.
     pub javascript: bool,
 }
 
@@ -49,7 +50,7 @@ impl Resolved {
     pub fn settings(&self) -> catalog::Settings {
         if self.javascript {
             // Read when each site is made: a superuser's SET applies at once.
-            return super::javascript::settings();
+            return super::javascript::settings(&self.target);
         }
         self.module_meta
             .as_ref()
@@ -70,6 +71,8 @@ impl FunctionDef {
             .ok_or_else(|| PgWasmError::Internal(format!("function {oid:?} not found")))?;
         let body = if super::javascript::is_javascript(proc.prolang()) {
             Body::JavaScript(proc.prosrc())
+        } else if super::python::is_python(proc.prolang()) {
+            Body::Python(proc.prosrc())
         } else {
             body::parse(&proc.prosrc())?
         };
@@ -176,9 +179,9 @@ impl FunctionDef {
                 })?;
                 (target.clone(), target, module, export, None)
             }
-            Body::JavaScript(_) => {
+            Body::JavaScript(_) | Body::Python(_) => {
                 return Err(PgWasmError::Internal(format!(
-                    "function {} is JavaScript, not a wasm export",
+                    "function {} is JavaScript or Python, not a wasm export",
                     self.signature()
                 )))
             }

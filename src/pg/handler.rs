@@ -23,6 +23,8 @@ finfo_v1!(pg_finfo_wasm_call_handler);
 finfo_v1!(pg_finfo_wasm_validator);
 finfo_v1!(pg_finfo_javascript_validator);
 finfo_v1!(pg_finfo_javascript_inline_handler);
+finfo_v1!(pg_finfo_python_validator);
+finfo_v1!(pg_finfo_python_inline_handler);
 
 /// Entry point for every call of a wasm function. `#[pg_guard]` turns a
 /// Rust panic into a PostgreSQL ERROR; errors are raised only after the
@@ -255,6 +257,59 @@ pub unsafe extern "C-unwind" fn javascript_inline_handler(
             .into_owned()
     };
     if let Err(e) = super::javascript::run_inline(&source) {
+        e.raise();
+    }
+    pg_sys::Datum::from(0)
+}
+
+/// The validator of `LANGUAGE python`: as [`javascript_validator`] (the
+/// types can cross, the body compiles; a SyntaxError is 42P13 with its
+/// line).
+///
+/// # Safety
+/// Called by fmgr with a valid `fcinfo` holding one oid argument.
+#[pg_guard]
+#[no_mangle]
+pub unsafe extern "C-unwind" fn python_validator(
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> pg_sys::Datum {
+    // SAFETY: as in `wasm_validator`.
+    let fn_oid = unsafe { pg_sys::Oid::from((*fcinfo).args.as_slice(1)[0].value.value() as u32) };
+    // SAFETY: as in `wasm_validator`.
+    let (access, bodies) = unsafe {
+        (
+            pg_sys::CheckFunctionValidatorAccess((*(*fcinfo).flinfo).fn_oid, fn_oid),
+            pg_sys::check_function_bodies,
+        )
+    };
+    if access {
+        if let Err(e) = super::python::validate(fn_oid, bodies) {
+            e.raise();
+        }
+    }
+    pg_sys::Datum::from(0)
+}
+
+/// `DO ... LANGUAGE python`.
+///
+/// # Safety
+/// Called by fmgr with a valid `fcinfo` whose argument is an
+/// `InlineCodeBlock`.
+#[pg_guard]
+#[no_mangle]
+pub unsafe extern "C-unwind" fn python_inline_handler(
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> pg_sys::Datum {
+    // SAFETY: as in `javascript_inline_handler`.
+    let source = unsafe {
+        let block = (*fcinfo).args.as_slice(1)[0]
+            .value
+            .cast_mut_ptr::<pg_sys::InlineCodeBlock>();
+        std::ffi::CStr::from_ptr((*block).source_text)
+            .to_string_lossy()
+            .into_owned()
+    };
+    if let Err(e) = super::python::run_inline(&source) {
         e.raise();
     }
     pg_sys::Datum::from(0)

@@ -206,6 +206,11 @@ impl PgHost {
                     "JavaScript function {function} may not run SQL: pg_wasm.javascript_sql is off"
                 )));
             }
+            if let Some(function) = self.target.strip_suffix(" (python)") {
+                return Err(HostError::Denied(format!(
+                    "Python function {function} may not run SQL: pg_wasm.python_sql is off"
+                )));
+            }
             return Err(HostError::Denied(format!(
                 "pg.query is not allowed for \"{}\": the module's allow_spi setting is off",
                 self.target

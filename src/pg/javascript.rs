@@ -129,9 +129,11 @@ pub struct JsResolved {
     /// The function's bytecode once an instance compiled it: later
     /// instances in this backend load it instead of parsing the source.
     pub bytecode: std::cell::RefCell<Option<std::rc::Rc<[u8]>>>,
+    /// The engine's entry points (JavaScript's or Python's).
+    pub abi: &'static js::Abi,
 }
 
-fn result_kind(shape: &Shape) -> i32 {
+pub(super) fn result_kind(shape: &Shape) -> i32 {
     let base = match shape.result {
         Ret::Void => ResultKind::Void,
         Ret::Scalar(Scalar::Bool) => ResultKind::Bool,
@@ -146,11 +148,16 @@ fn result_kind(shape: &Shape) -> i32 {
     base as i32 | if shape.set { js::SET } else { 0 }
 }
 
-/// The SQL access JavaScript gets: plv8.execute, unless a superuser turned
-/// it off.
-pub fn settings() -> catalog::Settings {
+/// The SQL access JavaScript (plv8.execute) or Python (plpy.execute) gets
+/// for the function `target` names, unless a superuser turned it off.
+pub fn settings(target: &str) -> catalog::Settings {
+    let allowed = if target.ends_with(" (python)") {
+        guc::PYTHON_SQL.get()
+    } else {
+        guc::JAVASCRIPT_SQL.get()
+    };
     catalog::Settings {
-        allow_spi: guc::JAVASCRIPT_SQL.get(),
+        allow_spi: allowed,
         ..Default::default()
     }
 }
@@ -206,12 +213,17 @@ pub fn resolve(def: &FunctionDef, body: &str) -> Result<JsResolved> {
         args,
         kind,
         bytecode: Default::default(),
+        abi: &js::ABI,
     })
 }
 
 /// A JavaScript exception as ERROR P0001: its text as the message, and
-/// which function threw and the JavaScript stack in DETAIL.
+/// which function threw and the JavaScript stack in DETAIL (a Python one:
+/// [`super::python::exception_error`]).
 pub fn exception_error(target: &str, e: Exception) -> PgWasmError {
+    if target.ends_with(" (python)") {
+        return super::python::exception_error(target, e);
+    }
     let function = target.trim_end_matches(" (javascript)");
     let mut detail = format!("JavaScript function {function}");
     // The prelude's own frames (plv8.elog throwing, say) are not the user's.
@@ -245,6 +257,7 @@ pub fn exception_error(target: &str, e: Exception) -> PgWasmError {
 /// validator and `wasm.load_javascript`).
 pub fn instantiate(
     r: &Resolved,
+    abi: &js::Abi,
     source: &str,
     script: &str,
     host: PgHost,
@@ -257,11 +270,15 @@ pub fn instantiate(
     let prepared = r.module.prepared(&r.target)?;
     let mut inst = Instance::from_prepared(cache::engine()?, prepared, &r.export, r.limits(), host)
         .map_err(runtime)?;
-    let bytecode = js::compile(&mut inst, source, script)
+    let bytecode = abi
+        .compile(&mut inst, source, script)
         .map_err(runtime)?
         .map_err(|e| compile_error(&r.target, e))?;
     if !check_only {
-        if let Some(e) = js::load(&mut inst, &bytecode, next_seed()).map_err(runtime)? {
+        if let Some(e) = abi
+            .load(&mut inst, &bytecode, next_seed())
+            .map_err(runtime)?
+        {
             return Err(compile_error(&r.target, e));
         }
     }
@@ -302,9 +319,12 @@ pub fn next_seed() -> i64 {
 
 /// A body that does not compile: 42P13 with the SyntaxError and its line.
 fn compile_error(target: &str, e: Exception) -> PgWasmError {
-    let function = target.trim_end_matches(" (javascript)");
+    let (function, language) = match target.strip_suffix(" (python)") {
+        Some(f) => (f, "python"),
+        None => (target.trim_end_matches(" (javascript)"), "javascript"),
+    };
     PgWasmError::invalid_function(
-        format!("javascript function {function}: {}", e.message),
+        format!("{language} function {function}: {}", e.message),
         Some(if e.stack.is_empty() {
             "The function body does not compile.".to_string()
         } else {
@@ -328,16 +348,20 @@ pub fn validate(fn_oid: pg_sys::Oid, check_bodies: bool) -> Result<()> {
     }
     let r = resolve(&def, body)?;
     let host = PgHost::new(r.resolved.target.clone(), false, true);
-    instantiate(&r.resolved, &r.source, &r.script, host, true).map(|_| ())
+    instantiate(&r.resolved, r.abi, &r.source, &r.script, host, true).map(|_| ())
 }
 
 /// The engine as a function without arguments or result (a DO block, a
 /// library's load-time check).
-fn no_arguments(target: String) -> Result<Resolved> {
+pub(super) fn no_arguments(
+    target: String,
+    module: std::rc::Rc<cache::Compiled>,
+    abi: &js::Abi,
+) -> Result<Resolved> {
     Ok(Resolved {
         target,
-        module: cache::javascript_engine()?,
-        export: js::CALL_EXPORT.to_string(),
+        module,
+        export: abi.call.to_string(),
         shape: Shape {
             args: Vec::new(),
             result: Ret::Void,
@@ -353,8 +377,22 @@ fn no_arguments(target: String) -> Result<Resolved> {
 /// `DO $$ ... $$ LANGUAGE javascript`: the block runs once, as a function
 /// without arguments, with the session's limits and SQL access.
 pub fn run_inline(source_text: &str) -> Result<()> {
-    let resolved = no_arguments("DO block (javascript)".to_string())?;
+    let resolved = no_arguments(
+        "DO block (javascript)".to_string(),
+        cache::javascript_engine()?,
+        &js::ABI,
+    )?;
     let source = js::function_source("do_block", &[], false, source_text);
+    run_block(&resolved, &js::ABI, &source, "do_block")
+}
+
+/// Runs a DO block's function once (either language).
+pub(super) fn run_block(
+    resolved: &Resolved,
+    abi: &js::Abi,
+    source: &str,
+    script: &str,
+) -> Result<()> {
     // SAFETY: reads the current user id.
     let user = unsafe { pg_sys::GetUserId() };
     let host = PgHost::new(
@@ -370,10 +408,9 @@ pub fn run_inline(source_text: &str) -> Result<()> {
         }
         e
     };
-    let mut inst =
-        instantiate(&resolved, &source, "do_block", host, false).map_err(raise_caught)?;
+    let mut inst = instantiate(resolved, abi, source, script, host, false).map_err(raise_caught)?;
     let mut buf = [pg_wasm_runtime::ValRaw::i64(0); 3];
-    let outcome = js::call(
+    let outcome = abi.call(
         &mut inst,
         &mut js::GuestArgs::default(),
         &ArgRecord::default(),
@@ -391,7 +428,7 @@ pub fn run_inline(source_text: &str) -> Result<()> {
         Ok(js::Returned::Threw(e)) => Err(exception_error(&resolved.target, e)),
         Ok(_) => Ok(()),
         Err(err) => Err(PgWasmError::Runtime {
-            target: resolved.target,
+            target: resolved.target.clone(),
             err,
         }),
     }
@@ -561,10 +598,14 @@ fn library(name: &str) -> Result<KnownLibrary> {
 /// `wasm.load_javascript`'s check: the source compiles as a CommonJS module
 /// (a SyntaxError with its line is 22023).
 pub fn check_library(name: &str, source: &str) -> Result<()> {
-    let resolved = no_arguments(format!("library {name} (javascript)"))?;
+    let resolved = no_arguments(
+        format!("library {name} (javascript)"),
+        cache::javascript_engine()?,
+        &js::ABI,
+    )?;
     let wrapped = js::library_source(source);
     let host = PgHost::new(resolved.target.clone(), false, true);
-    match instantiate(&resolved, &wrapped, name, host, true) {
+    match instantiate(&resolved, &js::ABI, &wrapped, name, host, true) {
         Ok(_) => Ok(()),
         Err(PgWasmError::InvalidFunction { message, detail }) => {
             Err(PgWasmError::InvalidParameter(format!(

@@ -20,6 +20,7 @@ pub struct JsSite {
     record: ArgRecord,
     guest: GuestArgs,
     trigger: bool,
+    abi: &'static js::Abi,
 }
 
 impl JsSite {
@@ -41,8 +42,10 @@ impl JsSite {
         let bytecode = match known {
             Some(b) => b,
             None => {
-                let compiled =
-                    js::compile(&mut site.instance, &r.source, &r.script).map_err(runtime)?;
+                let compiled = r
+                    .abi
+                    .compile(&mut site.instance, &r.source, &r.script)
+                    .map_err(runtime)?;
                 let b: std::rc::Rc<[u8]> = compiled
                     .map_err(|e| javascript::exception_error(&target, e))?
                     .into();
@@ -50,7 +53,9 @@ impl JsSite {
                 b
             }
         };
-        let loaded = js::load(&mut site.instance, &bytecode, javascript::next_seed());
+        let loaded = r
+            .abi
+            .load(&mut site.instance, &bytecode, javascript::next_seed());
         if let Some(caught) = site.instance.host_mut().take_failure() {
             std::panic::resume_unwind(caught);
         }
@@ -70,6 +75,7 @@ impl JsSite {
             record: ArgRecord::default(),
             guest: GuestArgs::default(),
             trigger,
+            abi: r.abi,
         })
     }
 
@@ -117,10 +123,10 @@ impl JsSite {
                 unsafe { kind.encode(arg.value, &mut self.record) };
             }
         }
-        let (record, guest, kind) = (&self.record, &mut self.guest, self.kind);
+        let (record, guest, kind, abi) = (&self.record, &mut self.guest, self.kind, self.abi);
         let fuel = self
             .site
-            .timed(|i, buf| js::call(i, guest, record, kind, buf))
+            .timed(|i, buf| abi.call(i, guest, record, kind, buf))
             .map_err(|e| self.site.trapped(e))?;
         self.site.counters.fuel += fuel;
         match self.site.shape.result {

@@ -16,6 +16,7 @@ pub mod handler;
 pub mod host;
 pub mod javascript;
 mod js_site;
+pub mod python;
 pub mod search_path;
 mod site;
 mod spi;

@@ -98,7 +98,7 @@ EOF
 
 echo "engines: building the Python engine (CPython 3.11)"
 clang-19 --target=wasm32-wasi -O2 -mexec-model=reactor -D_WASI_EMULATED_SIGNAL \
-  -D_WASI_EMULATED_GETPID -D_WASI_EMULATED_PROCESS_CLOCKS \
+  -D_WASI_EMULATED_GETPID -D_WASI_EMULATED_PROCESS_CLOCKS -DPGPY_HEAP_ROOM=4194304 \
   -Wno-everything -I "$build" -I "$build/include" -I "$py/include/python3.11" \
   -Wl,--stack-first -Wl,-z,stack-size=4194304 -Wl,--strip-debug \
   -Wl,--export=_initialize \

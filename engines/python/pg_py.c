@@ -163,6 +163,18 @@ EXPORT("pgpy_args") uint8_t *pgpy_args(int32_t size) {
 
 /* ---- set-up (under Wizer, once) ---- */
 
+/* The `random` module's generator (random._inst), whose state every
+ * instance would otherwise share with the image. CPython 3.11's
+ * _randommodule.c lays it out like this; `pgpy_init` checks the size and
+ * otherwise reseeds through Python (random.seed, ~90 k instructions). */
+#define MT_N 624
+typedef struct {
+    PyObject_HEAD
+    int index;
+    uint32_t state[MT_N];
+} RandomObject;
+static RandomObject *mt;
+
 extern void _initialize(void);
 
 static int run_prelude(void) {
@@ -181,6 +193,22 @@ static int run_prelude(void) {
     decimal_cls = PyObject_GetAttrString(decimal, "Decimal");
     json_loads = PyObject_GetAttrString(json, "loads");
     args_key = PyUnicode_InternFromString("args");
+    /* random._inst is a random.Random, a Python subclass of the C type
+     * _random.Random whose layout RandomObject repeats. */
+    PyObject *random = PyImport_ImportModule("random");
+    PyObject *c_random = PyImport_ImportModule("_random");
+    PyObject *inst = random ? PyObject_GetAttrString(random, "_inst") : NULL;
+    PyObject *base = c_random ? PyObject_GetAttrString(c_random, "Random") : NULL;
+    if (inst && base && PyType_Check(base) &&
+        PyObject_TypeCheck(inst, (PyTypeObject *)base) &&
+        ((PyTypeObject *)base)->tp_basicsize == (Py_ssize_t)sizeof(RandomObject)) {
+        mt = (RandomObject *)inst; /* the module keeps it alive */
+    }
+    Py_XDECREF(base);
+    Py_XDECREF(inst);
+    Py_XDECREF(c_random);
+    Py_XDECREF(random);
+    PyErr_Clear();
     return decimal_cls && json_loads && define_fn ? 0 : -1;
 }
 
@@ -205,9 +233,34 @@ EXPORT("pgpy_init") void pgpy_init(void) {
         PyErr_Print();
         abort();
     }
+    /* Room for a statement's allocations inside the image: memory grown
+     * now and left free (wasi-libc's malloc never gives memory back), so
+     * a statement's allocations need no memory.grow, which the instance
+     * pool would have to undo (madvise, mprotect) when the instance is
+     * dropped. Zero pages cost nothing in the image. */
+    void *volatile room = malloc(PGPY_HEAP_ROOM); /* volatile: not elided */
+    free(room);
 }
 
+
 EXPORT("pgpy_seed") void pgpy_seed(int64_t seed) {
+    if (mt) {
+        /* splitmix64 from the host's seed fills the state; index = N makes
+         * the next draw regenerate it (~10 k instructions). */
+        uint64_t z = (uint64_t)seed;
+        for (int i = 0; i < MT_N; i += 2) {
+            z += 0x9e3779b97f4a7c15ull;
+            uint64_t x = z;
+            x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+            x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+            x ^= x >> 31;
+            mt->state[i] = (uint32_t)x;
+            mt->state[i + 1] = (uint32_t)(x >> 32);
+        }
+        mt->state[0] |= 0x80000000u; /* never all zero */
+        mt->index = MT_N;
+        return;
+    }
     PyObject *r = PyObject_CallFunction(reseed_fn, "L", (long long)seed);
     Py_XDECREF(r);
     PyErr_Clear();

@@ -141,6 +141,27 @@ fn converts_as_plpython_does() {
 }
 
 #[test]
+fn random_differs_between_instances() {
+    let draw = |seed: i64| {
+        let mut i = instance(Limits::default());
+        let code = ABI
+            .compile(
+                &mut i,
+                &py::function_source(
+                    "import random\nreturn [random.random(), random.randint(1, 10**9)]",
+                ),
+                &py::spec("f", &[]),
+            )
+            .unwrap()
+            .unwrap();
+        assert_eq!(ABI.load(&mut i, &code, seed).unwrap(), None);
+        run(&mut i, &ArgRecord::default(), ResultKind::Text as i32).unwrap()
+    };
+    assert_eq!(draw(1), draw(1));
+    assert_ne!(draw(1), draw(2));
+}
+
+#[test]
 fn standard_library_from_memory() {
     let body = "import re, json, datetime, statistics, collections, itertools, fractions\n\
                 import textwrap, string, html, csv, io\n\
@@ -240,4 +261,104 @@ fn runaway_code_ends_cleanly() {
     // discarded.
     let out = run(&mut small, &ArgRecord::default(), ResultKind::Text as i32).unwrap_err();
     assert!(out.contains("exceeds the limit"), "{out}");
+}
+
+/// One statement's work outside PostgreSQL, by phase (medians of 200):
+/// instantiate from the pool, load the compiled function, one call, drop.
+/// `cargo test --release --test python -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn per_statement_cost() {
+    let keep: usize = std::env::var("KEEP_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4);
+    let (engine, _) = new_engine_with(PoolSettings {
+        slots: 16,
+        keep_resident: keep << 20,
+    })
+    .unwrap();
+    let engine = &engine;
+    let image = Module::new(engine, py::ENGINE_WASM).unwrap();
+    let image = &image;
+    let prepared = Prepared::python(engine, image).unwrap();
+    let instance =
+        |limits| Instance::from_prepared(engine, &prepared, ABI.call, limits, NoHost).unwrap();
+    let body = "import re\nreturn re.sub(r'[^a-z0-9]+', '-', s.lower()).strip('-')";
+    let mut first = instance(Limits::default());
+    let code = ABI
+        .compile(
+            &mut first,
+            &py::function_source(body),
+            &py::spec("f", &[Some("s".into())]),
+        )
+        .unwrap()
+        .unwrap();
+    drop(first);
+    let mut args = ArgRecord::default();
+    args.string(b"Hello, World");
+    let (mut inst_t, mut load_t, mut call_t, mut drop_t) = (vec![], vec![], vec![], vec![]);
+    let mut second_t = vec![];
+    for _ in 0..200 {
+        let t = std::time::Instant::now();
+        let mut i = instance(Limits::default());
+        inst_t.push(t.elapsed());
+        let t = std::time::Instant::now();
+        assert_eq!(ABI.load(&mut i, &code, 3).unwrap(), None);
+        load_t.push(t.elapsed());
+        let t = std::time::Instant::now();
+        let out = run(&mut i, &args, ResultKind::Text as i32).unwrap();
+        call_t.push(t.elapsed());
+        assert_eq!(out, "hello-world");
+        let t = std::time::Instant::now();
+        run(&mut i, &args, ResultKind::Text as i32).unwrap();
+        second_t.push(t.elapsed());
+        let t = std::time::Instant::now();
+        drop(i);
+        drop_t.push(t.elapsed());
+    }
+    let snapshot = |i: &Instance<NoHost>| -> Vec<u8> {
+        let mut len = 64 << 20;
+        loop {
+            if let Ok(b) = i.read_bytes(0, len) {
+                return b.to_vec();
+            }
+            len -= 65536;
+        }
+    };
+    let before = snapshot(&instance(Limits::default()));
+    let mut i = instance(Limits::default());
+    assert_eq!(ABI.load(&mut i, &code, 3).unwrap(), None);
+    println!("load fuel {}", i.last_fuel());
+    let loaded = snapshot(&i);
+    run(&mut i, &args, ResultKind::Text as i32).unwrap();
+    println!("first call fuel {}", i.last_fuel());
+    let called = snapshot(&i);
+    let diff = |a: &[u8], b: &[u8]| -> Vec<usize> {
+        (0..a.len().min(b.len()) / 4096)
+            .filter(|p| a[p * 4096..(p + 1) * 4096] != b[p * 4096..(p + 1) * 4096])
+            .collect()
+    };
+    let (l, c) = (diff(&before, &loaded), diff(&loaded, &called));
+    let all = diff(&before, &called);
+    let runs = all.windows(2).filter(|w| w[1] != w[0] + 1).count() + 1;
+    println!("dirty runs {runs}: {all:?}");
+    println!(
+        "memory {} MB; pages changed by load {} (first {:?}), by the call {}, in all {}",
+        before.len() >> 20,
+        l.len(),
+        l.first(),
+        c.len(),
+        diff(&before, &called).len()
+    );
+    for (name, mut v) in [
+        ("instantiate", inst_t),
+        ("load", load_t),
+        ("call", call_t),
+        ("second call", second_t),
+        ("drop", drop_t),
+    ] {
+        v.sort();
+        println!("{name}: {:?}", v[v.len() / 2]);
+    }
 }

@@ -83,6 +83,22 @@ impl PgHost {
     /// ran), innermost first. The prelude pairs begin and end whenever the
     /// call returns, so only a trap leaves any.
     pub fn abort_open_subtransactions(&mut self) {
+        self.abort_subtransactions();
+    }
+
+    /// After a call that returned: subtransactions a Python function
+    /// entered and never exited (`plpy.subtransaction().__enter__()`
+    /// alone) are rolled back with a WARNING, as PL/Python does, so the
+    /// caller's transaction is intact.
+    pub fn close_forgotten_subtransactions(&mut self) {
+        if self.subtransactions.is_empty() {
+            return;
+        }
+        pgrx::warning!("forcibly aborting a subtransaction that has not been exited");
+        self.abort_subtransactions();
+    }
+
+    fn abort_subtransactions(&mut self) {
         while let Some(Saved(context, owner)) = self.subtransactions.pop() {
             // SAFETY: each entry is a subtransaction this host began on
             // this backend's thread, still open (the innermost is popped

@@ -420,6 +420,11 @@ pub(super) fn run_block(
     if let Some(caught) = inst.host_mut().take_failure() {
         std::panic::resume_unwind(caught);
     }
+    if outcome.is_ok() {
+        inst.host_mut().close_forgotten_subtransactions();
+    } else {
+        inst.host_mut().abort_open_subtransactions();
+    }
     outcome.map_err(|err| PgWasmError::Runtime {
         target: resolved.target.clone(),
         err,

@@ -99,13 +99,23 @@ impl JsSite {
         if self.trigger {
             // SAFETY: forwarded contract: the event goes in as JSON, the
             // decision comes back as JSON, as for a wasm trigger.
-            return unsafe { self.site.call(fcinfo) };
+            let out = unsafe { self.site.call(fcinfo) };
+            self.site
+                .instance
+                .host_mut()
+                .close_forgotten_subtransactions();
+            return out;
         }
         let inputs: *mut Inputs = &mut self.site.inputs;
-        Inputs::scope(inputs, || {
+        let out = Inputs::scope(inputs, || {
             // SAFETY: forwarded contract.
             unsafe { self.call_inner(fcinfo) }
-        })
+        });
+        self.site
+            .instance
+            .host_mut()
+            .close_forgotten_subtransactions();
+        out
     }
 
     unsafe fn call_inner(

@@ -92,6 +92,14 @@ with plpy.subtransaction():
 return ", ".join(r["info"] for r in plpy.execute("SELECT info FROM pyt.audit WHERE op = 'sub'"))
 $$;
 SELECT subx();
+-- a subtransaction entered and never exited is rolled back, as PL/Python
+CREATE FUNCTION forgets() RETURNS int LANGUAGE python AS $$
+plpy.subtransaction().__enter__()
+plpy.execute("INSERT INTO pyt.audit VALUES ('sub', 'forgotten')")
+return 1
+$$;
+SELECT forgets();
+SELECT count(*) FROM audit WHERE info = 'forgotten';
 -- read-only in a STABLE function
 CREATE FUNCTION sneaky() RETURNS int STABLE LANGUAGE python AS $$
 plpy.execute("DELETE FROM pyt.items")

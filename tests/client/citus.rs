@@ -407,6 +407,43 @@ fn aggregates_and_triggers_run_on_the_workers() {
         !answers.is_empty() && answers.iter().all(|v| v.as_deref() == Some("B.C")),
         "{answers:?}"
     );
+
+    // Python (SPEC §16) the same way.
+    for sql in [
+        "CREATE FUNCTION py_user(email text) RETURNS text LANGUAGE python IMMUTABLE AS
+           $$ return email.split('@')[0].title() $$",
+        "CREATE FUNCTION py_untag_email() RETURNS trigger LANGUAGE python AS
+           $$
+import re
+TD['new']['email'] = re.sub(r'[+][^@]*@', '@', TD['new']['email'])
+return 'MODIFY'
+$$",
+        "CREATE TRIGGER people_untag BEFORE INSERT ON people
+           FOR EACH ROW EXECUTE FUNCTION py_untag_email()",
+        "INSERT INTO people VALUES (5, 'grace+news@example.com')",
+    ] {
+        c.batch_execute(sql).unwrap();
+    }
+    let users: Vec<String> = c
+        .query(
+            "SELECT py_user(email) FROM people WHERE id IN (4, 5) ORDER BY id",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(users, ["Linus", "Grace"]);
+    let email: String = c
+        .query_one("SELECT email FROM people WHERE id = 5", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(email, "grace@example.com");
+    let answers = on_workers(db, "SELECT py_user('ada@b.c')");
+    assert!(
+        !answers.is_empty() && answers.iter().all(|v| v.as_deref() == Some("Ada")),
+        "{answers:?}"
+    );
 }
 
 /// A component (the Rust orders guest) reaches every worker with the

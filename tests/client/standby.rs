@@ -223,7 +223,12 @@ fn a_hot_standby_runs_what_the_primary_committed() {
          $$;
          CREATE FUNCTION js_rows(n int) RETURNS SETOF jsonb LANGUAGE javascript AS $$
            for (let i = 1; i <= n; i++) plv8.return_next({i, sq: plv8.execute('SELECT $1::int * $1::int AS s', [i])[0].s});
-         $$;",
+         $$;
+         CREATE FUNCTION py_rows(n int) RETURNS SETOF text LANGUAGE python AS $$
+plan = plpy.prepare('SELECT $1 * $1 AS s', ['int'])
+for i in range(1, n + 1):
+    yield '%d:%d' % (i, plan.execute([i])[0]['s'])
+$$;",
     )
     .unwrap();
     let standby = Standby::start();
@@ -250,6 +255,15 @@ fn a_hot_standby_runs_what_the_primary_committed() {
             r#"{"i": 3, "sq": 9}"#
         ]
     );
+
+    // So does Python (SPEC §16).
+    let rows: Vec<String> = s
+        .query("SELECT py_rows(3)", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(rows, ["1:1", "2:4", "3:9"]);
 
     // Scalar, SETOF and aggregates (wasm state functions) on the standby.
     let slug: String = s

@@ -1,7 +1,30 @@
 //! Finds the JavaScript and Python engine modules (engines/*/build.sh
-//! build them; `make` runs those first) and hands their paths to
-//! `include_bytes!`.
-use std::path::PathBuf;
+//! build them; `make` runs those first), hands their paths to
+//! `include_bytes!` and their SHA-256 (by coreutils' sha256sum) to the
+//! crate: the artifact store names a compiled engine by it, and hashing
+//! 16 MB in every new backend would cost milliseconds.
+use std::path::{Path, PathBuf};
+
+fn engine(dir: &Path, file: &str, script: &str, var: &str) {
+    let path = dir.join(file);
+    println!("cargo:rerun-if-changed={}", path.display());
+    if !path.exists() {
+        panic!(
+            "{} is missing: build it with engines/{script}/build.sh (make does)",
+            path.display()
+        );
+    }
+    println!("cargo:rustc-env={var}={}", path.display());
+    let out = std::process::Command::new("sha256sum")
+        .arg(&path)
+        .output()
+        .expect("sha256sum (coreutils) runs");
+    assert!(out.status.success(), "sha256sum {} failed", path.display());
+    let hex = String::from_utf8(out.stdout).unwrap();
+    let hex = hex.split_whitespace().next().unwrap_or_default();
+    assert_eq!(hex.len(), 64, "sha256sum printed {hex:?}");
+    println!("cargo:rustc-env={var}_SHA256={hex}");
+}
 
 fn main() {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap())
@@ -11,23 +34,7 @@ fn main() {
     let dir = std::env::var_os("PG_WASM_ENGINES")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target/engines"));
-    let engine = dir.join("javascript.wasm");
     println!("cargo:rerun-if-env-changed=PG_WASM_ENGINES");
-    println!("cargo:rerun-if-changed={}", engine.display());
-    if !engine.exists() {
-        panic!(
-            "{} is missing: build it with engines/javascript/build.sh (make does)",
-            engine.display()
-        );
-    }
-    println!("cargo:rustc-env=PG_WASM_JS_ENGINE={}", engine.display());
-    let python = dir.join("python.wasm");
-    println!("cargo:rerun-if-changed={}", python.display());
-    if !python.exists() {
-        panic!(
-            "{} is missing: build it with engines/python/build.sh (make does)",
-            python.display()
-        );
-    }
-    println!("cargo:rustc-env=PG_WASM_PY_ENGINE={}", python.display());
+    engine(&dir, "javascript.wasm", "javascript", "PG_WASM_JS_ENGINE");
+    engine(&dir, "python.wasm", "python", "PG_WASM_PY_ENGINE");
 }

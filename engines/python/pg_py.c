@@ -40,8 +40,11 @@ IMPORT("pg", "subtransaction") int32_t pg_subtransaction(int32_t op);
 static PyObject *define_fn, *describe_fn, *to_json_fn, *set_json_fn, *trigger_fn, *reseed_fn;
 static PyObject *decimal_cls, *json_loads;
 
-/* The function this instance runs, its globals and argument names. */
+/* The function this instance runs, its globals and argument names (an
+ * empty name: unnamed, or never used by the body); whether the body uses
+ * PL/Python's `args` list. */
 static PyObject *fn, *globals, *arg_names, *args_key;
+static int wants_args = 1;
 
 static uint8_t *args_buf;
 static size_t args_cap;
@@ -377,11 +380,25 @@ EXPORT("pgpy_load") int64_t pgpy_load(const uint8_t *bc, int32_t len, int64_t se
     }
     Py_XSETREF(fn, Py_NewRef(PyTuple_GET_ITEM(r, 0)));
     Py_XSETREF(globals, Py_NewRef(PyTuple_GET_ITEM(r, 1)));
-    Py_DECREF(r);
+    PyObject *used = PyTuple_GET_ITEM(r, 2); /* a frozenset, or None: all */
     Py_ssize_t n = PyList_GET_SIZE(lines);
     Py_XSETREF(arg_names, PyList_GetSlice(lines, n > 0 ? 1 : 0, n));
     Py_DECREF(lines);
     Py_DECREF(t);
+    wants_args = 1;
+    if (arg_names && used != Py_None) {
+        wants_args = PySet_Contains(used, args_key) == 1;
+        PyObject *empty = PyUnicode_FromString("");
+        for (Py_ssize_t i = 0; empty && i < PyList_GET_SIZE(arg_names); i++) {
+            if (PySet_Contains(used, PyList_GET_ITEM(arg_names, i)) != 1) {
+                PyList_SetItem(arg_names, i, Py_NewRef(empty));
+            }
+        }
+        Py_XDECREF(empty);
+    }
+    Py_DECREF(r);
+    if (!arg_names) return fail();
+    PyErr_Clear();
     return packed(NULL, 0);
 }
 
@@ -618,8 +635,8 @@ EXPORT("pgpy_call") int64_t pgpy_call(const uint8_t *args, int32_t len, int32_t 
         if (!r) return fail();
         return encode(r, 4);
     }
-    PyObject *list = PyList_New(0);
-    if (!list) {
+    PyObject *list = wants_args ? PyList_New(0) : NULL;
+    if (wants_args && !list) {
         release_args(args);
         return fail();
     }
@@ -628,9 +645,9 @@ EXPORT("pgpy_call") int64_t pgpy_call(const uint8_t *args, int32_t len, int32_t 
     Py_ssize_t named = arg_names ? PyList_GET_SIZE(arg_names) : 0;
     while (p < end) {
         PyObject *v = decode(&p, end);
-        if (!v || PyList_Append(list, v) != 0) {
+        if (!v || (list && PyList_Append(list, v) != 0)) {
             Py_XDECREF(v);
-            Py_DECREF(list);
+            Py_XDECREF(list);
             release_args(args);
             return fail();
         }
@@ -638,7 +655,7 @@ EXPORT("pgpy_call") int64_t pgpy_call(const uint8_t *args, int32_t len, int32_t 
             PyObject *name = PyList_GET_ITEM(arg_names, i);
             if (PyUnicode_GET_LENGTH(name) > 0 && PyDict_SetItem(globals, name, v) != 0) {
                 Py_DECREF(v);
-                Py_DECREF(list);
+                Py_XDECREF(list);
                 release_args(args);
                 return fail();
             }
@@ -647,9 +664,11 @@ EXPORT("pgpy_call") int64_t pgpy_call(const uint8_t *args, int32_t len, int32_t 
         i++;
     }
     release_args(args);
-    int bad = PyDict_SetItem(globals, args_key, list);
-    Py_DECREF(list);
-    if (bad) return fail();
+    if (list) {
+        int bad = PyDict_SetItem(globals, args_key, list);
+        Py_DECREF(list);
+        if (bad) return fail();
+    }
     r = PyObject_CallNoArgs(fn);
     if (!r) return fail();
     if (kind & 16) {

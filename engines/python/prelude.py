@@ -574,10 +574,22 @@ _SOURCES = {}
 GD = {}
 
 
+_DYNAMIC = {"globals", "locals", "vars", "eval", "exec", "__import__", "compile"}
+
+
+def _names(code, out):
+    """Every global name `code` and the functions inside it use."""
+    out.update(code.co_names)
+    for c in code.co_consts:
+        if hasattr(c, "co_names"):
+            _names(c, out)
+    return out
+
+
 def _define(code, fname, filename, body, offset):
     """Runs the compiled definition in the function's own globals (as
     PL/Python: arguments are globals of the function) and returns
-    (function, globals)."""
+    (function, globals, names the body uses or None for any)."""
     g = {"__builtins__": __builtins__, "plpy": plpy, "GD": GD, "SD": {},
          "__name__": "__main__", "TD": None}
     exec(code, g)
@@ -585,7 +597,10 @@ def _define(code, fname, filename, body, offset):
     # The body's lines (the source without the def line, one tab less).
     lines = [line[1:] if line.startswith("\t") else line for line in body.split("\n")[offset:]]
     _SOURCES[filename] = (fname, lines, offset)
-    return fn, g
+    # The arguments become globals at every call; those the body never
+    # names need not (unless it reaches globals dynamically).
+    used = _names(code, set())
+    return fn, g, (None if used & _DYNAMIC else frozenset(used))
 
 
 def _reseed(seed):

@@ -362,3 +362,54 @@ fn per_statement_cost() {
         println!("{name}: {:?}", v[v.len() / 2]);
     }
 }
+
+/// The Wasm instructions (fuel) of warm calls, to see where a row's time
+/// goes. `cargo test --release --test python -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn warm_call_fuel() {
+    for (params, body, kind) in [
+        (vec!["a", "b"], "return a + b", ResultKind::Integer),
+        (vec!["s"], "return s", ResultKind::Text),
+        (vec!["s"], "import re\nreturn s", ResultKind::Text),
+        (vec!["s"], "return s.lower()", ResultKind::Text),
+        (
+            vec!["s"],
+            "import re\nreturn re.sub('[^a-z0-9]+', '-', s.lower()).strip('-')",
+            ResultKind::Text,
+        ),
+    ] {
+        let mut i = defined(&params, body);
+        let mut args = ArgRecord::default();
+        if params.len() == 2 {
+            args.int32(1);
+            args.int32(2);
+        } else {
+            args.string(b"Hello, World");
+        }
+        let mut guest = GuestArgs::default();
+        let mut buf = [ValRaw::i64(0); 3];
+        let mut fuel = 0;
+        for _ in 0..3 {
+            fuel = ABI
+                .call(&mut i, &mut guest, &args, kind as i32, &mut buf)
+                .unwrap();
+            if let Returned::Bytes { ptr, len } =
+                Returned::from_packed(&i, buf[0].get_i64()).unwrap()
+            {
+                i.free(ptr, len).unwrap();
+            }
+        }
+        let t = std::time::Instant::now();
+        for _ in 0..10000 {
+            ABI.call(&mut i, &mut guest, &args, kind as i32, &mut buf)
+                .unwrap();
+            if let Returned::Bytes { ptr, len } =
+                Returned::from_packed(&i, buf[0].get_i64()).unwrap()
+            {
+                i.free(ptr, len).unwrap();
+            }
+        }
+        println!("{body:?}: {fuel} fuel, {:?} a call", t.elapsed() / 10000);
+    }
+}

@@ -129,17 +129,17 @@ const SHIPPED: &str = "shipped";
 pub fn shipped<T: Artifact>(
     engine: &Engine,
     name: &str,
-    bytes: &[u8],
+    bytes_sha256: &str,
     compile: impl FnOnce() -> Result<T>,
 ) -> Result<T> {
     let Some((store, engine_key)) = store(engine) else {
         count(|c| c.compiled += 1);
         return compile();
     };
-    // The image depends on the bytes and on how pg_wasm builds it.
-    let mut tagged = bytes.to_vec();
-    tagged.extend_from_slice(format!("pg_wasm {name} image 1").as_bytes());
-    let key = artifacts::key(&pg_wasm_runtime::sha256(&tagged), engine_key);
+    // The image depends on the bytes (their SHA-256, computed when the
+    // extension was built) and on how pg_wasm builds it.
+    let tagged = format!("{bytes_sha256} pg_wasm {name} image 1");
+    let key = artifacts::key(&pg_wasm_runtime::sha256(tagged.as_bytes()), engine_key);
     match store.lookup(engine, SHIPPED, &key) {
         Lookup::Mapped(m) => {
             count(|c| c.mapped += 1);

@@ -200,7 +200,7 @@ pub fn javascript_engine() -> Result<Rc<Compiled>> {
     let module = artifacts::shipped(
         engine,
         "JavaScript",
-        pg_wasm_runtime::javascript::ENGINE_WASM,
+        pg_wasm_runtime::javascript::ENGINE_SHA256,
         || {
             let image =
                 pg_wasm_runtime::javascript::image(engine).in_module("the JavaScript engine")?;
@@ -236,7 +236,7 @@ pub fn python_engine() -> Result<Rc<Compiled>> {
     let module = artifacts::shipped(
         engine,
         "Python",
-        pg_wasm_runtime::python::ENGINE_WASM,
+        pg_wasm_runtime::python::ENGINE_SHA256,
         || {
             // Our own module: it imports WASI (no user module may).
             watched(

@@ -20,6 +20,8 @@ use wasmtime::{Caller, Engine, Extern, Linker, Module, Store, ValRaw};
 
 /// The engine as built (a reactor: `_initialize`, then `pgjs_init`).
 pub const ENGINE_WASM: &[u8] = include_bytes!(env!("PG_WASM_JS_ENGINE"));
+/// [`ENGINE_WASM`]'s SHA-256, in hex (computed when the crate is built).
+pub const ENGINE_SHA256: &str = env!("PG_WASM_JS_ENGINE_SHA256");
 
 /// The export a JavaScript call site is bound to: `(args_ptr, args_len,
 /// kind) -> ptr << 32 | len`.

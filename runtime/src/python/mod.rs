@@ -14,6 +14,8 @@ use wasmtime::{Caller, Engine, Extern, FuncType, Linker, Module, Val, ValType};
 /// interpreter running and the prelude (plpy, the standard library in
 /// memory) loaded.
 pub const ENGINE_WASM: &[u8] = include_bytes!(env!("PG_WASM_PY_ENGINE"));
+/// [`ENGINE_WASM`]'s SHA-256, in hex (computed when the crate is built).
+pub const ENGINE_SHA256: &str = env!("PG_WASM_PY_ENGINE_SHA256");
 
 /// The Python engine's entry points (engines/python/pg_py.c).
 pub const ABI: Abi = Abi {

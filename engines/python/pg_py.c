@@ -30,6 +30,11 @@ IMPORT("pg", "log") void pg_log(int32_t level, const char *ptr, int32_t len);
 IMPORT("pg", "execute")
 int64_t pg_execute(const char *sql, int32_t sql_len, const char *params, int32_t params_len);
 IMPORT("pg", "subtransaction") int32_t pg_subtransaction(int32_t op);
+/* What the host keeps between this backend's instances for work derived
+ * from code only (compiled regular expressions): the value, or 0. */
+IMPORT("pg", "memo_get") int64_t pg_memo_get(const char *key, int32_t key_len);
+IMPORT("pg", "memo_put")
+void pg_memo_put(const char *key, int32_t key_len, const char *value, int32_t value_len);
 
 #include "prelude.h"
 
@@ -110,6 +115,27 @@ static PyObject *native_subxact(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+static PyObject *native_memo_get(PyObject *self, PyObject *args) {
+    const char *key;
+    Py_ssize_t len;
+    if (!PyArg_ParseTuple(args, "y#", &key, &len)) return NULL;
+    int64_t r = pg_memo_get(key, (int32_t)len);
+    char *value = (char *)(uintptr_t)(uint32_t)((uint64_t)r >> 32);
+    uint32_t value_len = (uint32_t)r;
+    if (!value) Py_RETURN_NONE;
+    PyObject *b = PyBytes_FromStringAndSize(value, value_len);
+    free(value);
+    return b;
+}
+
+static PyObject *native_memo_put(PyObject *self, PyObject *args) {
+    const char *key, *value;
+    Py_ssize_t key_len, value_len;
+    if (!PyArg_ParseTuple(args, "y#y#", &key, &key_len, &value, &value_len)) return NULL;
+    pg_memo_put(key, (int32_t)key_len, value, (int32_t)value_len);
+    Py_RETURN_NONE;
+}
+
 static PyObject *native_install(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "OOOOOO", &define_fn, &describe_fn, &to_json_fn, &set_json_fn,
                           &trigger_fn, &reseed_fn))
@@ -128,6 +154,8 @@ static PyMethodDef native_methods[] = {
     {"execute", native_execute, METH_VARARGS, NULL},
     {"subxact", native_subxact, METH_VARARGS, NULL},
     {"install", native_install, METH_VARARGS, NULL},
+    {"memo_get", native_memo_get, METH_VARARGS, NULL},
+    {"memo_put", native_memo_put, METH_VARARGS, NULL},
     {NULL, NULL, 0, NULL},
 };
 

@@ -125,6 +125,52 @@ def _install_stdlib(root):
 _install_stdlib("/stdlib")
 del _install_stdlib, _collect
 
+# ---- regular expressions compiled once per backend ----
+# A fresh instance starts with re's cache empty, and parsing and compiling
+# a pattern is pure Python (~400 k Wasm instructions for a small one): the
+# result (the arguments _sre.compile takes, derived from the pattern and
+# flags only) is kept by the host for this backend's later instances of
+# the same owner's functions.
+import re._compiler as _re_compiler
+import _sre
+
+
+def _re_compile(p, flags=0):
+    if not isinstance(p, (str, bytes)) or flags & _re_compiler.SRE_FLAG_DEBUG:
+        return _re_compile_uncached(p, flags)
+    key = b"re\0" + _marshal.dumps((p, flags))
+    hit = _native.memo_get(key)
+    if hit is not None:
+        try:
+            return _sre.compile(*_marshal.loads(hit))
+        except Exception:
+            pass
+    args = _re_compile_args(p, flags)
+    try:
+        _native.memo_put(key, _marshal.dumps(args))
+    except ValueError:
+        pass
+    return _sre.compile(*args)
+
+
+def _re_compile_args(p, flags):
+    # re._compiler.compile's work, up to the _sre.compile call.
+    pattern = p
+    p = _re_compiler._parser.parse(p, flags)
+    code = _re_compiler._code(p, flags)
+    groupindex = p.state.groupdict
+    indexgroup = [None] * p.state.groups
+    for k, i in groupindex.items():
+        indexgroup[i] = k
+    # The opcodes are int subclasses (named constants); marshal keeps ints.
+    return (pattern, int(flags | p.state.flags), [int(c) for c in code],
+            p.state.groups - 1, {k: int(v) for k, v in groupindex.items()},
+            tuple(indexgroup))
+
+
+_re_compile_uncached = _re_compiler.compile
+_re_compiler.compile = _re_compile
+
 import json as _json
 import decimal as _decimal
 import datetime as _datetime

@@ -42,6 +42,12 @@ pub trait Host: 'static {
     /// source [`Host::library`] gave it; answering `b'B'` and this bytecode
     /// next time saves later instances the compile.
     fn library_compiled(&mut self, _name: &str, _bytecode: &[u8]) {}
+    /// Whose entries `pg.memo_get`/`pg.memo_put` reach ([`crate::memo`]:
+    /// what pg_wasm's engines keep between instances, derived from code
+    /// only); `None` keeps nothing.
+    fn memo_scope(&self) -> Option<u64> {
+        Some(0)
+    }
     /// `pg.subtransaction(op)`, the JavaScript engine's only
     /// (`plv8.subtransaction`): 0 begins a subtransaction, 1 commits the
     /// innermost one the guest began, 2 rolls it back.
@@ -240,6 +246,49 @@ pub(crate) fn link_javascript<H: Host>(linker: &mut Linker<StoreState<H>>) -> wa
         |mut caller: Caller<'_, StoreState<H>>, op: i32| -> wasmtime::Result<i32> {
             caller.data_mut().host.subtransaction(op).map_err(trap)?;
             Ok(0)
+        },
+    )?;
+    linker.func_wrap(
+        "pg",
+        "memo_get",
+        |mut caller: Caller<'_, StoreState<H>>, ptr: i32, len: i32| -> wasmtime::Result<i64> {
+            let Some(scope) = caller.data().host.memo_scope() else {
+                return Ok(0);
+            };
+            if len as u32 as usize > crate::memo::MAX_KEY {
+                return Ok(0);
+            }
+            let key = guest_memory::read_bytes(&mut caller, ptr, len, "pg.memo_get key")
+                .map_err(trap)?;
+            match crate::memo::get(scope, &key) {
+                Some(value) => guest_memory::write_result(&mut caller, &value, "pg.memo_get value"),
+                None => Ok(0),
+            }
+        },
+    )?;
+    linker.func_wrap(
+        "pg",
+        "memo_put",
+        |mut caller: Caller<'_, StoreState<H>>,
+         key_ptr: i32,
+         key_len: i32,
+         ptr: i32,
+         len: i32|
+         -> wasmtime::Result<()> {
+            let Some(scope) = caller.data().host.memo_scope() else {
+                return Ok(());
+            };
+            if key_len as u32 as usize > crate::memo::MAX_KEY
+                || len as u32 as usize > crate::memo::MAX_VALUE
+            {
+                return Ok(());
+            }
+            let key = guest_memory::read_bytes(&mut caller, key_ptr, key_len, "pg.memo_put key")
+                .map_err(trap)?;
+            let value = guest_memory::read_bytes(&mut caller, ptr, len, "pg.memo_put value")
+                .map_err(trap)?;
+            crate::memo::put(scope, &key, &value);
+            Ok(())
         },
     )?;
     linker.func_wrap(

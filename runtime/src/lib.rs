@@ -16,6 +16,7 @@ mod instance;
 pub mod javascript;
 pub mod json_cost;
 mod limits;
+mod memo;
 mod module;
 pub mod output;
 pub mod python;

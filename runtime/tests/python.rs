@@ -413,3 +413,18 @@ fn warm_call_fuel() {
         println!("{body:?}: {fuel} fuel, {:?} a call", t.elapsed() / 10000);
     }
 }
+
+#[test]
+fn compiled_patterns_are_kept_between_instances() {
+    let body = "import re\nreturn re.sub(r'[^a-z0-9]+x?(?P<n>y)*', '-', s.lower())";
+    let fuel = || {
+        let mut i = defined(&["s"], body);
+        let mut args = ArgRecord::default();
+        args.string(b"Hello, World");
+        let mut buf = [ValRaw::i64(0); 3];
+        ABI.call(&mut i, &mut GuestArgs::default(), &args, ResultKind::Text as i32, &mut buf)
+            .unwrap()
+    };
+    let (first, second) = (fuel(), fuel());
+    assert!(second * 3 < first, "{first} then {second}");
+}

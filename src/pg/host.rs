@@ -201,6 +201,12 @@ impl Host for PgHost {
         }
     }
 
+    /// Entries are the function owner's: a tenant's engine never reads
+    /// what another's kept.
+    fn memo_scope(&self) -> Option<u64> {
+        self.library_owner.map(|o| u64::from(o.to_u32()))
+    }
+
     fn library_compiled(&mut self, name: &str, bytecode: &[u8]) {
         if self.library_owner.is_some() {
             super::javascript::keep_library_bytecode(name, bytecode);

@@ -79,9 +79,10 @@ pub(crate) fn link_wasi_clock<T: 'static>(linker: &mut Linker<T>) -> wasmtime::R
     Ok(())
 }
 
-/// The host API as the engine sees it: every core module's, and
-/// `pg.execute`, `pg.library`, `pg.subtransaction`.
-pub(crate) const HOST_IMPORTS: [crate::host::ImportSig; 7] = [
+/// The host API as the engines see it: every core module's, and
+/// `pg.execute`, `pg.library`, `pg.subtransaction`, `pg.memo_get`,
+/// `pg.memo_put`.
+pub(crate) const HOST_IMPORTS: [crate::host::ImportSig; 9] = [
     crate::host::IMPORTS[0],
     crate::host::IMPORTS[1],
     crate::host::IMPORTS[2],
@@ -104,6 +105,21 @@ pub(crate) const HOST_IMPORTS: [crate::host::ImportSig; 7] = [
         "subtransaction",
         &[wasmtime::ValType::I32],
         &[wasmtime::ValType::I32],
+    ),
+    (
+        "memo_get",
+        &[wasmtime::ValType::I32, wasmtime::ValType::I32],
+        &[wasmtime::ValType::I64],
+    ),
+    (
+        "memo_put",
+        &[
+            wasmtime::ValType::I32,
+            wasmtime::ValType::I32,
+            wasmtime::ValType::I32,
+            wasmtime::ValType::I32,
+        ],
+        &[],
     ),
     (
         "library_compiled",

@@ -186,6 +186,7 @@ bench: install guests cluster
 	benches/distributed.sh
 	benches/components.sh
 	benches/oltp.sh
+	benches/python.sh
 
 lint: test-standalone engines
 	python3 scripts/unify-features.py --check

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # LANGUAGE python (SPEC §16) against PL/Python (plpython3u) and PL/pgSQL in
-# the same run, the same rule in each language:
+# the same run, with LANGUAGE javascript and the Python component
+# (componentize-py, guest-examples) beside them; the same rule in each:
 #   per row     `a + b` over 200 000 rows and the slugify of components.sh
 #               over ROWS rows (medians of ROUNDS, warm connection);
 #   per statement  pgbench, one call per transaction, prepared protocol,
@@ -19,6 +20,7 @@ ROWS=${2:-100000}
 SECONDS_PER_RUN=${3:-5}
 PSQL=(scripts/cluster.sh psql -X -q -v ON_ERROR_STOP=1)
 DB=pg_wasm_bench_python
+GUESTS=${PG_WASM_GUESTS:-$PWD/target/guests}
 OUT=target/bench
 mkdir -p "$OUT"
 CSV=$OUT/python.csv
@@ -56,11 +58,29 @@ CREATE FUNCTION plpgsql_slugify(t text) RETURNS text LANGUAGE plpgsql IMMUTABLE 
 BEGIN
   RETURN trim(both '-' from regexp_replace(translate(lower(t), '$FROM', '$TO'), '[^a-z0-9]+', '-', 'g'));
 END \$\$;
+CREATE FUNCTION javascript_add(a int, b int) RETURNS int LANGUAGE javascript IMMUTABLE AS \$\$ return a + b; \$\$;
+CREATE FUNCTION javascript_slugify(t text) RETURNS text LANGUAGE javascript IMMUTABLE AS \$\$
+  const from = '$FROM', to = '$TO';
+  let folded = '';
+  for (const ch of t.toLowerCase()) {
+    if (ch < '\\u0080') { folded += ch; continue; }
+    const k = from.indexOf(ch);
+    folded += k >= 0 ? to[k] : ch;
+  }
+  return folded.replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+\$/g, '');
+\$\$;
 CREATE TABLE titles AS SELECT 'Crème Brûlée, Déjà Vu № ' || g AS t FROM generate_series(1, $ROWS) g;
 VACUUM ANALYZE titles;
 SQL
+# The Python component of components.sh, when the guests are built.
+SLUG_LANGS="python plpython plpgsql javascript"
+if [ -f "$GUESTS/py_pricing.wasm" ]; then
+  "${PSQL[@]}" -d $DB -c "SELECT count(*) FROM wasm.load('pricing', pg_read_binary_file('$GUESTS/py_pricing.wasm'))" >/dev/null
+  "${PSQL[@]}" -d $DB -c "CREATE FUNCTION py_component_slugify(t text) RETURNS text LANGUAGE sql IMMUTABLE AS 'SELECT pricing_slugify(t)'" >/dev/null
+  SLUG_LANGS="$SLUG_LANGS py_component"
+fi
 # The same answers everywhere.
-for f in python_slugify plpython_slugify; do
+for f in $(for l in $SLUG_LANGS; do echo "${l}_slugify"; done); do
   "${PSQL[@]}" -d $DB -At -c "SELECT count(*) FROM titles WHERE $f(t) <> plpgsql_slugify(t)" \
     | grep -qx 0 || { echo "python.sh: $f and the PL/pgSQL slugify disagree" >&2; exit 1; }
 done
@@ -77,7 +97,9 @@ record() {
 
 # Per row.
 for shape in add slugify; do
-  for lang in python plpython plpgsql; do
+  langs="python plpython plpgsql javascript"
+  [ $shape = slugify ] && langs=$SLUG_LANGS
+  for lang in $langs; do
     if [ $shape = add ]; then
       q="SELECT sum(${lang}_add(i, 1)) FROM generate_series(1, 200000) i"; n=200000
     else
@@ -96,7 +118,7 @@ done
 # Per statement (pgbench).
 scripts=$(mktemp -d)
 trap 'rm -rf "$scripts"' EXIT
-for lang in python plpython plpgsql; do
+for lang in python plpython plpgsql javascript py_component; do
   printf '\\set i random(1, 1000000)\nSELECT %s_add(:i, 1);\n' "$lang" > "$scripts/add_$lang.sql"
   printf '\\set i random(1, 1000000)\nSELECT %s_slugify(%s || :i);\n' "$lang" "'Crème Brûlée, Déjà Vu № '" \
     > "$scripts/slugify_$lang.sql"
@@ -104,14 +126,16 @@ done
 for clients in 1 2; do
   for shape in add slugify; do
     declare -A tps=()
+    langs="python plpython plpgsql javascript"
+    [ $shape = slugify ] && langs=$SLUG_LANGS
     for r in $(seq 1 "$ROUNDS"); do
-      for lang in python plpython plpgsql; do
+      for lang in $langs; do
         t=$("$PGBENCH" -h "$HOST" -p "$PORT" -U postgres -n -T "$SECONDS_PER_RUN" -c $clients -j $clients \
               -M prepared -f "$scripts/${shape}_$lang.sql" $DB 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
         tps[$lang]="${tps[$lang]:-} $t"
       done
     done
-    for lang in python plpython plpgsql; do
+    for lang in $langs; do
       record "per statement, $shape, ${clients}c" "$lang" "$(echo "${tps[$lang]}" | median)" tps
     done
   done

@@ -258,8 +258,8 @@ pub(crate) fn link_javascript<H: Host>(linker: &mut Linker<StoreState<H>>) -> wa
             if len as u32 as usize > crate::memo::MAX_KEY {
                 return Ok(0);
             }
-            let key = guest_memory::read_bytes(&mut caller, ptr, len, "pg.memo_get key")
-                .map_err(trap)?;
+            let key =
+                guest_memory::read_bytes(&mut caller, ptr, len, "pg.memo_get key").map_err(trap)?;
             match crate::memo::get(scope, &key) {
                 Some(value) => guest_memory::write_result(&mut caller, &value, "pg.memo_get value"),
                 None => Ok(0),

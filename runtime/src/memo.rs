@@ -18,9 +18,12 @@ const BUDGET: usize = 8 << 20;
 pub(crate) const MAX_KEY: usize = 64 << 10;
 pub(crate) const MAX_VALUE: usize = 1 << 20;
 
+/// A scope and a key.
+type Key = (u64, Box<[u8]>);
+
 #[derive(Default)]
 struct Memo {
-    entries: HashMap<(u64, Box<[u8]>), Rc<[u8]>>,
+    entries: HashMap<Key, Rc<[u8]>>,
     bytes: usize,
 }
 
@@ -46,7 +49,10 @@ pub(crate) fn put(scope: u64, key: &[u8], value: &[u8]) {
             m.entries.clear();
             m.bytes = 0;
         }
-        if m.entries.insert((scope, key.into()), value.into()).is_none() {
+        if m.entries
+            .insert((scope, key.into()), value.into())
+            .is_none()
+        {
             m.bytes += size;
         }
     });

@@ -425,9 +425,15 @@ pub(super) fn run_block(
     } else {
         inst.host_mut().abort_open_subtransactions();
     }
-    outcome.map_err(|err| PgWasmError::Runtime {
-        target: resolved.target.clone(),
-        err,
+    outcome.map_err(|mut err| {
+        // The engine's Wasm frames say nothing about the user's code.
+        if let pg_wasm_runtime::RuntimeError::Trap { backtrace, .. } = &mut err {
+            *backtrace = None;
+        }
+        PgWasmError::Runtime {
+            target: resolved.target.clone(),
+            err,
+        }
     })?;
     match js::Returned::from_packed(&inst, buf[0].get_i64()) {
         Ok(js::Returned::Threw(e)) => Err(exception_error(&resolved.target, e)),

@@ -6,7 +6,8 @@ memory side by side. Needs matplotlib (pip install matplotlib).
 
     python3 benches/python_chart.py target/bench/python.csv [png]
 
-The CSV is "measure,language,value,unit" lines of one run.
+The CSV is "measure,language,value,unit" lines of one run (a measure may
+hold commas: the last three fields are split off).
 """
 import sys
 from collections import defaultdict
@@ -29,7 +30,7 @@ def main():
     with open(src) as f:
         next(f)
         for line in f:
-            measure, lang, value, unit = line.strip().split(",")
+            measure, lang, value, unit = line.strip().rsplit(",", 3)
             values[measure][lang] = float(value)
             units[measure] = unit
 

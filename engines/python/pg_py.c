@@ -42,7 +42,7 @@ void pg_memo_put(const char *key, int32_t key_len, const char *value, int32_t va
 #define LEN_EXCEPTION 0xFFFFFFFEu
 
 /* The prelude's helpers (see prelude.py, `_native.install`). */
-static PyObject *define_fn, *describe_fn, *to_json_fn, *set_json_fn, *trigger_fn, *reseed_fn;
+static PyObject *prepare_fn, *define_fn, *describe_fn, *to_json_fn, *set_json_fn, *trigger_fn, *reseed_fn;
 static PyObject *decimal_cls, *json_loads;
 
 /* The function this instance runs, its globals and argument names (an
@@ -137,9 +137,10 @@ static PyObject *native_memo_put(PyObject *self, PyObject *args) {
 }
 
 static PyObject *native_install(PyObject *self, PyObject *args) {
-    if (!PyArg_ParseTuple(args, "OOOOOO", &define_fn, &describe_fn, &to_json_fn, &set_json_fn,
-                          &trigger_fn, &reseed_fn))
+    if (!PyArg_ParseTuple(args, "OOOOOOO", &prepare_fn, &define_fn, &describe_fn, &to_json_fn,
+                          &set_json_fn, &trigger_fn, &reseed_fn))
         return NULL;
+    Py_INCREF(prepare_fn);
     Py_INCREF(define_fn);
     Py_INCREF(describe_fn);
     Py_INCREF(to_json_fn);
@@ -345,30 +346,36 @@ static int64_t fail(void) {
 /* ---- defining the function ---- */
 
 /* Compiles `src` (the `def __plpython_procedure():` the host built around
- * the body, NUL-terminated) and returns (code, spec, src) marshalled, for
- * `pgpy_load` here and in the backend's later instances. `spec` is the
- * SQL function's name, then each argument's name (empty if unnamed), one
- * a line. */
+ * the body, NUL-terminated) and returns, marshalled for `pgpy_load` here
+ * and in the backend's later instances: (code, SQL name, source, the
+ * argument names to set at each call, whether the body uses `args`).
+ * `spec` is the SQL function's name, then each argument's name (empty if
+ * unnamed), one a line. */
 EXPORT("pgpy_compile")
 int64_t pgpy_compile(const char *src, int32_t len, const char *spec, int32_t spec_len) {
     PyObject *name = PyUnicode_DecodeUTF8(spec, spec_len, "replace");
     PyObject *source = PyUnicode_DecodeUTF8(src, len, "replace");
     free((void *)src);
     free((void *)spec);
-    if (!name || !source) return fail();
+    if (!name || !source) {
+        Py_XDECREF(name);
+        Py_XDECREF(source);
+        return fail();
+    }
     PyObject *lines = PyUnicode_Splitlines(name, 0);
     PyObject *fname = lines && PyList_GET_SIZE(lines) > 0 ? PyList_GET_ITEM(lines, 0) : name;
     const char *file = PyUnicode_AsUTF8(fname);
     const char *text = PyUnicode_AsUTF8(source);
     PyObject *code = file && text ? Py_CompileString(text, file, Py_file_input) : NULL;
     Py_XDECREF(lines);
-    if (!code) {
-        Py_DECREF(name);
-        Py_DECREF(source);
-        return fail();
+    PyObject *prep = code ? PyObject_CallFunctionObjArgs(prepare_fn, code, name, NULL) : NULL;
+    PyObject *t = NULL;
+    if (prep && PyTuple_Check(prep) && PyTuple_GET_SIZE(prep) == 3) {
+        t = PyTuple_Pack(5, code, PyTuple_GET_ITEM(prep, 0), source, PyTuple_GET_ITEM(prep, 1),
+                         PyTuple_GET_ITEM(prep, 2));
     }
-    PyObject *t = PyTuple_Pack(3, code, name, source);
-    Py_DECREF(code);
+    Py_XDECREF(prep);
+    Py_XDECREF(code);
     Py_DECREF(name);
     Py_DECREF(source);
     if (!t) return fail();
@@ -388,45 +395,26 @@ EXPORT("pgpy_load") int64_t pgpy_load(const uint8_t *bc, int32_t len, int64_t se
     PyObject *t = PyMarshal_ReadObjectFromString((const char *)bc, len);
     free((void *)bc);
     if (!t) return fail();
-    if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) != 3) {
+    if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) != 5 || !PyList_Check(PyTuple_GET_ITEM(t, 3))) {
         Py_DECREF(t);
         PyErr_SetString(PyExc_SystemError, "pg_wasm: damaged compiled function");
         return fail();
     }
-    PyObject *lines = PyUnicode_Splitlines(PyTuple_GET_ITEM(t, 1), 0);
-    if (!lines) {
+    PyObject *r = PyObject_CallFunctionObjArgs(define_fn, PyTuple_GET_ITEM(t, 0),
+                                               PyTuple_GET_ITEM(t, 1), PyTuple_GET_ITEM(t, 2),
+                                               NULL);
+    if (!r || !PyTuple_Check(r) || PyTuple_GET_SIZE(r) != 2) {
+        Py_XDECREF(r);
         Py_DECREF(t);
-        return fail();
-    }
-    PyObject *fname = PyList_GET_SIZE(lines) > 0 ? PyList_GET_ITEM(lines, 0) : PyTuple_GET_ITEM(t, 1);
-    PyObject *r = PyObject_CallFunction(define_fn, "OOOOi", PyTuple_GET_ITEM(t, 0), fname, fname,
-                                        PyTuple_GET_ITEM(t, 2), 1);
-    if (!r) {
-        Py_DECREF(lines);
-        Py_DECREF(t);
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_SystemError, "pg_wasm: no function");
         return fail();
     }
     Py_XSETREF(fn, Py_NewRef(PyTuple_GET_ITEM(r, 0)));
     Py_XSETREF(globals, Py_NewRef(PyTuple_GET_ITEM(r, 1)));
-    PyObject *used = PyTuple_GET_ITEM(r, 2); /* a frozenset, or None: all */
-    Py_ssize_t n = PyList_GET_SIZE(lines);
-    Py_XSETREF(arg_names, PyList_GetSlice(lines, n > 0 ? 1 : 0, n));
-    Py_DECREF(lines);
-    Py_DECREF(t);
-    wants_args = 1;
-    if (arg_names && used != Py_None) {
-        wants_args = PySet_Contains(used, args_key) == 1;
-        PyObject *empty = PyUnicode_FromString("");
-        for (Py_ssize_t i = 0; empty && i < PyList_GET_SIZE(arg_names); i++) {
-            if (PySet_Contains(used, PyList_GET_ITEM(arg_names, i)) != 1) {
-                PyList_SetItem(arg_names, i, Py_NewRef(empty));
-            }
-        }
-        Py_XDECREF(empty);
-    }
+    Py_XSETREF(arg_names, Py_NewRef(PyTuple_GET_ITEM(t, 3)));
+    wants_args = PyObject_IsTrue(PyTuple_GET_ITEM(t, 4)) == 1;
     Py_DECREF(r);
-    if (!arg_names) return fail();
-    PyErr_Clear();
+    Py_DECREF(t);
     return packed(NULL, 0);
 }
 

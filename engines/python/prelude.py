@@ -313,10 +313,14 @@ def _run(sql, params, limit=0):
         e.hint = d.get("hint")
         raise e
     value = _json.loads(answer)
+    verb = str(sql).lstrip().split(None, 1)[0].upper() if str(sql).strip() else ""
     if isinstance(value, list):
         rows = value if not limit else value[:limit]
-        return PLyResult(rows, len(rows), "SPI_OK_SELECT")
-    return PLyResult([], int(value), "SPI_OK_UTILITY")
+        status = ("SPI_OK_%s_RETURNING" % verb if verb in ("INSERT", "UPDATE", "DELETE")
+                  else "SPI_OK_SELECT")
+        return PLyResult(rows, len(rows), status)
+    status = "SPI_OK_%s" % verb if verb in ("INSERT", "UPDATE", "DELETE") else "SPI_OK_UTILITY"
+    return PLyResult([], int(value), status)
 
 
 class PLyPlan:
@@ -381,10 +385,16 @@ class PLyCursor:
         return False
 
 
-def execute(query, args=None, limit=0):
+def execute(query, *rest, **kw):
+    """plpy.execute(query [, limit]) or plpy.execute(plan [, arguments [, limit]])."""
     if isinstance(query, PLyPlan):
-        return query.execute(args or (), limit)
-    if args is not None:
+        args = rest[0] if rest else kw.get("args", ())
+        limit = rest[1] if len(rest) > 1 else kw.get("limit", 0)
+        return query.execute(args or (), limit or 0)
+    if len(rest) > 1:
+        raise TypeError("plpy.execute expected a query and at most a limit")
+    limit = rest[0] if rest else kw.get("limit", 0)
+    if not isinstance(limit, int):
         raise TypeError("plpy.execute expected a plan to take arguments")
     return _run(query, [], limit)
 
@@ -581,7 +591,9 @@ def _describe(e):
         info = _SOURCES.get(fs.filename)
         if info is None:
             continue
-        fname, lines, offset = info
+        fname, source, offset = info
+        # The body's lines (the source without the def line, one tab less).
+        lines = [ln[1:] if ln.startswith("\t") else ln for ln in source.split("\n")[offset:]]
         line = fs.lineno - offset
         where = "<module>" if fs.name.startswith("__plpython_procedure") else fs.name
         # As Python prints it: a frame repeated more than 3 times in a row
@@ -632,26 +644,32 @@ def _names(code, out):
     return out
 
 
-def _define(code, fname, filename, body, offset):
+def _prepare(code, spec):
+    """Once per backend and function, when its body is compiled: the SQL
+    name, the argument names to set as globals at every call ("" for one
+    the body never names: no need, unless it reaches globals dynamically),
+    and whether it uses `args`."""
+    names = spec.split("\n")
+    used = _names(code, set())
+    dynamic = bool(used & _DYNAMIC)
+    return (names[0], [n if dynamic or n in used else "" for n in names[1:]],
+            dynamic or "args" in used)
+
+
+def _define(code, fname, source):
     """Runs the compiled definition in the function's own globals (as
     PL/Python: arguments are globals of the function) and returns
-    (function, globals, names the body uses or None for any)."""
+    (function, globals). Every statement's instance does this."""
     g = {"__builtins__": __builtins__, "plpy": plpy, "GD": GD, "SD": {},
          "__name__": "__main__", "TD": None}
     exec(code, g)
-    fn = g.pop("__plpython_procedure")
-    # The body's lines (the source without the def line, one tab less).
-    lines = [line[1:] if line.startswith("\t") else line for line in body.split("\n")[offset:]]
-    _SOURCES[filename] = (fname, lines, offset)
-    # The arguments become globals at every call; those the body never
-    # names need not (unless it reaches globals dynamically).
-    used = _names(code, set())
-    return fn, g, (None if used & _DYNAMIC else frozenset(used))
+    _SOURCES[fname] = (fname, source, 1)
+    return g.pop("__plpython_procedure"), g
 
 
 def _reseed(seed):
     _random.seed(seed)
 
 
-_native.install(_define, _describe, _to_json, _set_json, _call_trigger, _reseed)
+_native.install(_prepare, _define, _describe, _to_json, _set_json, _call_trigger, _reseed)
 

@@ -1,0 +1,99 @@
+-- LANGUAGE python runs PL/Python functions unchanged (docs/python.md,
+-- "Moving from PL/Python"): OUT parameters from tuples, lists, dicts and
+-- objects; SETOF records from generators of tuples; RETURNS record with a
+-- column list at the call; arrays of composites; type conversions in both
+-- directions; plpy.execute results; the unicode round trip.
+SET client_min_messages = notice;
+CREATE ROLE pyc_dev;
+CREATE SCHEMA pyc AUTHORIZATION pyc_dev;
+SET ROLE pyc_dev;
+SET search_path = pyc;
+
+CREATE FUNCTION two_out(OUT i integer, OUT j integer) LANGUAGE python AS $$
+return (1, 2)
+$$;
+SELECT two_out(), (two_out()).j + 3;
+SELECT * FROM two_out();
+
+CREATE FUNCTION pair_as(kind text, first text, OUT first text, second integer, OUT second integer)
+RETURNS record LANGUAGE python AS $$
+if kind == 'dict':
+    return {'first': first, 'second': second, 'ignored': True}
+if kind == 'tuple':
+    return (first, second)
+if kind == 'list':
+    return [first, second]
+if kind == 'obj':
+    class Rec:
+        pass
+    r = Rec()
+    r.first = first
+    r.second = second
+    return r
+return None
+$$;
+SELECT * FROM pair_as('dict', 'a', 1);
+SELECT * FROM pair_as('tuple', 'b', NULL);
+SELECT * FROM pair_as('list', NULL, 3);
+SELECT * FROM pair_as('obj', 'd', 4);
+SELECT * FROM pair_as('none', 'e', 5);
+
+CREATE FUNCTION powers(n integer, OUT power integer, OUT digits integer) RETURNS SETOF record
+LANGUAGE python AS $$
+for i in range(n):
+    p = 2 ** i
+    yield p, plpy.execute("SELECT length('%d') AS l" % p)[0]['l']
+$$;
+SELECT * FROM powers(5);
+
+CREATE FUNCTION free_record(t text) RETURNS record LANGUAGE python AS $$
+return {'t': t, 'val': 10}
+$$;
+SELECT * FROM free_record('abc') AS r(t text, val integer);
+SELECT * FROM free_record('abc') AS r(val bigint, t varchar(10));
+
+CREATE TYPE named_pair AS (first text, second int4);
+CREATE FUNCTION pair_array() RETURNS named_pair[] LANGUAGE python AS $$
+return [('one', 1), {'first': 'two', 'second': 2}]
+$$;
+SELECT pair_array();
+CREATE FUNCTION pairs() RETURNS SETOF named_pair LANGUAGE python AS $$
+return [{'first': 'x', 'second': 1}, ('y', 2)]
+$$;
+SELECT * FROM pairs();
+
+-- conversions both ways
+CREATE FUNCTION echo_types(b bool, i2 int2, i8 int8, f4 real, n numeric, t text, by bytea, arr int[], a2 text[])
+RETURNS text LANGUAGE python AS $$
+return ' | '.join('%s %r' % (type(x).__name__, x) for x in (b, i2, i8, f4, n, t, by, arr, a2))
+$$;
+SELECT echo_types(false, 7::int2, 9007199254740993, 0.5, -1.50, 'x''y', '\xdeadbeef', ARRAY[[1,2],[3,4]], ARRAY['a', NULL]);
+CREATE FUNCTION big_int8() RETURNS int8 LANGUAGE python AS $$ return 2 ** 62 $$;
+SELECT big_int8();
+CREATE FUNCTION too_big() RETURNS int4 LANGUAGE python AS $$ return 2 ** 40 $$;
+SELECT too_big();
+CREATE FUNCTION float_out() RETURNS float8 LANGUAGE python AS $$ return 1 / 3 $$;
+SELECT float_out();
+CREATE FUNCTION bool_out(x int) RETURNS bool LANGUAGE python AS $$ return [None, [], [0], 'f'][x] $$;
+SELECT bool_out(0), bool_out(1), bool_out(2), bool_out(3);
+CREATE FUNCTION unicode_round_trip(s text) RETURNS text LANGUAGE python AS $$ return s[::-1] + '✓' $$;
+SELECT unicode_round_trip('žluťoučký kůň');
+
+-- plpy.execute's result object
+CREATE FUNCTION result_api() RETURNS text LANGUAGE python AS $$
+r = plpy.execute("SELECT 1 AS a, 'x' AS b UNION ALL SELECT 2, 'y'", 1)
+rows = plpy.execute("SELECT g FROM generate_series(1, 3) g")
+return '%d %s %s %d %s' % (r.nrows(), r.colnames(), r[0]['b'], len(rows), [x['g'] for x in rows[1:]])
+$$;
+SELECT result_api();
+CREATE FUNCTION ddl_count() RETURNS text LANGUAGE python AS $$
+plpy.execute("CREATE TEMP TABLE tmp_py (x int)")
+r = plpy.execute("INSERT INTO tmp_py SELECT generate_series(1, 4)")
+return '%d %s' % (r.nrows(), r.status())
+$$;
+SELECT ddl_count();
+
+DISCARD TEMP;
+RESET ROLE;
+DROP SCHEMA pyc CASCADE;
+DROP ROLE pyc_dev;

@@ -208,16 +208,14 @@ pub unsafe extern "C-unwind" fn wasm_validator(fcinfo: pg_sys::FunctionCallInfo)
     pg_sys::Datum::from(0)
 }
 
-/// `LANGUAGE javascript`'s validator: the argument and result types can
-/// cross, and the body compiles (a SyntaxError with its line is 42P13).
-/// Calls go through [`wasm_call_handler`], like every wasm function.
+/// A language validator's work: the function's body checked by `check`
+/// (with `check_function_bodies`) when the caller may validate it.
 ///
 /// # Safety
-/// Called by fmgr with a valid `fcinfo` holding one oid argument.
-#[pg_guard]
-#[no_mangle]
-pub unsafe extern "C-unwind" fn javascript_validator(
+/// `fcinfo` is a validator's, holding one oid argument.
+unsafe fn validate_with(
     fcinfo: pg_sys::FunctionCallInfo,
+    check: fn(pg_sys::Oid, bool) -> crate::error::Result<()>,
 ) -> pg_sys::Datum {
     // SAFETY: as in `wasm_validator`.
     let fn_oid = unsafe { pg_sys::Oid::from((*fcinfo).args.as_slice(1)[0].value.value() as u32) };
@@ -229,11 +227,50 @@ pub unsafe extern "C-unwind" fn javascript_validator(
         )
     };
     if access {
-        if let Err(e) = super::javascript::validate(fn_oid, bodies) {
+        if let Err(e) = check(fn_oid, bodies) {
             e.raise();
         }
     }
     pg_sys::Datum::from(0)
+}
+
+/// An inline handler's work: the DO block's source run by `run`.
+///
+/// # Safety
+/// `fcinfo` is an inline handler's, whose argument is an `InlineCodeBlock`.
+unsafe fn inline_with(
+    fcinfo: pg_sys::FunctionCallInfo,
+    run: fn(&str) -> crate::error::Result<()>,
+) -> pg_sys::Datum {
+    // SAFETY: the inline handler's one argument is an InlineCodeBlock
+    // pointer (fmgr contract for inline handlers).
+    let source = unsafe {
+        let block = (*fcinfo).args.as_slice(1)[0]
+            .value
+            .cast_mut_ptr::<pg_sys::InlineCodeBlock>();
+        std::ffi::CStr::from_ptr((*block).source_text)
+            .to_string_lossy()
+            .into_owned()
+    };
+    if let Err(e) = run(&source) {
+        e.raise();
+    }
+    pg_sys::Datum::from(0)
+}
+
+/// `LANGUAGE javascript`'s validator: the argument and result types can
+/// cross, and the body compiles (a SyntaxError with its line is 42P13).
+/// Calls go through [`wasm_call_handler`], like every wasm function.
+///
+/// # Safety
+/// Called by fmgr with a valid `fcinfo` holding one oid argument.
+#[pg_guard]
+#[no_mangle]
+pub unsafe extern "C-unwind" fn javascript_validator(
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> pg_sys::Datum {
+    // SAFETY: forwarded contract.
+    unsafe { validate_with(fcinfo, super::javascript::validate) }
 }
 
 /// `DO ... LANGUAGE javascript`.
@@ -246,20 +283,8 @@ pub unsafe extern "C-unwind" fn javascript_validator(
 pub unsafe extern "C-unwind" fn javascript_inline_handler(
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> pg_sys::Datum {
-    // SAFETY: the inline handler's one argument is an InlineCodeBlock
-    // pointer (fmgr contract for inline handlers).
-    let source = unsafe {
-        let block = (*fcinfo).args.as_slice(1)[0]
-            .value
-            .cast_mut_ptr::<pg_sys::InlineCodeBlock>();
-        std::ffi::CStr::from_ptr((*block).source_text)
-            .to_string_lossy()
-            .into_owned()
-    };
-    if let Err(e) = super::javascript::run_inline(&source) {
-        e.raise();
-    }
-    pg_sys::Datum::from(0)
+    // SAFETY: forwarded contract.
+    unsafe { inline_with(fcinfo, super::javascript::run_inline) }
 }
 
 /// The validator of `LANGUAGE python`: as [`javascript_validator`] (the
@@ -273,21 +298,8 @@ pub unsafe extern "C-unwind" fn javascript_inline_handler(
 pub unsafe extern "C-unwind" fn python_validator(
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> pg_sys::Datum {
-    // SAFETY: as in `wasm_validator`.
-    let fn_oid = unsafe { pg_sys::Oid::from((*fcinfo).args.as_slice(1)[0].value.value() as u32) };
-    // SAFETY: as in `wasm_validator`.
-    let (access, bodies) = unsafe {
-        (
-            pg_sys::CheckFunctionValidatorAccess((*(*fcinfo).flinfo).fn_oid, fn_oid),
-            pg_sys::check_function_bodies,
-        )
-    };
-    if access {
-        if let Err(e) = super::python::validate(fn_oid, bodies) {
-            e.raise();
-        }
-    }
-    pg_sys::Datum::from(0)
+    // SAFETY: forwarded contract.
+    unsafe { validate_with(fcinfo, super::python::validate) }
 }
 
 /// `DO ... LANGUAGE python`.
@@ -300,17 +312,6 @@ pub unsafe extern "C-unwind" fn python_validator(
 pub unsafe extern "C-unwind" fn python_inline_handler(
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> pg_sys::Datum {
-    // SAFETY: as in `javascript_inline_handler`.
-    let source = unsafe {
-        let block = (*fcinfo).args.as_slice(1)[0]
-            .value
-            .cast_mut_ptr::<pg_sys::InlineCodeBlock>();
-        std::ffi::CStr::from_ptr((*block).source_text)
-            .to_string_lossy()
-            .into_owned()
-    };
-    if let Err(e) = super::python::run_inline(&source) {
-        e.raise();
-    }
-    pg_sys::Datum::from(0)
+    // SAFETY: forwarded contract.
+    unsafe { inline_with(fcinfo, super::python::run_inline) }
 }

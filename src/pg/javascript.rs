@@ -48,7 +48,7 @@ pub enum JsArg {
 }
 
 impl JsArg {
-    fn for_arg(arg: Arg, typid: pg_sys::Oid) -> JsArg {
+    pub fn for_arg(arg: Arg, typid: pg_sys::Oid) -> JsArg {
         match arg {
             Arg::Scalar(s) => match s {
                 Scalar::Bool => JsArg::Bool,
@@ -162,11 +162,47 @@ pub fn settings(target: &str) -> catalog::Settings {
     }
 }
 
+/// What resolving a function of one of pg_wasm's interpreted languages
+/// needs to know of the language.
+pub struct Language {
+    /// Its SQL name, as messages and call-site targets use it.
+    pub name: &'static str,
+    /// How an argument of a SQL type becomes a value of the language.
+    pub arg: fn(Arg, pg_sys::Oid) -> JsArg,
+    /// The engine, compiled once per cluster.
+    pub engine: fn() -> Result<std::rc::Rc<cache::Compiled>>,
+    pub abi: &'static js::Abi,
+    /// The source the body becomes and the name given with it to the
+    /// engine's compile, for the function, its argument names, whether it
+    /// is a trigger, and the body.
+    pub source: fn(&str, &[Option<String>], bool, &str) -> (String, String),
+}
+
+/// `LANGUAGE javascript`.
+pub const JAVASCRIPT: Language = Language {
+    name: "javascript",
+    arg: JsArg::for_arg,
+    engine: cache::javascript_engine,
+    abi: &js::ABI,
+    source: |name, params, trigger, body| {
+        (
+            js::function_source(name, params, trigger, body),
+            js::script_name(name),
+        )
+    },
+};
+
 /// Resolves a JavaScript function: its types, its source, the engine.
 pub fn resolve(def: &FunctionDef, body: &str) -> Result<JsResolved> {
+    resolve_in(&JAVASCRIPT, def, body)
+}
+
+/// Resolves a function of `lang`: its types, its source, the engine.
+pub fn resolve_in(lang: &Language, def: &FunctionDef, body: &str) -> Result<JsResolved> {
     if def.ret_type == pg_sys::EVENT_TRIGGEROID {
         return Err(PgWasmError::Unsupported(format!(
-            "javascript function {}: event trigger functions are not supported",
+            "{} function {}: event trigger functions are not supported",
+            lang.name,
             def.signature()
         )));
     }
@@ -176,7 +212,11 @@ pub fn resolve(def: &FunctionDef, body: &str) -> Result<JsResolved> {
     } else {
         marshal::sql_shape(&def.arg_types, def.ret_type, def.retset).map_err(|detail| {
             PgWasmError::invalid_function(
-                format!("javascript function {} cannot be called", def.signature()),
+                format!(
+                    "{} function {} cannot be called",
+                    lang.name,
+                    def.signature()
+                ),
                 Some(detail),
             )
         })?
@@ -188,7 +228,7 @@ pub fn resolve(def: &FunctionDef, body: &str) -> Result<JsResolved> {
             .args
             .iter()
             .zip(&def.arg_types)
-            .map(|(&a, &t)| JsArg::for_arg(a, t))
+            .map(|(&a, &t)| (lang.arg)(a, t))
             .collect()
     };
     let kind = if trigger {
@@ -196,14 +236,12 @@ pub fn resolve(def: &FunctionDef, body: &str) -> Result<JsResolved> {
     } else {
         result_kind(&shape)
     };
-    let script = js::script_name(&def.name);
-    let source = js::function_source(&def.name, &def.arg_names, trigger, body);
-    let target = format!("{} (javascript)", def.name);
+    let (source, script) = (lang.source)(&def.name, &def.arg_names, trigger, body);
     Ok(JsResolved {
         resolved: Resolved {
-            target,
-            module: cache::javascript_engine()?,
-            export: js::CALL_EXPORT.to_string(),
+            target: format!("{} ({})", def.name, lang.name),
+            module: (lang.engine)()?,
+            export: lang.abi.call.to_string(),
             shape,
             module_meta: None,
             javascript: true,
@@ -213,7 +251,7 @@ pub fn resolve(def: &FunctionDef, body: &str) -> Result<JsResolved> {
         args,
         kind,
         bytecode: Default::default(),
-        abi: &js::ABI,
+        abi: lang.abi,
     })
 }
 

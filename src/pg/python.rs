@@ -7,13 +7,13 @@
 //! both engines take the same argument record and give the same results.
 
 use super::cache;
-use super::function::{FunctionDef, Resolved};
+use super::function::FunctionDef;
 use super::host::PgHost;
 use super::javascript::{self, JsArg, JsResolved};
 use crate::error::{PgWasmError, Result};
 use crate::marshal::codec::Codec;
-use crate::marshal::{self, Arg, Scalar};
-use pg_wasm_runtime::javascript::{self as js, Exception, ResultKind};
+use crate::marshal::{Arg, Scalar};
+use pg_wasm_runtime::javascript::Exception;
 use pg_wasm_runtime::python as py;
 use pgrx::pg_sys;
 
@@ -48,61 +48,23 @@ fn py_arg(arg: Arg, typid: pg_sys::Oid) -> JsArg {
     }
 }
 
+/// `LANGUAGE python`.
+const PYTHON: javascript::Language = javascript::Language {
+    name: "python",
+    arg: py_arg,
+    engine: cache::python_engine,
+    abi: &py::ABI,
+    // PL/Python's arguments are globals, not parameters: a trigger's too
+    // (`TD`), so it gets no names.
+    source: |name, params, trigger, body| {
+        let params = if trigger { &[][..] } else { params };
+        (py::function_source(body), py::spec(name, params))
+    },
+};
+
 /// Resolves a Python function: its types, its source, the engine.
 pub fn resolve(def: &FunctionDef, body: &str) -> Result<JsResolved> {
-    if def.ret_type == pg_sys::EVENT_TRIGGEROID {
-        return Err(PgWasmError::Unsupported(format!(
-            "python function {}: event trigger functions are not supported",
-            def.signature()
-        )));
-    }
-    let trigger = def.ret_type == pg_sys::TRIGGEROID;
-    let shape = if trigger {
-        marshal::trigger_sql_shape()
-    } else {
-        marshal::sql_shape(&def.arg_types, def.ret_type, def.retset).map_err(|detail| {
-            PgWasmError::invalid_function(
-                format!("python function {} cannot be called", def.signature()),
-                Some(detail),
-            )
-        })?
-    };
-    let args = if trigger {
-        Vec::new()
-    } else {
-        shape
-            .args
-            .iter()
-            .zip(&def.arg_types)
-            .map(|(&a, &t)| py_arg(a, t))
-            .collect()
-    };
-    let kind = if trigger {
-        js::TRIGGER | ResultKind::Json as i32
-    } else {
-        javascript::result_kind(&shape)
-    };
-    let params = if trigger {
-        Vec::new()
-    } else {
-        def.arg_names.clone()
-    };
-    Ok(JsResolved {
-        resolved: Resolved {
-            target: format!("{} (python)", def.name),
-            module: cache::python_engine()?,
-            export: py::ABI.call.to_string(),
-            shape,
-            module_meta: None,
-            javascript: true,
-        },
-        source: py::function_source(body),
-        script: py::spec(&def.name, &params),
-        args,
-        kind,
-        bytecode: Default::default(),
-        abi: &py::ABI,
-    })
+    javascript::resolve_in(&PYTHON, def, body)
 }
 
 /// A Python exception as an error: P0001 (or the SQLSTATE `plpy.error`

@@ -5,8 +5,11 @@
 //! never take the server down; a new connection's first call maps the
 //! engine compiled by another.
 
+#[path = "fuzz_language.rs"]
+mod fuzz_language;
 #[path = "support.rs"]
 mod support;
+use fuzz_language::Rng;
 use postgres::error::SqlState;
 use std::time::{Duration, Instant};
 use support::*;
@@ -272,21 +275,6 @@ const TOKENS: &[&str] = &[
     "{'k': 1}",
 ];
 
-/// A fixed pseudo-random stream, so a failing seed reproduces.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 fn random_body(rng: &mut Rng) -> String {
     match rng.below(4) {
         0 => SNIPPETS[rng.below(SNIPPETS.len())].to_string(),
@@ -339,71 +327,12 @@ const ARGS: &[&str] = &[
 
 #[test]
 fn random_python_never_crashes_the_server() {
-    let db = "pg_wasm_client_py_fuzz";
-    let mut admin = fresh_db(db);
-    admin
-        .batch_execute(
-            "DROP ROLE IF EXISTS client_py_fuzzer; CREATE ROLE client_py_fuzzer LOGIN;
-             CREATE SCHEMA fuzz AUTHORIZATION client_py_fuzzer;",
-        )
-        .unwrap();
-    let mut c = Client::connect(&format!("{} user=client_py_fuzzer", dsn(db)), NoTls).unwrap();
-    c.batch_execute(
-        "SET search_path = fuzz; SET pg_wasm.fuel_limit = 50000000;
-         SET pg_wasm.memory_limit_mb = 64; SET statement_timeout = '2s';",
-    )
-    .unwrap();
-    let cases: u64 = std::env::var("PG_WASM_FUZZ_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(300);
-    let first: u64 = std::env::var("PG_WASM_FUZZ_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1);
-    let (mut created, mut returned, mut failed) = (0, 0, 0);
-    let mut unexpected = Vec::new();
-    for seed in first..first + cases {
-        let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
-        let body = random_body(&mut rng);
-        let k = rng.below(SIGNATURES.len());
-        let (params, ret) = SIGNATURES[k];
-        let volatility = ["VOLATILE", "STABLE"][rng.below(2)];
-        let create = format!(
-            "CREATE OR REPLACE FUNCTION f{seed}({params}) RETURNS {ret} LANGUAGE python {volatility} AS $py${body}$py$"
-        );
-        let check = |e: &postgres::Error, what: &str, unexpected: &mut Vec<String>| {
-            let code = e.code().map(|c| c.code().to_string());
-            match code {
-                Some(code) if STATES.contains(&code.as_str()) && code != "XX000" => {}
-                _ => unexpected.push(format!("seed {seed} {what}: {e:?}\nbody: {body}")),
-            }
-        };
-        match c.batch_execute(&create) {
-            Err(e) => {
-                check(&e, "create", &mut unexpected);
-                continue;
-            }
-            Ok(()) => created += 1,
-        }
-        let call = if ret.starts_with("SETOF") || ret.starts_with("TABLE") {
-            format!("SELECT count(*) FROM f{seed}({})", ARGS[k])
-        } else {
-            format!("SELECT f{seed}({})::text", ARGS[k])
-        };
-        match c.batch_execute(&call) {
-            Ok(()) => returned += 1,
-            Err(e) => {
-                failed += 1;
-                check(&e, "call", &mut unexpected);
-            }
-        }
-        // The connection is fine after anything.
-        assert_eq!(call_i32(&mut c, "SELECT 1"), 1, "seed {seed}");
-    }
-    eprintln!(
-        "{cases} random Python functions: {created} created, {returned} calls returned, {failed} failed with an expected SQLSTATE"
-    );
-    assert!(unexpected.is_empty(), "{}", unexpected.join("\n\n"));
-    assert!(created > cases / 4 && returned > 0 && failed > 0);
+    fuzz_language::run(&fuzz_language::Fuzz {
+        language: "python",
+        settings: "SET pg_wasm.fuel_limit = 50000000; SET pg_wasm.memory_limit_mb = 64; SET statement_timeout = '2s';",
+        random_body,
+        signatures: SIGNATURES,
+        args: ARGS,
+        states: STATES,
+    });
 }

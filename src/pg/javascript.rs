@@ -162,6 +162,11 @@ pub fn settings(target: &str) -> catalog::Settings {
     }
 }
 
+/// The source a body becomes and the name given with it to the engine's
+/// compile, from the function's name, its argument names, whether it is a
+/// trigger, and the body.
+pub type SourceFn = fn(&str, &[Option<String>], bool, &str) -> (String, String);
+
 /// What resolving a function of one of pg_wasm's interpreted languages
 /// needs to know of the language.
 pub struct Language {
@@ -172,10 +177,7 @@ pub struct Language {
     /// The engine, compiled once per cluster.
     pub engine: fn() -> Result<std::rc::Rc<cache::Compiled>>,
     pub abi: &'static js::Abi,
-    /// The source the body becomes and the name given with it to the
-    /// engine's compile, for the function, its argument names, whether it
-    /// is a trigger, and the body.
-    pub source: fn(&str, &[Option<String>], bool, &str) -> (String, String),
+    pub source: SourceFn,
 }
 
 /// `LANGUAGE javascript`.

@@ -2,7 +2,7 @@
 # One call per statement, the shape of most OLTP work: pgbench runs one
 # statement per transaction that calls a function once (a point query) or
 # inserts one row through a BEFORE ROW trigger, for a wasm function and the
-# same logic in PL/pgSQL (and in LANGUAGE javascript, PL/Python, and the
+# same logic in PL/pgSQL (and in LANGUAGE javascript and python, PL/Python, and the
 # JavaScript and Python components for slugify). Warm connections with the simple and the prepared
 # protocol, 1 and 2 clients, and a new connection per transaction (-C);
 # SECONDS per run, ROUNDS rounds with the cases interleaved, the median tps
@@ -56,6 +56,13 @@ CREATE FUNCTION js_slugify(t text) RETURNS text LANGUAGE javascript IMMUTABLE AS
   }
   return folded.replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+\$/g, '');
 \$\$;
+CREATE FUNCTION python_add(a int, b int) RETURNS int LANGUAGE python IMMUTABLE AS
+  \$\$ return a + b \$\$;
+CREATE FUNCTION python_slugify(t text) RETURNS text LANGUAGE python IMMUTABLE AS \$\$
+import re
+folded = t.lower().translate(str.maketrans('$FROM', '$TO'))
+return re.sub('[^a-z0-9]+', '-', folded).strip('-')
+\$\$;
 SELECT count(*) FROM wasm.load('trg', pg_read_binary_file('$GUESTS/triggers.wasm'));
 CREATE FUNCTION js_derive_names() RETURNS trigger LANGUAGE javascript AS \$\$
   NEW.full_name = ((NEW.first_name || '').trim() + ' ' + (NEW.last_name || '').trim()).trim();
@@ -88,7 +95,7 @@ SQL
 fi
 
 # Every slugify gives the same answer.
-for f in jsonkit_slugify tenant_slugify pricing_slugify js_slugify; do
+for f in jsonkit_slugify tenant_slugify pricing_slugify js_slugify python_slugify; do
   "${PSQL[@]}" -d $DB -At -c "SELECT $f('Crème Brûlée, Déjà Vu № 7') = plpgsql_slugify('Crème Brûlée, Déjà Vu № 7')" \
     | grep -qx t || { echo "oltp.sh: $f and the PL/pgSQL slugify disagree" >&2; exit 1; }
 done
@@ -100,6 +107,8 @@ declare -A STMT=(
   [add/wasm]="SELECT m_add(:i, 1);"
   [add/plpgsql]="SELECT plpgsql_add(:i, 1);"
   [add/javascript]="SELECT js_add(:i, 1);"
+  [add/python]="SELECT python_add(:i, 1);"
+  [slugify/python]="SELECT python_slugify('Crème Brûlée, Déjà Vu № ' || :i);"
   [slugify/javascript]="SELECT js_slugify('Crème Brûlée, Déjà Vu № ' || :i);"
   [insert/javascript-trigger]="INSERT INTO p_js (id, first_name, last_name) VALUES (:i, 'First', 'Last Name');"
   [slugify/wasm-rust]="SELECT jsonkit_slugify('Crème Brûlée, Déjà Vu № ' || :i);"
@@ -110,9 +119,9 @@ declare -A STMT=(
   [insert/plpgsql-trigger]="INSERT INTO p_plpgsql (id, first_name, last_name) VALUES (:i, 'First', 'Last Name');"
 )
 [ "$plpython" = yes ] && STMT[slugify/plpython]="SELECT py_slugify('Crème Brûlée, Déjà Vu № ' || :i);"
-CASES=(add/wasm add/javascript add/plpgsql slugify/wasm-rust slugify/javascript slugify/plpgsql
-       slugify/js-component slugify/py-component insert/wasm-trigger insert/javascript-trigger
-       insert/plpgsql-trigger)
+CASES=(add/wasm add/javascript add/python add/plpgsql slugify/wasm-rust slugify/javascript
+       slugify/python slugify/plpgsql slugify/js-component slugify/py-component insert/wasm-trigger
+       insert/javascript-trigger insert/plpgsql-trigger)
 [ "$plpython" = yes ] && CASES+=(slugify/plpython)
 # mode name, pgbench options
 declare -A MODE=(
@@ -179,10 +188,11 @@ declare -A MEMCALL=(
   [slugify/py-component]="SELECT pricing_slugify('Crème Brûlée')|SELECT plpgsql_slugify('Crème Brûlée')"
   [slugify/javascript]="SELECT js_slugify('Crème Brûlée')|SELECT plpgsql_slugify('Crème Brûlée')"
   [insert/javascript-trigger]="INSERT INTO p_js VALUES (1, 'a', 'b')|INSERT INTO p_plpgsql VALUES (1, 'a', 'b')"
+  [slugify/python]="SELECT python_slugify('Crème Brûlée')|SELECT plpgsql_slugify('Crème Brûlée')"
 )
 echo "case,pss_anon_kb_1,private_dirty_kb_1,pss_anon_kb_101,private_dirty_kb_101,pool_idle_kb" > "$OUT/oltp_memory.csv"
 for c in add/wasm slugify/wasm-rust insert/wasm-trigger slugify/javascript insert/javascript-trigger \
-         slugify/js-component slugify/py-component; do
+         slugify/python slugify/js-component slugify/py-component; do
   wasm=${MEMCALL[$c]%%|*}; base=${MEMCALL[$c]#*|}
   fifo=$(mktemp -u); mkfifo "$fifo"
   "${PSQL[@]}" -d $DB -At < "$fifo" > "$fifo.out" 2>&1 &

@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """Draws docs/img/oltp.png from benches/oltp.sh's results: one call per
 statement, wasm against PL/pgSQL (median tps ratio) and the components'
-time per statement, for a run of an earlier build ("before") and of this
+time per statement (and LANGUAGE python's), for a run of an earlier build ("before") and of this
 one ("after"). Needs matplotlib (pip install matplotlib).
 
     python3 benches/oltp_chart.py before.csv after.csv [png] [before-label] [after-label]
     (docs/img/oltp.png: benches/results/oltp-before-1f18263.csv and oltp-after.csv;
      docs/img/oltp-statement-costs.png: oltp-before-6cdfea4.csv and
-     oltp-after-statement-costs.csv)
+     oltp-after-statement-costs.csv; docs/img/oltp-pool-reset.png:
+     oltp-before-pool-reset.csv and oltp-after-pool-reset.csv)
 
 Without component rows in the CSVs the components' panel is left out.
 
@@ -47,16 +48,23 @@ CORE = [
     ("insert/wasm-trigger", "insert/plpgsql-trigger", "INSERT + trigger (Rust)"),
 ]
 COMPONENTS = [
-    ("slugify/js-component", "JavaScript component"),
-    ("slugify/py-component", "Python component"),
+    ("slugify/js-component", "JavaScript\ncomponent"),
+    ("slugify/py-component", "Python\ncomponent"),
+    ("slugify/python", "LANGUAGE\npython"),
 ]
 
 with_components = any(case == c for c, _ in COMPONENTS for (case, _) in after)
-if with_components:
+with_core = any(case == c for c, _, _ in CORE for (case, _) in after)
+if with_components and with_core:
     fig, axes = plt.subplots(1, 2, figsize=(13, 5), gridspec_kw={"width_ratios": [3, 1.4]})
-else:
+elif with_core:
     fig, ax0 = plt.subplots(1, 1, figsize=(9, 5))
     axes = [ax0]
+else:
+    # Only the interpreters' cases were run (OLTP_CASES).
+    fig, ax0 = plt.subplots(1, 1, figsize=(6, 5))
+    axes = [None, ax0]
+    CORE = []
 ax = axes[0]
 width, step = 0.11, 0.26
 ticks, tick_labels = [], []
@@ -71,15 +79,17 @@ for i, (case, base, label) in enumerate(CORE):
             if b and t:
                 ax.bar(x + (k - 0.5) * width, t / b, width, color=colour)
     ax.text(i * 1.25, -0.3, label, ha="center", transform=ax.get_xaxis_transform())
-ax.axhline(1.0, color="black", linewidth=0.8)
-ax.axhline(0.9, color="black", linewidth=0.6, linestyle=":")
-ax.set_xticks(ticks, tick_labels, rotation=60, fontsize=7)
-ax.set_ylabel("tps ÷ PL/pgSQL's (median)")
-ax.set_title("One call per statement: wasm core modules vs PL/pgSQL")
+if with_core:
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    ax.axhline(0.9, color="black", linewidth=0.6, linestyle=":")
+    ax.set_xticks(ticks, tick_labels, rotation=60, fontsize=7)
+    ax.set_ylabel("tps ÷ PL/pgSQL's (median)")
+    ax.set_title("One call per statement: wasm core modules vs PL/pgSQL")
+    ax.set_ylim(0, 1.25)
+ax = axes[0] if with_core else axes[1]
 ax.bar(0, 0, color="#bbbbbb", label=before_label)
 ax.bar(0, 0, color="#3b7dd8", label=after_label)
-ax.set_ylim(0, 1.25)
-ax.legend(loc="upper left", fontsize=8, ncol=2)
+ax.legend(loc="upper left" if with_core else "upper right", fontsize=8, ncol=2 if with_core else 1)
 
 for i, (case, label) in enumerate(COMPONENTS if with_components else []):
     ax = axes[1]
@@ -91,7 +101,7 @@ if with_components:
     ax = axes[1]
     ax.set_xticks(range(len(COMPONENTS)), [c[1] for c in COMPONENTS], fontsize=8)
     ax.set_ylabel("ms per statement (1 client, prepared)")
-    ax.set_title("Components")
+    ax.set_title("Interpreters: slugify")
 fig.tight_layout()
 fig.savefig(out, dpi=110)
 print(f"wrote {out}")

@@ -157,7 +157,11 @@ fn scattered_dirty_pages_are_all_reset_in_place() {
             &[args[0], args[1], ValRaw::i64(SECRET + round)],
         );
         let before = minor_faults();
-        assert_eq!(call(&engine, &prepared, "differ", &args), 0, "round {round}");
+        assert_eq!(
+            call(&engine, &prepared, "differ", &args),
+            0,
+            "round {round}"
+        );
         let faults = minor_faults() - before;
         // Reading the 250 pages again takes no fault when they stayed
         // resident (a few for the instance's own set-up).
@@ -183,6 +187,10 @@ fn dirty_pages_beyond_the_resident_budget_are_decommitted() {
             "scatter",
             &[args[0], args[1], ValRaw::i64(SECRET + round)],
         );
-        assert_eq!(call(&engine, &prepared, "differ", &args), 0, "round {round}");
+        assert_eq!(
+            call(&engine, &prepared, "differ", &args),
+            0,
+            "round {round}"
+        );
     }
 }

@@ -140,29 +140,28 @@ fn minor_faults() -> i64 {
     }
 }
 
+/// 250 dirty pages, each its own region: `scatter` writes them in one
+/// instance, `differ` in the next counts the words that are not the image's.
+/// Returns that count and the page faults `differ`'s instance took.
+fn scatter_then_differ(engine: &Engine, prepared: &Prepared<NoHost>, round: i64) -> (i32, i64) {
+    let (stride, count) = (ValRaw::i32(4), ValRaw::i32(250));
+    let value = ValRaw::i64(SECRET + round);
+    call(engine, prepared, "scatter", &[stride, count, value]);
+    let before = minor_faults();
+    let differ = call(engine, prepared, "differ", &[stride, count]);
+    (differ, minor_faults() - before)
+}
+
 #[test]
 fn scattered_dirty_pages_are_all_reset_in_place() {
-    // 250 dirty pages, each its own region (upstream wasmtime resets the
-    // first 32 in place and decommits the rest, which then fault again).
-    let (stride, count) = (4, 250);
+    // Upstream wasmtime resets the first 32 regions in place and decommits
+    // the rest, which then fault again.
     let engine = pooled_keeping(1, 4 << 20);
     let module = compile(&engine, &parse_wat(SCATTER).unwrap(), 1 << 20).unwrap();
     let prepared = Prepared::new(&engine, &module).unwrap();
     for round in 0..4 {
-        let args = [ValRaw::i32(stride), ValRaw::i32(count)];
-        call(
-            &engine,
-            &prepared,
-            "scatter",
-            &[args[0], args[1], ValRaw::i64(SECRET + round)],
-        );
-        let before = minor_faults();
-        assert_eq!(
-            call(&engine, &prepared, "differ", &args),
-            0,
-            "round {round}"
-        );
-        let faults = minor_faults() - before;
+        let (differ, faults) = scatter_then_differ(&engine, &prepared, round);
+        assert_eq!(differ, 0, "round {round}");
         // Reading the 250 pages again takes no fault when they stayed
         // resident (a few for the instance's own set-up).
         if round > 0 {
@@ -175,22 +174,11 @@ fn scattered_dirty_pages_are_all_reset_in_place() {
 fn dirty_pages_beyond_the_resident_budget_are_decommitted() {
     // 64 pages kept resident, 250 dirty: the rest is given back, and the
     // next instance still sees only the image.
-    let (stride, count) = (4, 250);
     let engine = pooled_keeping(1, 64 << 12);
     let module = compile(&engine, &parse_wat(SCATTER).unwrap(), 1 << 20).unwrap();
     let prepared = Prepared::new(&engine, &module).unwrap();
     for round in 0..4 {
-        let args = [ValRaw::i32(stride), ValRaw::i32(count)];
-        call(
-            &engine,
-            &prepared,
-            "scatter",
-            &[args[0], args[1], ValRaw::i64(SECRET + round)],
-        );
-        assert_eq!(
-            call(&engine, &prepared, "differ", &args),
-            0,
-            "round {round}"
-        );
+        let (differ, _) = scatter_then_differ(&engine, &prepared, round);
+        assert_eq!(differ, 0, "round {round}");
     }
 }

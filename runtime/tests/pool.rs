@@ -182,3 +182,42 @@ fn dirty_pages_beyond_the_resident_budget_are_decommitted() {
         assert_eq!(differ, 0, "round {round}");
     }
 }
+
+/// A table of 4 000 functions (32 KiB: cleared by hand, not scanned), one
+/// element set by the module; `poke` fills every 100th, `probe` counts the
+/// elements that are set.
+const TABLE: &str = r#"(module
+  (table $t 4000 funcref)
+  (elem (table $t) (i32.const 0) func $one)
+  (elem declare func $one)
+  (func $one (result i32) i32.const 1)
+  (func (export "poke") (result i32)
+    (local $i i32)
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $i) (i32.const 4000)))
+        (table.set $t (local.get $i) (ref.func $one))
+        (local.set $i (i32.add (local.get $i) (i32.const 100)))
+        (br $next)))
+    i32.const 0)
+  (func (export "probe") (result i32)
+    (local $i i32) (local $n i32)
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $i) (i32.const 4000)))
+        (if (i32.eqz (ref.is_null (table.get $t (local.get $i))))
+          (then (local.set $n (i32.add (local.get $n) (i32.const 1)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $next)))
+    (local.get $n)))"#;
+
+#[test]
+fn a_reused_table_slot_holds_only_the_module_elements() {
+    let engine = pooled(1);
+    let module = compile(&engine, &parse_wat(TABLE).unwrap(), 1 << 20).unwrap();
+    let prepared = Prepared::new(&engine, &module).unwrap();
+    for round in 0..4 {
+        assert_eq!(call(&engine, &prepared, "probe", &[]), 1, "round {round}");
+        call(&engine, &prepared, "poke", &[]);
+    }
+}

@@ -255,6 +255,14 @@ pub unsafe fn reset_with_pagemap(
         if keep_resident.byte_count() <= host_page_size && len.byte_count() <= host_page_size {
             pagemap = None;
         }
+
+        // pg_wasm patch (vendor/README.md): a region of a few pages kept
+        // resident whole (a table of a few thousand functions) is cheaper
+        // to clear by hand than to scan: the ioctl costs microseconds of
+        // its own, a memset of 32 KiB a fraction of one.
+        if len.byte_count() <= 8 * host_page_size && keep_resident == len {
+            pagemap = None;
+        }
     }
 
     let pagemap = match pagemap {

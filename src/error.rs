@@ -63,14 +63,21 @@ pub enum PgWasmError {
     Unsupported(String),
     /// A result that does not fit the declared SQL type (22003).
     OutOfRange(String),
-    /// An error a guest raised on purpose (a trigger's {"error": ...}), P0001.
-    Raised { message: String, detail: String },
-    /// A SQL error a JavaScript function let through uncaught (from
-    /// plv8.execute): the statement's own SQLSTATE and message.
+    /// An error a guest raised on purpose (a trigger's {"error": ...}), P0001;
+    /// a hint if the guest gave one (`plpy.error(hint=...)`).
+    Raised {
+        message: String,
+        detail: String,
+        hint: Option<String>,
+    },
+    /// A SQL error a JavaScript or Python function let through uncaught
+    /// (from plv8.execute, plpy.execute): the statement's own SQLSTATE,
+    /// message and hint.
     SqlError {
         sqlstate: PgSqlErrorCode,
         message: String,
         detail: String,
+        hint: Option<String>,
     },
     /// A byte result that does not parse as its SQL type, with the input
     /// function's own SQLSTATE.
@@ -167,8 +174,11 @@ impl PgWasmError {
         }
     }
 
-    fn hint(&self) -> Option<&'static str> {
+    fn hint(&self) -> Option<&str> {
         match self {
+            PgWasmError::Raised { hint, .. } | PgWasmError::SqlError { hint, .. } => {
+                hint.as_deref()
+            }
             PgWasmError::InUse { .. } => {
                 Some("Drop the functions first, or call wasm.unload(name, cascade => true).")
             }

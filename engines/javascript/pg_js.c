@@ -298,55 +298,56 @@ EXPORT("pgjs_seed") void pgjs_seed(int64_t seed) { reseed((uint64_t)seed); }
 static void put_u32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
 
 /* The pending exception as `u32 len, message, u32 len, stack, u32 len,
- * sqlstate`, returned with LEN_EXCEPTION. An error plv8.execute made from
- * a SQL error (it carries `sqlerrcode`, five characters) keeps the
- * server's message and SQLSTATE, so an uncaught one fails the function as
- * the statement failed. */
+ * sqlstate, u32 len, detail, u32 len, hint`, returned with LEN_EXCEPTION.
+ * An error plv8.execute made from a SQL error (it carries `sqlerrcode`,
+ * five characters) keeps the server's message, SQLSTATE, detail and hint,
+ * so an uncaught one fails the function as the statement failed. */
+static const char *string_prop(JSValue obj, const char *name, size_t *len) {
+    JSValue v = JS_GetPropertyStr(ctx, obj, name);
+    const char *s = JS_IsString(v) ? JS_ToCStringLen(ctx, len, v) : NULL;
+    JS_FreeValue(ctx, v);
+    if (!s) *len = 0;
+    return s;
+}
+
 static int64_t fail(void) {
     JSValue exc = JS_GetException(ctx);
-    size_t mlen = 0, slen = 0, clen = 0;
-    const char *msg = NULL;
-    const char *stack = NULL;
-    const char *code = NULL;
+    enum { MESSAGE, STACK, CODE, DETAIL, HINT, FIELDS };
+    const char *field[FIELDS] = {NULL};
+    size_t len[FIELDS] = {0};
     if (JS_IsObject(exc)) {
-        JSValue c = JS_GetPropertyStr(ctx, exc, "sqlerrcode");
-        if (JS_IsString(c)) {
-            code = JS_ToCStringLen(ctx, &clen, c);
-            if (code && clen != 5) {
-                JS_FreeCString(ctx, code);
-                code = NULL;
-                clen = 0;
-            }
+        field[CODE] = string_prop(exc, "sqlerrcode", &len[CODE]);
+        if (field[CODE] && len[CODE] != 5) {
+            JS_FreeCString(ctx, field[CODE]);
+            field[CODE] = NULL;
+            len[CODE] = 0;
         }
-        JS_FreeValue(ctx, c);
-        if (code) {
-            JSValue m = JS_GetPropertyStr(ctx, exc, "message");
-            if (JS_IsString(m)) msg = JS_ToCStringLen(ctx, &mlen, m);
-            JS_FreeValue(ctx, m);
+        if (field[CODE]) {
+            field[MESSAGE] = string_prop(exc, "message", &len[MESSAGE]);
+            field[DETAIL] = string_prop(exc, "detail", &len[DETAIL]);
+            field[HINT] = string_prop(exc, "hint", &len[HINT]);
         }
-        JSValue st = JS_GetPropertyStr(ctx, exc, "stack");
-        if (JS_IsString(st)) stack = JS_ToCStringLen(ctx, &slen, st);
-        JS_FreeValue(ctx, st);
+        field[STACK] = string_prop(exc, "stack", &len[STACK]);
     }
-    if (!msg) msg = JS_ToCStringLen(ctx, &mlen, exc);
-    if (!msg) {
+    if (!field[MESSAGE]) field[MESSAGE] = JS_ToCStringLen(ctx, &len[MESSAGE], exc);
+    if (!field[MESSAGE]) {
         /* Converting the exception threw too (or memory ran out). */
         JS_FreeValue(ctx, JS_GetException(ctx));
-        msg = NULL;
-        mlen = 0;
+        len[MESSAGE] = 0;
     }
-    uint8_t *p = out_reserve(12 + mlen + slen + clen);
+    size_t total = 0;
+    for (int i = 0; i < FIELDS; i++) total += 4 + len[i];
+    uint8_t *p = out_reserve(total);
     if (p) {
-        put_u32(p, (uint32_t)mlen);
-        if (mlen) memcpy(p + 4, msg, mlen);
-        put_u32(p + 4 + mlen, (uint32_t)slen);
-        if (slen) memcpy(p + 8 + mlen, stack, slen);
-        put_u32(p + 8 + mlen + slen, (uint32_t)clen);
-        if (clen) memcpy(p + 12 + mlen + slen, code, clen);
+        uint8_t *at = p;
+        for (int i = 0; i < FIELDS; i++) {
+            put_u32(at, (uint32_t)len[i]);
+            if (len[i]) memcpy(at + 4, field[i], len[i]);
+            at += 4 + len[i];
+        }
     }
-    if (msg) JS_FreeCString(ctx, msg);
-    if (stack) JS_FreeCString(ctx, stack);
-    if (code) JS_FreeCString(ctx, code);
+    for (int i = 0; i < FIELDS; i++)
+        if (field[i]) JS_FreeCString(ctx, field[i]);
     JS_FreeValue(ctx, exc);
     return packed(p, LEN_EXCEPTION);
 }

@@ -303,37 +303,42 @@ EXPORT("pgpy_seed") void pgpy_seed(int64_t seed) {
 static void put_u32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
 
 /* The pending exception as `u32 len, message, u32 len, traceback, u32 len,
- * sqlstate` (prelude.py's _describe), returned with LEN_EXCEPTION. */
+ * sqlstate, u32 len, detail, u32 len, hint` (prelude.py's _describe),
+ * returned with LEN_EXCEPTION. */
 static int64_t fail(void) {
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
     PyErr_NormalizeException(&type, &value, &tb);
     if (value && tb) PyException_SetTraceback(value, tb);
-    const char *msg = NULL, *stack = NULL, *code = NULL;
-    Py_ssize_t mlen = 0, slen = 0, clen = 0;
+    enum { FIELDS = 5 };
+    const char *field[FIELDS] = {NULL};
+    Py_ssize_t len[FIELDS] = {0};
     PyObject *d = value ? PyObject_CallOneArg(describe_fn, value) : NULL;
-    if (d && PyTuple_Check(d) && PyTuple_GET_SIZE(d) == 3) {
-        msg = PyUnicode_AsUTF8AndSize(PyTuple_GET_ITEM(d, 0), &mlen);
-        stack = PyUnicode_AsUTF8AndSize(PyTuple_GET_ITEM(d, 1), &slen);
-        code = PyUnicode_AsUTF8AndSize(PyTuple_GET_ITEM(d, 2), &clen);
+    if (d && PyTuple_Check(d) && PyTuple_GET_SIZE(d) == FIELDS) {
+        for (int i = 0; i < FIELDS; i++) {
+            field[i] = PyUnicode_AsUTF8AndSize(PyTuple_GET_ITEM(d, i), &len[i]);
+            if (!field[i]) len[i] = 0;
+        }
     }
-    if (!msg) {
+    if (!field[0]) {
         PyErr_Clear();
-        msg = "an exception that could not be described (out of memory?)";
-        mlen = (Py_ssize_t)strlen(msg);
-        stack = code = NULL;
-        slen = clen = 0;
+        for (int i = 0; i < FIELDS; i++) {
+            field[i] = NULL;
+            len[i] = 0;
+        }
+        field[0] = "an exception that could not be described (out of memory?)";
+        len[0] = (Py_ssize_t)strlen(field[0]);
     }
-    if (!stack) slen = 0;
-    if (!code) clen = 0;
-    uint8_t *p = out_reserve(12 + (size_t)mlen + (size_t)slen + (size_t)clen);
+    size_t total = 0;
+    for (int i = 0; i < FIELDS; i++) total += 4 + (size_t)len[i];
+    uint8_t *p = out_reserve(total);
     if (p) {
-        put_u32(p, (uint32_t)mlen);
-        memcpy(p + 4, msg, (size_t)mlen);
-        put_u32(p + 4 + mlen, (uint32_t)slen);
-        if (slen) memcpy(p + 8 + mlen, stack, (size_t)slen);
-        put_u32(p + 8 + mlen + slen, (uint32_t)clen);
-        if (clen) memcpy(p + 12 + mlen + slen, code, (size_t)clen);
+        uint8_t *at = p;
+        for (int i = 0; i < FIELDS; i++) {
+            put_u32(at, (uint32_t)len[i]);
+            if (len[i]) memcpy(at + 4, field[i], (size_t)len[i]);
+            at += 4 + len[i];
+        }
     }
     Py_XDECREF(d);
     Py_XDECREF(type);

@@ -568,14 +568,16 @@ def _call_trigger(fn, g, event_text):
 
 # ---- exceptions ----
 def _describe(e):
-    """(message, traceback text, sqlstate) of an exception a function raised."""
+    """(message, traceback text, sqlstate, detail, hint) of an exception a
+    function raised: detail and hint are what plpy.error(detail=, hint=)
+    gave, or the SQL error's (an SPIError nobody caught)."""
     if isinstance(e, SyntaxError) and not str(e.filename or "").startswith("<"):
         # The function's own source: its line 1 is the def line.
         line = max((e.lineno or 2) - 1, 1)
         where = f"line {line}"
         if e.text and e.text.strip():
             where += ": " + e.text.strip()
-        return f"{type(e).__name__}: {e.msg}", where, ""
+        return f"{type(e).__name__}: {e.msg}", where, "", "", ""
     cls = type(e)
     mod = cls.__module__
     name = cls.__qualname__ if mod in ("builtins", "__main__") else f"{mod}.{cls.__qualname__}"
@@ -614,15 +616,11 @@ def _describe(e):
     stack = ""
     if frames:
         stack = "Traceback (most recent call last):\n" + "\n".join(frames)
-    extra = []
-    if getattr(e, "detail", None):
-        extra.append("DETAIL " + str(e.detail))
-    if getattr(e, "hint", None):
-        extra.append("HINT " + str(e.hint))
-    if extra:
-        stack = stack + ("\n" if stack else "") + "\n".join(extra)
+    detail = getattr(e, "detail", None)
+    hint = getattr(e, "hint", None)
     code = sqlstate if isinstance(sqlstate, str) and len(sqlstate) == 5 else ""
-    return message, stack, code
+    return (message, stack, code, "" if detail is None else str(detail),
+            "" if hint is None else str(hint))
 
 
 # The source lines of each function this instance defined, by file name:

@@ -50,7 +50,10 @@ fn run(i: &mut Instance<NoHost>, args: &ArgRecord, kind: i32) -> Result<String, 
         .map_err(|e| format!("trap: {e}"))?;
     match Returned::from_packed(i, buf[0].get_i64()).unwrap() {
         Returned::Null => Ok("NULL".into()),
-        Returned::Threw(e) => Err(format!("{}\n{}", e.message, e.stack)),
+        Returned::Threw(e) => Err(format!(
+            "{}\n{}\nDETAIL {}\nHINT {}",
+            e.message, e.stack, e.detail, e.hint
+        )),
         Returned::Bytes { ptr, len } => {
             let bytes = i.read_bytes(ptr, len).unwrap().to_vec();
             i.free(ptr, len).unwrap();
@@ -191,9 +194,9 @@ fn exceptions_carry_the_traceback() {
     );
     let err = text("def g():\n    raise ValueError('bad')\nreturn g()").unwrap_err();
     assert!(err.contains("line 2, in g"), "{err}");
-    let err = text("plpy.error('custom', detail='why')").unwrap_err();
+    let err = text("plpy.error('custom', detail='why\\nand more', hint='do this')").unwrap_err();
     assert!(err.starts_with("plpy.Error: custom"), "{err}");
-    assert!(err.contains("DETAIL why"), "{err}");
+    assert!(err.contains("DETAIL why\nand more\nHINT do this"), "{err}");
     // A syntax error at compile time, with its line.
     let err = define(&[], "x = 1\nreturn (").err().unwrap();
     assert!(err.contains("SyntaxError"), "{err}");

@@ -65,7 +65,11 @@ fn value_error(e: ValueError, function: &str) -> PgWasmError {
         ValueError::InvalidParameter(m) => PgWasmError::InvalidParameter(m),
         ValueError::OutOfRange(m) => PgWasmError::OutOfRange(m),
         ValueError::Unsupported(m) => PgWasmError::Unsupported(m),
-        ValueError::Raised { message, detail } => PgWasmError::Raised { message, detail },
+        ValueError::Raised { message, detail } => PgWasmError::Raised {
+            message,
+            detail,
+            hint: None,
+        },
         ValueError::NoJsonForm(what) => invalid(function, &what),
     }
 }

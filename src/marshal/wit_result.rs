@@ -177,6 +177,7 @@ pub fn raised(e: Option<Box<Val>>, target: &str) -> PgWasmError {
     PgWasmError::Raised {
         message,
         detail: format!("returned as err by {target}"),
+        hint: None,
     }
 }
 

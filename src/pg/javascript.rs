@@ -258,14 +258,20 @@ pub fn resolve_in(lang: &Language, def: &FunctionDef, body: &str) -> Result<JsRe
 }
 
 /// A JavaScript exception as ERROR P0001: its text as the message, and
-/// which function threw and the JavaScript stack in DETAIL (a Python one:
+/// which function threw and the JavaScript stack in DETAIL; an uncaught SQL
+/// error from plv8.execute keeps its SQLSTATE, DETAIL and HINT (a Python one:
 /// [`super::python::exception_error`]).
 pub fn exception_error(target: &str, e: Exception) -> PgWasmError {
     if target.ends_with(" (python)") {
         return super::python::exception_error(target, e);
     }
     let function = target.trim_end_matches(" (javascript)");
-    let mut detail = format!("JavaScript function {function}");
+    // A SQL error's own DETAIL (plv8.execute's, uncaught) comes first.
+    let mut detail = e.detail;
+    if !detail.is_empty() {
+        detail.push('\n');
+    }
+    detail.push_str(&format!("JavaScript function {function}"));
     // The prelude's own frames (plv8.elog throwing, say) are not the user's.
     let stack: Vec<&str> = e
         .stack
@@ -279,16 +285,19 @@ pub fn exception_error(target: &str, e: Exception) -> PgWasmError {
         detail.push_str(":\n");
         detail.push_str(&stack.join("\n"));
     }
+    let hint = Some(e.hint).filter(|h| !h.is_empty());
     if let Some(sqlstate) = crate::error::sqlstate_code(&e.sqlstate) {
         return PgWasmError::SqlError {
             sqlstate,
             message: e.message,
             detail,
+            hint,
         };
     }
     PgWasmError::Raised {
         message: e.message,
         detail,
+        hint,
     }
 }
 

@@ -70,40 +70,33 @@ pub fn resolve(def: &FunctionDef, body: &str) -> Result<JsResolved> {
 /// A Python exception as an error: P0001 (or the SQLSTATE `plpy.error`
 /// was given, or the one of a SQL error `plpy.execute` raised and nobody
 /// caught) with PL/Python's message (`ZeroDivisionError: division by
-/// zero`); DETAIL holds what `plpy.error(detail=...)` gave, then the
-/// traceback, as PL/Python's CONTEXT shows it.
+/// zero`); DETAIL holds what `plpy.error(detail=...)` gave (or the SQL
+/// error's), then the traceback, as PL/Python's CONTEXT shows it; HINT is
+/// `plpy.error(hint=...)`'s (or the SQL error's).
 pub fn exception_error(target: &str, e: Exception) -> PgWasmError {
     let function = target.trim_end_matches(" (python)");
-    let mut given = Vec::new();
-    let mut traceback = Vec::new();
-    for line in e.stack.lines() {
-        if let Some(d) = line.strip_prefix("DETAIL ") {
-            given.push(d.to_string());
-        } else if let Some(h) = line.strip_prefix("HINT ") {
-            given.push(format!("Hint: {h}"));
-        } else {
-            traceback.push(line);
-        }
-    }
-    let mut detail = given.join("\n");
+    let mut detail = e.detail;
     if !detail.is_empty() {
         detail.push('\n');
     }
-    if traceback.is_empty() {
+    if e.stack.is_empty() {
         detail.push_str(&format!("PL/Python function \"{function}\""));
     } else {
-        detail.push_str(&traceback.join("\n"));
+        detail.push_str(&e.stack);
     }
+    let hint = Some(e.hint).filter(|h| !h.is_empty());
     if let Some(sqlstate) = crate::error::sqlstate_code(&e.sqlstate) {
         return PgWasmError::SqlError {
             sqlstate,
             message: e.message,
             detail,
+            hint,
         };
     }
     PgWasmError::Raised {
         message: e.message,
         detail,
+        hint,
     }
 }
 

@@ -401,14 +401,14 @@ impl Returned {
                     // No room left even for the record.
                     Returned::Threw(Exception::decode(&[]))
                 } else {
-                    let head = inst.read_bytes(ptr, 4)?;
-                    let mlen = u32::from_le_bytes(head.try_into().unwrap()) as i32;
-                    let slen = inst.read_bytes(ptr.wrapping_add(4).wrapping_add(mlen), 4)?;
-                    let slen = u32::from_le_bytes(slen.try_into().unwrap()) as i32;
-                    let clen = inst
-                        .read_bytes(ptr.wrapping_add(8).wrapping_add(mlen).wrapping_add(slen), 4)?;
-                    let clen = u32::from_le_bytes(clen.try_into().unwrap()) as i32;
-                    let all = inst.read_bytes(ptr, 12 + mlen + slen + clen)?;
+                    // Five length-prefixed fields (Exception::decode).
+                    let mut end = ptr;
+                    for _ in 0..5 {
+                        let head = inst.read_bytes(end, 4)?;
+                        let len = u32::from_le_bytes(head.try_into().unwrap()) as i32;
+                        end = end.wrapping_add(4).wrapping_add(len);
+                    }
+                    let all = inst.read_bytes(ptr, end.wrapping_sub(ptr))?;
                     Returned::Threw(Exception::decode(all))
                 }
             }

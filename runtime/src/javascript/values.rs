@@ -133,17 +133,22 @@ impl Scalar {
 /// A JavaScript exception: its text (`String(e)`, e.g. "TypeError: x is
 /// not a function") and its stack, one frame a line; for an error
 /// `plv8.execute` made from a SQL error, the server's message and its
-/// SQLSTATE (five characters, else empty).
+/// SQLSTATE (five characters, else empty), with the server's DETAIL and
+/// HINT (a Python exception: what `plpy.error(detail=, hint=)` gave, or
+/// the SQL error's).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Exception {
     pub message: String,
     pub stack: String,
     pub sqlstate: String,
+    pub detail: String,
+    pub hint: String,
 }
 
 impl Exception {
     /// Reads the engine's exception record (`u32 len, message, u32 len,
-    /// stack, u32 len, sqlstate`); a damaged record reads as what it holds.
+    /// stack, u32 len, sqlstate, u32 len, detail, u32 len, hint`, the last
+    /// ones optional); a damaged record reads as what it holds.
     pub fn decode(bytes: &[u8]) -> Exception {
         let mut at = 0;
         let mut next = || {
@@ -161,6 +166,8 @@ impl Exception {
         let message = next();
         let stack = next();
         let sqlstate = next();
+        let detail = next();
+        let hint = next();
         let valid = sqlstate.len() == 5
             && sqlstate
                 .bytes()
@@ -173,6 +180,8 @@ impl Exception {
                 message
             },
             stack: stack.trim_end().to_string(),
+            detail,
+            hint,
         }
     }
 }
@@ -196,6 +205,17 @@ mod tests {
         c.extend_from_slice(&5u32.to_le_bytes());
         c.extend_from_slice(b"23505");
         assert_eq!(Exception::decode(&c).sqlstate, "23505");
+        let mut full = c.clone();
+        for field in [&b"Key (id)=(1) already exists."[..], b"Try another id."] {
+            full.extend_from_slice(&(field.len() as u32).to_le_bytes());
+            full.extend_from_slice(field);
+        }
+        let e = Exception::decode(&full);
+        assert_eq!(
+            (e.detail.as_str(), e.hint.as_str()),
+            ("Key (id)=(1) already exists.", "Try another id.")
+        );
+        assert_eq!(Exception::decode(&c).detail, "", "an older record");
         let mut d = b.clone();
         d.extend_from_slice(&5u32.to_le_bytes());
         d.extend_from_slice(b"2350;");

@@ -188,6 +188,7 @@ unsafe fn decide(
         return Err(PgWasmError::Raised {
             message: message.into_owned(),
             detail: format!("raised by wasm trigger function \"{target}\" ({})", kind()),
+            hint: None,
         });
     }
     if (d.skip || d.new.is_some()) && !ev.returns_row() {

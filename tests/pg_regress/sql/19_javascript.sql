@@ -380,6 +380,21 @@ SELECT js.item_names(1);
 \echo :LAST_ERROR_SQLSTATE
 RESET pg_wasm.javascript_sql;
 
+-- An uncaught SQL error keeps its own SQLSTATE, DETAIL and HINT, the
+-- JavaScript stack after the DETAIL.
+CREATE TABLE js.dup_test (id int PRIMARY KEY);
+CREATE FUNCTION js.dup_key() RETURNS void LANGUAGE javascript AS $$
+  plv8.execute('INSERT INTO js.dup_test VALUES (1)');
+  plv8.execute('INSERT INTO js.dup_test VALUES (1)');
+$$;
+SELECT js.dup_key();
+\echo :LAST_ERROR_SQLSTATE
+CREATE FUNCTION js.no_function() RETURNS void LANGUAGE javascript AS $$
+  plv8.execute('SELECT no_such_function(1)');
+$$;
+SELECT js.no_function();
+\echo :LAST_ERROR_SQLSTATE
+
 DROP SCHEMA js CASCADE;
 DROP ROLE js_other;
 DROP ROLE js_dev;

@@ -93,6 +93,26 @@ return '%d %s' % (r.nrows(), r.status())
 $$;
 SELECT ddl_count();
 
+-- plpy.error's detail and hint are the error's DETAIL (before the
+-- traceback) and HINT, as in PL/Python; an uncaught SQL error keeps its
+-- own SQLSTATE, DETAIL and HINT.
+CREATE FUNCTION err_fields() RETURNS void LANGUAGE python AS $$
+plpy.error('bad input', detail='the value was 7', hint='use a value below 5')
+$$;
+SELECT err_fields();
+CREATE TEMP TABLE py_uniq (id int PRIMARY KEY);
+CREATE FUNCTION dup_key() RETURNS void LANGUAGE python AS $$
+plpy.execute("INSERT INTO py_uniq VALUES (1)")
+plpy.execute("INSERT INTO py_uniq VALUES (1)")
+$$;
+SELECT dup_key();
+\echo :LAST_ERROR_SQLSTATE
+CREATE FUNCTION no_function() RETURNS void LANGUAGE python AS $$
+plpy.execute("SELECT no_such_function(1)")
+$$;
+SELECT no_function();
+\echo :LAST_ERROR_SQLSTATE
+
 DISCARD TEMP;
 RESET ROLE;
 DROP SCHEMA pyc CASCADE;

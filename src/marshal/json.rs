@@ -6,6 +6,7 @@
 //! numeric). Every error names the function and the place in the value.
 
 use super::codec::{input_call, invalid};
+use super::md_array::MdArray;
 use crate::error::{PgWasmError, Result};
 use pgrx::pg_sys;
 use serde_json::Value;
@@ -330,8 +331,8 @@ pub fn streamed_array_elem(typid: pg_sys::Oid) -> Option<pg_sys::Oid> {
     }
 }
 
-/// An array of `elem` straight from JSON text (`null` is SQL NULL), one
-/// element at a time: each element's small tree is dropped once it is a
+/// An array of `elem` straight from JSON text (`null` is SQL NULL; nested
+/// arrays are dimensions, [`MdArray`]), one element at a time: each element's small tree is dropped once it is a
 /// datum, so host memory is the datums and the array, not a tree of the
 /// whole document (see `budget::ARRAY`).
 pub fn array_from_slice(
@@ -340,20 +341,14 @@ pub fn array_from_slice(
     function: &str,
     place: &str,
 ) -> Result<Option<pg_sys::Datum>> {
-    let mut values = Vec::new();
-    let mut nulls = Vec::new();
+    let mut array = MdArray::new(elem, function, place);
     let was_array = each_element(
         bytes,
         function,
         &format!("{place} must be a JSON array"),
-        |i, v| {
-            let d = to_datum(&v, elem, -1, None, function, &format!("{place}[{i}]"))?;
-            values.push(d.unwrap_or(pg_sys::Datum::from(0)));
-            nulls.push(d.is_none());
-            Ok(())
-        },
+        |_, v| array.push(&v),
     )?;
-    Ok(was_array.then(|| form_array(values, nulls, elem)))
+    Ok(was_array.then(|| array.finish()))
 }
 
 fn array(value: &Value, elem: pg_sys::Oid, function: &str, place: &str) -> Result<pg_sys::Datum> {
@@ -363,24 +358,11 @@ fn array(value: &Value, elem: pg_sys::Oid, function: &str, place: &str) -> Resul
             &format!("{place} must be a JSON array, not {value}"),
         ));
     };
-    let mut values = Vec::with_capacity(items.len());
-    let mut nulls = Vec::with_capacity(items.len());
-    for (i, v) in items.iter().enumerate() {
-        let d = to_datum(v, elem, -1, None, function, &format!("{place}[{}]", i + 1))?;
-        values.push(d.unwrap_or(pg_sys::Datum::from(0)));
-        nulls.push(d.is_none());
+    let mut array = MdArray::new(elem, function, place);
+    for v in items {
+        array.push(v)?;
     }
-    Ok(form_array(values, nulls, elem))
-}
-
-/// A one-dimensional array of `elem` (empty: no dimensions, as PostgreSQL
-/// writes `'{}'`) from its values, in a new palloc'd array.
-pub(super) fn form_array(
-    values: Vec<pg_sys::Datum>,
-    nulls: Vec<bool>,
-    elem: pg_sys::Oid,
-) -> pg_sys::Datum {
-    form_array_of(values, nulls, &ElemType::lookup(elem))
+    Ok(array.finish())
 }
 
 /// An array element type's storage, looked up once.
@@ -414,7 +396,8 @@ impl ElemType {
     }
 }
 
-/// [`form_array`] with the element type's storage known.
+/// A one-dimensional array (empty: no dimensions, as PostgreSQL writes
+/// `'{}'`) from its values, in a new palloc'd array.
 pub(super) fn form_array_of(
     mut values: Vec<pg_sys::Datum>,
     mut nulls: Vec<bool>,

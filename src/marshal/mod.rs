@@ -13,6 +13,7 @@ pub mod budget;
 pub mod codec;
 pub mod io_cache;
 pub mod json;
+mod md_array;
 pub mod row_json;
 pub mod wit;
 pub mod wit_json;

@@ -380,6 +380,17 @@ SELECT js.item_names(1);
 \echo :LAST_ERROR_SQLSTATE
 RESET pg_wasm.javascript_sql;
 
+-- Nested arrays are a multidimensional array's dimensions (jsonb[]
+-- elements keep theirs as values).
+CREATE FUNCTION js.md_array() RETURNS int[] LANGUAGE javascript AS $$
+  return [[1, 2], [3, null]];
+$$;
+SELECT js.md_array(), array_dims(js.md_array());
+CREATE FUNCTION js.md_jsonb() RETURNS jsonb[] LANGUAGE javascript AS $$
+  return [[1, 2], {a: [3]}];
+$$;
+SELECT js.md_jsonb();
+
 -- An uncaught SQL error keeps its own SQLSTATE, DETAIL and HINT, the
 -- JavaScript stack after the DETAIL.
 CREATE TABLE js.dup_test (id int PRIMARY KEY);

@@ -93,6 +93,21 @@ return '%d %s' % (r.nrows(), r.status())
 $$;
 SELECT ddl_count();
 
+-- Nested lists are a multidimensional array's dimensions, as in
+-- PL/Python; ragged ones are refused.
+CREATE FUNCTION md_array() RETURNS text[] LANGUAGE python AS $$
+return [[['a', None], ['b', 'c']], [['d', 'e'], ['f', 'g']]]
+$$;
+SELECT md_array(), array_dims(md_array());
+CREATE FUNCTION md_ragged() RETURNS int[] LANGUAGE python AS $$
+return [[1, 2], [3]]
+$$;
+SELECT md_ragged();
+CREATE FUNCTION md_rows(OUT m int[], OUT n int) RETURNS SETOF record LANGUAGE python AS $$
+return [([[1, 2], [3, 4]], 1), ([[5]], 2)]
+$$;
+SELECT * FROM md_rows();
+
 -- plpy.error's detail and hint are the error's DETAIL (before the
 -- traceback) and HINT, as in PL/Python; an uncaught SQL error keeps its
 -- own SQLSTATE, DETAIL and HINT.

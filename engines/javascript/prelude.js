@@ -40,6 +40,21 @@
   // A parameter as pg.query takes it (JSON): Dates as ISO 8601 text,
   // typed arrays as arrays of numbers, undefined as null.
   const param = (v) => (v === undefined ? null : v);
+  // Runs `sql` with `params` (values, or {types, values} for a plan); a SQL
+  // error comes back as `E` and its fields, thrown here as plv8 throws it.
+  const run = (sql, params) => {
+    const answer = native.query(String(sql), JSON.stringify(params));
+    if (answer.charCodeAt(0) === 69 /* E */) {
+      const d = JSON.parse(answer.slice(1));
+      const e = new Error(d.message);
+      e.sqlerrcode = d.sqlstate;
+      e.code = d.sqlstate;
+      if (d.detail != null) e.detail = d.detail;
+      if (d.hint != null) e.hint = d.hint;
+      throw e;
+    }
+    return JSON.parse(answer);
+  };
 
   const reserved = new Set(('all analyse analyze and any array as asc asymmetric both case cast ' +
     'check collate column constraint create current_catalog current_date current_role ' +
@@ -63,32 +78,30 @@
     // it fails the function with that SQLSTATE (pg_js.c).
     execute(sql, ...params) {
       if (params.length === 1 && Array.isArray(params[0])) params = params[0];
-      const answer = native.query(String(sql), JSON.stringify(params.map(param)));
-      if (answer.charCodeAt(0) === 69 /* E */) {
-        const d = JSON.parse(answer.slice(1));
-        const e = new Error(d.message);
-        e.sqlerrcode = d.sqlstate;
-        e.code = d.sqlstate;
-        if (d.detail != null) e.detail = d.detail;
-        if (d.hint != null) e.hint = d.hint;
-        throw e;
-      }
-      return JSON.parse(answer);
+      return run(sql, params.map(param));
     },
     // plv8.prepare(sql [, types]): a plan to execute or open a cursor on.
-    // Parameters are typed from their values as plv8.execute types them
-    // (the types argument is accepted and not used: cast in SQL where it
-    // matters); each execute plans the statement again.
+    // Each value is converted to its declared type by the server (as
+    // plv8 binds them); without types, as plv8.execute types them. Each
+    // execute plans the statement again.
     prepare(sql, types) {
       const text = String(sql);
-      const args = (params) => (params.length === 1 && Array.isArray(params[0]) ? params[0] : params);
+      const declared = Array.isArray(types) ? types.map(String) : [];
+      const args = (params) => {
+        params = params.length === 1 && Array.isArray(params[0]) ? params[0] : params;
+        if (declared.length === 0) return params.map(param);
+        if (params.length !== declared.length) {
+          throw new Error(`the plan takes ${declared.length} parameter(s), ${params.length} given`);
+        }
+        return { types: declared, values: params.map(param) };
+      };
       return Object.freeze({
-        execute: (...params) => plv8.execute(text, args(params)),
+        execute: (...params) => run(text, args(params)),
         // A cursor over the rows (read all at once: the instance's memory
         // limit bounds them): fetch() one row or undefined at the end,
         // fetch(n) up to n rows, move(n), close().
         cursor: (...params) => {
-          const rows = plv8.execute(text, args(params));
+          const rows = run(text, args(params));
           let at = 0;
           return Object.freeze({
             fetch(n) {

@@ -302,8 +302,12 @@ def _param(v):
     return v
 
 
-def _run(sql, params, limit=0):
-    answer = _native.execute(str(sql), _json.dumps([_param(p) for p in params]))
+def _run(sql, params, limit=0, types=None):
+    values = [_param(p) for p in params]
+    # A plan's parameters go with their declared types; the host converts
+    # each value to its type.
+    payload = {"types": types, "values": values} if types else values
+    answer = _native.execute(str(sql), _json.dumps(payload))
     if answer[:1] == "E":
         d = _json.loads(answer[1:])
         cls = _spi_class(d.get("sqlstate"))
@@ -324,21 +328,25 @@ def _run(sql, params, limit=0):
 
 
 class PLyPlan:
-    """plpy.prepare's plan: the statement and its parameter types (cast in
-    SQL: $1::type)."""
+    """plpy.prepare's plan: the statement and its parameters' declared types
+    (each value is converted to its type, as PL/Python does)."""
 
     def __init__(self, sql, types):
         self.sql = sql
-        self._types = list(types or [])
+        self._types = [str(t) for t in (types or [])]
 
     def execute(self, args=(), limit=0):
-        return _run(self._cast(), list(args), limit)
+        return _run(self.sql, self._args(args), limit, self._types)
 
     def cursor(self, args=()):
-        return PLyCursor(self._cast(), list(args))
+        return PLyCursor(self.sql, self._args(args), self._types)
 
-    def _cast(self):
-        return self.sql
+    def _args(self, args):
+        args = list(args or ())
+        if len(args) != len(self._types):
+            raise TypeError("Expected sequence of %d argument%s, got %d: %r" % (
+                len(self._types), "" if len(self._types) == 1 else "s", len(args), args))
+        return args
 
     def argtypes(self):
         return list(self._types)
@@ -351,8 +359,8 @@ class PLyCursor:
     """plpy.cursor: the rows read at once (the memory limit bounds them),
     then fetched."""
 
-    def __init__(self, sql, args):
-        self._rows = list(_run(sql, args))
+    def __init__(self, sql, args, types=None):
+        self._rows = list(_run(sql, args, 0, types))
         self._at = 0
         self._closed = False
 
@@ -400,13 +408,7 @@ def execute(query, *rest, **kw):
 
 
 def prepare(query, types=None):
-    # The types become casts the statement keeps ($1::type): plpy.prepare
-    # ["text", "int4"] works as in PL/Python.
-    types = list(types or [])
-    sql = str(query)
-    for i in range(len(types), 0, -1):
-        sql = sql.replace(f"${i}", f"${i}::{types[i - 1]}")
-    return PLyPlan(sql, types)
+    return PLyPlan(str(query), types)
 
 
 def cursor(query, args=None):

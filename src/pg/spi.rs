@@ -3,12 +3,14 @@
 //! Parameters are typed from their JSON value: integers are `bigint`, other
 //! numbers `double precision`, strings `text`, booleans `boolean`, objects
 //! and arrays `jsonb`, null a NULL `text`; SQL casts them as needed
-//! (`WHERE id = $1::int`). Each result row becomes a JSON object as
+//! (`WHERE id = $1::int`). Parameters given with their types (a plan of
+//! plv8.prepare or plpy.prepare: `{"types": [...], "values": [...]}`) are
+//! converted to those types. Each result row becomes a JSON object as
 //! `row_to_json` makes it.
 
 use crate::marshal::codec::append_row_json;
 use pgrx::pg_sys;
-use pgrx::pg_sys::panic::CaughtError;
+use pgrx::pg_sys::panic::{CaughtError, ErrorReportWithLevel};
 use pgrx::PgSqlErrorCode;
 use pgrx::{IntoDatum, JsonB};
 use serde_json::Value;
@@ -19,6 +21,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 pub struct Query {
     sql: CString,
     params: Vec<Value>,
+    /// The parameters' declared SQL types (plv8.prepare's and
+    /// plpy.prepare's), as SQL writes them; `None`: typed from their values.
+    types: Option<Vec<CString>>,
 }
 
 impl Query {
@@ -26,11 +31,40 @@ impl Query {
     pub fn parse(sql: &str, params: &str) -> Result<Self, String> {
         let sql = CString::new(sql)
             .map_err(|_| "pg.query: the SQL text contains a NUL byte".to_string())?;
-        let params = if params.trim().is_empty() {
-            Vec::new()
+        let (params, types) = if params.trim().is_empty() {
+            (Vec::new(), None)
         } else {
             match serde_json::from_str(params) {
-                Ok(Value::Array(a)) => a,
+                Ok(Value::Array(a)) => (a, None),
+                Ok(Value::Object(mut o)) if o.contains_key("types") => {
+                    let (Some(Value::Array(types)), Some(Value::Array(values))) =
+                        (o.remove("types"), o.remove("values"))
+                    else {
+                        return Err(
+                            "pg.query: typed parameters are {\"types\": [...], \"values\": [...]}"
+                                .into(),
+                        );
+                    };
+                    if types.len() != values.len() {
+                        return Err(format!(
+                            "the plan has {} parameter type(s), but {} value(s) were given",
+                            types.len(),
+                            values.len()
+                        ));
+                    }
+                    let types = types
+                        .iter()
+                        .map(|t| match t {
+                            Value::String(t) => CString::new(t.as_str())
+                                .map_err(|_| "a parameter type contains a NUL byte".to_string()),
+                            other => Err(format!(
+                                "a parameter type must be a type name, not {}",
+                                kind(other)
+                            )),
+                        })
+                        .collect::<Result<Vec<_>, _>>()?;
+                    (values, Some(types))
+                }
                 Ok(other) => {
                     return Err(format!(
                         "pg.query: parameters must be a JSON array, not {}",
@@ -40,7 +74,7 @@ impl Query {
                 Err(e) => return Err(format!("pg.query: parameters are not valid JSON: {e}")),
             }
         };
-        Ok(Query { sql, params })
+        Ok(Query { sql, params, types })
     }
 
     /// Runs the query and returns the rows as a JSON array.
@@ -59,8 +93,11 @@ impl Query {
             let mut types = Vec::with_capacity(self.params.len());
             let mut values = Vec::with_capacity(self.params.len());
             let mut nulls = Vec::with_capacity(self.params.len());
-            for p in &self.params {
-                let (ty, datum) = param(p);
+            for (i, p) in self.params.iter().enumerate() {
+                let (ty, datum) = match &self.types {
+                    Some(types) => typed_param(p, &types[i], i + 1),
+                    None => param(p),
+                };
                 types.push(ty);
                 values.push(datum.unwrap_or(pg_sys::Datum::from(0)));
                 nulls.push(if datum.is_some() { b' ' } else { b'n' } as std::ffi::c_char);
@@ -136,9 +173,14 @@ impl Query {
             pg_sys::RollbackAndReleaseCurrentSubTransaction();
             pg_sys::MemoryContextSwitchTo(context);
             pg_sys::CurrentResourceOwner = owner;
+            // An ERROR from PostgreSQL, or one raised on the Rust side here (a
+            // typed parameter that does not fit its type).
             let report = match payload.downcast_ref::<CaughtError>() {
                 Some(CaughtError::PostgresError(r)) | Some(CaughtError::ErrorReport(r)) => r,
-                _ => return Err(payload),
+                _ => match payload.downcast_ref::<ErrorReportWithLevel>() {
+                    Some(r) => r,
+                    None => return Err(payload),
+                },
             };
             let code = report.sql_error_code();
             if matches!(
@@ -157,6 +199,62 @@ impl Query {
             out.extend_from_slice(answer.to_string().as_bytes());
             Ok(out)
         }
+    }
+}
+
+/// Parameter `n`'s value as its declared type (`regtypein`'s syntax:
+/// `int`, `text[]`, `numeric(10,2)`): a scalar through the type's input
+/// function, as PL/Python and plv8 bind it (its own error if it does not
+/// fit); arrays, composites and JSON converted from the JSON value as a
+/// result of that type is. An unknown type is an ERROR too.
+///
+/// # Safety
+/// As [`Query::run`]: inside a transaction, where an ERROR may unwind.
+unsafe fn typed_param(
+    v: &Value,
+    type_name: &CStr,
+    n: usize,
+) -> (pg_sys::Oid, Option<pg_sys::Datum>) {
+    // SAFETY: regtypein reads the NUL-terminated name; an unknown type is
+    // an ERROR, which unwinds as a panic per the contract.
+    let ty = unsafe {
+        pgrx::direct_function_call::<pg_sys::Oid>(
+            pg_sys::regtypein,
+            &[Some(pg_sys::Datum::from(type_name.as_ptr()))],
+        )
+    }
+    .unwrap_or(pg_sys::InvalidOid);
+    let text = match v {
+        Value::Null => return (ty, None),
+        Value::String(s) => Some(s.clone()),
+        Value::Number(x) => Some(x.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Array(_) | Value::Object(_) => None,
+    };
+    // SAFETY: syscache lookups of a type regtypein found.
+    let scalar = unsafe {
+        ty != pg_sys::JSONOID
+            && ty != pg_sys::JSONBOID
+            && pg_sys::get_element_type(ty) == pg_sys::InvalidOid
+            && !pg_sys::type_is_rowtype(ty)
+    };
+    if let (Some(text), true) = (text, scalar) {
+        let Ok(text) = CString::new(text) else {
+            pgrx::error!("parameter ${n} contains a NUL byte");
+        };
+        let (mut input, mut ioparam) = (pg_sys::InvalidOid, pg_sys::InvalidOid);
+        // SAFETY: the type exists; its input function reads the
+        // NUL-terminated text, and an invalid value is its own ERROR.
+        let datum = unsafe {
+            pg_sys::getTypeInputInfo(ty, &mut input, &mut ioparam);
+            pg_sys::OidInputFunctionCall(input, text.as_ptr().cast_mut(), ioparam, -1)
+        };
+        return (ty, Some(datum));
+    }
+    let place = format!("parameter ${n}");
+    match crate::marshal::json::to_datum(v, ty, -1, None, "the prepared statement", &place) {
+        Ok(datum) => (ty, datum),
+        Err(e) => e.raise(),
     }
 }
 

@@ -380,6 +380,16 @@ SELECT js.item_names(1);
 \echo :LAST_ERROR_SQLSTATE
 RESET pg_wasm.javascript_sql;
 
+-- plv8.prepare's types: each value converted to its declared type.
+CREATE FUNCTION js.typed_plan() RETURNS text LANGUAGE javascript AS $$
+  const plan = plv8.prepare("SELECT $1 + 1 AS n, $2 || ' $1' AS s, pg_typeof($1)::text AS t, $3::text AS a",
+                            ['int', 'text', 'int[]']);
+  let bad;
+  try { plan.execute('x', 'y', null); } catch (e) { bad = e.sqlerrcode + ' ' + e.message; }
+  return JSON.stringify(plan.execute(41, 'x', [[1, 2], [3, 4]])) + ' ' + bad;
+$$;
+SELECT js.typed_plan();
+
 -- Nested arrays are a multidimensional array's dimensions (jsonb[]
 -- elements keep theirs as values).
 CREATE FUNCTION js.md_array() RETURNS int[] LANGUAGE javascript AS $$

@@ -108,6 +108,28 @@ return [([[1, 2], [3, 4]], 1), ([[5]], 2)]
 $$;
 SELECT * FROM md_rows();
 
+-- plpy.prepare's types: each value converted to its declared type by the
+-- server (a "$1" inside a string literal stays text; ten parameters and
+-- more), a value that does not fit is a catchable SPIError, the argument
+-- count is checked.
+CREATE FUNCTION typed_plan() RETURNS text LANGUAGE python AS $$
+plan = plpy.prepare("SELECT $1 + 1 AS n, $2 || ' $1' AS s, pg_typeof($1)::text AS t, $3 AS d",
+                    ["int4", "text", "date"])
+r = plan.execute([41, "x", "2024-02-29"])
+many = plpy.prepare("SELECT $1::text || $10::text AS s", ["int4"] * 10)
+try:
+    plan.execute(["not a number", "x", None])
+except plpy.SPIError as e:
+    bad = "%s %s" % (e.sqlstate, e)
+return "%s|%s|%s|%s|%s|%s" % (r[0]["n"], r[0]["s"], r[0]["t"], r[0]["d"],
+                             many.execute(list(range(10)))[0]["s"], bad)
+$$;
+SELECT typed_plan();
+CREATE FUNCTION plan_arity() RETURNS void LANGUAGE python AS $$
+plpy.prepare("SELECT $1", ["int4"]).execute([])
+$$;
+SELECT plan_arity();
+
 -- plpy.error's detail and hint are the error's DETAIL (before the
 -- traceback) and HINT, as in PL/Python; an uncaught SQL error keeps its
 -- own SQLSTATE, DETAIL and HINT.

@@ -29,6 +29,13 @@ int64_t pg_execute(const char *sql, int32_t sql_len, const char *params, int32_t
  * back; 0 on success (see Host::subtransaction). */
 IMPORT("pg", "subtransaction") int32_t pg_subtransaction(int32_t op);
 
+/* plv8's cursors: open ('C' + number, or 'E' + a SQL error), fetch (rows,
+ * or 'E' + a SQL error), close. */
+IMPORT("pg", "cursor_open")
+int64_t pg_cursor_open(const char *sql, int32_t sql_len, const char *params, int32_t params_len);
+IMPORT("pg", "cursor_fetch") int64_t pg_cursor_fetch(int32_t cursor, int32_t count);
+IMPORT("pg", "cursor_close") void pg_cursor_close(int32_t cursor);
+
 /* The source of a library require() asks for: 'S' + source, 'N' (none) or
  * 'D' + why not (see Host::library). */
 IMPORT("pg", "library") int64_t pg_library(const char *name, int32_t len);
@@ -91,10 +98,22 @@ static JSValue native_log(JSContext *c, JSValueConst this_val, int argc, JSValue
     return JS_UNDEFINED;
 }
 
-/* __pgjs_native.query(sql, params JSON) -> rows JSON, or a row count */
-static JSValue native_query(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv) {
+/* A host answer (pointer << 32 | length, in memory the host allocated
+ * here) as a string, the memory freed. */
+static JSValue answer_string(JSContext *c, int64_t r) {
+    char *rows = (char *)(uintptr_t)(uint32_t)((uint64_t)r >> 32);
+    uint32_t rows_len = (uint32_t)r;
+    JSValue s = JS_NewStringLen(c, rows ? rows : "", rows ? rows_len : 0);
+    free(rows);
+    return s;
+}
+
+typedef int64_t (*sql_import)(const char *, int32_t, const char *, int32_t);
+
+/* Calls `run` with argv[0] (SQL) and argv[1] (parameters as JSON). */
+static JSValue with_sql(JSContext *c, int argc, JSValueConst *argv, sql_import run) {
     size_t sql_len, params_len;
-    if (argc < 2) return JS_ThrowTypeError(c, "query needs SQL and parameters");
+    if (argc < 2) return JS_ThrowTypeError(c, "SQL and parameters needed");
     const char *sql = JS_ToCStringLen(c, &sql_len, argv[0]);
     if (!sql) return JS_EXCEPTION;
     const char *params = JS_ToCStringLen(c, &params_len, argv[1]);
@@ -102,14 +121,39 @@ static JSValue native_query(JSContext *c, JSValueConst this_val, int argc, JSVal
         JS_FreeCString(c, sql);
         return JS_EXCEPTION;
     }
-    int64_t r = pg_execute(sql, (int32_t)sql_len, params, (int32_t)params_len);
+    int64_t r = run(sql, (int32_t)sql_len, params, (int32_t)params_len);
     JS_FreeCString(c, sql);
     JS_FreeCString(c, params);
-    char *rows = (char *)(uintptr_t)(uint32_t)((uint64_t)r >> 32);
-    uint32_t rows_len = (uint32_t)r;
-    JSValue s = JS_NewStringLen(c, rows, rows_len);
-    free(rows);
-    return s;
+    return answer_string(c, r);
+}
+
+/* __pgjs_native.query(sql, params JSON) -> rows JSON, or a row count */
+static JSValue native_query(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv) {
+    return with_sql(c, argc, argv, pg_execute);
+}
+
+/* __pgjs_native.cursor_open(sql, params JSON) -> 'C' + number, or 'E' + error */
+static JSValue native_cursor_open(JSContext *c, JSValueConst this_val, int argc,
+                                  JSValueConst *argv) {
+    return with_sql(c, argc, argv, pg_cursor_open);
+}
+
+/* __pgjs_native.cursor_fetch(number, count) -> rows JSON, or 'E' + error */
+static JSValue native_cursor_fetch(JSContext *c, JSValueConst this_val, int argc,
+                                   JSValueConst *argv) {
+    int32_t cursor, count;
+    if (argc < 2 || JS_ToInt32(c, &cursor, argv[0]) || JS_ToInt32(c, &count, argv[1]))
+        return JS_EXCEPTION;
+    return answer_string(c, pg_cursor_fetch(cursor, count));
+}
+
+/* __pgjs_native.cursor_close(number) */
+static JSValue native_cursor_close(JSContext *c, JSValueConst this_val, int argc,
+                                   JSValueConst *argv) {
+    int32_t cursor;
+    if (argc < 1 || JS_ToInt32(c, &cursor, argv[0])) return JS_EXCEPTION;
+    pg_cursor_close(cursor);
+    return JS_UNDEFINED;
 }
 
 /* __pgjs_native.subxact(op): see pg_subtransaction. */
@@ -274,6 +318,12 @@ EXPORT("pgjs_init") int32_t pgjs_init(void) {
     JS_SetPropertyStr(ctx, native, "log", JS_NewCFunction(ctx, native_log, "log", 2));
     JS_SetPropertyStr(ctx, native, "query", JS_NewCFunction(ctx, native_query, "query", 2));
     JS_SetPropertyStr(ctx, native, "subxact", JS_NewCFunction(ctx, native_subxact, "subxact", 1));
+    JS_SetPropertyStr(ctx, native, "cursor_open",
+                      JS_NewCFunction(ctx, native_cursor_open, "cursor_open", 2));
+    JS_SetPropertyStr(ctx, native, "cursor_fetch",
+                      JS_NewCFunction(ctx, native_cursor_fetch, "cursor_fetch", 2));
+    JS_SetPropertyStr(ctx, native, "cursor_close",
+                      JS_NewCFunction(ctx, native_cursor_close, "cursor_close", 1));
     JS_SetPropertyStr(ctx, native, "random", JS_NewCFunction(ctx, native_random, "random", 0));
     JS_SetPropertyStr(ctx, native, "library", JS_NewCFunction(ctx, native_library, "library", 1));
     JSValue g = JS_GetGlobalObject(ctx);

@@ -42,8 +42,7 @@
   const param = (v) => (v === undefined ? null : v);
   // Runs `sql` with `params` (values, or {types, values} for a plan); a SQL
   // error comes back as `E` and its fields, thrown here as plv8 throws it.
-  const run = (sql, params) => {
-    const answer = native.query(String(sql), JSON.stringify(params));
+  const answered = (answer) => {
     if (answer.charCodeAt(0) === 69 /* E */) {
       const d = JSON.parse(answer.slice(1));
       const e = new Error(d.message);
@@ -53,7 +52,34 @@
       if (d.hint != null) e.hint = d.hint;
       throw e;
     }
-    return JSON.parse(answer);
+    return answer;
+  };
+  const run = (sql, params) => JSON.parse(answered(native.query(String(sql), JSON.stringify(params))));
+  // A cursor on the server (a portal): rows come as they are fetched, so a
+  // large result never sits in the instance's memory at once.
+  const openCursor = (sql, params) => {
+    const number = Number(answered(native.cursor_open(String(sql), JSON.stringify(params))).slice(1));
+    let closed = false;
+    const fetch = (count) => {
+      if (closed) throw new Error('the cursor is closed');
+      return JSON.parse(answered(native.cursor_fetch(number, count)));
+    };
+    return Object.freeze({
+      fetch(n) {
+        if (n === undefined) {
+          const rows = fetch(1);
+          return rows.length ? rows[0] : undefined;
+        }
+        return fetch(Math.max(0, Math.min(n, 0x7fffffff)) | 0);
+      },
+      move(n) { fetch(Math.max(0, Math.min(n, 0x7fffffff)) | 0); },
+      close() {
+        if (!closed) {
+          closed = true;
+          native.cursor_close(number);
+        }
+      },
+    });
   };
 
   const reserved = new Set(('all analyse analyze and any array as asc asymmetric both case cast ' +
@@ -97,23 +123,9 @@
       };
       return Object.freeze({
         execute: (...params) => run(text, args(params)),
-        // A cursor over the rows (read all at once: the instance's memory
-        // limit bounds them): fetch() one row or undefined at the end,
-        // fetch(n) up to n rows, move(n), close().
-        cursor: (...params) => {
-          const rows = run(text, args(params));
-          let at = 0;
-          return Object.freeze({
-            fetch(n) {
-              if (n === undefined) return at < rows.length ? rows[at++] : undefined;
-              const out = rows.slice(at, at + Math.max(0, n));
-              at += out.length;
-              return out;
-            },
-            move(n) { at = Math.max(0, Math.min(rows.length, at + n)); },
-            close() { at = rows.length; rows.length = 0; },
-          });
-        },
+        // A cursor: fetch() one row or undefined at the end, fetch(n) up
+        // to n rows, move(n) skips n, close().
+        cursor: (...params) => openCursor(text, args(params)),
         free() {},
       });
     },

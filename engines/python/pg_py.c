@@ -30,6 +30,12 @@ IMPORT("pg", "log") void pg_log(int32_t level, const char *ptr, int32_t len);
 IMPORT("pg", "execute")
 int64_t pg_execute(const char *sql, int32_t sql_len, const char *params, int32_t params_len);
 IMPORT("pg", "subtransaction") int32_t pg_subtransaction(int32_t op);
+/* plpy.cursor: open ('C' + number, or 'E' + a SQL error), fetch (rows, or
+ * 'E' + a SQL error), close. */
+IMPORT("pg", "cursor_open")
+int64_t pg_cursor_open(const char *sql, int32_t sql_len, const char *params, int32_t params_len);
+IMPORT("pg", "cursor_fetch") int64_t pg_cursor_fetch(int32_t cursor, int32_t count);
+IMPORT("pg", "cursor_close") void pg_cursor_close(int32_t cursor);
 /* What the host keeps between this backend's instances for work derived
  * from code only (compiled regular expressions): the value, or 0. */
 IMPORT("pg", "memo_get") int64_t pg_memo_get(const char *key, int32_t key_len);
@@ -93,16 +99,41 @@ static PyObject *native_log(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
-static PyObject *native_execute(PyObject *self, PyObject *args) {
-    const char *sql, *params;
-    Py_ssize_t sql_len, params_len;
-    if (!PyArg_ParseTuple(args, "s#s#", &sql, &sql_len, &params, &params_len)) return NULL;
-    int64_t r = pg_execute(sql, (int32_t)sql_len, params, (int32_t)params_len);
+/* A host answer (pointer << 32 | length, in memory the host allocated
+ * here) as a str, the memory freed. */
+static PyObject *answer_str(int64_t r) {
     char *rows = (char *)(uintptr_t)(uint32_t)((uint64_t)r >> 32);
     uint32_t rows_len = (uint32_t)r;
     PyObject *s = PyUnicode_DecodeUTF8(rows ? rows : "", rows ? rows_len : 0, "replace");
     free(rows);
     return s;
+}
+
+static PyObject *native_execute(PyObject *self, PyObject *args) {
+    const char *sql, *params;
+    Py_ssize_t sql_len, params_len;
+    if (!PyArg_ParseTuple(args, "s#s#", &sql, &sql_len, &params, &params_len)) return NULL;
+    return answer_str(pg_execute(sql, (int32_t)sql_len, params, (int32_t)params_len));
+}
+
+static PyObject *native_cursor_open(PyObject *self, PyObject *args) {
+    const char *sql, *params;
+    Py_ssize_t sql_len, params_len;
+    if (!PyArg_ParseTuple(args, "s#s#", &sql, &sql_len, &params, &params_len)) return NULL;
+    return answer_str(pg_cursor_open(sql, (int32_t)sql_len, params, (int32_t)params_len));
+}
+
+static PyObject *native_cursor_fetch(PyObject *self, PyObject *args) {
+    int cursor, count;
+    if (!PyArg_ParseTuple(args, "ii", &cursor, &count)) return NULL;
+    return answer_str(pg_cursor_fetch(cursor, count));
+}
+
+static PyObject *native_cursor_close(PyObject *self, PyObject *args) {
+    int cursor;
+    if (!PyArg_ParseTuple(args, "i", &cursor)) return NULL;
+    pg_cursor_close(cursor);
+    Py_RETURN_NONE;
 }
 
 static PyObject *native_subxact(PyObject *self, PyObject *args) {
@@ -154,6 +185,9 @@ static PyMethodDef native_methods[] = {
     {"log", native_log, METH_VARARGS, NULL},
     {"execute", native_execute, METH_VARARGS, NULL},
     {"subxact", native_subxact, METH_VARARGS, NULL},
+    {"cursor_open", native_cursor_open, METH_VARARGS, NULL},
+    {"cursor_fetch", native_cursor_fetch, METH_VARARGS, NULL},
+    {"cursor_close", native_cursor_close, METH_VARARGS, NULL},
     {"install", native_install, METH_VARARGS, NULL},
     {"memo_get", native_memo_get, METH_VARARGS, NULL},
     {"memo_put", native_memo_put, METH_VARARGS, NULL},

@@ -302,12 +302,8 @@ def _param(v):
     return v
 
 
-def _run(sql, params, limit=0, types=None):
-    values = [_param(p) for p in params]
-    # A plan's parameters go with their declared types; the host converts
-    # each value to its type.
-    payload = {"types": types, "values": values} if types else values
-    answer = _native.execute(str(sql), _json.dumps(payload))
+def _answered(answer):
+    """The host's answer, or the SQL error it reports raised as an SPIError."""
     if answer[:1] == "E":
         d = _json.loads(answer[1:])
         cls = _spi_class(d.get("sqlstate"))
@@ -316,7 +312,18 @@ def _run(sql, params, limit=0, types=None):
         e.detail = d.get("detail")
         e.hint = d.get("hint")
         raise e
-    value = _json.loads(answer)
+    return answer
+
+
+def _payload(params, types):
+    values = [_param(p) for p in params]
+    # A plan's parameters go with their declared types; the host converts
+    # each value to its type.
+    return _json.dumps({"types": types, "values": values} if types else values)
+
+
+def _run(sql, params, limit=0, types=None):
+    value = _json.loads(_answered(_native.execute(str(sql), _payload(params, types))))
     verb = str(sql).lstrip().split(None, 1)[0].upper() if str(sql).strip() else ""
     if isinstance(value, list):
         rows = value if not limit else value[:limit]
@@ -356,31 +363,52 @@ class PLyPlan:
 
 
 class PLyCursor:
-    """plpy.cursor: the rows read at once (the memory limit bounds them),
-    then fetched."""
+    """plpy.cursor: a cursor on the server (a portal); rows come as they are
+    fetched (iteration fetches 100 at a time), so a large result never sits
+    in the instance's memory at once."""
+
+    _BATCH = 100
 
     def __init__(self, sql, args, types=None):
-        self._rows = list(_run(sql, args, 0, types))
-        self._at = 0
+        answer = _answered(_native.cursor_open(str(sql), _payload(args, types)))
+        self._number = int(answer[1:])
         self._closed = False
+        self._rows = []
+        self._at = 0
+        self._done = False
+
+    def _fetch(self, n):
+        return _json.loads(_answered(_native.cursor_fetch(self._number, n)))
 
     def fetch(self, n):
         if self._closed:
             raise ValueError("fetch from a closed cursor")
+        n = max(0, min(int(n), 0x7FFFFFFF))
         out = self._rows[self._at:self._at + n]
         self._at += len(out)
+        if len(out) < n and not self._done:
+            out += self._fetch(n - len(out))
         return PLyResult(out, len(out), "SPI_OK_FETCH")
 
     def close(self):
-        self._closed = True
-        self._rows = []
+        if not self._closed:
+            self._closed = True
+            self._rows = []
+            _native.cursor_close(self._number)
 
     def __iter__(self):
         return self
 
     def __next__(self):
-        if self._closed or self._at >= len(self._rows):
-            raise StopIteration
+        if self._closed:
+            raise ValueError("iterating a closed cursor")
+        if self._at >= len(self._rows):
+            if self._done:
+                raise StopIteration
+            self._rows, self._at = self._fetch(self._BATCH), 0
+            if not self._rows:
+                self._done = True
+                raise StopIteration
         row = self._rows[self._at]
         self._at += 1
         return row

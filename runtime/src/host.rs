@@ -56,6 +56,26 @@ pub trait Host: 'static {
             "subtransactions need a database: this host has none".into(),
         ))
     }
+    /// `pg.cursor_open(sql, params)`, the engines' only (plv8's and
+    /// plpy's cursors): opens a cursor on `sql` with `params` as `execute`
+    /// takes them and answers `C` and the cursor's number, or a SQL error
+    /// as `execute` answers one.
+    fn cursor_open(&mut self, _sql: &str, _params: &str) -> Result<Vec<u8>, HostError> {
+        Err(HostError::Denied(
+            "cursors need a database: this host has none".into(),
+        ))
+    }
+    /// `pg.cursor_fetch(cursor, count)`: up to `count` more rows as a JSON
+    /// array (empty at the end), or a SQL error as `execute` answers one.
+    fn cursor_fetch(&mut self, _cursor: i32, _count: i32) -> Result<Vec<u8>, HostError> {
+        Err(HostError::Denied(
+            "cursors need a database: this host has none".into(),
+        ))
+    }
+    /// `pg.cursor_close(cursor)`: closes it (a closed one stays closed).
+    fn cursor_close(&mut self, _cursor: i32) -> Result<(), HostError> {
+        Ok(())
+    }
     /// Polled on every epoch tick while Wasm runs: true stops the call with
     /// [`crate::TrapKind::Cancelled`]. Must be cheap and must not unwind.
     fn cancel_requested(&self) -> bool;
@@ -225,11 +245,33 @@ pub(crate) fn link<H: Host>(linker: &mut Linker<StoreState<H>>) -> wasmtime::Res
     link_query(linker, "query", |h, sql, params| h.query(sql, params))
 }
 
-/// `pg.execute`, `pg.library` and `pg.subtransaction` (see
-/// [`Host::execute`], [`Host::library`], [`Host::subtransaction`]), for the
-/// JavaScript engine.
+/// `pg.execute`, `pg.library`, `pg.subtransaction`, the memo and the
+/// cursors (see [`Host::execute`], [`Host::library`],
+/// [`Host::subtransaction`], [`Host::cursor_open`]), for the engines.
 pub(crate) fn link_javascript<H: Host>(linker: &mut Linker<StoreState<H>>) -> wasmtime::Result<()> {
     link_query(linker, "execute", |h, sql, params| h.execute(sql, params))?;
+    link_query(linker, "cursor_open", |h, sql, params| {
+        h.cursor_open(sql, params)
+    })?;
+    linker.func_wrap(
+        "pg",
+        "cursor_fetch",
+        |mut caller: Caller<'_, StoreState<H>>, cursor: i32, count: i32| -> wasmtime::Result<i64> {
+            let rows = caller
+                .data_mut()
+                .host
+                .cursor_fetch(cursor, count)
+                .map_err(trap)?;
+            guest_memory::write_result(&mut caller, &rows, "pg.cursor_fetch result")
+        },
+    )?;
+    linker.func_wrap(
+        "pg",
+        "cursor_close",
+        |mut caller: Caller<'_, StoreState<H>>, cursor: i32| -> wasmtime::Result<()> {
+            caller.data_mut().host.cursor_close(cursor).map_err(trap)
+        },
+    )?;
     linker.func_wrap(
         "pg",
         "library",

@@ -11,6 +11,7 @@ use super::spi;
 use pg_wasm_runtime::{Host, HostError, LogLevel};
 use pgrx::pg_sys;
 use std::any::Any;
+use std::ffi::CString;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr::{addr_of, read_volatile};
 use std::sync::{Arc, Mutex};
@@ -33,7 +34,14 @@ pub struct PgHost {
     /// Subtransactions `plv8.subtransaction` began and has not ended: the
     /// memory context and resource owner to return to, innermost last.
     subtransactions: Vec<Saved>,
+    /// The portals of the cursors the guest opened (`pg.cursor_open`), by
+    /// number; `None` once closed.
+    cursors: Vec<Option<CString>>,
 }
+
+/// Cursors a guest may have open at once (each holds a portal, its plan and
+/// executor state until closed or until its transaction ends).
+const MAX_CURSORS: usize = 64;
 
 /// What was current before a subtransaction began.
 struct Saved(pg_sys::MemoryContext, pg_sys::ResourceOwner);
@@ -58,6 +66,7 @@ impl PgHost {
             log: CallLog::default(),
             library_owner: None,
             subtransactions: Vec::new(),
+            cursors: Vec::new(),
         }
     }
 
@@ -201,6 +210,68 @@ impl Host for PgHost {
         }
     }
 
+    fn cursor_open(&mut self, sql: &str, params: &str) -> Result<Vec<u8>, HostError> {
+        self.check_sql_allowed()?;
+        if self.cursors.iter().flatten().count() >= MAX_CURSORS {
+            return Err(HostError::Invalid(format!(
+                "at most {MAX_CURSORS} cursors may be open at once: close one first"
+            )));
+        }
+        let query = spi::Query::parse(sql, params).map_err(HostError::Invalid)?;
+        let read_only = self.read_only;
+        // SAFETY: on the backend's thread inside a function call, where SPI
+        // may be used; a SQL error is rolled back and answered, anything
+        // else unwinds into `guarded`.
+        let answer = guarded(&self.failure, "opening a cursor", || unsafe {
+            spi::caught(|| query.open_cursor(read_only))
+        })?
+        .map_err(|payload| self.keep_failure(payload, "opening a cursor failed"))?;
+        if answer.first() == Some(&b'E') {
+            return Ok(answer);
+        }
+        let name = CString::new(answer)
+            .map_err(|_| HostError::Invalid("a portal name with a NUL byte".into()))?;
+        let number = match self.cursors.iter().position(Option::is_none) {
+            Some(free) => {
+                self.cursors[free] = Some(name);
+                free
+            }
+            None => {
+                self.cursors.push(Some(name));
+                self.cursors.len() - 1
+            }
+        };
+        Ok(format!("C{number}").into_bytes())
+    }
+
+    fn cursor_fetch(&mut self, cursor: i32, count: i32) -> Result<Vec<u8>, HostError> {
+        let Some(Some(name)) = usize::try_from(cursor)
+            .ok()
+            .and_then(|c| self.cursors.get(c))
+        else {
+            return Err(HostError::Invalid(format!("no open cursor {cursor}")));
+        };
+        let name = name.clone();
+        // SAFETY: as in cursor_open.
+        guarded(&self.failure, "fetching from a cursor", || unsafe {
+            spi::caught(|| spi::fetch_cursor(&name, count))
+        })?
+        .map_err(|payload| self.keep_failure(payload, "fetching from a cursor failed"))
+    }
+
+    fn cursor_close(&mut self, cursor: i32) -> Result<(), HostError> {
+        let slot = usize::try_from(cursor)
+            .ok()
+            .and_then(|c| self.cursors.get_mut(c));
+        if let Some(name) = slot.and_then(Option::take) {
+            // SAFETY: on the backend's thread inside a function call.
+            guarded(&self.failure, "closing a cursor", || unsafe {
+                spi::close_cursor(&name)
+            })?;
+        }
+        Ok(())
+    }
+
     /// Entries are the function owner's: a tenant's engine never reads
     /// what another's kept.
     fn memo_scope(&self) -> Option<u64> {
@@ -222,6 +293,33 @@ impl Host for PgHost {
 impl PgHost {
     /// `pg.query`, or `pg.execute` (`counted`).
     fn run_sql(&mut self, sql: &str, params: &str, counted: bool) -> Result<Vec<u8>, HostError> {
+        self.check_sql_allowed()?;
+        let query = spi::Query::parse(sql, params).map_err(HostError::Invalid)?;
+        let read_only = self.read_only;
+        if counted {
+            // plv8.execute: SQL errors are the script's to catch.
+            // SAFETY: as below.
+            let caught = guarded(&self.failure, "plv8.execute", || unsafe {
+                query.run_caught(read_only)
+            })?;
+            return caught.map_err(|payload| self.keep_failure(payload, "plv8.execute failed"));
+        }
+        // SAFETY: runs on the backend's main thread inside a function call,
+        // where SPI may be used; errors unwind as panics into `guarded`.
+        guarded(&self.failure, "pg.query", || unsafe {
+            query.run(read_only, counted)
+        })
+    }
+
+    /// A payload that is not the guest's to catch (a cancel, say), kept to
+    /// be raised again after the call.
+    fn keep_failure(&self, payload: Box<dyn Any + Send>, what: &str) -> HostError {
+        *self.failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(payload);
+        HostError::Failed(what.into())
+    }
+
+    /// Whether this guest may run SQL at all.
+    fn check_sql_allowed(&self) -> Result<(), HostError> {
         if !self.allow_spi {
             if let Some(function) = self.target.strip_suffix(" (javascript)") {
                 return Err(HostError::Denied(format!(
@@ -238,24 +336,7 @@ impl PgHost {
                 self.target
             )));
         }
-        let query = spi::Query::parse(sql, params).map_err(HostError::Invalid)?;
-        let read_only = self.read_only;
-        if counted {
-            // plv8.execute: SQL errors are the script's to catch.
-            // SAFETY: as below.
-            let caught = guarded(&self.failure, "plv8.execute", || unsafe {
-                query.run_caught(read_only)
-            })?;
-            return caught.map_err(|payload| {
-                *self.failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(payload);
-                HostError::Failed("plv8.execute failed".into())
-            });
-        }
-        // SAFETY: runs on the backend's main thread inside a function call,
-        // where SPI may be used; errors unwind as panics into `guarded`.
-        guarded(&self.failure, "pg.query", || unsafe {
-            query.run(read_only, counted)
-        })
+        Ok(())
     }
 }
 
@@ -278,4 +359,28 @@ pub fn cancel_pending() -> bool {
 /// Takes the error kept in `failure`, if any.
 pub fn take(failure: &Failure) -> Option<Box<dyn Any + Send>> {
     failure.lock().unwrap_or_else(|p| p.into_inner()).take()
+}
+
+impl Drop for PgHost {
+    /// Closes the cursors the guest left open when its instance goes (the
+    /// end of the statement), unless the transaction is ending in an error:
+    /// then PostgreSQL drops their portals itself.
+    fn drop(&mut self) {
+        // Nothing to close, or an error is unwinding (it aborts the
+        // (sub)transaction, which drops the portals).
+        if self.cursors.iter().all(Option::is_none) || std::thread::panicking() {
+            return;
+        }
+        // SAFETY: a plain read of the transaction state on the backend's
+        // thread.
+        if !unsafe { pg_sys::IsTransactionState() } {
+            return;
+        }
+        for name in self.cursors.drain(..).flatten() {
+            // SAFETY: inside a transaction in progress on the backend's
+            // thread, no error unwinding: one raised here (never expected)
+            // unwinds as any ERROR does.
+            unsafe { spi::close_cursor(&name) };
+        }
+    }
 }

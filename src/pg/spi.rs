@@ -90,24 +90,13 @@ impl Query {
         // SPI documents it, between SPI_connect and SPI_finish.
         unsafe {
             pg_sys::SPI_connect();
-            let mut types = Vec::with_capacity(self.params.len());
-            let mut values = Vec::with_capacity(self.params.len());
-            let mut nulls = Vec::with_capacity(self.params.len());
-            for (i, p) in self.params.iter().enumerate() {
-                let (ty, datum) = match &self.types {
-                    Some(types) => typed_param(p, &types[i], i + 1),
-                    None => param(p),
-                };
-                types.push(ty);
-                values.push(datum.unwrap_or(pg_sys::Datum::from(0)));
-                nulls.push(if datum.is_some() { b' ' } else { b'n' } as std::ffi::c_char);
-            }
+            let mut bound = self.bind();
             let rc = pg_sys::SPI_execute_with_args(
                 self.sql.as_ptr(),
                 self.params.len() as i32,
-                types.as_mut_ptr(),
-                values.as_mut_ptr(),
-                nulls.as_ptr(),
+                bound.types.as_mut_ptr(),
+                bound.values.as_mut_ptr(),
+                bound.nulls.as_ptr(),
                 read_only,
                 0,
             );
@@ -121,20 +110,135 @@ impl Query {
                 pg_sys::SPI_finish();
                 return processed.to_string().into_bytes();
             }
-            let mut out = Vec::with_capacity(64);
-            out.push(b'[');
-            if !table.is_null() {
-                let desc = pg_sys::BlessTupleDesc((*table).tupdesc);
-                for i in 0..pg_sys::SPI_processed as usize {
-                    if i > 0 {
-                        out.push(b',');
-                    }
-                    append_row_json(*(*table).vals.add(i), desc, &mut out);
-                }
-            }
-            out.push(b']');
+            let out = rows_json(table);
             pg_sys::SPI_finish();
             out
+        }
+    }
+
+    /// Opens a cursor on the query (read-only in STABLE and IMMUTABLE
+    /// functions) and returns its portal's name. The portal belongs to the
+    /// transaction: it outlives this SPI connection, and PostgreSQL drops
+    /// it when the transaction (or a subtransaction it was opened in) ends.
+    ///
+    /// # Safety
+    /// As [`Query::run`].
+    pub unsafe fn open_cursor(&self, read_only: bool) -> Vec<u8> {
+        // SAFETY: per the function's contract, between SPI_connect and
+        // SPI_finish; the portal's name is copied before SPI_finish.
+        unsafe {
+            pg_sys::SPI_connect();
+            let mut bound = self.bind();
+            let portal = pg_sys::SPI_cursor_open_with_args(
+                std::ptr::null(),
+                self.sql.as_ptr(),
+                self.params.len() as i32,
+                bound.types.as_mut_ptr(),
+                bound.values.as_mut_ptr(),
+                bound.nulls.as_ptr(),
+                read_only,
+                0,
+            );
+            if portal.is_null() {
+                let code = CStr::from_ptr(pg_sys::SPI_result_code_string(pg_sys::SPI_result));
+                pgrx::error!("could not open a cursor: {}", code.to_string_lossy());
+            }
+            let name = CStr::from_ptr((*portal).name).to_bytes().to_vec();
+            pg_sys::SPI_finish();
+            name
+        }
+    }
+
+    /// The parameters as SPI takes them.
+    ///
+    /// # Safety
+    /// As [`Query::run`] (a typed parameter may raise an ERROR).
+    unsafe fn bind(&self) -> Bound {
+        let mut bound = Bound {
+            types: Vec::with_capacity(self.params.len()),
+            values: Vec::with_capacity(self.params.len()),
+            nulls: Vec::with_capacity(self.params.len()),
+        };
+        for (i, p) in self.params.iter().enumerate() {
+            let (ty, datum) = match &self.types {
+                // SAFETY: per the function's contract.
+                Some(types) => unsafe { typed_param(p, &types[i], i + 1) },
+                None => param(p),
+            };
+            bound.types.push(ty);
+            bound.values.push(datum.unwrap_or(pg_sys::Datum::from(0)));
+            bound
+                .nulls
+                .push(if datum.is_some() { b' ' } else { b'n' } as std::ffi::c_char);
+        }
+        bound
+    }
+}
+
+struct Bound {
+    types: Vec<pg_sys::Oid>,
+    values: Vec<pg_sys::Datum>,
+    nulls: Vec<std::ffi::c_char>,
+}
+
+/// SPI's result rows as a JSON array of objects.
+///
+/// # Safety
+/// `table` is SPI's current tuple table (or null: no rows), inside the SPI
+/// connection that made it.
+unsafe fn rows_json(table: *mut pg_sys::SPITupleTable) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64);
+    out.push(b'[');
+    if !table.is_null() {
+        // SAFETY: per the function's contract: SPI_processed rows in `table`.
+        unsafe {
+            let desc = pg_sys::BlessTupleDesc((*table).tupdesc);
+            for i in 0..pg_sys::SPI_processed as usize {
+                if i > 0 {
+                    out.push(b',');
+                }
+                append_row_json(*(*table).vals.add(i), desc, &mut out);
+            }
+        }
+    }
+    out.push(b']');
+    out
+}
+
+/// Up to `count` more rows of the cursor `name`, as a JSON array (empty
+/// once it is exhausted); a cursor PostgreSQL has closed (its transaction
+/// or subtransaction ended) is an ERROR.
+///
+/// # Safety
+/// As [`Query::run`].
+pub unsafe fn fetch_cursor(name: &CStr, count: i32) -> Vec<u8> {
+    // SAFETY: per the function's contract, between SPI_connect and
+    // SPI_finish; the rows are converted before the tuple table is freed.
+    unsafe {
+        pg_sys::SPI_connect();
+        let portal = pg_sys::SPI_cursor_find(name.as_ptr());
+        if portal.is_null() {
+            pgrx::error!("the cursor is closed: its transaction or subtransaction ended");
+        }
+        pg_sys::SPI_cursor_fetch(portal, true, i64::from(count.max(0)) as _);
+        let out = rows_json(pg_sys::SPI_tuptable);
+        pg_sys::SPI_freetuptable(pg_sys::SPI_tuptable);
+        pg_sys::SPI_finish();
+        out
+    }
+}
+
+/// Closes the cursor `name` if PostgreSQL has not already.
+///
+/// # Safety
+/// As [`Query::run`].
+pub unsafe fn close_cursor(name: &CStr) {
+    // SAFETY: per the function's contract; a portal SPI_cursor_find found
+    // is open.
+    unsafe {
+        let portal = pg_sys::SPI_cursor_find(name.as_ptr());
+        if !portal.is_null() {
+            pg_sys::SPI_cursor_close(portal);
         }
     }
 }
@@ -150,55 +254,66 @@ impl Query {
     /// # Safety
     /// As [`Query::run`].
     pub unsafe fn run_caught(&self, read_only: bool) -> Result<Vec<u8>, Box<dyn Any + Send>> {
-        // SAFETY: per the contract; the sequence is PL/Python's and
-        // PL/pgSQL's for an exception block: begin, switch back to the
-        // caller's memory context, and on error roll back and restore the
-        // caller's memory context and resource owner.
-        unsafe {
-            let context = pg_sys::CurrentMemoryContext;
-            let owner = pg_sys::CurrentResourceOwner;
-            pg_sys::BeginInternalSubTransaction(std::ptr::null());
-            pg_sys::MemoryContextSwitchTo(context);
-            let result = catch_unwind(AssertUnwindSafe(|| self.run(read_only, true)));
-            let payload = match result {
-                Ok(rows) => {
-                    pg_sys::ReleaseCurrentSubTransaction();
-                    pg_sys::MemoryContextSwitchTo(context);
-                    pg_sys::CurrentResourceOwner = owner;
-                    return Ok(rows);
-                }
-                Err(payload) => payload,
-            };
-            pg_sys::MemoryContextSwitchTo(context);
-            pg_sys::RollbackAndReleaseCurrentSubTransaction();
-            pg_sys::MemoryContextSwitchTo(context);
-            pg_sys::CurrentResourceOwner = owner;
-            // An ERROR from PostgreSQL, or one raised on the Rust side here (a
-            // typed parameter that does not fit its type).
-            let report = match payload.downcast_ref::<CaughtError>() {
-                Some(CaughtError::PostgresError(r)) | Some(CaughtError::ErrorReport(r)) => r,
-                _ => match payload.downcast_ref::<ErrorReportWithLevel>() {
-                    Some(r) => r,
-                    None => return Err(payload),
-                },
-            };
-            let code = report.sql_error_code();
-            if matches!(
-                code,
-                PgSqlErrorCode::ERRCODE_QUERY_CANCELED | PgSqlErrorCode::ERRCODE_ADMIN_SHUTDOWN
-            ) {
-                return Err(payload);
+        // SAFETY: per the contract.
+        unsafe { caught(|| self.run(read_only, true)) }
+    }
+}
+
+/// Runs `f` (SPI work answering bytes) in a subtransaction of its own, as
+/// [`Query::run_caught`] describes: a SQL error is rolled back and answered
+/// as `E` and its fields; anything else comes back as `Err`.
+///
+/// # Safety
+/// As [`Query::run`].
+pub unsafe fn caught(f: impl FnOnce() -> Vec<u8>) -> Result<Vec<u8>, Box<dyn Any + Send>> {
+    // SAFETY: per the contract; the sequence is PL/Python's and
+    // PL/pgSQL's for an exception block: begin, switch back to the
+    // caller's memory context, and on error roll back and restore the
+    // caller's memory context and resource owner.
+    unsafe {
+        let context = pg_sys::CurrentMemoryContext;
+        let owner = pg_sys::CurrentResourceOwner;
+        pg_sys::BeginInternalSubTransaction(std::ptr::null());
+        pg_sys::MemoryContextSwitchTo(context);
+        let result = catch_unwind(AssertUnwindSafe(f));
+        let payload = match result {
+            Ok(rows) => {
+                pg_sys::ReleaseCurrentSubTransaction();
+                pg_sys::MemoryContextSwitchTo(context);
+                pg_sys::CurrentResourceOwner = owner;
+                return Ok(rows);
             }
-            let answer = serde_json::json!({
-                "message": report.message(),
-                "sqlstate": crate::error::sqlstate_text(code),
-                "detail": report.detail(),
-                "hint": report.hint(),
-            });
-            let mut out = b"E".to_vec();
-            out.extend_from_slice(answer.to_string().as_bytes());
-            Ok(out)
+            Err(payload) => payload,
+        };
+        pg_sys::MemoryContextSwitchTo(context);
+        pg_sys::RollbackAndReleaseCurrentSubTransaction();
+        pg_sys::MemoryContextSwitchTo(context);
+        pg_sys::CurrentResourceOwner = owner;
+        // An ERROR from PostgreSQL, or one raised on the Rust side here (a
+        // typed parameter that does not fit its type).
+        let report = match payload.downcast_ref::<CaughtError>() {
+            Some(CaughtError::PostgresError(r)) | Some(CaughtError::ErrorReport(r)) => r,
+            _ => match payload.downcast_ref::<ErrorReportWithLevel>() {
+                Some(r) => r,
+                None => return Err(payload),
+            },
+        };
+        let code = report.sql_error_code();
+        if matches!(
+            code,
+            PgSqlErrorCode::ERRCODE_QUERY_CANCELED | PgSqlErrorCode::ERRCODE_ADMIN_SHUTDOWN
+        ) {
+            return Err(payload);
         }
+        let answer = serde_json::json!({
+            "message": report.message(),
+            "sqlstate": crate::error::sqlstate_text(code),
+            "detail": report.detail(),
+            "hint": report.hint(),
+        });
+        let mut out = b"E".to_vec();
+        out.extend_from_slice(answer.to_string().as_bytes());
+        Ok(out)
     }
 }
 

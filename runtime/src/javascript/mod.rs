@@ -81,8 +81,8 @@ pub(crate) fn link_wasi_clock<T: 'static>(linker: &mut Linker<T>) -> wasmtime::R
 
 /// The host API as the engines see it: every core module's, and
 /// `pg.execute`, `pg.library`, `pg.subtransaction`, `pg.memo_get`,
-/// `pg.memo_put`.
-pub(crate) const HOST_IMPORTS: [crate::host::ImportSig; 9] = [
+/// `pg.memo_put`, `pg.library_compiled` and the cursors'.
+pub(crate) const HOST_IMPORTS: [crate::host::ImportSig; 12] = [
     crate::host::IMPORTS[0],
     crate::host::IMPORTS[1],
     crate::host::IMPORTS[2],
@@ -131,6 +131,22 @@ pub(crate) const HOST_IMPORTS: [crate::host::ImportSig; 9] = [
         ],
         &[],
     ),
+    (
+        "cursor_open",
+        &[
+            wasmtime::ValType::I32,
+            wasmtime::ValType::I32,
+            wasmtime::ValType::I32,
+            wasmtime::ValType::I32,
+        ],
+        &[wasmtime::ValType::I64],
+    ),
+    (
+        "cursor_fetch",
+        &[wasmtime::ValType::I32, wasmtime::ValType::I32],
+        &[wasmtime::ValType::I64],
+    ),
+    ("cursor_close", &[wasmtime::ValType::I32], &[]),
 ];
 
 /// The WASI functions [`link_wasi_stubs`] defines.
@@ -185,11 +201,17 @@ pub fn image(engine: &Engine) -> Result<Vec<u8>, RuntimeError> {
     linker
         .func_wrap("pg", "log", |_: i32, _: i32, _: i32| {})
         .map_err(fail)?;
-    for name in ["query", "execute"] {
+    for name in ["query", "execute", "cursor_open"] {
         linker
             .func_wrap("pg", name, |_: i32, _: i32, _: i32, _: i32| -> i64 { 0 })
             .map_err(fail)?;
     }
+    linker
+        .func_wrap("pg", "cursor_fetch", |_: i32, _: i32| -> i64 { 0 })
+        .map_err(fail)?;
+    linker
+        .func_wrap("pg", "cursor_close", |_: i32| {})
+        .map_err(fail)?;
     linker
         .func_wrap("pg", "library", |_: i32, _: i32| -> i64 { 0 })
         .map_err(fail)?;

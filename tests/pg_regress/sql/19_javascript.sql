@@ -390,6 +390,37 @@ CREATE FUNCTION js.typed_plan() RETURNS text LANGUAGE javascript AS $$
 $$;
 SELECT js.typed_plan();
 
+-- A plan's cursor reads from a cursor on the server as it goes: 20 MB of
+-- rows through a 32 MB function, where reading them at once does not fit.
+CREATE FUNCTION js.cursor_sum(n int) RETURNS text LANGUAGE javascript AS $$
+  const plan = plv8.prepare("SELECT g, repeat('x', 1000) AS pad FROM generate_series(1, $1) g", ['int']);
+  const c = plan.cursor(n);
+  let row, count = 0, total = 0;
+  while ((row = c.fetch()) !== undefined) { count++; total += row.g; }
+  c.close();
+  const c2 = plan.cursor(10);
+  const three = c2.fetch(3).map((r) => r.g);
+  c2.move(2);
+  const next = c2.fetch().g;
+  c2.close();
+  let closed;
+  try { c2.fetch(); } catch (e) { closed = e.message; }
+  plan.cursor(5);  // left open: closed with the statement
+  return `${count} ${total} ${three} ${next} ${closed}`;
+$$;
+CREATE FUNCTION js.fetch_all(n int) RETURNS int LANGUAGE javascript AS $$
+  return plv8.execute("SELECT g, repeat('x', 1000) AS pad FROM generate_series(1, $1) g", [n]).length;
+$$;
+SET pg_wasm.memory_limit_mb = 32;
+SET pg_wasm.fuel_limit = 0;
+SELECT js.cursor_sum(20000);
+\set VERBOSITY sqlstate
+SELECT js.fetch_all(20000);
+\set VERBOSITY default
+RESET pg_wasm.memory_limit_mb;
+RESET pg_wasm.fuel_limit;
+SELECT count(*) AS open_cursors FROM pg_cursors;
+
 -- Nested arrays are a multidimensional array's dimensions (jsonb[]
 -- elements keep theirs as values).
 CREATE FUNCTION js.md_array() RETURNS int[] LANGUAGE javascript AS $$

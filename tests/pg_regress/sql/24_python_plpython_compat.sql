@@ -130,6 +130,57 @@ plpy.prepare("SELECT $1", ["int4"]).execute([])
 $$;
 SELECT plan_arity();
 
+-- plpy.cursor reads from a cursor on the server as it goes: 20 MB of rows
+-- pass through a function whose memory limit is 32 MB, where reading them
+-- at once does not fit. A cursor left open is closed with the statement;
+-- one opened in a subtransaction that rolled back is gone.
+CREATE FUNCTION cursor_sum(n int) RETURNS text LANGUAGE python AS $$
+total = count = 0
+for row in plpy.cursor("SELECT g, repeat('x', 1000) AS pad FROM generate_series(1, $1) g", [n]):
+    total += row["g"]
+    count += 1
+c = plpy.cursor(plpy.prepare("SELECT g FROM generate_series(1, $1) g", ["int4"]), [10])
+first = [r["g"] for r in c.fetch(3)]
+rest = [r["g"] for r in c]
+c.close()
+try:
+    c.fetch(1)
+except ValueError as e:
+    closed = str(e)
+left_open = plpy.cursor("SELECT 1")
+try:
+    with plpy.subtransaction():
+        inner = plpy.cursor("SELECT 1")
+        raise ValueError("roll back")
+except ValueError:
+    pass
+try:
+    inner.fetch(1)
+except plpy.SPIError as e:
+    gone = str(e)
+return "%d %d %s %s %s | %s" % (count, total, first, rest, closed, gone)
+$$;
+CREATE FUNCTION fetch_all(n int) RETURNS int LANGUAGE python AS $$
+return len(plpy.execute("SELECT g, repeat('x', 1000) AS pad FROM generate_series(1, %d) g" % n))
+$$;
+SET pg_wasm.memory_limit_mb = 32;
+SET pg_wasm.fuel_limit = 0;
+SELECT cursor_sum(20000);
+\set VERBOSITY sqlstate
+SELECT fetch_all(20000);
+\set VERBOSITY default
+RESET pg_wasm.memory_limit_mb;
+RESET pg_wasm.fuel_limit;
+SELECT count(*) AS open_cursors FROM pg_cursors;
+CREATE FUNCTION cursor_error() RETURNS text LANGUAGE python AS $$
+try:
+    for r in plpy.cursor("SELECT 1 / (g - 5) FROM generate_series(1, 10) g"):
+        pass
+except plpy.spiexceptions.DivisionByZero as e:
+    return "caught %s" % e.sqlstate
+$$;
+SELECT cursor_error();
+
 -- plpy.error's detail and hint are the error's DETAIL (before the
 -- traceback) and HINT, as in PL/Python; an uncaught SQL error keeps its
 -- own SQLSTATE, DETAIL and HINT.

@@ -60,9 +60,17 @@
   const openCursor = (sql, params) => {
     const number = Number(answered(native.cursor_open(String(sql), JSON.stringify(params))).slice(1));
     let closed = false;
+    // At most 1 000 rows a trip, so the server never holds more at once.
     const fetch = (count) => {
       if (closed) throw new Error('the cursor is closed');
-      return JSON.parse(answered(native.cursor_fetch(number, count)));
+      let rows = [];
+      while (rows.length < count) {
+        const want = Math.min(count - rows.length, 1000);
+        const batch = JSON.parse(answered(native.cursor_fetch(number, want)));
+        rows = rows.length ? rows.concat(batch) : batch;
+        if (batch.length < want) break;
+      }
+      return rows;
     };
     return Object.freeze({
       fetch(n) {

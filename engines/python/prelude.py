@@ -378,7 +378,16 @@ class PLyCursor:
         self._done = False
 
     def _fetch(self, n):
-        return _json.loads(_answered(_native.cursor_fetch(self._number, n)))
+        # At most 1 000 rows a trip, so the server never holds more at once.
+        rows = []
+        while len(rows) < n:
+            want = min(n - len(rows), 1000)
+            batch = _json.loads(_answered(_native.cursor_fetch(self._number, want)))
+            rows += batch
+            if len(batch) < want:
+                self._done = True
+                break
+        return rows
 
     def fetch(self, n):
         if self._closed:

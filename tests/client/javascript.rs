@@ -138,11 +138,14 @@ const STATES: &[&str] = &[
     "38000", // a trap (none expected, but not a crash)
     "22003", // a number out of range for the result type
     "22P02", // a result that does not parse as its type
+    "22007", // a result that does not parse as a date or time
+    "42704", // a plan parameter of an unknown type
     "22021", // a string that is not valid in the server encoding
     "42501", // plv8.execute of something the role may not do
     "42601", // plv8.execute of a syntax error
     "42883", // plv8.execute of a missing function
     "42P01", // plv8.execute of a missing table
+    "42703", // plv8.execute of a missing column
     "25006", // plv8.execute writing in a read-only function
     "0A000", // idem, in a STABLE function
     "54001", // stack depth, through plv8.execute recursion
@@ -169,6 +172,10 @@ const SNIPPETS: &[&str] = &[
     "return plv8.execute('SELECT ' + arguments[0]);",
     "return plv8.execute('DROP TABLE pg_class');",
     "return plv8.execute('SELECT pg_sleep(100)');",
+    "const c = plv8.prepare('SELECT g FROM generate_series(1, 1e9::bigint) g').cursor(); let n = 0; while (c.fetch() !== undefined) n++; return n;",
+    "const p = plv8.prepare('SELECT $1::int', ['no_such_type']); return p.cursor(arguments[0]).fetch(1e9);",
+    "for (let i = 0; i < 100; i++) plv8.prepare('SELECT 1').cursor(); return 1;",
+    "const c = plv8.prepare('SELECT 1 / (g - 3) FROM generate_series(1, 5) g').cursor(); c.close(); c.close(); return c.fetch();",
     "plv8.return_next(1); return 2;",
     "return plv8.find_function('no_such_function')(1);",
     "return 9007199254740993n ** 100n;",

@@ -122,6 +122,7 @@ const STATES: &[&str] = &[
     "38000", // a trap (none expected, but not a crash)
     "22003", // a number out of range for the result type
     "22P02", // a result that does not parse as its type
+    "42704", // a plan parameter of an unknown type
     "22007", // a result that does not parse as a date
     "22008", // a date out of range
     "22021", // a string that is not valid in the server encoding
@@ -159,6 +160,10 @@ const SNIPPETS: &[&str] = &[
     "return plpy.execute('SELECT ' + str(a))",
     "return plpy.execute('DROP TABLE pg_class')",
     "return plpy.execute('SELECT pg_sleep(100)')",
+    "return sum(1 for r in plpy.cursor('SELECT g FROM generate_series(1, 1000000000) g'))",
+    "return plpy.cursor(plpy.prepare('SELECT $1', ['no_such_type']), [a]).fetch(10**9)",
+    "return [plpy.cursor('SELECT 1') for i in range(100)]",
+    "c = plpy.cursor('SELECT 1 / (g - 3) FROM generate_series(1, 5) g')\nc.close()\nc.close()\nreturn c.fetch(1)",
     "return [x for x in plpy.cursor('SELECT generate_series(1, 1000000)')]",
     "with plpy.subtransaction():\n    raise ValueError('x')",
     "s = plpy.subtransaction()\ns.__enter__()\nreturn 1",

@@ -186,7 +186,10 @@ struct Bound {
 /// # Safety
 /// `table` is SPI's current tuple table (or null: no rows), inside the SPI
 /// connection that made it.
+/// Rows whose JSON would outgrow `pg_wasm.max_result_mb` are an ERROR
+/// (54000): the host never builds more for a guest than that budget.
 unsafe fn rows_json(table: *mut pg_sys::SPITupleTable) -> Vec<u8> {
+    let budget = crate::marshal::budget::budget();
     let mut out = Vec::with_capacity(64);
     out.push(b'[');
     if !table.is_null() {
@@ -198,6 +201,18 @@ unsafe fn rows_json(table: *mut pg_sys::SPITupleTable) -> Vec<u8> {
                     out.push(b',');
                 }
                 append_row_json(*(*table).vals.add(i), desc, &mut out);
+                if out.len() > budget {
+                    pgrx::pg_sys::panic::ErrorReport::new(
+                        PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+                        format!(
+                            "the statement's rows take more than pg_wasm.max_result_mb ({} MB) as JSON",
+                            budget >> 20
+                        ),
+                        "pg_wasm",
+                    )
+                    .set_hint("Read them with a cursor (plpy.cursor, plv8.prepare(...).cursor()), a part at a time.")
+                    .report(pgrx::PgLogLevel::ERROR);
+                }
             }
         }
     }

@@ -420,6 +420,13 @@ SELECT js.fetch_all(20000);
 RESET pg_wasm.memory_limit_mb;
 RESET pg_wasm.fuel_limit;
 SELECT count(*) AS open_cursors FROM pg_cursors;
+-- Rows plv8.execute reads at once are bounded in host memory too.
+SET pg_wasm.max_result_mb = 1;
+DO $$
+  try { plv8.execute("SELECT repeat('x', 1000) FROM generate_series(1, 2000)"); }
+  catch (e) { plv8.elog(NOTICE, e.sqlerrcode, e.message, '|', e.hint); }
+$$ LANGUAGE javascript;
+RESET pg_wasm.max_result_mb;
 
 -- Nested arrays are a multidimensional array's dimensions (jsonb[]
 -- elements keep theirs as values).

@@ -172,6 +172,21 @@ SELECT fetch_all(20000);
 RESET pg_wasm.memory_limit_mb;
 RESET pg_wasm.fuel_limit;
 SELECT count(*) AS open_cursors FROM pg_cursors;
+-- Rows plpy.execute reads at once are bounded in host memory too (the
+-- budget is a superuser's setting).
+RESET ROLE;
+SET pg_wasm.max_result_mb = 1;
+SET ROLE pyc_dev;
+DO $$
+try:
+    plpy.execute("SELECT repeat('x', 1000) FROM generate_series(1, 2000)")
+except plpy.SPIError as e:
+    plpy.notice("%s %s | %s" % (e.sqlstate, e, e.hint))
+plpy.notice(sum(1 for r in plpy.cursor("SELECT repeat('x', 1000) FROM generate_series(1, 2000)")))
+$$ LANGUAGE python;
+RESET ROLE;
+RESET pg_wasm.max_result_mb;
+SET ROLE pyc_dev;
 CREATE FUNCTION cursor_error() RETURNS text LANGUAGE python AS $$
 try:
     for r in plpy.cursor("SELECT 1 / (g - 5) FROM generate_series(1, 10) g"):

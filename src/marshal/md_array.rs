@@ -13,8 +13,10 @@ use serde_json::Value;
 
 pub(super) struct MdArray<'a> {
     elem: ElemType,
-    /// Whether a nested JSON array is a dimension (not an element's value).
-    nests: bool,
+    /// Whether a nested JSON array is a dimension (not an element's value):
+    /// looked up at the first nested array, so a one-dimensional result
+    /// costs no more than it did.
+    nests: Option<bool>,
     /// Each dimension's length, the first counted as elements arrive.
     dims: Vec<i32>,
     /// The level elements sit at, once one has been seen.
@@ -27,16 +29,9 @@ pub(super) struct MdArray<'a> {
 
 impl<'a> MdArray<'a> {
     pub(super) fn new(elem: pg_sys::Oid, function: &'a str, place: &'a str) -> Self {
-        let mut typmod = -1;
-        // SAFETY: syscache lookups with a valid type OID.
-        let base = unsafe { pg_sys::getBaseTypeAndTypmod(elem, &mut typmod) };
-        // SAFETY: as above.
-        let nests = base != pg_sys::JSONOID
-            && base != pg_sys::JSONBOID
-            && !unsafe { pg_sys::type_is_rowtype(base) };
         MdArray {
             elem: ElemType::lookup(elem),
-            nests,
+            nests: None,
             dims: vec![0],
             depth: None,
             values: Vec::new(),
@@ -53,9 +48,22 @@ impl<'a> MdArray<'a> {
         self.put(v, 1, at)
     }
 
+    fn nests(&mut self) -> bool {
+        let elem = self.elem.oid;
+        *self.nests.get_or_insert_with(|| {
+            let mut typmod = -1;
+            // SAFETY: syscache lookups with a valid type OID.
+            let base = unsafe { pg_sys::getBaseTypeAndTypmod(elem, &mut typmod) };
+            // SAFETY: as above.
+            base != pg_sys::JSONOID
+                && base != pg_sys::JSONBOID
+                && !unsafe { pg_sys::type_is_rowtype(base) }
+        })
+    }
+
     fn put(&mut self, v: &Value, level: usize, at: String) -> Result<()> {
         match v {
-            Value::Array(sub) if self.nests => {
+            Value::Array(sub) if self.nests() => {
                 if self.depth.is_some_and(|d| level >= d) {
                     return Err(self.ragged(&at));
                 }

@@ -251,10 +251,9 @@ impl Host for PgHost {
         else {
             return Err(HostError::Invalid(format!("no open cursor {cursor}")));
         };
-        let name = name.clone();
         // SAFETY: as in cursor_open.
         guarded(&self.failure, "fetching from a cursor", || unsafe {
-            spi::caught(|| spi::fetch_cursor(&name, count))
+            spi::caught(|| spi::fetch_cursor(name, count))
         })?
         .map_err(|payload| self.keep_failure(payload, "fetching from a cursor failed"))
     }

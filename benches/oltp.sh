@@ -129,6 +129,14 @@ declare -A MODE=(
   [1c-prepared]="-c 1 -j 1 -M prepared"
   [2c-prepared]="-c 2 -j 2 -M prepared"
   [1c-new-conn]="-c 1 -j 1 -M simple -C"
+  [1c-prepared-bg]="-c 1 -j 1 -M prepared"
+  [2c-prepared-bg]="-c 2 -j 2 -M prepared"
+)
+# Settings a mode's sessions get (PGOPTIONS): the -bg modes reset pool
+# slots on the backend's helper thread (pg_wasm.reset_in_background).
+declare -A MODE_SETTINGS=(
+  [1c-prepared-bg]="-c pg_wasm.reset_in_background=on"
+  [2c-prepared-bg]="-c pg_wasm.reset_in_background=on"
 )
 MODES=(1c-simple 1c-prepared 2c-prepared 1c-new-conn)
 # OLTP_CASES / OLTP_MODES (space-separated) run a subset, e.g.
@@ -146,7 +154,7 @@ for round in $(seq 1 "$ROUNDS"); do
   for mode in "${MODES[@]}"; do
     for c in "${CASES[@]}"; do
       # shellcheck disable=SC2086
-      tps=$("$PGBENCH" -h "$HOST" -p "$PORT" -U postgres -n -T "$SECONDS_PER_RUN" \
+      tps=$(PGOPTIONS="${MODE_SETTINGS[$mode]:-}" "$PGBENCH" -h "$HOST" -p "$PORT" -U postgres -n -T "$SECONDS_PER_RUN" \
               ${MODE[$mode]} -f "$scripts/${c//\//_}.sql" $DB 2>/dev/null \
             | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
       echo "$c,$mode,$tps" >> "$CSV"

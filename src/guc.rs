@@ -23,6 +23,7 @@ pub static PYTHON_SQL: GucSetting<bool> = GucSetting::<bool>::new(true);
 pub static COMPILED_ARTIFACTS: GucSetting<bool> = GucSetting::<bool>::new(true);
 pub static INSTANCE_SLOTS: GucSetting<i32> = GucSetting::<i32>::new(256);
 pub static INSTANCE_KEEP_RESIDENT_KB: GucSetting<i32> = GucSetting::<i32>::new(4096);
+pub static RESET_IN_BACKGROUND: GucSetting<bool> = GucSetting::<bool>::new(false);
 
 pub fn register() {
     GucRegistry::define_int_guc(
@@ -44,6 +45,14 @@ pub fn register() {
         1 << 20,
         GucContext::SuBackend,
         GucFlags::UNIT_KB,
+    );
+    GucRegistry::define_bool_guc(
+        c"pg_wasm.reset_in_background",
+        c"Resets a finished instance's pool slot on a helper thread of the backend, after its statement.",
+        c"The statement answers without waiting for the reset (a page-map scan and a copy of the pages the guest wrote); the next instance waits for it only if it is still running. Lowers a statement's latency when the server has idle cores; costs throughput when every core is busy (docs/benchmarks.md).",
+        &RESET_IN_BACKGROUND,
+        GucContext::Suset,
+        GucFlags::default(),
     );
     GucRegistry::define_int_guc(
         c"pg_wasm.fuel_limit",

@@ -47,3 +47,15 @@ export function spin(n) {
   let i = 0;
   for (;;) { i = (i + n) | 0; }
 }
+
+// Warm-up. componentize-js snapshots the engine after running this file's
+// top level, once, at build time; the engine compiles a function only when
+// it is first called. Calling the exports here puts their compiled form in
+// the snapshot, so a fresh instance (one per statement) does not compile
+// them again: a statement calling slugify took 0.48 ms without these lines
+// and 0.40 ms with them (docs/components.md). Only pure calls belong here:
+// what they leave in globals is in every instance.
+slugify('Crème Brûlée, Déjà Vu № 7');
+discount(10, 100);
+validSku('ABC-1234');
+checkProduct('{"event":"INSERT","new":{"sku":"ABC-1234","price":1,"title":"T"}}');

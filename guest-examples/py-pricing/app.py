@@ -90,3 +90,13 @@ class WitWorld(wit_world.WitWorld):
         i = 0
         while True:
             i = (i + n) % 1000003
+
+
+# Warm-up. componentize-py snapshots the interpreter after importing this
+# module, once, at build time. Running the text rules here leaves their
+# compiled regular expressions in `re`'s cache and their bytecode
+# specialized in the snapshot, so a fresh instance (one per statement) does
+# not compile them again (docs/components.md has the figures). Only pure
+# calls belong here: what they leave in globals is in every instance.
+WitWorld().slugify("Crème Brûlée, Déjà Vu № 7")
+WitWorld().words("warm up")

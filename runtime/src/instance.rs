@@ -5,6 +5,7 @@ use crate::limits::{Limits, StoreLimiter};
 use crate::ticker::{self, TICK};
 use crate::types::FuncSig;
 use std::cell::RefCell;
+use std::mem::ManuallyDrop;
 use std::sync::Arc;
 use wasmtime::{
     Engine, Extern, ExternType, Func, InstancePre, Linker, Memory, Module, ModuleExport, Store,
@@ -136,7 +137,10 @@ impl<H: Host> Prepared<H> {
 /// deadline of the call in progress.
 pub struct StoreState<H> {
     pub(crate) limiter: StoreLimiter,
-    pub(crate) host: H,
+    /// Dropped by [`StoreState::drop_host`] when the store is retired to
+    /// the reaper's thread, else with the state.
+    pub(crate) host: ManuallyDrop<H>,
+    host_dropped: bool,
     /// When the call in progress began, at most one [`crate::TICK`] early
     /// (see `ticker::last_tick`), while a timeout is set.
     started: u64,
@@ -145,12 +149,51 @@ pub struct StoreState<H> {
     pub(crate) calls: u64,
 }
 
+impl<H> StoreState<H> {
+    pub(crate) fn new(limiter: StoreLimiter, host: H) -> Self {
+        StoreState {
+            limiter,
+            host: ManuallyDrop::new(host),
+            host_dropped: false,
+            started: ticker::last_tick(),
+            calls: 0,
+        }
+    }
+
+    /// Drops the host now, on this thread; the state is then inert.
+    pub(crate) fn drop_host(&mut self) {
+        if !std::mem::replace(&mut self.host_dropped, true) {
+            // SAFETY: the flag, set just now, makes this the host's only
+            // drop; nothing reads `host` after it (the store goes straight
+            // to the reaper, which only drops it).
+            unsafe { ManuallyDrop::drop(&mut self.host) }
+        }
+    }
+}
+
+impl<H> Drop for StoreState<H> {
+    fn drop(&mut self) {
+        self.drop_host();
+    }
+}
+
+/// A store on its way to the reaper's thread, its host already dropped.
+struct Retired<T: 'static>(#[allow(dead_code)] /* held to be dropped there */ Store<T>);
+
+// SAFETY: wasmtime's `Store<T>` is `Send` when `T` is; what keeps a
+// `StoreState<H>` from being `Send` is only its host `H` (PostgreSQL's holds
+// pointers into the backend), which `StoreState::drop_host` dropped on the
+// owning thread before the store is wrapped. The rest (limiter, counters)
+// is plain data, and the reaper only drops the store.
+unsafe impl<H: 'static> Send for Retired<StoreState<H>> {}
+
 /// One instantiated module bound to one export, ready to be called many times.
 ///
 /// The extension keeps one per call site (FmgrInfo) so that a warm call is a
 /// fuel reset plus the Wasm call itself; nothing here allocates per call.
 pub struct Instance<H: Host> {
-    store: Store<StoreState<H>>,
+    /// Taken out once, by `drop` (to the reaper or dropped in place).
+    store: ManuallyDrop<Store<StoreState<H>>>,
     /// For exports other than the bound one ([`Instance::call_export`]).
     instance: wasmtime::Instance,
     func: Func,
@@ -231,15 +274,8 @@ impl<H: Host> Instance<H> {
         host: H,
     ) -> Result<Self, RuntimeError> {
         let timeout = limits.timeout_ms > 0;
-        let mut store = Store::new(
-            engine,
-            StoreState {
-                limiter: StoreLimiter::module(limits),
-                host,
-                started: ticker::last_tick(),
-                calls: 0,
-            },
-        );
+        crate::reaper::wait_idle();
+        let mut store = Store::new(engine, StoreState::new(StoreLimiter::module(limits), host));
         store.limiter(|state| &mut state.limiter);
         store.epoch_deadline_callback(on_epoch::<H>);
         store.set_epoch_deadline(1);
@@ -273,7 +309,7 @@ impl<H: Host> Instance<H> {
         let free = free.and_then(|f| f.typed::<(i32, i32), ()>(&store).ok());
         let slots = sig.params.len().max(sig.results.len());
         Ok(Instance {
-            store,
+            store: ManuallyDrop::new(store),
             instance,
             func,
             sig,
@@ -326,7 +362,7 @@ impl<H: Host> Instance<H> {
         // is a well-typed argument. The store owns `func`.
         let result = unsafe {
             self.func
-                .call_unchecked(&mut self.store, buf as *mut [ValRaw])
+                .call_unchecked(&mut *self.store, buf as *mut [ValRaw])
         };
         let used = fuel - self.store.get_fuel().unwrap_or(0);
         self.last_fuel = used;
@@ -370,8 +406,8 @@ impl<H: Host> Instance<H> {
                 bytes.len()
             ))
         })?;
-        let ptr = alloc.call(&mut self.store, len).map_err(classify)?;
-        let data = memory.data_mut(&mut self.store);
+        let ptr = alloc.call(&mut *self.store, len).map_err(classify)?;
+        let data = memory.data_mut(&mut *self.store);
         let range = checked_range(ptr, len, data.len()).ok_or_else(|| {
             abi_error(format!(
                 "{ALLOC_EXPORT}({len}) returned {ptr}, outside guest memory ({} bytes)",
@@ -391,7 +427,7 @@ impl<H: Host> Instance<H> {
                 "the module must export \"{MEMORY_EXPORT}\""
             )));
         };
-        let data = memory.data_mut(&mut self.store);
+        let data = memory.data_mut(&mut *self.store);
         let len = data.len();
         let range = i32::try_from(bytes.len())
             .ok()
@@ -413,7 +449,7 @@ impl<H: Host> Instance<H> {
                 "the module must export \"{MEMORY_EXPORT}\" to return text, bytea or JSON"
             )));
         };
-        let data = memory.data(&self.store);
+        let data = memory.data(&*self.store);
         let range = checked_range(ptr, len, data.len()).ok_or_else(|| {
             abi_error(format!(
                 "the result ({len} bytes at {ptr}) lies outside guest memory ({} bytes)",
@@ -427,7 +463,7 @@ impl<H: Host> Instance<H> {
     /// exported); `(0, 0)` when there was no result to free.
     pub fn free(&mut self, ptr: i32, len: i32) -> Result<(), RuntimeError> {
         match &self.free {
-            Some(f) => f.call(&mut self.store, (ptr, len)).map_err(classify),
+            Some(f) => f.call(&mut *self.store, (ptr, len)).map_err(classify),
             None => Ok(()),
         }
     }
@@ -450,10 +486,10 @@ impl<H: Host> Instance<H> {
     ) -> Result<R, RuntimeError> {
         let func = self
             .instance
-            .get_typed_func::<P, R>(&mut self.store, name)
+            .get_typed_func::<P, R>(&mut *self.store, name)
             .map_err(|_| RuntimeError::MissingExport(name.to_string()))?;
         let fuel = self.refuel();
-        let result = func.call(&mut self.store, params);
+        let result = func.call(&mut *self.store, params);
         self.last_fuel = fuel - self.store.get_fuel().unwrap_or(0);
         result.map_err(classify)
     }
@@ -469,5 +505,22 @@ fn abi_error(message: String) -> RuntimeError {
         kind: crate::TrapKind::Trap,
         message,
         backtrace: None,
+    }
+}
+
+impl<H: Host> Drop for Instance<H> {
+    /// Drops the host here and hands the store (its slot reset, its
+    /// teardown) to the reaper's thread when enabled ([`crate::reaper`]).
+    fn drop(&mut self) {
+        // SAFETY: `store` is taken exactly once, here, and `self` is not
+        // used after `drop`.
+        let mut store = unsafe { ManuallyDrop::take(&mut self.store) };
+        // Without a memory there is no slot reset worth a hand-over (which
+        // costs a thread wake-up: more than tearing down such a store).
+        if !crate::reaper::enabled() || self.memory.is_none() {
+            return;
+        }
+        store.data_mut().drop_host();
+        crate::reaper::retire(Box::new(Retired(store)));
     }
 }

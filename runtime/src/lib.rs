@@ -20,6 +20,7 @@ mod memo;
 mod module;
 pub mod output;
 pub mod python;
+pub mod reaper;
 mod threads;
 mod ticker;
 mod types;

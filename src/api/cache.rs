@@ -115,6 +115,9 @@ fn instance_pool() -> TableIterator<
         ),
         None => (pg_wasm_runtime::PoolSettings::OFF, None),
     };
+    // Slots still being reset on the helper thread count as in use until
+    // it is done (pg_wasm.reset_in_background): report the settled pool.
+    pg_wasm_runtime::reaper::wait_idle();
     let used = pg_wasm_runtime::pool_use(engine).unwrap_or_default();
     TableIterator::once((
         settings.slots > 0,

@@ -1,0 +1,117 @@
+//! Finished instances dropped on a helper thread, after the statement that
+//! used them has gone on its way.
+//!
+//! Dropping a pooled instance resets its slot to the module's image (a
+//! page-map scan and a copy of every page the guest wrote: 5–50 µs for the
+//! JavaScript and Python engines) and tears down its store. None of that
+//! is needed to answer the statement; it is needed before the *next*
+//! instance of the backend is made. With [`enable`], [`Instance`]'s drop
+//! hands the store to one helper thread per process, so the backend commits
+//! and answers its client while the slot is reset on another core, and the
+//! next instance waits ([`wait_idle`]) only if that reset is still running.
+//! The CPU spent is the same; a statement's latency loses the reset.
+//!
+//! What crosses to the thread is wasmtime's store with the embedding's host
+//! value already dropped on the thread that made it ([`StoreState::retire`]):
+//! the host may hold things only that thread may touch (PostgreSQL portals
+//! and memory contexts), the rest is wasmtime's own, which may be dropped
+//! on any thread. A slot goes back to the pool only once reset, so an
+//! instance is never handed a dirty one, whichever thread resets it.
+//!
+//! [`Instance`]: crate::Instance
+//! [`StoreState::retire`]: crate::instance::StoreState
+
+use crate::threads::spawn_without_signals;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
+use std::sync::OnceLock;
+
+/// Something to drop on the helper thread.
+type Job = Box<dyn Send>;
+
+/// Stores waiting for the thread: past this many a drop happens inline
+/// (a statement with hundreds of call sites does not queue hundreds).
+const QUEUE: usize = 64;
+
+static ENABLED: AtomicBool = AtomicBool::new(false);
+/// Stores handed over and not yet dropped.
+static PENDING: AtomicUsize = AtomicUsize::new(0);
+static SENDER: OnceLock<Option<SyncSender<Job>>> = OnceLock::new();
+
+/// Drops instances on the helper thread from now on in this process (the
+/// thread starts at the first drop). Without it every drop is inline.
+pub fn enable(on: bool) {
+    ENABLED.store(on, Ordering::Relaxed);
+}
+
+/// Whether drops go to the helper thread.
+pub fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
+
+/// Waits until every store handed over has been dropped (its slot back in
+/// the pool, reset), so that a new instance finds its module's warm slot
+/// instead of a cold one. Returns at once when nothing is pending.
+#[inline]
+pub fn wait_idle() {
+    if PENDING.load(Ordering::Acquire) != 0 {
+        wait_slow();
+    }
+}
+
+#[cold]
+fn wait_slow() {
+    let mut spins = 0u32;
+    while PENDING.load(Ordering::Acquire) != 0 {
+        if spins < 200 {
+            std::hint::spin_loop();
+            spins += 1;
+        } else {
+            std::thread::yield_now();
+        }
+    }
+}
+
+/// How many stores are waiting for the thread (for tests and stats).
+pub fn pending() -> usize {
+    PENDING.load(Ordering::Acquire)
+}
+
+fn sender() -> Option<&'static SyncSender<Job>> {
+    SENDER
+        .get_or_init(|| {
+            let (tx, rx) = sync_channel::<Job>(QUEUE);
+            spawn_without_signals("pg_wasm reaper", 1 << 20, move || {
+                for job in rx {
+                    // A panic in a destructor must not leave PENDING up
+                    // (wait_idle would spin for ever): caught and counted.
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(job)));
+                    PENDING.fetch_sub(1, Ordering::Release);
+                }
+            })
+            .ok()
+            .map(|()| tx)
+        })
+        .as_ref()
+}
+
+/// Drops `job` on the helper thread when enabled and it is running,
+/// otherwise here.
+///
+/// `job` must hold nothing that only this thread may touch; callers wrap
+/// what they send in a type whose `Send` says why.
+pub(crate) fn retire(job: Job) {
+    if !enabled() {
+        drop(job);
+        return;
+    }
+    let Some(tx) = sender() else {
+        drop(job);
+        return;
+    };
+    PENDING.fetch_add(1, Ordering::AcqRel);
+    if let Err(TrySendError::Full(job) | TrySendError::Disconnected(job)) = tx.try_send(job) {
+        PENDING.fetch_sub(1, Ordering::AcqRel);
+        drop(job);
+    }
+}

@@ -131,12 +131,18 @@ declare -A MODE=(
   [1c-new-conn]="-c 1 -j 1 -M simple -C"
   [1c-prepared-bg]="-c 1 -j 1 -M prepared"
   [2c-prepared-bg]="-c 2 -j 2 -M prepared"
+  [1c-prepared-inline]="-c 1 -j 1 -M prepared"
+  [2c-prepared-inline]="-c 2 -j 2 -M prepared"
 )
-# Settings a mode's sessions get (PGOPTIONS): the -bg modes reset pool
-# slots on the backend's helper thread (pg_wasm.reset_in_background).
+# Settings a mode's sessions get (PGOPTIONS): -bg resets pool slots on the
+# backend's helper thread (pg_wasm.reset_in_background = on), -inline within
+# the statement (off, the default); compare both in one run with
+#   OLTP_MODES="1c-prepared-bg 1c-prepared-inline 2c-prepared-bg 2c-prepared-inline"
 declare -A MODE_SETTINGS=(
   [1c-prepared-bg]="-c pg_wasm.reset_in_background=on"
   [2c-prepared-bg]="-c pg_wasm.reset_in_background=on"
+  [1c-prepared-inline]="-c pg_wasm.reset_in_background=off"
+  [2c-prepared-inline]="-c pg_wasm.reset_in_background=off"
 )
 MODES=(1c-simple 1c-prepared 2c-prepared 1c-new-conn)
 # OLTP_CASES / OLTP_MODES (space-separated) run a subset, e.g.

@@ -8,7 +8,13 @@ one ("after"). Needs matplotlib (pip install matplotlib).
     (docs/img/oltp.png: benches/results/oltp-before-1f18263.csv and oltp-after.csv;
      docs/img/oltp-statement-costs.png: oltp-before-6cdfea4.csv and
      oltp-after-statement-costs.csv; docs/img/oltp-pool-reset.png:
-     oltp-before-pool-reset.csv and oltp-after-pool-reset.csv)
+     oltp-before-pool-reset.csv and oltp-after-pool-reset.csv;
+     docs/img/oltp-reset-in-background.png: the -inline and the -bg rows of
+     oltp-reset-in-background.csv, each with its suffix taken off the mode:
+       f=benches/results/oltp-reset-in-background.csv
+       for m in inline bg; do (echo case,mode,tps; grep -- "-$m," $f | sed "s/-$m,/,/") > $m.csv; done
+       python3 benches/oltp_chart.py inline.csv bg.csv docs/img/oltp-reset-in-background.png \
+         "reset in the statement (default)" "pg_wasm.reset_in_background = on")
 
 Without component rows in the CSVs the components' panel is left out.
 

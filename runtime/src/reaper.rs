@@ -22,7 +22,7 @@
 //! [`StoreState::retire`]: crate::instance::StoreState
 
 use crate::threads::spawn_without_signals;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
 use std::sync::OnceLock;
 
@@ -49,13 +49,46 @@ pub fn enabled() -> bool {
     ENABLED.load(Ordering::Relaxed)
 }
 
+/// Drops to do in place before handing over again, after the thread was
+/// found behind ([`wait_idle`]), and the current length of that pause.
+static INLINE_LEFT: AtomicU32 = AtomicU32::new(0);
+static BACKOFF: AtomicU32 = AtomicU32::new(0);
+/// Stores handed over, and how many of them the thread has begun to drop.
+static SENT: AtomicUsize = AtomicUsize::new(0);
+static PICKED: AtomicUsize = AtomicUsize::new(0);
+/// Whether the last drop went to the thread (and not yet checked on).
+static HANDED_OVER: AtomicBool = AtomicBool::new(false);
+/// Longest pause: about a second of statements at OLTP rates.
+const MAX_BACKOFF: u32 = 4096;
+
 /// Waits until every store handed over has been dropped (its slot back in
 /// the pool, reset), so that a new instance finds its module's warm slot
 /// instead of a cold one. Returns at once when nothing is pending.
+///
+/// Finding the thread still busy means no core was free to reset the slot
+/// while the statement was answered (every core is busy): handing over then
+/// only adds a wake-up and a wait, so the next drops happen in place, for
+/// a pause that doubles each time it happens again and halves each time
+/// the thread kept up.
 #[inline]
 pub fn wait_idle() {
     if PENDING.load(Ordering::Acquire) != 0 {
+        // Started: a core was free, and its head start is the statement's
+        // gain. Not even started: none was.
+        let started = PICKED.load(Ordering::Acquire) >= SENT.load(Ordering::Relaxed);
         wait_slow();
+        if started {
+            HANDED_OVER.store(false, Ordering::Relaxed);
+            return;
+        }
+        let pause = (BACKOFF.load(Ordering::Relaxed) * 2).clamp(16, MAX_BACKOFF);
+        BACKOFF.store(pause, Ordering::Relaxed);
+        INLINE_LEFT.store(pause, Ordering::Relaxed);
+        HANDED_OVER.store(false, Ordering::Relaxed);
+    } else if HANDED_OVER.swap(false, Ordering::Relaxed) {
+        // The thread kept up.
+        let pause = BACKOFF.load(Ordering::Relaxed);
+        BACKOFF.store(pause / 2, Ordering::Relaxed);
     }
 }
 
@@ -83,6 +116,7 @@ fn sender() -> Option<&'static SyncSender<Job>> {
             let (tx, rx) = sync_channel::<Job>(QUEUE);
             spawn_without_signals("pg_wasm reaper", 1 << 20, move || {
                 for job in rx {
+                    PICKED.fetch_add(1, Ordering::AcqRel);
                     // A panic in a destructor must not leave PENDING up
                     // (wait_idle would spin for ever): caught and counted.
                     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(job)));
@@ -105,13 +139,25 @@ pub(crate) fn retire(job: Job) {
         drop(job);
         return;
     }
+    let left = INLINE_LEFT.load(Ordering::Relaxed);
+    if left > 0 {
+        INLINE_LEFT.store(left - 1, Ordering::Relaxed);
+        drop(job);
+        return;
+    }
     let Some(tx) = sender() else {
         drop(job);
         return;
     };
     PENDING.fetch_add(1, Ordering::AcqRel);
-    if let Err(TrySendError::Full(job) | TrySendError::Disconnected(job)) = tx.try_send(job) {
-        PENDING.fetch_sub(1, Ordering::AcqRel);
-        drop(job);
+    match tx.try_send(job) {
+        Ok(()) => {
+            SENT.fetch_add(1, Ordering::Relaxed);
+            HANDED_OVER.store(true, Ordering::Relaxed);
+        }
+        Err(TrySendError::Full(job) | TrySendError::Disconnected(job)) => {
+            PENDING.fetch_sub(1, Ordering::AcqRel);
+            drop(job);
+        }
     }
 }

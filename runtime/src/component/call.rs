@@ -10,6 +10,7 @@ use crate::host::Host;
 use crate::instance::epoch_check;
 use crate::limits::{Limits, StoreLimiter};
 use crate::ticker;
+use std::mem::ManuallyDrop;
 use wasmtime::component::{Component, ComponentExportIndex, Func, InstancePre, Val};
 use wasmtime::{Engine, Store};
 
@@ -57,6 +58,7 @@ impl<H: Host + Send + 'static> PreparedComponent<H> {
         limits: Limits,
         host: H,
     ) -> Result<ComponentInstance<H>, RuntimeError> {
+        crate::reaper::wait_idle();
         let mut store = Store::new(
             engine,
             ComponentState::new(StoreLimiter::component(limits), host, ticker::last_tick()),
@@ -76,7 +78,7 @@ impl<H: Host + Send + 'static> PreparedComponent<H> {
             .map_err(|e| RuntimeError::Engine(e.to_string()))?;
         let instance = self.pre.instantiate(&mut store).map_err(classify)?;
         Ok(ComponentInstance {
-            store,
+            store: ManuallyDrop::new(store),
             instance,
             last_fuel: 0,
         })
@@ -86,7 +88,8 @@ impl<H: Host + Send + 'static> PreparedComponent<H> {
 /// One instance of a component, called many times (one call site, one
 /// statement: SPEC §7's isolation holds as for core modules).
 pub struct ComponentInstance<H: Host + Send + 'static> {
-    store: Store<ComponentState<H>>,
+    /// Taken out once, by `drop` (to the reaper or dropped in place).
+    store: ManuallyDrop<Store<ComponentState<H>>>,
     instance: wasmtime::component::Instance,
     last_fuel: u64,
 }
@@ -95,7 +98,7 @@ impl<H: Host + Send + 'static> ComponentInstance<H> {
     /// The export at `index` as a callable function.
     pub fn func(&mut self, index: &ComponentExportIndex) -> Result<Func, RuntimeError> {
         self.instance
-            .get_func(&mut self.store, index)
+            .get_func(&mut *self.store, index)
             .ok_or_else(|| RuntimeError::MissingExport("(component export)".into()))
     }
 
@@ -113,7 +116,7 @@ impl<H: Host + Send + 'static> ComponentInstance<H> {
         if self.store.data().limiter.limits.timeout_ms > 0 {
             self.store.data_mut().started = ticker::last_tick();
         }
-        let result = func.call(&mut self.store, args, results);
+        let result = func.call(&mut *self.store, args, results);
         let used = fuel - self.store.get_fuel().unwrap_or(0);
         self.last_fuel = used;
         result.map(|()| used).map_err(classify)
@@ -147,5 +150,19 @@ impl<H: Host + Send + 'static> ComponentInstance<H> {
 
     pub fn host_mut(&mut self) -> &mut H {
         &mut self.store.data_mut().host
+    }
+}
+
+impl<H: Host + Send + 'static> Drop for ComponentInstance<H> {
+    /// Drops the host here and hands the store (the reset of its core
+    /// instances' slots, its teardown) to the reaper's thread when enabled.
+    fn drop(&mut self) {
+        // SAFETY: `store` is taken exactly once, here, and `self` is not
+        // used after `drop`.
+        let mut store = unsafe { ManuallyDrop::take(&mut self.store) };
+        if crate::reaper::enabled() {
+            store.data_mut().drop_host();
+            crate::reaper::retire(Box::new(store));
+        }
     }
 }

@@ -9,6 +9,7 @@ use super::output_pipe::OutputPipe;
 use crate::error::RuntimeError;
 use crate::host::Host;
 use crate::limits::StoreLimiter;
+use std::mem::ManuallyDrop;
 use std::sync::Once;
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::Engine;
@@ -21,7 +22,10 @@ pub const OUTPUT_CAPACITY: usize = 64 << 10;
 /// Everything a component's store carries.
 pub struct ComponentState<H> {
     pub(crate) limiter: StoreLimiter,
-    pub(crate) host: H,
+    /// Dropped by [`ComponentState::drop_host`] when the store is retired
+    /// to the reaper's thread ([`crate::reaper`]), else with the state.
+    pub(crate) host: ManuallyDrop<H>,
+    host_dropped: bool,
     pub(crate) started: u64,
     /// Counts calls, as [`crate::StoreState`] does, for the host's log budget.
     pub(crate) calls: u64,
@@ -50,7 +54,24 @@ pub struct StreamOutput {
     pub dropped: usize,
 }
 
+impl<H> Drop for ComponentState<H> {
+    fn drop(&mut self) {
+        self.drop_host();
+    }
+}
+
 impl<H> ComponentState<H> {
+    /// Drops the host now, on this thread (the one that made it: the
+    /// embedding's host may only be touched there); the state is then only
+    /// WASI's and wasmtime's, which any thread may drop.
+    pub(crate) fn drop_host(&mut self) {
+        if !std::mem::replace(&mut self.host_dropped, true) {
+            // SAFETY: the flag, set just now, makes this the host's only
+            // drop; nothing reads `host` after it.
+            unsafe { ManuallyDrop::drop(&mut self.host) }
+        }
+    }
+
     pub(crate) fn new(limiter: StoreLimiter, host: H, started: u64) -> Self {
         let stdout = OutputPipe::new(OUTPUT_CAPACITY);
         let stderr = OutputPipe::new(OUTPUT_CAPACITY);
@@ -62,7 +83,8 @@ impl<H> ComponentState<H> {
             .build();
         ComponentState {
             limiter,
-            host,
+            host: ManuallyDrop::new(host),
+            host_dropped: false,
             started,
             calls: 0,
             wasi,

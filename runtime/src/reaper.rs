@@ -10,6 +10,10 @@
 //! and answers its client while the slot is reset on another core, and the
 //! next instance waits ([`wait_idle`]) only if that reset is still running.
 //! The CPU spent is the same; a statement's latency loses the reset.
+//! That only pays when a core is idle: when the backend is preempted often
+//! (runnable threads outnumber cores) or the helper had not started by the
+//! time the next instance needed it, drops happen in place again for a
+//! while (`probe_contention`, `wait_idle`).
 //!
 //! What crosses to the thread is wasmtime's store with the embedding's host
 //! value already dropped on the thread that made it ([`StoreState::retire`]):
@@ -22,7 +26,7 @@
 //! [`StoreState::retire`]: crate::instance::StoreState
 
 use crate::threads::spawn_without_signals;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
 use std::sync::OnceLock;
 
@@ -60,6 +64,15 @@ static PICKED: AtomicUsize = AtomicUsize::new(0);
 static HANDED_OVER: AtomicBool = AtomicBool::new(false);
 /// Longest pause: about a second of statements at OLTP rates.
 const MAX_BACKOFF: u32 = 4096;
+/// Every this many drops the backend looks at how often it was preempted
+/// since the last look (one `getrusage`).
+const PROBE_EVERY: u32 = 32;
+/// Preempted at least once in this many drops: the cores are all busy.
+const PREEMPTED_ONE_IN: u64 = 8;
+static DROPS: AtomicU32 = AtomicU32::new(0);
+static LAST_PREEMPTIONS: AtomicU64 = AtomicU64::new(0);
+/// What the last look found: every core busy, so drops happen in place.
+static CONTENDED: AtomicBool = AtomicBool::new(false);
 
 /// Waits until every store handed over has been dropped (its slot back in
 /// the pool, reset), so that a new instance finds its module's warm slot
@@ -139,7 +152,12 @@ pub(crate) fn retire(job: Job) {
         drop(job);
         return;
     }
+    probe_contention();
     let left = INLINE_LEFT.load(Ordering::Relaxed);
+    if CONTENDED.load(Ordering::Relaxed) {
+        drop(job);
+        return;
+    }
     if left > 0 {
         INLINE_LEFT.store(left - 1, Ordering::Relaxed);
         drop(job);
@@ -159,5 +177,39 @@ pub(crate) fn retire(job: Job) {
             PENDING.fetch_sub(1, Ordering::AcqRel);
             drop(job);
         }
+    }
+}
+
+/// Every [`PROBE_EVERY`] drops, decides from how often the thread was
+/// preempted since the last look whether the next ones go to the helper.
+/// Preemption is the sign that runnable threads outnumber cores: then the
+/// helper could only run by taking a core from another backend, and a
+/// hand-over costs more (a wake-up, the slot's pages moving between caches)
+/// than it saves.
+fn probe_contention() {
+    let drops = DROPS.load(Ordering::Relaxed) + 1;
+    if drops < PROBE_EVERY {
+        DROPS.store(drops, Ordering::Relaxed);
+        return;
+    }
+    DROPS.store(0, Ordering::Relaxed);
+    let now = involuntary_switches();
+    let before = LAST_PREEMPTIONS.swap(now, Ordering::Relaxed);
+    let preempted = now.saturating_sub(before);
+    CONTENDED.store(
+        preempted * PREEMPTED_ONE_IN >= u64::from(PROBE_EVERY),
+        Ordering::Relaxed,
+    );
+}
+
+/// How many times this thread was preempted so far.
+fn involuntary_switches() -> u64 {
+    // SAFETY: getrusage writes one rusage into the zeroed value it is given.
+    unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        if libc::getrusage(libc::RUSAGE_THREAD, &mut usage) != 0 {
+            return 0;
+        }
+        usage.ru_nivcsw as u64
     }
 }

@@ -3,7 +3,7 @@
 //! only tighten them through `wasm.configure`. The effective limit is the
 //! smallest of the three (see `catalog::Settings::effective`).
 
-use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
+use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting, PostgresGucEnum};
 
 pub static FUEL_LIMIT: GucSetting<i32> = GucSetting::<i32>::new(1_000_000_000);
 pub static MEMORY_LIMIT_MB: GucSetting<i32> = GucSetting::<i32>::new(64);
@@ -23,7 +23,22 @@ pub static PYTHON_SQL: GucSetting<bool> = GucSetting::<bool>::new(true);
 pub static COMPILED_ARTIFACTS: GucSetting<bool> = GucSetting::<bool>::new(true);
 pub static INSTANCE_SLOTS: GucSetting<i32> = GucSetting::<i32>::new(256);
 pub static INSTANCE_KEEP_RESIDENT_KB: GucSetting<i32> = GucSetting::<i32>::new(4096);
-pub static RESET_IN_BACKGROUND: GucSetting<bool> = GucSetting::<bool>::new(false);
+pub static RESET_SLOTS: GucSetting<ResetSlots> = GucSetting::<ResetSlots>::new(ResetSlots::AfterReply);
+
+/// `pg_wasm.reset_slots`: when a finished instance's pool slot is reset
+/// (src/pg/reset.rs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PostgresGucEnum)]
+pub enum ResetSlots {
+    /// When the instance is dropped, before the statement answers.
+    #[name = c"immediately"]
+    Immediately,
+    /// After the backend has flushed its reply to the client.
+    #[name = c"after_reply"]
+    AfterReply,
+    /// On a helper thread of the backend.
+    #[name = c"thread"]
+    Thread,
+}
 
 pub fn register() {
     GucRegistry::define_int_guc(
@@ -46,11 +61,11 @@ pub fn register() {
         GucContext::SuBackend,
         GucFlags::UNIT_KB,
     );
-    GucRegistry::define_bool_guc(
-        c"pg_wasm.reset_in_background",
-        c"Resets a finished instance's pool slot on a helper thread of the backend, after its statement.",
-        c"The statement answers without waiting for the reset (a page-map scan and a copy of the pages the guest wrote); the next instance waits for it only if it is still running. Lowers a statement's latency when the server has idle cores; costs throughput when every core is busy (docs/benchmarks.md).",
-        &RESET_IN_BACKGROUND,
+    GucRegistry::define_enum_guc(
+        c"pg_wasm.reset_slots",
+        c"When a finished wasm instance's pool slot is reset to its module's image: immediately, after_reply or on a helper thread.",
+        c"The reset (a page-map scan and a copy of the pages the guest wrote) is not needed for the statement's answer. after_reply does it right after the backend has sent its reply, while the client reads it; thread on a helper thread of the backend, which lowers latency when cores are idle and costs throughput when every core is busy. A new instance first waits for any reset still to do (docs/limits.md).",
+        &RESET_SLOTS,
         GucContext::Suset,
         GucFlags::default(),
     );

@@ -510,14 +510,12 @@ fn abi_error(message: String) -> RuntimeError {
 
 impl<H: Host> Drop for Instance<H> {
     /// Drops the host here and hands the store (its slot reset, its
-    /// teardown) to the reaper's thread when enabled ([`crate::reaper`]).
+    /// teardown) to the reaper when it puts drops off ([`crate::reaper`]).
     fn drop(&mut self) {
         // SAFETY: `store` is taken exactly once, here, and `self` is not
         // used after `drop`.
         let mut store = unsafe { ManuallyDrop::take(&mut self.store) };
-        // Without a memory there is no slot reset worth a hand-over (which
-        // costs a thread wake-up: more than tearing down such a store).
-        if !crate::reaper::enabled() || self.memory.is_none() {
+        if !crate::reaper::defers(self.memory.is_some()) {
             return;
         }
         store.data_mut().drop_host();

@@ -1,22 +1,28 @@
-//! Finished instances dropped on a helper thread, after the statement that
-//! used them has gone on its way.
+//! Finished instances dropped after the statement that used them has gone
+//! on its way.
 //!
 //! Dropping a pooled instance resets its slot to the module's image (a
 //! page-map scan and a copy of every page the guest wrote: 5–50 µs for the
 //! JavaScript and Python engines) and tears down its store. None of that
 //! is needed to answer the statement; it is needed before the *next*
-//! instance of the backend is made. With [`enable`], [`Instance`]'s drop
-//! hands the store to one helper thread per process, so the backend commits
-//! and answers its client while the slot is reset on another core, and the
-//! next instance waits ([`wait_idle`]) only if that reset is still running.
-//! The CPU spent is the same; a statement's latency loses the reset.
-//! That only pays when a core is idle: when the backend is preempted often
-//! (runnable threads outnumber cores) or the helper had not started by the
-//! time the next instance needed it, drops happen in place again for a
-//! while (`probe_contention`, `wait_idle`).
+//! instance of the backend is made. [`set_mode`] chooses where it happens:
 //!
-//! What crosses to the thread is wasmtime's store with the embedding's host
-//! value already dropped on the thread that made it ([`StoreState::retire`]):
+//! - [`Mode::Deferred`]: [`Instance`]'s drop keeps the store, and the
+//!   embedding drops what was kept ([`run_deferred`]) when its thread would
+//!   otherwise wait: pg_wasm does it right after the backend flushed its
+//!   reply, while the client reads it. Same thread, same CPU, no hand-over.
+//! - [`Mode::Thread`]: the store goes to one helper thread per process, so
+//!   the backend commits and answers while the slot is reset on another
+//!   core. That only pays when a core is idle: when the backend is
+//!   preempted often (runnable threads outnumber cores) or the helper had
+//!   not started by the time the next instance needed it, drops happen in
+//!   place again for a while (`probe_contention`, `wait_idle`).
+//!
+//! Either way the next instance first waits for what is still pending
+//! ([`wait_idle`]), so it finds its warm slot and never a dirty one.
+//!
+//! What is put off is wasmtime's store with the embedding's host value
+//! already dropped on the thread that made it ([`StoreState::retire`]):
 //! the host may hold things only that thread may touch (PostgreSQL portals
 //! and memory contexts), the rest is wasmtime's own, which may be dropped
 //! on any thread. A slot goes back to the pool only once reset, so an
@@ -26,7 +32,8 @@
 //! [`StoreState::retire`]: crate::instance::StoreState
 
 use crate::threads::spawn_without_signals;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
 use std::sync::OnceLock;
 
@@ -37,20 +44,88 @@ type Job = Box<dyn Send>;
 /// (a statement with hundreds of call sites does not queue hundreds).
 const QUEUE: usize = 64;
 
-static ENABLED: AtomicBool = AtomicBool::new(false);
+/// Where a finished instance's store is dropped (its slot reset).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Mode {
+    /// When the instance is dropped.
+    Inline = 0,
+    /// Later on the same thread, when the embedding calls
+    /// [`run_deferred`] (pg_wasm: right after a reply has gone to the
+    /// client), or before the next instance at the latest.
+    Deferred = 1,
+    /// On the helper thread.
+    Thread = 2,
+}
+
+static MODE: AtomicU8 = AtomicU8::new(Mode::Inline as u8);
 /// Stores handed over and not yet dropped.
 static PENDING: AtomicUsize = AtomicUsize::new(0);
 static SENDER: OnceLock<Option<SyncSender<Job>>> = OnceLock::new();
 
-/// Drops instances on the helper thread from now on in this process (the
-/// thread starts at the first drop). Without it every drop is inline.
-pub fn enable(on: bool) {
-    ENABLED.store(on, Ordering::Relaxed);
+thread_local! {
+    /// Stores retired in [`Mode::Deferred`], dropped by [`run_deferred`].
+    static DEFERRED: RefCell<Vec<Job>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Whether drops go to the helper thread.
+/// Where drops happen from now on in this process (the helper thread of
+/// [`Mode::Thread`] starts at its first drop).
+pub fn set_mode(mode: Mode) {
+    MODE.store(mode as u8, Ordering::Relaxed);
+}
+
+/// [`Mode::Thread`] when `on`, else [`Mode::Inline`].
+pub fn enable(on: bool) {
+    set_mode(if on { Mode::Thread } else { Mode::Inline });
+}
+
+fn mode() -> Mode {
+    match MODE.load(Ordering::Relaxed) {
+        1 => Mode::Deferred,
+        2 => Mode::Thread,
+        _ => Mode::Inline,
+    }
+}
+
+/// Whether drops are put off ([`Mode::Deferred`] or [`Mode::Thread`]).
 pub fn enabled() -> bool {
-    ENABLED.load(Ordering::Relaxed)
+    MODE.load(Ordering::Relaxed) != Mode::Inline as u8
+}
+
+/// Whether a store is worth putting off: in [`Mode::Deferred`] every one
+/// (keeping it costs a push); on the thread only one with a memory (a slot
+/// to reset): a hand-over costs a thread's wake-up, more than tearing down
+/// a store without one.
+pub(crate) fn defers(has_memory: bool) -> bool {
+    match mode() {
+        Mode::Inline => false,
+        Mode::Deferred => true,
+        Mode::Thread => has_memory,
+    }
+}
+
+/// Drops the stores this thread retired in [`Mode::Deferred`]: the
+/// embedding calls it when the thread would otherwise wait (pg_wasm: after
+/// flushing a reply to the client). Cheap when there are none.
+#[inline]
+pub fn run_deferred() {
+    if DEFERRED.with(|d| !d.borrow().is_empty()) {
+        run_deferred_slow();
+    }
+}
+
+#[cold]
+fn run_deferred_slow() {
+    // One at a time, the borrow released before each drop.
+    while let Some(job) = DEFERRED.with(|d| d.borrow_mut().pop()) {
+        // A panic in a destructor is caught here: the caller may be C.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(job)));
+    }
+}
+
+/// Stores retired in [`Mode::Deferred`] on this thread and not yet dropped.
+pub fn deferred() -> usize {
+    DEFERRED.with(|d| d.borrow().len())
 }
 
 /// Drops to do in place before handing over again, after the thread was
@@ -85,6 +160,7 @@ static CONTENDED: AtomicBool = AtomicBool::new(false);
 /// the thread kept up.
 #[inline]
 pub fn wait_idle() {
+    run_deferred();
     if PENDING.load(Ordering::Acquire) != 0 {
         // Started: a core was free, and its head start is the statement's
         // gain. Not even started: none was.
@@ -148,9 +224,25 @@ fn sender() -> Option<&'static SyncSender<Job>> {
 /// `job` must hold nothing that only this thread may touch; callers wrap
 /// what they send in a type whose `Send` says why.
 pub(crate) fn retire(job: Job) {
-    if !enabled() {
-        drop(job);
-        return;
+    match mode() {
+        Mode::Inline => {
+            drop(job);
+            return;
+        }
+        Mode::Deferred => {
+            let job = DEFERRED.with(|d| {
+                let mut d = d.borrow_mut();
+                if d.len() < QUEUE {
+                    d.push(job);
+                    None
+                } else {
+                    Some(job)
+                }
+            });
+            drop(job);
+            return;
+        }
+        Mode::Thread => {}
     }
     probe_contention();
     let left = INLINE_LEFT.load(Ordering::Relaxed);

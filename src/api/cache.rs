@@ -116,7 +116,7 @@ fn instance_pool() -> TableIterator<
         None => (pg_wasm_runtime::PoolSettings::OFF, None),
     };
     // Slots still being reset on the helper thread count as in use until
-    // it is done (pg_wasm.reset_in_background): report the settled pool.
+    // it is done (pg_wasm.reset_slots): report the settled pool.
     pg_wasm_runtime::reaper::wait_idle();
     let used = pg_wasm_runtime::pool_use(engine).unwrap_or_default();
     TableIterator::once((

@@ -77,7 +77,7 @@ impl CallSite {
         }
         let failure = host.failure_slot();
         let prepared = r.module.prepared(&r.target)?;
-        pg_wasm_runtime::reaper::enable(guc::RESET_IN_BACKGROUND.get());
+        super::reset::configure();
         let instance =
             Instance::from_prepared(cache::engine()?, prepared, &r.export, r.limits(), host)
                 .map_err(|err| {

@@ -242,7 +242,7 @@ impl ComponentSite {
             def.read_only(),
         );
         let failure = pg.failure_slot();
-        pg_wasm_runtime::reaper::enable(crate::guc::RESET_IN_BACKGROUND.get());
+        super::reset::configure();
         let mut instance = bound
             .loaded
             .prepared

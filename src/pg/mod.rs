@@ -17,6 +17,7 @@ pub mod host;
 pub mod javascript;
 mod js_site;
 pub mod python;
+mod reset;
 pub mod search_path;
 mod site;
 mod spi;

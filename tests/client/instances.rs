@@ -307,46 +307,65 @@ fn a_full_pool_is_a_clear_error_and_backends_do_not_share_one() {
 }
 
 #[test]
-fn slots_reset_in_background_keep_every_statement_fresh() {
+fn slots_reset_after_the_reply_or_on_a_thread_keep_every_statement_fresh() {
     let mut c = fresh_db("pg_wasm_inst_background");
     load_vault(&mut c, "v", 1);
     load_vault(&mut c, "w", 2);
     c.batch_execute("DROP ROLE IF EXISTS inst_bg; CREATE ROLE inst_bg")
         .unwrap();
     drop(c);
-    // One slot, reset on the helper thread: every statement waits for the
-    // reset of the one before (or would find no slot), and finds nothing
-    // the previous statement left, whatever the module or role.
-    let mut bg = Client::connect(
-        &format!(
-            "{} options='-c pg_wasm.instance_slots=1 -c pg_wasm.reset_in_background=on'",
-            dsn("pg_wasm_inst_background")
-        ),
-        NoTls,
-    )
-    .unwrap();
-    for _ in 0..200 {
-        assert_eq!(call_i32(&mut bg, "SELECT v_bump()"), 1001);
+    for mode in ["after_reply", "thread", "immediately"] {
+        // One slot: every statement waits for the reset of the one before
+        // (or would find no slot), and finds nothing the previous statement
+        // left, whatever the module or role.
+        let mut bg = Client::connect(
+            &format!(
+                "{} options='-c pg_wasm.instance_slots=1 -c pg_wasm.reset_slots={mode}'",
+                dsn("pg_wasm_inst_background")
+            ),
+            NoTls,
+        )
+        .unwrap();
+        for _ in 0..200 {
+            assert_eq!(call_i32(&mut bg, "SELECT v_bump()"), 1001, "{mode}");
+        }
+        for _ in 0..20 {
+            bg.query_one("SELECT v_plant($1, 31)", &[&SECRET]).unwrap();
+            assert_eq!(scan(&mut bg, "v_scan"), 0, "{mode}: same module, next statement");
+            bg.query_one("SELECT v_plant($1, 31)", &[&SECRET]).unwrap();
+            assert_eq!(scan(&mut bg, "w_scan"), 0, "{mode}: another module, same slot");
+            bg.batch_execute("SET ROLE inst_bg").unwrap();
+            assert_eq!(scan(&mut bg, "v_scan"), 0, "{mode}: another role");
+            bg.batch_execute("RESET ROLE").unwrap();
+        }
+        // Statements of one query string: no reply between them, so the
+        // second finds the first's store still kept and resets it first.
+        let rows = bg
+            .simple_query(&format!(
+                "SELECT v_plant({SECRET}, 31); SELECT w_scan({SECRET}); SELECT v_scan({SECRET})"
+            ))
+            .unwrap();
+        let values: Vec<String> = rows
+            .iter()
+            .filter_map(|m| match m {
+                postgres::SimpleQueryMessage::Row(r) => Some(r.get(0).unwrap().to_string()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(values, ["32", "0", "0"], "{mode}: one query string");
+        // A trap mid-statement: the next one still gets a clean slot.
+        assert!(
+            bg.query_one("SELECT v_plant_trap($1, 31)", &[&SECRET])
+                .is_err(),
+            "{mode}"
+        );
+        assert_eq!(scan(&mut bg, "v_scan"), 0, "{mode}: after a trap");
+        let (pooled, slots, core, memories) = pool(&mut bg);
+        assert!(pooled);
+        assert_eq!(
+            (slots, core, memories),
+            (1, 0, 0),
+            "{mode}: the slot is back, reset"
+        );
     }
-    for _ in 0..20 {
-        bg.query_one("SELECT v_plant($1, 31)", &[&SECRET]).unwrap();
-        assert_eq!(scan(&mut bg, "v_scan"), 0, "same module, next statement");
-        bg.query_one("SELECT v_plant($1, 31)", &[&SECRET]).unwrap();
-        assert_eq!(scan(&mut bg, "w_scan"), 0, "another module, same slot");
-        bg.batch_execute("SET ROLE inst_bg").unwrap();
-        assert_eq!(scan(&mut bg, "v_scan"), 0, "another role");
-        bg.batch_execute("RESET ROLE").unwrap();
-    }
-    // A trap mid-statement: the next one still gets a clean slot.
-    assert!(bg
-        .query_one("SELECT v_plant_trap($1, 31)", &[&SECRET])
-        .is_err());
-    assert_eq!(scan(&mut bg, "v_scan"), 0, "after a trap");
-    let (pooled, slots, core, memories) = pool(&mut bg);
-    assert!(pooled);
-    assert_eq!(
-        (slots, core, memories),
-        (1, 0, 0),
-        "the slot is back, reset"
-    );
 }

@@ -129,20 +129,27 @@ declare -A MODE=(
   [1c-prepared]="-c 1 -j 1 -M prepared"
   [2c-prepared]="-c 2 -j 2 -M prepared"
   [1c-new-conn]="-c 1 -j 1 -M simple -C"
-  [1c-prepared-bg]="-c 1 -j 1 -M prepared"
-  [2c-prepared-bg]="-c 2 -j 2 -M prepared"
-  [1c-prepared-inline]="-c 1 -j 1 -M prepared"
-  [2c-prepared-inline]="-c 2 -j 2 -M prepared"
+  [1c-prepared-immediately]="-c 1 -j 1 -M prepared"
+  [2c-prepared-immediately]="-c 2 -j 2 -M prepared"
+  [1c-prepared-after_reply]="-c 1 -j 1 -M prepared"
+  [2c-prepared-after_reply]="-c 2 -j 2 -M prepared"
+  [1c-prepared-thread]="-c 1 -j 1 -M prepared"
+  [2c-prepared-thread]="-c 2 -j 2 -M prepared"
 )
-# Settings a mode's sessions get (PGOPTIONS): -bg resets pool slots on the
-# backend's helper thread (pg_wasm.reset_in_background = on), -inline within
-# the statement (off, the default); compare both in one run with
-#   OLTP_MODES="1c-prepared-bg 1c-prepared-inline 2c-prepared-bg 2c-prepared-inline"
+# Settings a mode's sessions get (PGOPTIONS): the suffix is the
+# pg_wasm.reset_slots value (when a finished instance's pool slot is reset:
+# immediately, after_reply — the default — or on a helper thread); compare
+# them in one run with
+#   OLTP_MODES="1c-prepared-immediately 1c-prepared-after_reply 2c-prepared-immediately 2c-prepared-after_reply"
+# (benches/results/oltp-reset-in-background.csv, of an earlier build, named
+# them -inline and -bg: immediately and thread.)
 declare -A MODE_SETTINGS=(
-  [1c-prepared-bg]="-c pg_wasm.reset_in_background=on"
-  [2c-prepared-bg]="-c pg_wasm.reset_in_background=on"
-  [1c-prepared-inline]="-c pg_wasm.reset_in_background=off"
-  [2c-prepared-inline]="-c pg_wasm.reset_in_background=off"
+  [1c-prepared-immediately]="-c pg_wasm.reset_slots=immediately"
+  [2c-prepared-immediately]="-c pg_wasm.reset_slots=immediately"
+  [1c-prepared-after_reply]="-c pg_wasm.reset_slots=after_reply"
+  [2c-prepared-after_reply]="-c pg_wasm.reset_slots=after_reply"
+  [1c-prepared-thread]="-c pg_wasm.reset_slots=thread"
+  [2c-prepared-thread]="-c pg_wasm.reset_slots=thread"
 )
 MODES=(1c-simple 1c-prepared 2c-prepared 1c-new-conn)
 # OLTP_CASES / OLTP_MODES (space-separated) run a subset, e.g.

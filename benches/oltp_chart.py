@@ -14,7 +14,11 @@ one ("after"). Needs matplotlib (pip install matplotlib).
        f=benches/results/oltp-reset-in-background.csv
        for m in inline bg; do (echo case,mode,tps; grep -- "-$m," $f | sed "s/-$m,/,/") > $m.csv; done
        python3 benches/oltp_chart.py inline.csv bg.csv docs/img/oltp-reset-in-background.png \
-         "reset in the statement (default)" "pg_wasm.reset_in_background = on")
+         "reset in the statement (default)" "pg_wasm.reset_in_background = on"
+     (that setting is now pg_wasm.reset_slots = thread; -inline is immediately);
+     docs/img/oltp-reset-after-reply.png: the same with
+     oltp-reset-after-reply.csv, suffixes immediately and after_reply, labels
+       "reset_slots = immediately (the former default)" "reset_slots = after_reply (default)")
 
 Without component rows in the CSVs the components' panel is left out.
 

@@ -287,7 +287,11 @@ fn per_statement_cost() {
     let prepared = Prepared::python(engine, image).unwrap();
     let instance =
         |limits| Instance::from_prepared(engine, &prepared, ABI.call, limits, NoHost).unwrap();
-    let body = "import re\nreturn re.sub(r'[^a-z0-9]+', '-', s.lower()).strip('-')";
+    // PY_BODY (argument `s`) times another body, e.g. benches/oltp.sh's slugify.
+    let body = std::env::var("PY_BODY").unwrap_or_else(|_| {
+        "import re\nreturn re.sub(r'[^a-z0-9]+', '-', s.lower()).strip('-')".into()
+    });
+    let body = body.as_str();
     let mut first = instance(Limits::default());
     let code = ABI
         .compile(

@@ -23,7 +23,8 @@ pub static PYTHON_SQL: GucSetting<bool> = GucSetting::<bool>::new(true);
 pub static COMPILED_ARTIFACTS: GucSetting<bool> = GucSetting::<bool>::new(true);
 pub static INSTANCE_SLOTS: GucSetting<i32> = GucSetting::<i32>::new(256);
 pub static INSTANCE_KEEP_RESIDENT_KB: GucSetting<i32> = GucSetting::<i32>::new(4096);
-pub static RESET_SLOTS: GucSetting<ResetSlots> = GucSetting::<ResetSlots>::new(ResetSlots::AfterReply);
+pub static RESET_SLOTS: GucSetting<ResetSlots> =
+    GucSetting::<ResetSlots>::new(ResetSlots::AfterReply);
 
 /// `pg_wasm.reset_slots`: when a finished instance's pool slot is reset
 /// (src/pg/reset.rs).

@@ -331,9 +331,17 @@ fn slots_reset_after_the_reply_or_on_a_thread_keep_every_statement_fresh() {
         }
         for _ in 0..20 {
             bg.query_one("SELECT v_plant($1, 31)", &[&SECRET]).unwrap();
-            assert_eq!(scan(&mut bg, "v_scan"), 0, "{mode}: same module, next statement");
+            assert_eq!(
+                scan(&mut bg, "v_scan"),
+                0,
+                "{mode}: same module, next statement"
+            );
             bg.query_one("SELECT v_plant($1, 31)", &[&SECRET]).unwrap();
-            assert_eq!(scan(&mut bg, "w_scan"), 0, "{mode}: another module, same slot");
+            assert_eq!(
+                scan(&mut bg, "w_scan"),
+                0,
+                "{mode}: another module, same slot"
+            );
             bg.batch_execute("SET ROLE inst_bg").unwrap();
             assert_eq!(scan(&mut bg, "v_scan"), 0, "{mode}: another role");
             bg.batch_execute("RESET ROLE").unwrap();

@@ -74,11 +74,6 @@ pub fn set_mode(mode: Mode) {
     MODE.store(mode as u8, Ordering::Relaxed);
 }
 
-/// [`Mode::Thread`] when `on`, else [`Mode::Inline`].
-pub fn enable(on: bool) {
-    set_mode(if on { Mode::Thread } else { Mode::Inline });
-}
-
 fn mode() -> Mode {
     match MODE.load(Ordering::Relaxed) {
         1 => Mode::Deferred,

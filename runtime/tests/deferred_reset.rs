@@ -7,19 +7,12 @@
 use pg_wasm_runtime::reaper::{self, Mode};
 use pg_wasm_runtime::*;
 
-const VAULT: &str = include_str!("../../guest-examples/wat/vault.wat");
-const SECRET: i64 = 0x5EC2_E7C0_FFEE_1234;
+mod common;
+use common::{one_slot_vault, SECRET};
 
 #[test]
 fn kept_stores_are_reset_before_the_next_instance_or_when_run() {
-    let (engine, allocation) = new_engine_with(PoolSettings {
-        slots: 1,
-        keep_resident: 1 << 20,
-    })
-    .unwrap();
-    assert!(matches!(allocation, Allocation::Pooled(_)));
-    let module = compile(&engine, &parse_wat(VAULT).unwrap(), 1 << 20).unwrap();
-    let prepared = Prepared::new(&engine, &module).unwrap();
+    let (engine, prepared) = one_slot_vault();
     reaper::set_mode(Mode::Deferred);
     let call = |export: &str, args: &[ValRaw]| -> i32 {
         let mut i =

@@ -1,4 +1,4 @@
-//! Slots reset on the helper thread (`reaper::enable`): the host is still
+//! Slots reset on the helper thread (`reaper::Mode::Thread`): the host is still
 //! dropped on the thread that made it, the next instance of a one-slot pool
 //! waits for the reset and finds only the module's image, and nothing is
 //! left pending. A test binary of its own: the switch is process-wide.
@@ -8,8 +8,8 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::ThreadId;
 
-const VAULT: &str = include_str!("../../guest-examples/wat/vault.wat");
-const SECRET: i64 = 0x5EC2_E7C0_FFEE_1234;
+mod common;
+use common::{one_slot_vault, SECRET};
 
 /// A host that only this thread may touch (`Rc`, so not `Send`) and that
 /// notes the thread its drop ran on.
@@ -37,15 +37,8 @@ impl Host for ThreadBound {
 
 #[test]
 fn slots_reset_on_the_helper_thread_are_clean_and_hosts_stay_home() {
-    let (engine, allocation) = new_engine_with(PoolSettings {
-        slots: 1,
-        keep_resident: 1 << 20,
-    })
-    .unwrap();
-    assert!(matches!(allocation, Allocation::Pooled(_)));
-    let module = compile(&engine, &parse_wat(VAULT).unwrap(), 1 << 20).unwrap();
-    let prepared = Prepared::new(&engine, &module).unwrap();
-    reaper::enable(true);
+    let (engine, prepared) = one_slot_vault();
+    reaper::set_mode(reaper::Mode::Thread);
     let calls = AtomicUsize::new(0);
     let call = |export: &str, args: &[ValRaw]| -> i32 {
         let dropped_on = Rc::new(std::cell::Cell::new(None));

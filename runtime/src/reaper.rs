@@ -82,11 +82,6 @@ fn mode() -> Mode {
     }
 }
 
-/// Whether drops are put off ([`Mode::Deferred`] or [`Mode::Thread`]).
-pub fn enabled() -> bool {
-    MODE.load(Ordering::Relaxed) != Mode::Inline as u8
-}
-
 /// Whether a store is worth putting off: in [`Mode::Deferred`] every one
 /// (keeping it costs a push); on the thread only one with a memory (a slot
 /// to reset): a hand-over costs a thread's wake-up, more than tearing down

@@ -155,12 +155,13 @@ impl<H: Host + Send + 'static> ComponentInstance<H> {
 
 impl<H: Host + Send + 'static> Drop for ComponentInstance<H> {
     /// Drops the host here and hands the store (the reset of its core
-    /// instances' slots, its teardown) to the reaper's thread when enabled.
+    /// instances' slots, its teardown) to the reaper when it puts drops off.
     fn drop(&mut self) {
         // SAFETY: `store` is taken exactly once, here, and `self` is not
         // used after `drop`.
         let mut store = unsafe { ManuallyDrop::take(&mut self.store) };
-        if crate::reaper::enabled() {
+        // A component always has a memory (a slot to reset).
+        if crate::reaper::defers(true) {
             store.data_mut().drop_host();
             crate::reaper::retire(Box::new(store));
         }

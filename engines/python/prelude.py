@@ -138,7 +138,11 @@ import _sre
 def _re_compile(p, flags=0):
     if not isinstance(p, (str, bytes)) or flags & _re_compiler.SRE_FLAG_DEBUG:
         return _re_compile_uncached(p, flags)
-    key = b"re\0" + _marshal.dumps((p, flags))
+    # Not marshal: its bytes depend on the objects' reference counts.
+    if isinstance(p, str):
+        key = b"re\0s%d\0" % flags + p.encode("utf-8", "surrogatepass")
+    else:
+        key = b"re\0b%d\0" % flags + bytes(p)
     hit = _native.memo_get(key)
     if hit is not None:
         try:
@@ -170,6 +174,44 @@ def _re_compile_args(p, flags):
 
 _re_compile_uncached = _re_compiler.compile
 _re_compiler.compile = _re_compile
+
+# re._compile (behind re.sub, re.match, re.compile, ...) tests its flags
+# with enum arithmetic (`flags & T`, `flags & DEBUG`, RegexFlag objects):
+# ~27 k Wasm instructions each, twice for every pattern a fresh instance
+# has not compiled yet (so once a statement), and an isinstance per call.
+# The same function with the flags as a plain int: same cache, same
+# results; TEMPLATE, DEBUG and anything unusual still take re's own path.
+import re as _re
+
+_re_cache = _re._cache
+_re_compile_checked = _re._compile
+_re_SLOW_FLAGS = int(_re.TEMPLATE) | int(_re.DEBUG)
+
+
+def _re_compile_fast(pattern, flags):
+    if type(flags) is not int:
+        if not isinstance(flags, _re.RegexFlag):
+            return _re_compile_checked(pattern, flags)
+        flags = flags.value
+    if flags & _re_SLOW_FLAGS:
+        return _re_compile_checked(pattern, flags)
+    try:
+        return _re_cache[type(pattern), pattern, flags]
+    except KeyError:
+        pass
+    if not isinstance(pattern, (str, bytes)):
+        return _re_compile_checked(pattern, flags)
+    p = _re_compiler.compile(pattern, flags)
+    if len(_re_cache) >= _re._MAXCACHE:
+        try:
+            del _re_cache[next(iter(_re_cache))]
+        except (StopIteration, RuntimeError, KeyError):
+            pass
+    _re_cache[type(pattern), pattern, flags] = p
+    return p
+
+
+_re._compile = _re_compile_fast
 
 import json as _json
 import decimal as _decimal

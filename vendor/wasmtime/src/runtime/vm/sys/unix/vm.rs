@@ -162,12 +162,33 @@ impl MemoryImageSource {
         // extra-super-sure that it never changes, and because
         // this costs very little, we use the kernel's "seal" API
         // to make the memfd image permanently read-only.
-        memfd.add_seals(&[
+        //
+        // F_SEAL_WRITE fails with EBUSY while any page of the file is still
+        // referenced elsewhere: the kernel waits a little for such
+        // transient references, then gives up (seen on a loaded machine).
+        // The seal only adds to the defences, so a few tries with a short
+        // pause, then no memfd image for this module (its data is then
+        // copied into each instance's memory instead).
+        let seals = [
             memfd::FileSeal::SealGrow,
             memfd::FileSeal::SealShrink,
             memfd::FileSeal::SealWrite,
             memfd::FileSeal::SealSeal,
-        ])?;
+        ];
+        let mut pause = std::time::Duration::from_millis(1);
+        loop {
+            match memfd.add_seals(&seals) {
+                Ok(()) => break,
+                Err(memfd::Error::AddSeals(e)) if e.raw_os_error() == Some(libc::EBUSY) => {
+                    if pause > std::time::Duration::from_millis(16) {
+                        return Ok(None);
+                    }
+                    std::thread::sleep(pause);
+                    pause *= 2;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
 
         Ok(Some(MemoryImageSource::Memfd(memfd)))
     }

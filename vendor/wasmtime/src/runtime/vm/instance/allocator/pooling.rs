@@ -107,12 +107,20 @@ impl ShardId {
 /// dilution of per-shard warm-slot budgets, and per-shard memory
 /// overhead, while still being enough shards to make lock collisions
 /// rare given the very short critical sections involved.
+///
+/// pg_wasm patch (vendor/README.md): computed once per process. Each
+/// sharded structure of a new pool asks, and `available_parallelism` reads
+/// `/proc/self/cgroup` and the cgroup's CPU quota files every time: five
+/// rounds of file reads in every new PostgreSQL backend's first call.
 pub(crate) fn default_shard_count() -> u32 {
-    let n = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(16);
-    u32::try_from(n).unwrap()
+    static COUNT: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *COUNT.get_or_init(|| {
+        let n = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .min(16);
+        u32::try_from(n).unwrap()
+    })
 }
 
 /// Pick this thread's shard (used for both the sharded decommit queue and

@@ -66,6 +66,16 @@ fn run(i: &mut Instance<NoHost>, args: &ArgRecord, kind: i32) -> Result<String, 
     }
 }
 
+/// The fuel of one call with the text argument `s`.
+fn text_call_fuel(i: &mut Instance<NoHost>, s: &[u8]) -> u64 {
+    let mut args = ArgRecord::default();
+    args.string(s);
+    let mut buf = [ValRaw::i64(0); 3];
+    let kind = ResultKind::Text as i32;
+    ABI.call(i, &mut GuestArgs::default(), &args, kind, &mut buf)
+        .unwrap()
+}
+
 fn text(body: &str) -> Result<String, String> {
     run(
         &mut defined(&[], body),
@@ -437,20 +447,7 @@ fn warm_call_fuel() {
 #[test]
 fn compiled_patterns_are_kept_between_instances() {
     let body = "import re\nreturn re.sub(r'[^a-z0-9]+x?(?P<n>y)*', '-', s.lower())";
-    let fuel = || {
-        let mut i = defined(&["s"], body);
-        let mut args = ArgRecord::default();
-        args.string(b"Hello, World");
-        let mut buf = [ValRaw::i64(0); 3];
-        ABI.call(
-            &mut i,
-            &mut GuestArgs::default(),
-            &args,
-            ResultKind::Text as i32,
-            &mut buf,
-        )
-        .unwrap()
-    };
+    let fuel = || text_call_fuel(&mut defined(&["s"], body), b"Hello, World");
     let (first, second) = (fuel(), fuel());
     assert!(second * 3 < first, "{first} then {second}");
 }
@@ -489,20 +486,8 @@ fn a_fresh_instance_first_regex_is_cheap() {
     let body = "import re\nreturn re.sub('[^a-z0-9]+', '-', s)";
     let calls = || {
         let mut i = defined(&["s"], body);
-        let mut args = ArgRecord::default();
-        args.string(b"Hello, World");
-        let mut buf = [ValRaw::i64(0); 3];
-        let mut call = || {
-            ABI.call(
-                &mut i,
-                &mut GuestArgs::default(),
-                &args,
-                ResultKind::Text as i32,
-                &mut buf,
-            )
-            .unwrap()
-        };
-        (call(), call())
+        let first = text_call_fuel(&mut i, b"Hello, World");
+        (first, text_call_fuel(&mut i, b"Hello, World"))
     };
     calls();
     let (first, second) = calls();

@@ -169,8 +169,16 @@ CREATE FUNCTION hog() RETURNS int LANGUAGE python AS $$
 x = 'a' * (1 << 30)
 return len(x)
 $$;
-SELECT hog();
-\echo :LAST_ERROR_SQLSTATE
+-- The size asked for depends on the engine's heap: shown as N.
+DO $$
+DECLARE hint text;
+BEGIN
+  PERFORM hog();
+EXCEPTION WHEN OTHERS THEN
+  GET STACKED DIAGNOSTICS hint = PG_EXCEPTION_HINT;
+  RAISE NOTICE '% %', SQLSTATE, regexp_replace(SQLERRM, 'memory of [0-9]+ bytes', 'memory of N bytes');
+  RAISE NOTICE 'HINT %', hint;
+END $$;
 CREATE FUNCTION deep(n int) RETURNS int LANGUAGE python AS $$
 def f(k):
     return f(k + 1)

@@ -117,6 +117,30 @@ fn read_meta(name: &str, for_update: bool) -> Result<Option<ModuleMeta>> {
     })
 }
 
+/// The first 8 bytes of the module's code (its header: a core module's or
+/// a component's), `None` when there is no such module. Read under the
+/// active snapshot without a statement when there is one (only the first
+/// chunk of the out-of-line code is read either way).
+pub fn header(name: &str) -> Result<Option<Vec<u8>>> {
+    if let Some(found) = scan::code_prefix::<8>(name)? {
+        return Ok(found);
+    }
+    as_catalog_owner(|| {
+        Ok(Spi::connect(|client| {
+            let rows = client.select(
+                "SELECT pg_catalog.substring(m.bytes, 1, 8) FROM wasm.module m
+                  WHERE m.name OPERATOR(pg_catalog.=) $1",
+                Some(1),
+                &[name.into()],
+            )?;
+            match rows.into_iter().next() {
+                Some(row) => row.get::<Vec<u8>>(1),
+                None => Ok(None),
+            }
+        })?)
+    })
+}
+
 /// The module's code and the generation it belongs to.
 pub fn code(name: &str) -> Result<Option<(i64, Vec<u8>)>> {
     as_catalog_owner(|| {

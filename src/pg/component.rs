@@ -11,7 +11,6 @@ use pg_wasm_runtime::component::{
     describe_component, is_component, name_records_from_wit, Component, ComponentInfo,
     PreparedComponent,
 };
-use pgrx::prelude::*;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -30,8 +29,7 @@ thread_local! {
 }
 
 /// Whether module `name` is a component, from the first bytes of its code
-/// (stored out of line, so this reads one chunk), remembered until a
-/// module changes. `false` for a module that does not exist.
+/// ([`catalog::header`]), remembered until a module changes. `false` for a module that does not exist.
 pub fn is_component_module(name: &str) -> Result<bool> {
     let epoch = cache::epoch();
     if let Some((at, kind)) = KINDS.with(|k| k.borrow().get(name).copied()) {
@@ -39,20 +37,7 @@ pub fn is_component_module(name: &str) -> Result<bool> {
             return Ok(kind);
         }
     }
-    let header = catalog::as_catalog_owner(|| {
-        Ok(Spi::connect(|client| {
-            let rows = client.select(
-                "SELECT pg_catalog.substring(m.bytes, 1, 8) FROM wasm.module m
-                  WHERE m.name OPERATOR(pg_catalog.=) $1",
-                Some(1),
-                &[name.into()],
-            )?;
-            match rows.into_iter().next() {
-                Some(row) => row.get::<Vec<u8>>(1),
-                None => Ok(None),
-            }
-        })?)
-    })?;
+    let header = catalog::header(name)?;
     let kind = header.as_deref().is_some_and(is_component);
     KINDS.with(|k| k.borrow_mut().insert(name.to_string(), (epoch, kind)));
     Ok(kind)

@@ -27,6 +27,12 @@ pub extern "C-unwind" fn _PG_init() {
     guc::register();
     pg::stats::init();
     pg::guest_log::install_hook();
+    // Preloaded: what every backend's first engine would look up is looked
+    // up once here, in the postmaster, and inherited by each fork.
+    // SAFETY: reads a flag PostgreSQL sets while loading preload libraries.
+    if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
+        pg_wasm_runtime::prewarm();
+    }
 }
 
 #[cfg(any(test, feature = "pg_test"))]

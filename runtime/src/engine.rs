@@ -130,6 +130,19 @@ pub fn new_engine() -> Result<Engine, RuntimeError> {
     new_engine_with(PoolSettings::default()).map(|(engine, _)| engine)
 }
 
+/// Works out, once per process, what every new engine asks the system:
+/// how many threads a compile may use (`available_parallelism` reads the
+/// cgroup's CPU quota files) and which features the CPU has (Cranelift's
+/// native flags). An embedding that forks its workers calls it before
+/// forking, so that each worker's first engine finds both known: pg_wasm
+/// does in the postmaster when it is preloaded. Starts no thread and
+/// changes no process state besides those two caches.
+pub fn prewarm() {
+    let _ = crate::threads::compile_threads();
+    #[cfg(target_arch = "x86_64")]
+    let _ = std::arch::is_x86_feature_detected!("sse2");
+}
+
 /// Builds the engine a backend uses for every module.
 ///
 /// Fuel metering and epoch checks are always compiled in, so per-call fuel

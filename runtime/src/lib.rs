@@ -27,7 +27,8 @@ mod types;
 
 pub use compile::{count_functions, CompileLimits, POLL as COMPILE_POLL};
 pub use engine::{
-    new_engine, new_engine_with, pool_use, Allocation, PoolSettings, PoolUse, POOL_TABLE_ELEMENTS,
+    new_engine, new_engine_with, pool_use, prewarm, Allocation, PoolSettings, PoolUse,
+    POOL_TABLE_ELEMENTS,
 };
 pub use error::{RuntimeError, TrapKind};
 pub use guest_memory::{ALLOC_EXPORT, FREE_EXPORT, MEMORY_EXPORT};

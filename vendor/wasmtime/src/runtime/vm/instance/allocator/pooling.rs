@@ -108,19 +108,36 @@ impl ShardId {
 /// overhead, while still being enough shards to make lock collisions
 /// rare given the very short critical sections involved.
 ///
-/// pg_wasm patch (vendor/README.md): computed once per process. Each
-/// sharded structure of a new pool asks, and `available_parallelism` reads
-/// `/proc/self/cgroup` and the cgroup's CPU quota files every time: five
-/// rounds of file reads in every new PostgreSQL backend's first call.
+/// pg_wasm patch (vendor/README.md): computed once per process, from the
+/// CPUs the process may run on (`sched_getaffinity`, one system call).
+/// Each sharded structure of a new pool asks, and `available_parallelism`
+/// reads `/proc/self/cgroup` and the cgroup's CPU quota files every time
+/// (tens of microseconds in every new PostgreSQL backend's first call); a
+/// CPU quota matters little here, where shards only spread lock contention.
 pub(crate) fn default_shard_count() -> u32 {
     static COUNT: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
     *COUNT.get_or_init(|| {
-        let n = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-            .min(16);
+        let n = cpus_allowed().unwrap_or(1).clamp(1, 16);
         u32::try_from(n).unwrap()
     })
+}
+
+#[cfg(target_os = "linux")]
+fn cpus_allowed() -> Option<usize> {
+    // SAFETY: `sched_getaffinity` writes at most the size given into the
+    // zeroed set, which `CPU_COUNT` then only reads.
+    unsafe {
+        let mut set: libc::cpu_set_t = core::mem::zeroed();
+        if libc::sched_getaffinity(0, core::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
+            return None;
+        }
+        usize::try_from(libc::CPU_COUNT(&set)).ok()
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn cpus_allowed() -> Option<usize> {
+    std::thread::available_parallelism().ok().map(|n| n.get())
 }
 
 /// Pick this thread's shard (used for both the sharded decommit queue and

@@ -135,12 +135,21 @@ pub fn new_engine() -> Result<Engine, RuntimeError> {
 /// cgroup's CPU quota files) and which features the CPU has (Cranelift's
 /// native flags). An embedding that forks its workers calls it before
 /// forking, so that each worker's first engine finds both known: pg_wasm
-/// does in the postmaster when it is preloaded. Starts no thread and
-/// changes no process state besides those two caches.
+/// does in the postmaster when it is preloaded. It also registers one
+/// thread-local destructor, which makes the C library resolve the symbol
+/// that registration needs (a lazily bound call inside glibc, a walk of
+/// every loaded library's symbols) before the fork instead of in each
+/// worker's first call. Starts no thread.
 pub fn prewarm() {
     let _ = crate::threads::compile_threads();
+    // A feature outside the x86-64 baseline: the baseline ones are known at
+    // compile time and never reach the detection cache.
     #[cfg(target_arch = "x86_64")]
-    let _ = std::arch::is_x86_feature_detected!("sse2");
+    let _ = std::arch::is_x86_feature_detected!("avx2");
+    thread_local! {
+        static REGISTERED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    REGISTERED.with(|r| r.borrow_mut().clear());
 }
 
 /// Builds the engine a backend uses for every module.

@@ -187,6 +187,7 @@ bench: install guests cluster
 	benches/components.sh
 	benches/oltp.sh
 	benches/python.sh
+	benches/pagemap_scan.sh
 
 lint: test-standalone engines
 	python3 scripts/unify-features.py --check

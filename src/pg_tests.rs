@@ -32,6 +32,39 @@ mod tests {
     }
 
     #[pg_test]
+    fn a_module_kind_is_read_without_a_statement() {
+        load_math();
+        Spi::run(
+            r#"SELECT wasm.load('seven', wasm.wat_to_wasm('(component
+                (core module $m (func (export "f") (result i32) i32.const 7))
+                (core instance $i (instantiate $m))
+                (func $f (result s32) (canon lift (core func $i "f")))
+                (export "seven" (func $f)))'))"#,
+        )
+        .unwrap();
+        // Loaded earlier in this transaction, both are seen.
+        assert!(crate::pg::component::is_component_module("seven").unwrap());
+        assert!(!crate::pg::component::is_component_module("math").unwrap());
+        assert_eq!(
+            Spi::get_one::<i32>("SELECT seven_seven()").unwrap(),
+            Some(7)
+        );
+        let _latest = crate::pg::cache::LatestSnapshot::push();
+        for name in ["math", "seven", "no_such_module"] {
+            assert_eq!(
+                crate::catalog::header(name).unwrap(),
+                crate::catalog::header_by_statement(name).unwrap(),
+                "{name}"
+            );
+        }
+        assert_eq!(
+            crate::catalog::header("math").unwrap().as_deref(),
+            Some(&b"\0asm\x01\0\0\0"[..])
+        );
+        assert_eq!(crate::catalog::header("no_such_module").unwrap(), None);
+    }
+
+    #[pg_test]
     fn strict_and_nulls() {
         load_math();
         assert_eq!(

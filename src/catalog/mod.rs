@@ -122,9 +122,14 @@ fn read_meta(name: &str, for_update: bool) -> Result<Option<ModuleMeta>> {
 /// active snapshot without a statement when there is one (only the first
 /// chunk of the out-of-line code is read either way).
 pub fn header(name: &str) -> Result<Option<Vec<u8>>> {
-    if let Some(found) = scan::code_prefix::<8>(name)? {
-        return Ok(found);
+    match scan::code_prefix::<8>(name)? {
+        Some(found) => Ok(found),
+        None => header_by_statement(name),
     }
+}
+
+/// [`header`] through a statement, where no snapshot is active.
+pub(crate) fn header_by_statement(name: &str) -> Result<Option<Vec<u8>>> {
     as_catalog_owner(|| {
         Ok(Spi::connect(|client| {
             let rows = client.select(

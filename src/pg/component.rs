@@ -29,7 +29,8 @@ thread_local! {
 }
 
 /// Whether module `name` is a component, from the first bytes of its code
-/// ([`catalog::header`]), remembered until a module changes. `false` for a module that does not exist.
+/// ([`catalog::header`]), remembered until a module changes. `false` for a
+/// module that does not exist.
 pub fn is_component_module(name: &str) -> Result<bool> {
     let epoch = cache::epoch();
     if let Some((at, kind)) = KINDS.with(|k| k.borrow().get(name).copied()) {
@@ -37,7 +38,14 @@ pub fn is_component_module(name: &str) -> Result<bool> {
             return Ok(kind);
         }
     }
-    let header = catalog::header(name)?;
+    // The latest snapshot, as the module cache reads the row (`cache::module`):
+    // a module loaded earlier in this statement's transaction is seen.
+    // SAFETY: reads backend state.
+    let parallel = unsafe { pgrx::pg_sys::IsInParallelMode() };
+    let header = {
+        let _snapshot = (!parallel).then(cache::LatestSnapshot::push);
+        catalog::header(name)?
+    };
     let kind = header.as_deref().is_some_and(is_component);
     KINDS.with(|k| k.borrow_mut().insert(name.to_string(), (epoch, kind)));
     Ok(kind)

@@ -1,9 +1,10 @@
 //! A module's metadata, and the first bytes of its code, read straight
-//! from `wasm.module`'s primary key index, without a statement: the read every backend's first call makes,
-//! where parsing and planning a query with cold caches cost more than the
-//! read itself. Same visibility as the statement it replaces (the active
-//! snapshot); no permission check, as for any catalog read the extension
-//! makes for itself.
+//! from `wasm.module`'s primary key index, without a statement: reads
+//! every backend's first call makes, where parsing and planning a query
+//! with cold caches cost more than the read itself. Same visibility as the
+//! statement each replaces (the active snapshot, which the callers set);
+//! no permission check, as for any catalog read the extension makes for
+//! itself.
 
 use super::ModuleMeta;
 use crate::error::{PgWasmError, Result};

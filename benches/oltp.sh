@@ -8,7 +8,8 @@
 # SECONDS per run, ROUNDS rounds with the cases interleaved, the median tps
 # of each, and the ratio to PL/pgSQL doing the same in the same mode.
 #   benches/oltp.sh [seconds] [rounds]        (make bench)
-# Writes target/bench/oltp.csv (case,mode,tps).
+# Writes target/bench/oltp.csv (case,mode,tps), oltp_cpu.csv (backend CPU a
+# statement) and oltp_memory.csv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_RUN=${1:-5}
@@ -197,6 +198,51 @@ echo "(ratio in brackets: tps / PL/pgSQL's in the same mode; $SECONDS_PER_RUN s 
 # anonymous memory, shared pages divided among their users) and
 # Private_Dirty after each, as deltas from the PL/pgSQL baseline. The pool's
 # idle slots are included (they are anonymous memory of the backend).
+# Backend CPU a statement: the quantity two clients on two cores are
+# bound by, and steadier than tps on a shared VM (no round trip in it).
+# One connection per case and round runs OLTP_CPU_STATEMENTS statements
+# (simple protocol, a transaction each) after as many to warm up; the
+# backend's CPU time over them from /proc/<pid>/schedstat (a slot's reset
+# after each reply included) divided by their number. Median of ROUNDS,
+# and the difference to PL/pgSQL's (PL/Python's for slugify/plpython is
+# in the tps table). Writes target/bench/oltp_cpu.csv.
+cpu_statements=${OLTP_CPU_STATEMENTS:-2000}
+echo
+echo "backend CPU a statement (µs, median of $ROUNDS; $cpu_statements statements, simple protocol)"
+echo "case,round,cpu_us" > "$OUT/oltp_cpu.csv"
+run_cpu() { # case -> µs of backend CPU a statement
+  local c=$1 fifo pid c0 c1
+  fifo=$(mktemp -u); mkfifo "$fifo"
+  "${PSQL[@]}" -d $DB -At < "$fifo" > "$fifo.out" 2>&1 &
+  exec 8> "$fifo"
+  wait_cpu() { for _ in $(seq 1 600); do grep -qx "$1" "$fifo.out" 2>/dev/null && return; sleep 0.02; done; echo "oltp.sh: no $1 from psql ($c)" >&2; exit 1; }
+  statements() { awk -v s="${STMT[$c]}" -v n="$cpu_statements" -v o="$1" \
+    'BEGIN { for (k = 1; k <= n; k++) { t = s; gsub(/:i/, k + o, t); print t } }'; }
+  echo "SELECT pg_backend_pid();" >&8
+  statements 0 >&8
+  echo "SELECT 'warm';" >&8; wait_cpu warm
+  pid=$(head -1 "$fifo.out")
+  c0=$(cut -d' ' -f1 "/proc/$pid/schedstat")
+  statements "$cpu_statements" >&8
+  echo "SELECT 'done';" >&8; wait_cpu done
+  c1=$(cut -d' ' -f1 "/proc/$pid/schedstat")
+  exec 8>&-; wait; rm -f "$fifo" "$fifo.out"
+  awk -v a="$c0" -v b="$c1" -v n="$cpu_statements" 'BEGIN { printf "%.2f", (b - a) / n / 1000 }'
+}
+for round in $(seq 1 "$ROUNDS"); do
+  for c in "${CASES[@]}"; do
+    echo "$c,$round,$(run_cpu "$c")" >> "$OUT/oltp_cpu.csv"
+  done
+done
+cpu_median() { grep "^$1," "$OUT/oltp_cpu.csv" | cut -d, -f3 | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+printf "%-26s %10s %12s %10s\n" case "µs" "PL/pgSQL µs" "+µs"
+for c in "${CASES[@]}"; do
+  shape=${c%%/*}
+  base=$shape/plpgsql; [ "$shape" = insert ] && base=insert/plpgsql-trigger
+  t=$(cpu_median "$c"); b=$(cpu_median "$base")
+  printf "%-26s %10.1f %12.1f %+10.1f\n" "$c" "$t" "$b" "$(awk -v t="$t" -v b="$b" 'BEGIN {print t - b}')"
+done
+
 echo
 echo "private memory a backend adds (kB; after 1 call, after 101 calls)"
 printf "%-26s %16s %16s %18s\n" case Pss_Anon Private_Dirty "pool idle resident"

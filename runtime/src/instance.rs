@@ -9,7 +9,7 @@ use std::mem::ManuallyDrop;
 use std::sync::Arc;
 use wasmtime::{
     Engine, Extern, ExternType, Func, InstancePre, Linker, Memory, Module, ModuleExport, Store,
-    TypedFunc, UpdateDeadline, ValRaw, ValType, WasmParams, WasmResults,
+    UpdateDeadline, ValRaw, ValType, WasmParams, WasmResults,
 };
 
 const TICK_NANOS: u64 = TICK.as_nanos() as u64;
@@ -204,8 +204,13 @@ pub struct Instance<H: Host> {
     timeout: bool,
     /// ABI version 1 (SPEC §5): present when the guest exports them.
     memory: Option<Memory>,
-    alloc: Option<TypedFunc<i32, i32>>,
-    free: Option<TypedFunc<(i32, i32), ()>>,
+    /// `pg_wasm_alloc` and `pg_wasm_free`, their types checked once in
+    /// [`Prepared::new`] and called with [`Func::call_unchecked`]: a
+    /// `TypedFunc` would look the type up again in every new instance
+    /// (a lock and reference counts in the engine's type registry, about
+    /// half a microsecond a statement).
+    alloc: Option<Func>,
+    free: Option<Func>,
 }
 
 /// Runs on the guest's thread each time the epoch ticker passes the store's
@@ -303,10 +308,6 @@ impl<H: Host> Instance<H> {
             .as_ref()
             .and_then(&mut get)
             .and_then(Extern::into_func);
-        // The types were checked in `Prepared::new`; `typed` checks again
-        // (a comparison of type indices) and cannot fail here.
-        let alloc = alloc.and_then(|f| f.typed::<i32, i32>(&store).ok());
-        let free = free.and_then(|f| f.typed::<(i32, i32), ()>(&store).ok());
         let slots = sig.params.len().max(sig.results.len());
         Ok(Instance {
             store: ManuallyDrop::new(store),
@@ -406,7 +407,13 @@ impl<H: Host> Instance<H> {
                 bytes.len()
             ))
         })?;
-        let ptr = alloc.call(&mut *self.store, len).map_err(classify)?;
+        let mut slots = [ValRaw::i32(len)];
+        // SAFETY: `Prepared::new` kept `alloc` only when its type is
+        // `(func (param i32) (result i32))`: one slot holds the parameter,
+        // then the result, both plain i32s. The store owns `alloc`.
+        unsafe { alloc.call_unchecked(&mut *self.store, &mut slots as *mut [ValRaw]) }
+            .map_err(classify)?;
+        let ptr = slots[0].get_i32();
         let data = memory.data_mut(&mut *self.store);
         let range = checked_range(ptr, len, data.len()).ok_or_else(|| {
             abi_error(format!(
@@ -463,7 +470,14 @@ impl<H: Host> Instance<H> {
     /// exported); `(0, 0)` when there was no result to free.
     pub fn free(&mut self, ptr: i32, len: i32) -> Result<(), RuntimeError> {
         match &self.free {
-            Some(f) => f.call(&mut *self.store, (ptr, len)).map_err(classify),
+            Some(f) => {
+                let mut slots = [ValRaw::i32(ptr), ValRaw::i32(len)];
+                // SAFETY: `Prepared::new` kept `free` only when its type is
+                // `(func (param i32 i32))`: two plain i32 parameters, no
+                // result. The store owns `f`.
+                unsafe { f.call_unchecked(&mut *self.store, &mut slots as *mut [ValRaw]) }
+                    .map_err(classify)
+            }
             None => Ok(()),
         }
     }

@@ -349,6 +349,27 @@ impl Instance {
         }
     }
 
+    /// pg_wasm (vendored patch): puts this instance back in the state its
+    /// instantiation left it in — memories to their image and initial size,
+    /// tables to their initial elements, globals and data segments to their
+    /// initial values — so that it can serve as a fresh instance again
+    /// without being dropped and made anew. Only with the pooling
+    /// allocator; `Ok(false)`, having changed nothing, for an instance this
+    /// cannot do for (see `vm::Instance::reset_in_place`). After an error
+    /// the instance must not be used again.
+    ///
+    /// The store's own state (fuel, epoch deadline, data) is the caller's
+    /// to reset.
+    pub fn reset_in_place(&self, mut store: impl AsContextMut) -> Result<bool> {
+        let store = store.as_context_mut().0;
+        let engine = store.engine().clone();
+        let Some(pool) = engine.allocator().as_pooling() else {
+            return Ok(false);
+        };
+        let instance = self.id.get_mut(store);
+        pool.reset_instance_in_place(instance, engine.tunables())
+    }
+
     fn start_raw<T>(&self, store: &mut StoreContextMut<'_, T>) -> Result<()> {
         // If a start function is present, invoke it. Make sure we use all the
         // trap-handling configuration in `store` as well.

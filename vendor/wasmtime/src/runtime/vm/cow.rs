@@ -556,6 +556,43 @@ impl MemoryImageSlot {
         Ok(bytes_resident)
     }
 
+    /// pg_wasm: [`Self::clear_and_remain_ready`] then [`Self::instantiate`]
+    /// for a slot whose instance lives on (reset in place for its next
+    /// use); what lies past `keep_resident` is decommitted here and now.
+    /// On an error the slot is left dirty, so that dropping its instance
+    /// resets it again the usual way.
+    #[cfg(feature = "pooling-allocator")]
+    pub(crate) fn reset_in_place(
+        &mut self,
+        pagemap: Option<&PageMap>,
+        keep_resident: HostAlignedByteCount,
+        initial_size_bytes: usize,
+        image: Option<&Arc<MemoryImage>>,
+        ty: &wasmtime_environ::Memory,
+        memory_tunables: &MemoryTunables<'_>,
+    ) -> Result<()> {
+        let mut decommit: Vec<vm::iovec> = Vec::new();
+        self.clear_and_remain_ready(pagemap, keep_resident, |ptr, len| {
+            decommit.push(vm::iovec {
+                iov_base: ptr.cast(),
+                iov_len: len,
+            })
+        })?;
+        let mut reinstantiate = || -> Result<()> {
+            if !decommit.is_empty() {
+                // SAFETY: the ranges lie in this slot, which nothing uses
+                // while its instance is being reset.
+                unsafe { vm::decommit_pages(&decommit)? };
+            }
+            self.instantiate(initial_size_bytes, image, ty, memory_tunables)
+        };
+        let result = reinstantiate();
+        if result.is_err() {
+            self.dirty = true;
+        }
+        result
+    }
+
     #[allow(dead_code, reason = "only used in some cfgs")]
     unsafe fn reset_all_memory_contents(
         &mut self,

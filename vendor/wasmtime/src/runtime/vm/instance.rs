@@ -1535,6 +1535,121 @@ impl Instance {
         unsafe { &mut self.get_unchecked_mut().wmemcheck_state }
     }
 
+    /// pg_wasm: puts this instance back in the state instantiation left it
+    /// in, for its next use, the way the pooling allocator resets a slot
+    /// for the next instance: each memory to its image and initial size
+    /// (dirty pages found with `pagemap` and copied back, up to
+    /// `keep_resident`), each table to its initial size with every element
+    /// uninitialized (the module's elements come back lazily), the
+    /// globals to their initial values, dropped data segments back.
+    ///
+    /// `Ok(false)`, having changed nothing, for a module this cannot do for:
+    /// one whose instantiation runs a startup function (non-constant
+    /// globals, segments not in a copy-on-write image), passive element
+    /// segments, a GC heap, or a
+    /// memory or table that is not a pooled one. After an error the
+    /// instance must be dropped (its memories are left dirty, so the
+    /// allocator resets them again).
+    #[cfg(feature = "pooling-allocator")]
+    pub(crate) fn reset_in_place(
+        mut self: Pin<&mut Self>,
+        pagemap: Option<&crate::runtime::vm::sys::vm::PageMap>,
+        keep_resident: crate::runtime::vm::HostAlignedByteCount,
+        tunables: &wasmtime_environ::Tunables,
+    ) -> Result<bool> {
+        let module = self.env_module().clone();
+        if self.needs_startup()
+            || !module.passive_elements.is_empty()
+            || module.needs_gc_heap
+        {
+            return Ok(false);
+        }
+        let resettable_memories = self.memories.iter().all(|(_, (_, m))| {
+            m.can_reset_in_place()
+        });
+        let resettable_tables = self
+            .tables
+            .iter()
+            .all(|(_, (_, t))| t.is_static() && t.element_type() == TableElementType::Func);
+        if !resettable_memories || !resettable_tables {
+            return Ok(false);
+        }
+
+        let memory_tunables = wasmtime_environ::MemoryTunables::new(
+            tunables,
+            wasmtime_environ::MemoryKind::LinearMemory,
+        );
+        for i in 0..module.num_defined_memories() {
+            let index = DefinedMemoryIndex::new(i);
+            let image = self.runtime_info.memory_image(index)?.cloned();
+            let memory = &mut self.as_mut().memories_mut()[index].1;
+            if !memory.reset_in_place(pagemap, keep_resident, image.as_ref(), &memory_tunables)? {
+                bail!("memory {i} cannot be reset in place");
+            }
+            let definition = memory.vmmemory();
+            self.set_memory(index, definition);
+        }
+        for i in 0..module.num_defined_tables() {
+            let index = DefinedTableIndex::new(i);
+            let initial = usize::try_from(module.tables[module.table_index(index)].limits.min)?;
+            let table = &mut self.as_mut().tables_mut()[index].1;
+            if !table.reset_in_place(initial) {
+                bail!("table {i} cannot be reset in place");
+            }
+            let definition = table.vmtable();
+            self.as_mut().set_table(index, definition);
+        }
+        // Globals and data segment lengths as `initialize_vmctx` sets them.
+        //
+        // SAFETY: the vmctx is this instance's; the values written are the
+        // ones instantiation wrote (no startup function: every global's
+        // initial value is a constant).
+        unsafe {
+            for i in 0..module.num_defined_globals() {
+                let index = DefinedGlobalIndex::new(i);
+                self.global_ptr(index).write(VMGlobalDefinition::new());
+            }
+            for (index, val) in module.global_initializers.iter() {
+                let mut def = VMGlobalDefinition::new();
+                match val {
+                    GlobalConstValue::I32(i) => *def.as_i32_mut() = *i,
+                    GlobalConstValue::I64(i) => *def.as_i64_mut() = *i,
+                    GlobalConstValue::F32(i) => *def.as_f32_bits_mut() = *i,
+                    GlobalConstValue::F64(i) => *def.as_f64_bits_mut() = *i,
+                    GlobalConstValue::V128(i) => def.set_u128(*i),
+                }
+                self.global_ptr(*index).write(def);
+            }
+            let offsets = self.runtime_info.offsets();
+            let mut lengths = self.vmctx_plus_offset_raw(offsets.vmctx_runtime_data_lengths_begin());
+            let mut bases = self.vmctx_plus_offset_raw(offsets.vmctx_runtime_data_bases_begin());
+            for i in module.runtime_data.keys() {
+                let data = self.runtime_data(i);
+                lengths.write(u32::try_from(data.len()).unwrap());
+                lengths = lengths.add(1);
+                bases.write(VmPtr::from(NonNull::from(data).cast::<u8>()));
+                bases = bases.add(1);
+            }
+            if let MemoryInitialization::Static { map } = &module.memory_initialization {
+                for (memory, init) in map {
+                    let Some(memory) = module.defined_memory_index(memory) else {
+                        continue;
+                    };
+                    if self.memories[memory].1.needs_init() {
+                        continue;
+                    }
+                    if let Some((_offset, data)) = init {
+                        self.vmctx_plus_offset_raw(offsets.vmctx_runtime_data_length(*data))
+                            .write(0u32);
+                        self.vmctx_plus_offset_raw(offsets.vmctx_runtime_data_base(*data))
+                            .write(0usize);
+                    }
+                }
+            }
+        }
+        Ok(true)
+    }
+
     pub(crate) fn needs_startup(&self) -> bool {
         match self.env_module().startup {
             ModuleStartup::None => false,

@@ -450,6 +450,32 @@ impl Memory {
         }
     }
 
+    /// pg_wasm: whether [`Memory::reset_in_place`] can reset this memory.
+    #[cfg(feature = "pooling-allocator")]
+    pub(crate) fn can_reset_in_place(&self) -> bool {
+        match self {
+            Memory::Local(mem) => mem.memory_image.is_some() && !mem.memory_may_move,
+            Memory::Shared(_) => false,
+        }
+    }
+
+    /// pg_wasm: see [`LocalMemory::reset_in_place`].
+    #[cfg(feature = "pooling-allocator")]
+    pub(crate) fn reset_in_place(
+        &mut self,
+        pagemap: Option<&crate::runtime::vm::sys::vm::PageMap>,
+        keep_resident: HostAlignedByteCount,
+        image: Option<&Arc<MemoryImage>>,
+        memory_tunables: &MemoryTunables<'_>,
+    ) -> Result<bool> {
+        match self {
+            Memory::Local(mem) => {
+                mem.reset_in_place(pagemap, keep_resident, image, memory_tunables)
+            }
+            Memory::Shared(_) => Ok(false),
+        }
+    }
+
     /// Is this a shared memory?
     pub fn is_shared_memory(&self) -> bool {
         matches!(self, Memory::Shared(_))
@@ -546,6 +572,36 @@ pub struct LocalMemory {
 }
 
 impl LocalMemory {
+    /// pg_wasm: a pooled memory back to its image and initial size, its
+    /// instance kept ([`MemoryImageSlot::reset_in_place`]). `Ok(false)`
+    /// for a memory this cannot do for (no image slot, or one that moves).
+    #[cfg(feature = "pooling-allocator")]
+    pub(crate) fn reset_in_place(
+        &mut self,
+        pagemap: Option<&crate::runtime::vm::sys::vm::PageMap>,
+        keep_resident: HostAlignedByteCount,
+        image: Option<&Arc<MemoryImage>>,
+        memory_tunables: &MemoryTunables<'_>,
+    ) -> Result<bool> {
+        if self.memory_may_move {
+            return Ok(false);
+        }
+        let Some(slot) = self.memory_image.as_mut() else {
+            return Ok(false);
+        };
+        let initial = usize::try_from(self.ty.minimum_byte_size()?)?;
+        slot.reset_in_place(
+            pagemap,
+            keep_resident,
+            initial,
+            image,
+            &self.ty,
+            memory_tunables,
+        )?;
+        self.alloc.set_byte_size(initial);
+        Ok(true)
+    }
+
     pub fn new(
         ty: &wasmtime_environ::Memory,
         memory_tunables: &MemoryTunables<'_>,

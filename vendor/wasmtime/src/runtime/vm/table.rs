@@ -507,6 +507,30 @@ impl Table {
         matches!(self, Table::Static(_))
     }
 
+    /// pg_wasm: a pooled funcref table back to `initial` elements, each of
+    /// them uninitialized, so that the module's own elements come back
+    /// lazily as in a new instance. `false` for any other table.
+    #[cfg(feature = "pooling-allocator")]
+    pub(crate) fn reset_in_place(&mut self, initial: usize) -> bool {
+        match self {
+            Table::Static(StaticTable::Func(StaticFuncTable {
+                data,
+                size,
+                lazy_init: true,
+            })) if initial <= data.len() => {
+                // SAFETY: `data` is this table's storage and `size` is at
+                // most its length; a zero element is an uninitialized one.
+                let elements = unsafe {
+                    slice::from_raw_parts_mut(data.as_ptr().cast::<MaybeTaggedFuncRef>(), *size)
+                };
+                elements.fill(MaybeTaggedFuncRef(None));
+                *size = initial;
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Returns the number of allocated elements.
     pub fn size(&self) -> usize {
         match self {

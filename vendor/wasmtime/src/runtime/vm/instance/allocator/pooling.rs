@@ -293,6 +293,16 @@ impl Drop for PoolingInstanceAllocator {
 }
 
 impl PoolingInstanceAllocator {
+    /// pg_wasm: resets `instance` in place with this pool's page map and
+    /// resident budget (`vm::Instance::reset_in_place`).
+    pub(crate) fn reset_instance_in_place(
+        &self,
+        instance: core::pin::Pin<&mut crate::runtime::vm::Instance>,
+        tunables: &Tunables,
+    ) -> Result<bool> {
+        instance.reset_in_place(self.pagemap.as_ref(), self.memories.keep_resident, tunables)
+    }
+
     /// Creates a new pooling instance allocator with the given strategy and limits.
     pub fn new(config: &PoolingAllocationConfig, tunables: &Tunables) -> Result<Self> {
         Ok(Self {

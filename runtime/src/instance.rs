@@ -6,6 +6,7 @@ use crate::ticker::{self, TICK};
 use crate::types::FuncSig;
 use std::cell::RefCell;
 use std::mem::ManuallyDrop;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use wasmtime::{
     Engine, Extern, ExternType, Func, InstancePre, Linker, Memory, Module, ModuleExport, Store,
@@ -26,6 +27,22 @@ pub struct Prepared<H: Host> {
     free: Option<ModuleExport>,
     /// Exported functions called so far, with their signatures.
     funcs: RefCell<Vec<PreparedFunc>>,
+    /// Names this module's finished instances kept for reuse
+    /// ([`crate::recycle`]); unique in the process, never reused.
+    id: u64,
+    /// Whether its instances can be reset in place (until wasmtime says
+    /// it cannot for this module).
+    reuse: Arc<AtomicBool>,
+}
+
+/// Numbers each [`Prepared`] for [`crate::recycle`].
+static NEXT_PREPARED: AtomicU64 = AtomicU64::new(1);
+
+impl<H: Host> Drop for Prepared<H> {
+    /// Its kept instances go with it (a replaced module's are never taken).
+    fn drop(&mut self) {
+        crate::recycle::forget(self.id);
+    }
 }
 
 /// An exported function's name, index and numeric signature.
@@ -104,6 +121,8 @@ impl<H: Host> Prepared<H> {
                 func_type_is(t, &[ValType::I32, ValType::I32], &[])
             }),
             funcs: RefCell::new(Vec::new()),
+            id: NEXT_PREPARED.fetch_add(1, Ordering::Relaxed),
+            reuse: Arc::new(AtomicBool::new(true)),
             pre,
         })
     }
@@ -160,6 +179,16 @@ impl<H> StoreState<H> {
         }
     }
 
+    /// The host, handed back (a store whose instantiation failed).
+    fn into_host(mut self) -> Option<H> {
+        if std::mem::replace(&mut self.host_dropped, true) {
+            return None;
+        }
+        // SAFETY: `host_dropped` was false, so the host is still there; set
+        // now, it keeps `Drop` from dropping it again.
+        Some(unsafe { ManuallyDrop::take(&mut self.host) })
+    }
+
     /// Drops the host now, on this thread; the state is then inert.
     pub(crate) fn drop_host(&mut self) {
         if !std::mem::replace(&mut self.host_dropped, true) {
@@ -211,7 +240,63 @@ pub struct Instance<H: Host> {
     /// half a microsecond a statement).
     alloc: Option<Func>,
     free: Option<Func>,
+    /// Its module's [`Prepared`] id and reuse flag ([`crate::recycle`]).
+    module_id: u64,
+    reuse: Arc<AtomicBool>,
+    /// The memory and table limits it was made under: a kept instance is
+    /// taken only under the same ones (instantiation checks the initial
+    /// sizes against them).
+    limits: Limits,
+    /// A call into the guest failed (trap, limit, cancel, host error): the
+    /// instance is dropped at the end, never kept.
+    failed: bool,
 }
+
+/// A finished instance on its way to [`crate::recycle`]: its host dropped,
+/// everything else as the statement left it until reset in place.
+struct Kept<H: 'static> {
+    store: Store<StoreState<H>>,
+    instance: wasmtime::Instance,
+    memory: Option<Memory>,
+    alloc: Option<Func>,
+    free: Option<Func>,
+    module_id: u64,
+    reuse: Arc<AtomicBool>,
+    limits: Limits,
+}
+
+impl<H: 'static> Kept<H> {
+    /// Resets the instance in place and keeps it; drops it when wasmtime
+    /// cannot (then no instance of the module is kept again) or fails
+    /// (the slot is then reset by the drop).
+    fn reset_and_park(mut self) {
+        match self.instance.reset_in_place(&mut self.store) {
+            Ok(true) => {
+                let memory = self.memory.is_some();
+                crate::recycle::park(self.module_id, memory, Box::new(self))
+            }
+            Ok(false) => self.reuse.store(false, Ordering::Relaxed),
+            Err(_) => {}
+        }
+    }
+}
+
+/// The reset of a [`Kept`] instance put off like a store's drop
+/// ([`crate::reaper`], `Mode::Deferred`): dropping the job does it.
+struct ResetLater<H: 'static>(Option<Kept<H>>);
+
+impl<H: 'static> Drop for ResetLater<H> {
+    fn drop(&mut self) {
+        if let Some(kept) = self.0.take() {
+            kept.reset_and_park();
+        }
+    }
+}
+
+// SAFETY: as for `Retired`: the host, the only part of a `StoreState<H>`
+// that is not `Send`, was dropped on the owning thread before the job was
+// made; and `Mode::Deferred` runs the job on that same thread anyway.
+unsafe impl<H: 'static> Send for ResetLater<H> {}
 
 /// Runs on the guest's thread each time the epoch ticker passes the store's
 /// deadline (every [`crate::TICK`] while Wasm runs).
@@ -280,15 +365,32 @@ impl<H: Host> Instance<H> {
     ) -> Result<Self, RuntimeError> {
         let timeout = limits.timeout_ms > 0;
         crate::reaper::wait_idle();
-        let mut store = Store::new(engine, StoreState::new(StoreLimiter::module(limits), host));
-        store.limiter(|state| &mut state.limiter);
-        store.epoch_deadline_callback(on_epoch::<H>);
-        store.set_epoch_deadline(1);
-        store
-            .set_fuel(limits.call_fuel())
-            .map_err(|e| RuntimeError::Engine(e.to_string()))?;
+        if prepared.reuse.load(Ordering::Relaxed) {
+            if let Some(kept) = crate::recycle::take(prepared.id) {
+                if let Ok(kept) = kept.downcast::<Kept<H>>() {
+                    if kept.limits.memory_bytes == limits.memory_bytes
+                        && kept.limits.table_elements == limits.table_elements
+                    {
+                        return Self::from_kept(*kept, prepared, export, limits, host);
+                    }
+                }
+            }
+        }
         let (index, sig) = prepared.func(export)?;
-        let instance = prepared.pre.instantiate(&mut store).map_err(classify)?;
+        let (mut store, instance) = match Self::instantiate(engine, prepared, limits, host) {
+            Ok(made) => made,
+            // Kept instances hold slots: give them back and try again.
+            Err((
+                RuntimeError::Trap {
+                    kind: crate::TrapKind::PoolFull,
+                    ..
+                },
+                Some(host),
+            )) if crate::recycle::clear() > 0 => {
+                Self::instantiate(engine, prepared, limits, host).map_err(|(e, _)| e)?
+            }
+            Err((e, _)) => return Err(e),
+        };
         let mut get = |index: &ModuleExport| instance.get_module_export(&mut store, index);
         let func = get(&index)
             .and_then(Extern::into_func)
@@ -320,6 +422,81 @@ impl<H: Host> Instance<H> {
             memory,
             alloc,
             free,
+            module_id: prepared.id,
+            reuse: prepared.reuse.clone(),
+            limits,
+            failed: false,
+        })
+    }
+
+    /// A new store and an instance in it; on an error the host comes back
+    /// when the store got that far.
+    #[allow(clippy::type_complexity)]
+    fn instantiate(
+        engine: &Engine,
+        prepared: &Prepared<H>,
+        limits: Limits,
+        host: H,
+    ) -> Result<(Store<StoreState<H>>, wasmtime::Instance), (RuntimeError, Option<H>)> {
+        let mut store = Store::new(engine, StoreState::new(StoreLimiter::module(limits), host));
+        store.limiter(|state| &mut state.limiter);
+        store.epoch_deadline_callback(on_epoch::<H>);
+        store.set_epoch_deadline(1);
+        if let Err(e) = store.set_fuel(limits.call_fuel()) {
+            return Err((RuntimeError::Engine(e.to_string()), None));
+        }
+        match prepared.pre.instantiate(&mut store) {
+            Ok(instance) => Ok((store, instance)),
+            Err(e) => Err((classify(e), store.into_data().into_host())),
+        }
+    }
+
+    /// An instance kept from an earlier statement ([`crate::recycle`]),
+    /// already reset in place: new store data (limits, host, counters),
+    /// fuel and deadline, and `export` looked up.
+    fn from_kept(
+        kept: Kept<H>,
+        prepared: &Prepared<H>,
+        export: &str,
+        limits: Limits,
+        host: H,
+    ) -> Result<Self, RuntimeError> {
+        let Kept {
+            mut store,
+            instance,
+            memory,
+            alloc,
+            free,
+            module_id,
+            reuse,
+            limits: _,
+        } = kept;
+        *store.data_mut() = StoreState::new(StoreLimiter::module(limits), host);
+        store.set_epoch_deadline(1);
+        store
+            .set_fuel(limits.call_fuel())
+            .map_err(|e| RuntimeError::Engine(e.to_string()))?;
+        let (index, sig) = prepared.func(export)?;
+        let func = instance
+            .get_module_export(&mut store, &index)
+            .and_then(Extern::into_func)
+            .ok_or_else(|| RuntimeError::MissingExport(export.to_string()))?;
+        let slots = sig.params.len().max(sig.results.len());
+        Ok(Instance {
+            store: ManuallyDrop::new(store),
+            instance,
+            func,
+            sig,
+            slots,
+            last_fuel: 0,
+            timeout: limits.timeout_ms > 0,
+            memory,
+            alloc,
+            free,
+            module_id,
+            reuse,
+            limits,
+            failed: false,
         })
     }
 
@@ -367,6 +544,7 @@ impl<H: Host> Instance<H> {
         };
         let used = fuel - self.store.get_fuel().unwrap_or(0);
         self.last_fuel = used;
+        self.failed |= result.is_err();
         result.map(|()| used).map_err(classify)
     }
 
@@ -411,8 +589,9 @@ impl<H: Host> Instance<H> {
         // SAFETY: `Prepared::new` kept `alloc` only when its type is
         // `(func (param i32) (result i32))`: one slot holds the parameter,
         // then the result, both plain i32s. The store owns `alloc`.
-        unsafe { alloc.call_unchecked(&mut *self.store, &mut slots as *mut [ValRaw]) }
-            .map_err(classify)?;
+        let called = unsafe { alloc.call_unchecked(&mut *self.store, &mut slots as *mut [ValRaw]) };
+        self.failed |= called.is_err();
+        called.map_err(classify)?;
         let ptr = slots[0].get_i32();
         let data = memory.data_mut(&mut *self.store);
         let range = checked_range(ptr, len, data.len()).ok_or_else(|| {
@@ -475,8 +654,10 @@ impl<H: Host> Instance<H> {
                 // SAFETY: `Prepared::new` kept `free` only when its type is
                 // `(func (param i32 i32))`: two plain i32 parameters, no
                 // result. The store owns `f`.
-                unsafe { f.call_unchecked(&mut *self.store, &mut slots as *mut [ValRaw]) }
-                    .map_err(classify)
+                let called =
+                    unsafe { f.call_unchecked(&mut *self.store, &mut slots as *mut [ValRaw]) };
+                self.failed |= called.is_err();
+                called.map_err(classify)
             }
             None => Ok(()),
         }
@@ -505,6 +686,7 @@ impl<H: Host> Instance<H> {
         let fuel = self.refuel();
         let result = func.call(&mut *self.store, params);
         self.last_fuel = fuel - self.store.get_fuel().unwrap_or(0);
+        self.failed |= result.is_err();
         result.map_err(classify)
     }
 
@@ -529,6 +711,21 @@ impl<H: Host> Drop for Instance<H> {
         // SAFETY: `store` is taken exactly once, here, and `self` is not
         // used after `drop`.
         let mut store = unsafe { ManuallyDrop::take(&mut self.store) };
+        if !self.failed && self.reuse.load(Ordering::Relaxed) && crate::reaper::recycles() {
+            store.data_mut().drop_host();
+            let kept = Kept {
+                store,
+                instance: self.instance,
+                memory: self.memory,
+                alloc: self.alloc,
+                free: self.free,
+                module_id: self.module_id,
+                reuse: self.reuse.clone(),
+                limits: self.limits,
+            };
+            crate::reaper::retire(Box::new(ResetLater(Some(kept))));
+            return;
+        }
         if !crate::reaper::defers(self.memory.is_some()) {
             return;
         }

@@ -21,6 +21,7 @@ mod module;
 pub mod output;
 pub mod python;
 pub mod reaper;
+pub mod recycle;
 mod threads;
 mod ticker;
 mod types;

@@ -86,6 +86,13 @@ fn mode() -> Mode {
 /// (keeping it costs a push); on the thread only one with a memory (a slot
 /// to reset): a hand-over costs a thread's wake-up, more than tearing down
 /// a store without one.
+/// Whether finished instances may be reset in place and kept
+/// ([`crate::recycle`]): on this thread, now or deferred; not with the
+/// helper thread (it would reset them on another thread).
+pub(crate) fn recycles() -> bool {
+    mode() != Mode::Thread
+}
+
 pub(crate) fn defers(has_memory: bool) -> bool {
     match mode() {
         Mode::Inline => false,

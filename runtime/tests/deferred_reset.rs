@@ -1,10 +1,12 @@
 //! Slots reset later on the same thread (`reaper::Mode::Deferred`, what
-//! pg_wasm does after a reply): a finished store is kept until
-//! `run_deferred` or the next instance, which drops it first, so a
-//! one-slot pool never runs out and never hands out a dirty slot. A test
-//! binary of its own: the mode is process-wide.
+//! pg_wasm does after a reply): a finished instance is kept until
+//! `run_deferred` or the next instance, which resets it in place first
+//! (`recycle`) and takes it, so a one-slot pool never runs out and never
+//! hands out a dirty instance. A test binary of its own: the mode is
+//! process-wide.
 
 use pg_wasm_runtime::reaper::{self, Mode};
+use pg_wasm_runtime::recycle;
 use pg_wasm_runtime::*;
 
 mod common;
@@ -40,12 +42,14 @@ fn kept_stores_are_reset_before_the_next_instance_or_when_run() {
             // The embedding's idle point.
             reaper::run_deferred();
             assert_eq!(reaper::deferred(), 0);
+            // Reset in place and kept for the next statement, in its slot.
+            assert_eq!(recycle::kept(), (1, 1));
             let used = pool_use(&engine).unwrap();
-            assert_eq!((used.core_instances, used.memories), (0, 0));
+            assert_eq!((used.core_instances, used.memories), (1, 1));
         }
         assert_eq!(call("bump", &[]), 1001, "globals back to the image");
     }
-    // A store without a memory is kept too (its teardown put off).
+    // A store without a memory is kept too (its reset put off).
     let wat = r#"(module (func (export "one") (result i32) i32.const 1))"#;
     let plain = compile(&engine, &parse_wat(wat).unwrap(), 1 << 20).unwrap();
     let plain = Prepared::new(&engine, &plain).unwrap();
@@ -57,6 +61,11 @@ fn kept_stores_are_reset_before_the_next_instance_or_when_run() {
     assert_eq!(reaper::deferred(), 1);
     reaper::wait_idle();
     assert_eq!(reaper::deferred(), 0);
+    assert_eq!(recycle::kept(), (2, 1), "the vault's and this one");
+    let used = pool_use(&engine).unwrap();
+    assert_eq!((used.core_instances, used.memories), (2, 1));
+    // Given back to the pool on demand.
+    assert_eq!(recycle::clear(), 2);
     let used = pool_use(&engine).unwrap();
     assert_eq!((used.core_instances, used.memories), (0, 0));
 }

@@ -59,6 +59,10 @@ fn a_reused_slot_holds_the_image_and_nothing_else() {
         assert_eq!(call(&engine, &prepared, "scan", &[ValRaw::i64(SECRET)]), 0);
         assert_eq!(call(&engine, &prepared, "image", &[]), i32::from(b'i'));
     }
+    // The last instance is kept, reset in place, for the next statement
+    // (`recycle`), and given back to the pool on demand.
+    assert_eq!(pool_use(&engine).unwrap().memories, 1);
+    assert_eq!(recycle::clear(), 1);
     assert_eq!(pool_use(&engine).unwrap().memories, 0);
 }
 

@@ -119,13 +119,16 @@ fn instance_pool() -> TableIterator<
     // it is done (pg_wasm.reset_slots): report the settled pool.
     pg_wasm_runtime::reaper::wait_idle();
     let used = pg_wasm_runtime::pool_use(engine).unwrap_or_default();
+    // Instances kept for the next statement, reset (pg_wasm_runtime::
+    // recycle), are idle: not counted as alive.
+    let (kept, kept_memories) = pg_wasm_runtime::recycle::kept();
     TableIterator::once((
         settings.slots > 0,
         settings.slots as i32,
         (settings.keep_resident >> 10) as i32,
-        used.core_instances as i64,
+        used.core_instances.saturating_sub(kept as u64) as i64,
         used.component_instances as i64,
-        used.memories as i64,
+        used.memories.saturating_sub(kept_memories) as i64,
         i64::from(used.warm_memories),
         (used.idle_resident >> 10) as i64,
         note,

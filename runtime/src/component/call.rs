@@ -50,15 +50,16 @@ impl<H: Host + Send + 'static> PreparedComponent<H> {
             .ok_or_else(missing)
     }
 
-    /// A fresh instance under `limits`. Instantiation (a language
-    /// runtime's start-up) runs under the call's fuel and deadline.
-    pub fn instantiate(
+    /// A new store and an instance in it; on an error the host comes back
+    /// when the store got that far.
+    #[allow(clippy::type_complexity)]
+    fn store_and_instance(
         &self,
         engine: &Engine,
         limits: Limits,
         host: H,
-    ) -> Result<ComponentInstance<H>, RuntimeError> {
-        crate::reaper::wait_idle();
+    ) -> Result<(Store<ComponentState<H>>, wasmtime::component::Instance), (RuntimeError, Option<H>)>
+    {
         let mut store = Store::new(
             engine,
             ComponentState::new(StoreLimiter::component(limits), host, ticker::last_tick()),
@@ -73,10 +74,39 @@ impl<H: Host + Send + 'static> PreparedComponent<H> {
             )
         });
         store.set_epoch_deadline(1);
-        store
-            .set_fuel(limits.call_fuel())
-            .map_err(|e| RuntimeError::Engine(e.to_string()))?;
-        let instance = self.pre.instantiate(&mut store).map_err(classify)?;
+        if let Err(e) = store.set_fuel(limits.call_fuel()) {
+            return Err((RuntimeError::Engine(e.to_string()), None));
+        }
+        match self.pre.instantiate(&mut store) {
+            Ok(instance) => Ok((store, instance)),
+            Err(e) => Err((classify(e), store.into_data().into_host())),
+        }
+    }
+
+    /// A fresh instance under `limits`. Instantiation (a language
+    /// runtime's start-up) runs under the call's fuel and deadline.
+    pub fn instantiate(
+        &self,
+        engine: &Engine,
+        limits: Limits,
+        host: H,
+    ) -> Result<ComponentInstance<H>, RuntimeError> {
+        crate::reaper::wait_idle();
+        let (store, instance) = match self.store_and_instance(engine, limits, host) {
+            Ok(made) => made,
+            // Core instances kept for reuse hold slots: give them back and
+            // try again.
+            Err((
+                RuntimeError::Trap {
+                    kind: crate::TrapKind::PoolFull,
+                    ..
+                },
+                Some(host),
+            )) if crate::recycle::clear() > 0 => self
+                .store_and_instance(engine, limits, host)
+                .map_err(|(e, _)| e)?,
+            Err((e, _)) => return Err(e),
+        };
         Ok(ComponentInstance {
             store: ManuallyDrop::new(store),
             instance,

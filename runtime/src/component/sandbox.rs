@@ -72,6 +72,16 @@ impl<H> ComponentState<H> {
         }
     }
 
+    /// The host, handed back (a store whose instantiation failed).
+    pub(crate) fn into_host(mut self) -> Option<H> {
+        if std::mem::replace(&mut self.host_dropped, true) {
+            return None;
+        }
+        // SAFETY: `host_dropped` was false, so the host is still there; set
+        // now, it keeps `Drop` from dropping it again.
+        Some(unsafe { ManuallyDrop::take(&mut self.host) })
+    }
+
     pub(crate) fn new(limiter: StoreLimiter, host: H, started: u64) -> Self {
         let stdout = OutputPipe::new(OUTPUT_CAPACITY);
         let stderr = OutputPipe::new(OUTPUT_CAPACITY);

@@ -19,6 +19,9 @@ one ("after"). Needs matplotlib (pip install matplotlib).
      docs/img/oltp-reset-after-reply.png: the same with
      oltp-reset-after-reply.csv, suffixes immediately and after_reply, labels
        "reset_slots = immediately (the former default)" "reset_slots = after_reply (default)")
+    docs/img/oltp-recycle.png: oltp-2026-12-07-first-call.csv and
+      oltp-2026-12-07-recycle.csv, labels "a new instance every statement
+      (6f2d14b)" "instances reset in place and kept"
 
 Without component rows in the CSVs the components' panel is left out.
 

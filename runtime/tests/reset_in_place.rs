@@ -3,7 +3,9 @@
 //! changed — its image, pages far away and pages it grew, its memory's
 //! size, a mutable global, a table's elements and size, a dropped data
 //! segment — is back as instantiation left it, in the same pooled slot.
-//! Modules it cannot reset are refused before anything is touched.
+//! Modules it cannot reset are refused before anything is touched. And
+//! `recycle`: only instances whose calls all succeeded are kept, under the
+//! same limits only, and never past their module's `Prepared`.
 
 use pg_wasm_runtime::{new_engine_with, PoolSettings};
 use wasmtime::{Engine, Instance, Module, Store, TypedFunc};
@@ -120,4 +122,68 @@ fn modules_it_cannot_reset_are_left_alone() {
     // Nothing was touched.
     let memory = instance.get_memory(&mut store, "memory").unwrap();
     assert_eq!(memory.data(&store)[8], 42);
+}
+
+mod common;
+use common::{one_slot_vault, SECRET};
+use pg_wasm_runtime::{pool_use, recycle, Limits, NoHost, Prepared, ValRaw};
+
+fn vault_call(
+    engine: &Engine,
+    prepared: &Prepared<NoHost>,
+    export: &str,
+    args: &[ValRaw],
+    limits: Limits,
+) -> Result<i32, pg_wasm_runtime::RuntimeError> {
+    let mut i = pg_wasm_runtime::Instance::from_prepared(engine, prepared, export, limits, NoHost)?;
+    let mut buf = args.to_vec();
+    buf.resize(buf.len().max(1), ValRaw::i32(0));
+    i.call(&mut buf)?;
+    Ok(buf[0].get_i32())
+}
+
+#[test]
+fn only_instances_whose_calls_succeeded_are_kept() {
+    // One slot: a kept instance is the only one there is.
+    let (engine, prepared) = one_slot_vault::<NoHost>();
+    let limits = Limits::default();
+    let plant = [ValRaw::i64(SECRET), ValRaw::i32(3)];
+    assert_eq!(
+        vault_call(&engine, &prepared, "plant", &plant, limits).unwrap(),
+        4
+    );
+    assert_eq!(recycle::kept(), (1, 1), "kept, reset");
+    // Taken by the next statement: fresh (no secret, globals back).
+    assert_eq!(
+        vault_call(&engine, &prepared, "scan", &[ValRaw::i64(SECRET)], limits).unwrap(),
+        0
+    );
+    assert_eq!(
+        vault_call(&engine, &prepared, "bump", &[], limits).unwrap(),
+        1001
+    );
+    assert_eq!(recycle::kept(), (1, 1));
+    // A trap: the instance is dropped, not kept.
+    assert!(vault_call(&engine, &prepared, "plant_trap", &plant, limits).is_err());
+    assert_eq!(recycle::kept(), (0, 0), "a failed instance is not kept");
+    assert_eq!(pool_use(&engine).unwrap().memories, 0);
+    // Other memory limits: a kept instance is not taken (instantiation
+    // checks the initial size against them), and goes.
+    assert_eq!(
+        vault_call(&engine, &prepared, "bump", &[], limits).unwrap(),
+        1001
+    );
+    let small = Limits {
+        memory_bytes: 1 << 16,
+        ..limits
+    };
+    assert_eq!(
+        vault_call(&engine, &prepared, "bump", &[], small).unwrap(),
+        1001
+    );
+    // Replaced module: its kept instances go with its `Prepared`.
+    assert_eq!(recycle::kept(), (1, 1));
+    drop(prepared);
+    assert_eq!(recycle::kept(), (0, 0));
+    assert_eq!(pool_use(&engine).unwrap().memories, 0);
 }

@@ -351,11 +351,15 @@ impl<H: Host> Instance<H> {
         )
     }
 
-    /// Instantiates a prepared module under `limits` and resolves `export`.
+    /// An instance of a prepared module under `limits`, bound to `export`:
+    /// one kept from an earlier use (reset in place, [`crate::recycle`])
+    /// when there is one made under the same memory and table limits, else
+    /// a new one.
     ///
     /// Instantiation runs the module's start function with the call's fuel
     /// and deadline, so a start function that loops or grows memory is
-    /// stopped like a call.
+    /// stopped like a call (a module with a start function is never kept:
+    /// wasmtime does not reset it in place).
     pub fn from_prepared(
         engine: &Engine,
         prepared: &Prepared<H>,
@@ -363,7 +367,6 @@ impl<H: Host> Instance<H> {
         limits: Limits,
         host: H,
     ) -> Result<Self, RuntimeError> {
-        let timeout = limits.timeout_ms > 0;
         crate::reaper::wait_idle();
         if prepared.reuse.load(Ordering::Relaxed) {
             if let Some(kept) = crate::recycle::take(prepared.id) {
@@ -392,9 +395,6 @@ impl<H: Host> Instance<H> {
             Err((e, _)) => return Err(e),
         };
         let mut get = |index: &ModuleExport| instance.get_module_export(&mut store, index);
-        let func = get(&index)
-            .and_then(Extern::into_func)
-            .ok_or_else(|| RuntimeError::MissingExport(export.to_string()))?;
         let memory = prepared
             .memory
             .as_ref()
@@ -410,23 +410,17 @@ impl<H: Host> Instance<H> {
             .as_ref()
             .and_then(&mut get)
             .and_then(Extern::into_func);
-        let slots = sig.params.len().max(sig.results.len());
-        Ok(Instance {
-            store: ManuallyDrop::new(store),
+        let made = Kept {
+            store,
             instance,
-            func,
-            sig,
-            slots,
-            last_fuel: 0,
-            timeout,
             memory,
             alloc,
             free,
             module_id: prepared.id,
             reuse: prepared.reuse.clone(),
             limits,
-            failed: false,
-        })
+        };
+        Self::bind(made, export, index, sig)
     }
 
     /// A new store and an instance in it; on an error the host comes back
@@ -455,11 +449,29 @@ impl<H: Host> Instance<H> {
     /// already reset in place: new store data (limits, host, counters),
     /// fuel and deadline, and `export` looked up.
     fn from_kept(
-        kept: Kept<H>,
+        mut kept: Kept<H>,
         prepared: &Prepared<H>,
         export: &str,
         limits: Limits,
         host: H,
+    ) -> Result<Self, RuntimeError> {
+        let store = &mut kept.store;
+        *store.data_mut() = StoreState::new(StoreLimiter::module(limits), host);
+        store.set_epoch_deadline(1);
+        store
+            .set_fuel(limits.call_fuel())
+            .map_err(|e| RuntimeError::Engine(e.to_string()))?;
+        kept.limits = limits;
+        let (index, sig) = prepared.func(export)?;
+        Self::bind(kept, export, index, sig)
+    }
+
+    /// The instance bound to `export` (its index and signature).
+    fn bind(
+        kept: Kept<H>,
+        export: &str,
+        index: ModuleExport,
+        sig: Arc<FuncSig>,
     ) -> Result<Self, RuntimeError> {
         let Kept {
             mut store,
@@ -469,25 +481,18 @@ impl<H: Host> Instance<H> {
             free,
             module_id,
             reuse,
-            limits: _,
+            limits,
         } = kept;
-        *store.data_mut() = StoreState::new(StoreLimiter::module(limits), host);
-        store.set_epoch_deadline(1);
-        store
-            .set_fuel(limits.call_fuel())
-            .map_err(|e| RuntimeError::Engine(e.to_string()))?;
-        let (index, sig) = prepared.func(export)?;
         let func = instance
             .get_module_export(&mut store, &index)
             .and_then(Extern::into_func)
             .ok_or_else(|| RuntimeError::MissingExport(export.to_string()))?;
-        let slots = sig.params.len().max(sig.results.len());
         Ok(Instance {
             store: ManuallyDrop::new(store),
             instance,
             func,
+            slots: sig.params.len().max(sig.results.len()),
             sig,
-            slots,
             last_fuel: 0,
             timeout: limits.timeout_ms > 0,
             memory,

@@ -222,15 +222,27 @@ unsafe impl<H: 'static> Send for Retired<StoreState<H>> {}
 /// fuel reset plus the Wasm call itself; nothing here allocates per call.
 pub struct Instance<H: Host> {
     /// Taken out once, by `drop` (to the reaper or dropped in place).
-    store: ManuallyDrop<Store<StoreState<H>>>,
-    /// For exports other than the bound one ([`Instance::call_export`]).
-    instance: wasmtime::Instance,
+    /// The store, the instance and what the memory ABI needs; taken out
+    /// once, by `drop` (kept for reuse, to the reaper or dropped in place).
+    core: ManuallyDrop<Kept<H>>,
     func: Func,
     sig: Arc<FuncSig>,
     slots: usize,
     last_fuel: u64,
     /// Whether a wall-clock limit applies (`timeout_ms` > 0).
     timeout: bool,
+    /// A call into the guest failed (trap, limit, cancel, host error): the
+    /// instance is dropped at the end, never kept.
+    failed: bool,
+}
+
+/// An instance with its store, apart from the export it is bound to: what
+/// an [`Instance`] is made of, and what [`crate::recycle`] keeps of a
+/// finished one (its host dropped, reset in place).
+struct Kept<H: 'static> {
+    store: Store<StoreState<H>>,
+    /// For exports other than the bound one ([`Instance::call_export`]).
+    instance: wasmtime::Instance,
     /// ABI version 1 (SPEC §5): present when the guest exports them.
     memory: Option<Memory>,
     /// `pg_wasm_alloc` and `pg_wasm_free`, their types checked once in
@@ -246,22 +258,6 @@ pub struct Instance<H: Host> {
     /// The memory and table limits it was made under: a kept instance is
     /// taken only under the same ones (instantiation checks the initial
     /// sizes against them).
-    limits: Limits,
-    /// A call into the guest failed (trap, limit, cancel, host error): the
-    /// instance is dropped at the end, never kept.
-    failed: bool,
-}
-
-/// A finished instance on its way to [`crate::recycle`]: its host dropped,
-/// everything else as the statement left it until reset in place.
-struct Kept<H: 'static> {
-    store: Store<StoreState<H>>,
-    instance: wasmtime::Instance,
-    memory: Option<Memory>,
-    alloc: Option<Func>,
-    free: Option<Func>,
-    module_id: u64,
-    reuse: Arc<AtomicBool>,
     limits: Limits,
 }
 
@@ -473,34 +469,19 @@ impl<H: Host> Instance<H> {
         index: ModuleExport,
         sig: Arc<FuncSig>,
     ) -> Result<Self, RuntimeError> {
-        let Kept {
-            mut store,
-            instance,
-            memory,
-            alloc,
-            free,
-            module_id,
-            reuse,
-            limits,
-        } = kept;
-        let func = instance
-            .get_module_export(&mut store, &index)
+        let mut kept = kept;
+        let func = kept
+            .instance
+            .get_module_export(&mut kept.store, &index)
             .and_then(Extern::into_func)
             .ok_or_else(|| RuntimeError::MissingExport(export.to_string()))?;
         Ok(Instance {
-            store: ManuallyDrop::new(store),
-            instance,
+            timeout: kept.limits.timeout_ms > 0,
+            core: ManuallyDrop::new(kept),
             func,
             slots: sig.params.len().max(sig.results.len()),
             sig,
             last_fuel: 0,
-            timeout: limits.timeout_ms > 0,
-            memory,
-            alloc,
-            free,
-            module_id,
-            reuse,
-            limits,
             failed: false,
         })
     }
@@ -512,7 +493,7 @@ impl<H: Host> Instance<H> {
     /// The embedding's host value, for example to collect an error it kept
     /// during the call.
     pub fn host_mut(&mut self) -> &mut H {
-        &mut self.store.data_mut().host
+        &mut self.core.store.data_mut().host
     }
 
     /// Number of [`ValRaw`] slots [`Instance::call`] needs: room for the
@@ -545,9 +526,9 @@ impl<H: Host> Instance<H> {
         // is a well-typed argument. The store owns `func`.
         let result = unsafe {
             self.func
-                .call_unchecked(&mut *self.store, buf as *mut [ValRaw])
+                .call_unchecked(&mut self.core.store, buf as *mut [ValRaw])
         };
-        let used = fuel - self.store.get_fuel().unwrap_or(0);
+        let used = fuel - self.core.store.get_fuel().unwrap_or(0);
         self.last_fuel = used;
         self.failed |= result.is_err();
         result.map(|()| used).map_err(classify)
@@ -556,19 +537,19 @@ impl<H: Host> Instance<H> {
     /// Whether the guest can receive bytes: it exports `memory` and
     /// `pg_wasm_alloc(i32) -> i32`.
     pub fn has_memory_abi(&self) -> bool {
-        self.memory.is_some() && self.alloc.is_some()
+        self.core.memory.is_some() && self.core.alloc.is_some()
     }
 
     /// Resets fuel and the deadline before a sequence of guest calls that
     /// make up one SQL call (allocations, the call itself, the free).
     #[inline]
     fn refuel(&mut self) -> u64 {
-        let fuel = self.store.data().limiter.limits.call_fuel();
-        let _ = self.store.set_fuel(fuel);
-        self.store.data_mut().calls += 1;
+        let fuel = self.core.store.data().limiter.limits.call_fuel();
+        let _ = self.core.store.set_fuel(fuel);
+        self.core.store.data_mut().calls += 1;
         if self.timeout {
             // No clock read per call: the ticker's last tick (an atomic load).
-            self.store.data_mut().started = ticker::last_tick();
+            self.core.store.data_mut().started = ticker::last_tick();
         }
         fuel
     }
@@ -579,7 +560,7 @@ impl<H: Host> Instance<H> {
         if first {
             self.refuel();
         }
-        let (Some(memory), Some(alloc)) = (self.memory, self.alloc.as_ref()) else {
+        let (Some(memory), Some(alloc)) = (self.core.memory, self.core.alloc) else {
             return Err(RuntimeError::InvalidModule(format!(
                 "the module must export \"{MEMORY_EXPORT}\" and \"{ALLOC_EXPORT}\" (func (param i32) (result i32)) to take text, bytea or JSON"
             )));
@@ -594,11 +575,12 @@ impl<H: Host> Instance<H> {
         // SAFETY: `Prepared::new` kept `alloc` only when its type is
         // `(func (param i32) (result i32))`: one slot holds the parameter,
         // then the result, both plain i32s. The store owns `alloc`.
-        let called = unsafe { alloc.call_unchecked(&mut *self.store, &mut slots as *mut [ValRaw]) };
+        let called =
+            unsafe { alloc.call_unchecked(&mut self.core.store, &mut slots as *mut [ValRaw]) };
         self.failed |= called.is_err();
         called.map_err(classify)?;
         let ptr = slots[0].get_i32();
-        let data = memory.data_mut(&mut *self.store);
+        let data = memory.data_mut(&mut self.core.store);
         let range = checked_range(ptr, len, data.len()).ok_or_else(|| {
             abi_error(format!(
                 "{ALLOC_EXPORT}({len}) returned {ptr}, outside guest memory ({} bytes)",
@@ -613,12 +595,12 @@ impl<H: Host> Instance<H> {
     /// out for the purpose), bounds-checked.
     #[inline]
     pub fn write_at(&mut self, ptr: i32, bytes: &[u8]) -> Result<(), RuntimeError> {
-        let Some(memory) = self.memory else {
+        let Some(memory) = self.core.memory else {
             return Err(RuntimeError::InvalidModule(format!(
                 "the module must export \"{MEMORY_EXPORT}\""
             )));
         };
-        let data = memory.data_mut(&mut *self.store);
+        let data = memory.data_mut(&mut self.core.store);
         let len = data.len();
         let range = i32::try_from(bytes.len())
             .ok()
@@ -635,12 +617,12 @@ impl<H: Host> Instance<H> {
 
     /// The `len` bytes at `ptr` in guest memory, bounds-checked.
     pub fn read_bytes(&self, ptr: i32, len: i32) -> Result<&[u8], RuntimeError> {
-        let Some(memory) = self.memory else {
+        let Some(memory) = self.core.memory else {
             return Err(RuntimeError::InvalidModule(format!(
                 "the module must export \"{MEMORY_EXPORT}\" to return text, bytea or JSON"
             )));
         };
-        let data = memory.data(&*self.store);
+        let data = memory.data(&self.core.store);
         let range = checked_range(ptr, len, data.len()).ok_or_else(|| {
             abi_error(format!(
                 "the result ({len} bytes at {ptr}) lies outside guest memory ({} bytes)",
@@ -653,14 +635,14 @@ impl<H: Host> Instance<H> {
     /// Tells the guest the host is done with a result (`pg_wasm_free`, if
     /// exported); `(0, 0)` when there was no result to free.
     pub fn free(&mut self, ptr: i32, len: i32) -> Result<(), RuntimeError> {
-        match &self.free {
+        match self.core.free {
             Some(f) => {
                 let mut slots = [ValRaw::i32(ptr), ValRaw::i32(len)];
                 // SAFETY: `Prepared::new` kept `free` only when its type is
                 // `(func (param i32 i32))`: two plain i32 parameters, no
                 // result. The store owns `f`.
                 let called =
-                    unsafe { f.call_unchecked(&mut *self.store, &mut slots as *mut [ValRaw]) };
+                    unsafe { f.call_unchecked(&mut self.core.store, &mut slots as *mut [ValRaw]) };
                 self.failed |= called.is_err();
                 called.map_err(classify)
             }
@@ -672,7 +654,7 @@ impl<H: Host> Instance<H> {
     /// already reset fuel for this SQL call.
     #[inline]
     pub fn call_after_writes(&mut self, buf: &mut [ValRaw]) -> Result<u64, RuntimeError> {
-        let fuel = self.store.data().limiter.limits.call_fuel();
+        let fuel = self.core.store.data().limiter.limits.call_fuel();
         self.call_inner(buf, fuel)
     }
 
@@ -684,13 +666,13 @@ impl<H: Host> Instance<H> {
         name: &str,
         params: P,
     ) -> Result<R, RuntimeError> {
-        let func = self
-            .instance
-            .get_typed_func::<P, R>(&mut *self.store, name)
+        let instance = self.core.instance;
+        let func = instance
+            .get_typed_func::<P, R>(&mut self.core.store, name)
             .map_err(|_| RuntimeError::MissingExport(name.to_string()))?;
         let fuel = self.refuel();
-        let result = func.call(&mut *self.store, params);
-        self.last_fuel = fuel - self.store.get_fuel().unwrap_or(0);
+        let result = func.call(&mut self.core.store, params);
+        self.last_fuel = fuel - self.core.store.get_fuel().unwrap_or(0);
         self.failed |= result.is_err();
         result.map_err(classify)
     }
@@ -713,27 +695,18 @@ impl<H: Host> Drop for Instance<H> {
     /// Drops the host here and hands the store (its slot reset, its
     /// teardown) to the reaper when it puts drops off ([`crate::reaper`]).
     fn drop(&mut self) {
-        // SAFETY: `store` is taken exactly once, here, and `self` is not
+        // SAFETY: `core` is taken exactly once, here, and `self` is not
         // used after `drop`.
-        let mut store = unsafe { ManuallyDrop::take(&mut self.store) };
-        if !self.failed && self.reuse.load(Ordering::Relaxed) && crate::reaper::recycles() {
-            store.data_mut().drop_host();
-            let kept = Kept {
-                store,
-                instance: self.instance,
-                memory: self.memory,
-                alloc: self.alloc,
-                free: self.free,
-                module_id: self.module_id,
-                reuse: self.reuse.clone(),
-                limits: self.limits,
-            };
+        let mut kept = unsafe { ManuallyDrop::take(&mut self.core) };
+        if !self.failed && kept.reuse.load(Ordering::Relaxed) && crate::reaper::recycles() {
+            kept.store.data_mut().drop_host();
             crate::reaper::retire(Box::new(ResetLater(Some(kept))));
             return;
         }
-        if !crate::reaper::defers(self.memory.is_some()) {
+        if !crate::reaper::defers(kept.memory.is_some()) {
             return;
         }
+        let mut store = kept.store;
         store.data_mut().drop_host();
         crate::reaper::retire(Box::new(Retired(store)));
     }

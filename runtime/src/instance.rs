@@ -376,20 +376,10 @@ impl<H: Host> Instance<H> {
             }
         }
         let (index, sig) = prepared.func(export)?;
-        let (mut store, instance) = match Self::instantiate(engine, prepared, limits, host) {
-            Ok(made) => made,
-            // Kept instances hold slots: give them back and try again.
-            Err((
-                RuntimeError::Trap {
-                    kind: crate::TrapKind::PoolFull,
-                    ..
-                },
-                Some(host),
-            )) if crate::recycle::clear() > 0 => {
-                Self::instantiate(engine, prepared, limits, host).map_err(|(e, _)| e)?
-            }
-            Err((e, _)) => return Err(e),
-        };
+        let (mut store, instance) = crate::recycle::unless_pool_full(
+            Self::instantiate(engine, prepared, limits, host),
+            |host| Self::instantiate(engine, prepared, limits, host),
+        )?;
         let mut get = |index: &ModuleExport| instance.get_module_export(&mut store, index);
         let memory = prepared
             .memory
@@ -421,13 +411,12 @@ impl<H: Host> Instance<H> {
 
     /// A new store and an instance in it; on an error the host comes back
     /// when the store got that far.
-    #[allow(clippy::type_complexity)]
     fn instantiate(
         engine: &Engine,
         prepared: &Prepared<H>,
         limits: Limits,
         host: H,
-    ) -> Result<(Store<StoreState<H>>, wasmtime::Instance), (RuntimeError, Option<H>)> {
+    ) -> crate::recycle::Made<(Store<StoreState<H>>, wasmtime::Instance), H> {
         let mut store = Store::new(engine, StoreState::new(StoreLimiter::module(limits), host));
         store.limiter(|state| &mut state.limiter);
         store.epoch_deadline_callback(on_epoch::<H>);

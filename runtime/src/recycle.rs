@@ -20,6 +20,7 @@
 //! is full ([`clear`]) and a module's when its `Prepared` goes away
 //! ([`forget`]).
 
+use crate::{RuntimeError, TrapKind};
 use std::any::Any;
 use std::cell::RefCell;
 
@@ -103,4 +104,27 @@ pub fn kept() -> (usize, usize) {
             (p.len(), p.iter().filter(|k| k.memory).count())
         })
         .unwrap_or((0, 0))
+}
+
+/// What an instantiation that hands its host back on failure returns.
+pub(crate) type Made<T, H> = Result<T, (RuntimeError, Option<H>)>;
+
+/// `first`, or, when it found the pool full while instances were kept,
+/// `again` with the host back once they are dropped (kept instances hold
+/// slots; they never cause a full pool on their own).
+pub(crate) fn unless_pool_full<T, H>(
+    first: Made<T, H>,
+    again: impl FnOnce(H) -> Made<T, H>,
+) -> Result<T, RuntimeError> {
+    match first {
+        Ok(made) => Ok(made),
+        Err((
+            RuntimeError::Trap {
+                kind: TrapKind::PoolFull,
+                ..
+            },
+            Some(host),
+        )) if clear() > 0 => again(host).map_err(|(e, _)| e),
+        Err((e, _)) => Err(e),
+    }
 }

@@ -52,14 +52,12 @@ impl<H: Host + Send + 'static> PreparedComponent<H> {
 
     /// A new store and an instance in it; on an error the host comes back
     /// when the store got that far.
-    #[allow(clippy::type_complexity)]
     fn store_and_instance(
         &self,
         engine: &Engine,
         limits: Limits,
         host: H,
-    ) -> Result<(Store<ComponentState<H>>, wasmtime::component::Instance), (RuntimeError, Option<H>)>
-    {
+    ) -> crate::recycle::Made<(Store<ComponentState<H>>, wasmtime::component::Instance), H> {
         let mut store = Store::new(
             engine,
             ComponentState::new(StoreLimiter::component(limits), host, ticker::last_tick()),
@@ -92,21 +90,10 @@ impl<H: Host + Send + 'static> PreparedComponent<H> {
         host: H,
     ) -> Result<ComponentInstance<H>, RuntimeError> {
         crate::reaper::wait_idle();
-        let (store, instance) = match self.store_and_instance(engine, limits, host) {
-            Ok(made) => made,
-            // Core instances kept for reuse hold slots: give them back and
-            // try again.
-            Err((
-                RuntimeError::Trap {
-                    kind: crate::TrapKind::PoolFull,
-                    ..
-                },
-                Some(host),
-            )) if crate::recycle::clear() > 0 => self
-                .store_and_instance(engine, limits, host)
-                .map_err(|(e, _)| e)?,
-            Err((e, _)) => return Err(e),
-        };
+        let (store, instance) = crate::recycle::unless_pool_full(
+            self.store_and_instance(engine, limits, host),
+            |host| self.store_and_instance(engine, limits, host),
+        )?;
         Ok(ComponentInstance {
             store: ManuallyDrop::new(store),
             instance,

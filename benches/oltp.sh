@@ -177,6 +177,14 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 
 median() { grep "^$1,$2," "$CSV" | cut -d, -f3 | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+# The ratio is the median of each round's ratio (case and baseline ran
+# within the same minute of that round), not the ratio of the medians:
+# this VM's speed moves by up to 2x between minutes, and pairing the two
+# runs of a round cancels most of that drift. The CSV keeps every run.
+ratio_median() { # case base mode
+  paste -d' ' <(grep "^$1,$3," "$CSV" | cut -d, -f3) <(grep "^$2,$3," "$CSV" | cut -d, -f3) |
+    awk '$2 > 0 {print $1 / $2}' | sort -g | awk '{a[NR]=$1} END {print (NR ? a[int((NR+1)/2)] : 0)}'
+}
 printf "%-26s" "tps (median of $ROUNDS)"
 for mode in "${MODES[@]}"; do printf " %14s" "$mode"; done
 echo
@@ -185,12 +193,12 @@ for c in "${CASES[@]}"; do
   base=$shape/plpgsql; [ "$shape" = insert ] && base=insert/plpgsql-trigger
   printf "%-26s" "$c"
   for mode in "${MODES[@]}"; do
-    t=$(median "$c" "$mode"); b=$(median "$base" "$mode")
-    printf " %7.0f (%4.2f)" "$t" "$(awk -v t="$t" -v b="$b" 'BEGIN {print (b > 0 ? t / b : 0)}')"
+    t=$(median "$c" "$mode")
+    printf " %7.0f (%4.2f)" "$t" "$(ratio_median "$c" "$base" "$mode")"
   done
   echo
 done
-echo "(ratio in brackets: tps / PL/pgSQL's in the same mode; $SECONDS_PER_RUN s per run; $(nproc) cores)"
+echo "(tps: median of the rounds; ratio in brackets: median over the rounds of tps / PL/pgSQL's tps in the same round and mode; $SECONDS_PER_RUN s per run; $(nproc) cores)"
 
 # Private memory a backend adds by calling a function: a new connection
 # calls the PL/pgSQL version once (its own start-up paid), then the wasm

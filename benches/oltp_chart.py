@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Draws docs/img/oltp.png from benches/oltp.sh's results: one call per
-statement, wasm against PL/pgSQL (median tps ratio) and the components'
+statement, wasm against PL/pgSQL (median over the rounds of the tps ratio) and the components'
 time per statement (and LANGUAGE python's), for a run of an earlier build ("before") and of this
 one ("after"). Needs matplotlib (pip install matplotlib).
 
@@ -48,6 +48,20 @@ def medians(path):
     return {k: statistics.median(v) for k, v in runs.items()}
 
 
+def paired_ratio(path, case, base, mode):
+    """The median over the rounds of case's tps / base's in the same round
+    (as benches/oltp.sh prints it; rounds are the CSV's order)."""
+    runs = defaultdict(list)
+    with open(path) as f:
+        next(f)
+        for line in f:
+            c, m, tps = line.strip().split(",")
+            runs[(c, m)].append(float(tps) if tps else 0.0)
+    pairs = zip(runs.get((case, mode), []), runs.get((base, mode), []))
+    ratios = [t / b for t, b in pairs if b > 0 and t > 0]
+    return statistics.median(ratios) if ratios else None
+
+
 before, after = medians(sys.argv[1]), medians(sys.argv[2])
 out = sys.argv[3] if len(sys.argv) > 3 else "docs/img/oltp.png"
 before_label = sys.argv[4] if len(sys.argv) > 4 else "before (per-statement set-up)"
@@ -86,17 +100,16 @@ for i, (case, base, label) in enumerate(CORE):
         x = i * 1.25 + (j - (len(MODES) - 1) / 2) * step
         ticks.append(x)
         tick_labels.append(mode)
-        for k, (runs, colour) in enumerate([(before, "#bbbbbb"), (after, "#3b7dd8")]):
-            b = runs.get((base, mode))
-            t = runs.get((case, mode))
-            if b and t:
-                ax.bar(x + (k - 0.5) * width, t / b, width, color=colour)
+        for k, (path, colour) in enumerate([(sys.argv[1], "#bbbbbb"), (sys.argv[2], "#3b7dd8")]):
+            r = paired_ratio(path, case, base, mode)
+            if r:
+                ax.bar(x + (k - 0.5) * width, r, width, color=colour)
     ax.text(i * 1.25, -0.3, label, ha="center", transform=ax.get_xaxis_transform())
 if with_core:
     ax.axhline(1.0, color="black", linewidth=0.8)
     ax.axhline(0.9, color="black", linewidth=0.6, linestyle=":")
     ax.set_xticks(ticks, tick_labels, rotation=60, fontsize=7)
-    ax.set_ylabel("tps ÷ PL/pgSQL's (median)")
+    ax.set_ylabel("tps ÷ PL/pgSQL's in the same round (median)")
     ax.set_title("One call per statement: wasm core modules vs PL/pgSQL")
     ax.set_ylim(0, 1.25)
 ax = axes[0] if with_core else axes[1]

@@ -399,3 +399,47 @@ fn pages_a_statement_changes() {
     println!("call {:?}", diff(&s2, &s3));
     println!("total {}", diff(&before, &s3).len());
 }
+
+/// The slugify of `benches/oltp.sh` per row, warm (one instance, many
+/// calls): microseconds and Wasm instructions (fuel) a call. For comparing
+/// engine builds without a server: `cargo test --release --test javascript
+/// per_row_slugify -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn per_row_slugify() {
+    let body = r#"
+  const from = 'àáâãäåāçćčèéêëēėìíîïīñńòóôõöøōśšùúûüūýÿźżž', to = 'aaaaaaaccceeeeeeiiiiinnooooooossuuuuuyyzzz';
+  let folded = '';
+  for (const ch of t.toLowerCase()) {
+    if (ch < '\u0080') { folded += ch; continue; }
+    const k = from.indexOf(ch);
+    folded += k >= 0 ? to[k] : ch;
+  }
+  return folded.replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '');"#;
+    let mut i = defined(&["t"], body);
+    let mut args = ArgRecord::default();
+    args.string("Crème Brûlée, Déjà Vu № 7".as_bytes());
+    assert_eq!(
+        run(&mut i, &args, ResultKind::Text).unwrap(),
+        "creme-brulee-deja-vu-7"
+    );
+    let mut guest = js::GuestArgs::default();
+    let mut buf = [ValRaw::i64(0); 3];
+    for round in 0..5 {
+        let n = 20_000;
+        let mut fuel = 0;
+        let t0 = std::time::Instant::now();
+        for _ in 0..n {
+            fuel = js::ABI
+                .call(&mut i, &mut guest, &args, ResultKind::Text as i32, &mut buf)
+                .unwrap();
+            if let Returned::Bytes { ptr, len } =
+                Returned::from_packed(&i, buf[0].get_i64()).unwrap()
+            {
+                i.free(ptr, len).unwrap();
+            }
+        }
+        let us = t0.elapsed().as_nanos() as f64 / n as f64 / 1000.0;
+        println!("round {round}: {us:.2} µs a call, {fuel} fuel");
+    }
+}

@@ -22,6 +22,9 @@ one ("after"). Needs matplotlib (pip install matplotlib).
     docs/img/oltp-recycle.png: oltp-2026-12-07-first-call.csv and
       oltp-2026-12-07-recycle.csv, labels "a new instance every statement
       (6f2d14b)" "instances reset in place and kept"
+    docs/img/oltp-paired.png: oltp-2026-12-07-recycle.csv and
+      oltp-2026-12-07-paired.csv, labels "kept instances, 3 rounds
+      (b224797)" "same build, 5 rounds (this run)"
 
 Without component rows in the CSVs the components' panel is left out.
 

@@ -8,8 +8,9 @@
 # SECONDS per run, ROUNDS rounds with the cases interleaved, the median tps
 # of each, and the ratio to PL/pgSQL doing the same in the same mode.
 #   benches/oltp.sh [seconds] [rounds]        (make bench)
-# Writes target/bench/oltp.csv (case,mode,tps), oltp_cpu.csv (backend CPU a
-# statement) and oltp_memory.csv.
+# Writes target/bench/oltp.csv (case,mode,tps), oltp_conn_cpu.csv (CPU a
+# new connection), oltp_cpu.csv (backend CPU a statement) and
+# oltp_memory.csv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_RUN=${1:-5}
@@ -199,6 +200,55 @@ for c in "${CASES[@]}"; do
   echo
 done
 echo "(tps: median of the rounds; ratio in brackets: median over the rounds of tps / PL/pgSQL's tps in the same round and mode; $SECONDS_PER_RUN s per run; $(nproc) cores)"
+
+# CPU a new connection: with -C one client leaves the machine half idle,
+# so its tps follows how fast this VM wakes up that minute more than what
+# a connection costs (five rounds of one case gave 166 to 338 tps). This
+# counts the machine's busy CPU time (/proc/stat: user, nice, system, irq,
+# softirq; not idle, iowait or steal) over a -C run of each core case and
+# divides it by the connections made: fork, start-up, the first call,
+# exit and pgbench's side, everything a connection costs. The difference
+# to PL/pgSQL's is taken within each round, then the median. Writes
+# target/bench/oltp_conn_cpu.csv (case,round,cpu_us). Only when the
+# 1c-new-conn mode runs.
+if [[ " ${MODES[*]} " == *" 1c-new-conn "* ]]; then
+  CONN_CASES=()
+  for c in add/wasm add/javascript add/plpgsql slugify/wasm-rust slugify/plpgsql insert/wasm-trigger insert/plpgsql-trigger; do
+    [[ " ${CASES[*]} " == *" $c "* ]] && CONN_CASES+=("$c")
+  done
+  busy() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
+  hz=$(getconf CLK_TCK)
+  echo "case,round,cpu_us" > "$OUT/oltp_conn_cpu.csv"
+  for round in $(seq 1 "$ROUNDS"); do
+    for c in "${CONN_CASES[@]}"; do
+      b0=$(busy)
+      n=$("$PGBENCH" -h "$HOST" -p "$PORT" -U postgres -n -T "$SECONDS_PER_RUN" -c 1 -j 1 -M simple -C \
+            -f "$scripts/${c//\//_}.sql" $DB 2>/dev/null | sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p')
+      b1=$(busy)
+      echo "$c,$round,$(awk -v a="$b0" -v b="$b1" -v n="${n:-0}" -v hz="$hz" 'BEGIN { printf "%.0f", (n > 0 ? (b - a) * 1e6 / hz / n : 0) }')" >> "$OUT/oltp_conn_cpu.csv"
+    done
+  done
+  conn_median() { grep "^$1," "$OUT/oltp_conn_cpu.csv" | cut -d, -f3 | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+  conn_diff_median() {
+    join -t, <(grep "^$1," "$OUT/oltp_conn_cpu.csv" | cut -d, -f2,3 | sort) \
+             <(grep "^$2," "$OUT/oltp_conn_cpu.csv" | cut -d, -f2,3 | sort) |
+      awk -F, '{print $2 - $3}' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+  }
+  conn_ratio_median() {
+    join -t, <(grep "^$1," "$OUT/oltp_conn_cpu.csv" | cut -d, -f2,3 | sort) \
+             <(grep "^$2," "$OUT/oltp_conn_cpu.csv" | cut -d, -f2,3 | sort) |
+      awk -F, '$2 > 0 {print $3 / $2}' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+  }
+  echo
+  echo "CPU a new connection (µs of the machine's busy time per connection with -C, median of $ROUNDS; $SECONDS_PER_RUN s per run)"
+  printf "%-26s %10s %12s %12s %22s\n" case "µs" "PL/pgSQL µs" "+µs (paired)" "PL/pgSQL µs ÷ µs (paired)"
+  for c in "${CONN_CASES[@]}"; do
+    shape=${c%%/*}
+    base=$shape/plpgsql; [ "$shape" = insert ] && base=insert/plpgsql-trigger
+    printf "%-26s %10.0f %12.0f %+12.0f %22.2f\n" "$c" "$(conn_median "$c")" "$(conn_median "$base")" \
+      "$(conn_diff_median "$c" "$base")" "$(conn_ratio_median "$c" "$base")"
+  done
+fi
 
 # Private memory a backend adds by calling a function: a new connection
 # calls the PL/pgSQL version once (its own start-up paid), then the wasm

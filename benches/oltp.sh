@@ -186,6 +186,16 @@ ratio_median() { # case base mode
   paste -d' ' <(grep "^$1,$3," "$CSV" | cut -d, -f3) <(grep "^$2,$3," "$CSV" | cut -d, -f3) |
     awk '$2 > 0 {print $1 / $2}' | sort -g | awk '{a[NR]=$1} END {print (NR ? a[int((NR+1)/2)] : 0)}'
 }
+# Per-round measurements in a CSV of case,round,value lines: the median of
+# a case's values, and the median over the rounds of a per-round
+# expression of the case's value (a) and the baseline's (b).
+case_median() { # csv case
+  grep "^$2," "$1" | cut -d, -f3 | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+}
+paired_median() { # csv case base awk-expression-of-a-and-b
+  join -t, <(grep "^$2," "$1" | cut -d, -f2,3 | sort) <(grep "^$3," "$1" | cut -d, -f2,3 | sort) |
+    awk -F, "\$2 > 0 && \$3 > 0 {a = \$2; b = \$3; print $4}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+}
 printf "%-26s" "tps (median of $ROUNDS)"
 for mode in "${MODES[@]}"; do printf " %14s" "$mode"; done
 echo
@@ -228,25 +238,15 @@ if [[ " ${MODES[*]} " == *" 1c-new-conn "* ]]; then
       echo "$c,$round,$(awk -v a="$b0" -v b="$b1" -v n="${n:-0}" -v hz="$hz" 'BEGIN { printf "%.0f", (n > 0 ? (b - a) * 1e6 / hz / n : 0) }')" >> "$OUT/oltp_conn_cpu.csv"
     done
   done
-  conn_median() { grep "^$1," "$OUT/oltp_conn_cpu.csv" | cut -d, -f3 | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-  conn_diff_median() {
-    join -t, <(grep "^$1," "$OUT/oltp_conn_cpu.csv" | cut -d, -f2,3 | sort) \
-             <(grep "^$2," "$OUT/oltp_conn_cpu.csv" | cut -d, -f2,3 | sort) |
-      awk -F, '{print $2 - $3}' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
-  }
-  conn_ratio_median() {
-    join -t, <(grep "^$1," "$OUT/oltp_conn_cpu.csv" | cut -d, -f2,3 | sort) \
-             <(grep "^$2," "$OUT/oltp_conn_cpu.csv" | cut -d, -f2,3 | sort) |
-      awk -F, '$2 > 0 {print $3 / $2}' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
-  }
   echo
   echo "CPU a new connection (µs of the machine's busy time per connection with -C, median of $ROUNDS; $SECONDS_PER_RUN s per run)"
   printf "%-26s %10s %12s %12s %22s\n" case "µs" "PL/pgSQL µs" "+µs (paired)" "PL/pgSQL µs ÷ µs (paired)"
   for c in "${CONN_CASES[@]}"; do
     shape=${c%%/*}
     base=$shape/plpgsql; [ "$shape" = insert ] && base=insert/plpgsql-trigger
-    printf "%-26s %10.0f %12.0f %+12.0f %22.2f\n" "$c" "$(conn_median "$c")" "$(conn_median "$base")" \
-      "$(conn_diff_median "$c" "$base")" "$(conn_ratio_median "$c" "$base")"
+    printf "%-26s %10.0f %12.0f %+12.0f %22.2f\n" "$c" "$(case_median "$OUT/oltp_conn_cpu.csv" "$c")" \
+      "$(case_median "$OUT/oltp_conn_cpu.csv" "$base")" "$(paired_median "$OUT/oltp_conn_cpu.csv" "$c" "$base" 'a - b')" \
+      "$(paired_median "$OUT/oltp_conn_cpu.csv" "$c" "$base" 'b / a')"
   done
 fi
 
@@ -292,20 +292,15 @@ for round in $(seq 1 "$ROUNDS"); do
     echo "$c,$round,$(run_cpu "$c")" >> "$OUT/oltp_cpu.csv"
   done
 done
-cpu_median() { grep "^$1," "$OUT/oltp_cpu.csv" | cut -d, -f3 | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 # This VM's speed moves by up to 2x between minutes, so the difference to
 # PL/pgSQL is taken within each round (the two ran seconds apart), and
 # the median of those is shown.
-cpu_diff_median() {
-  join -t, <(grep "^$1," "$OUT/oltp_cpu.csv" | cut -d, -f2,3 | sort) \
-           <(grep "^$2," "$OUT/oltp_cpu.csv" | cut -d, -f2,3 | sort) |
-    awk -F, '{print $2 - $3}' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
-}
 printf "%-26s %10s %12s %24s\n" case "µs" "PL/pgSQL µs" "+µs (median, per round)"
 for c in "${CASES[@]}"; do
   shape=${c%%/*}
   base=$shape/plpgsql; [ "$shape" = insert ] && base=insert/plpgsql-trigger
-  printf "%-26s %10.1f %12.1f %+24.1f\n" "$c" "$(cpu_median "$c")" "$(cpu_median "$base")" "$(cpu_diff_median "$c" "$base")"
+  printf "%-26s %10.1f %12.1f %+24.1f\n" "$c" "$(case_median "$OUT/oltp_cpu.csv" "$c")" \
+    "$(case_median "$OUT/oltp_cpu.csv" "$base")" "$(paired_median "$OUT/oltp_cpu.csv" "$c" "$base" 'a - b')"
 done
 
 echo

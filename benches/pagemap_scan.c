@@ -8,45 +8,24 @@
  *
  *   benches/pagemap_scan.sh          (builds this with cc and runs it)
  *
- * Linux 6.7+ (the ioctl); the structures are declared here because older
- * kernel headers (Debian 12's) do not have them.
+ * Linux 6.7+ (the ioctl; its structures are in pagemap_scan.h).
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 
-struct page_region { uint64_t start, end, categories; };
-struct pm_scan_arg {
-	uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
-	uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
-};
-#define PAGE_IS_WRITTEN (1 << 1)
-#define PAGE_IS_FILE (1 << 2)
-#define PAGE_IS_PRESENT (1 << 3)
-#define PAGE_IS_PFNZERO (1 << 5)
-#define PAGEMAP_SCAN _IOWR('f', 16, struct pm_scan_arg)
+#include "pagemap_scan.h"
 
-#define PAGE 4096UL
 #define SLOT_PAGES 528 /* a Rust guest's 33 Wasm pages */
 #define IMAGE_AT 256
 #define IMAGE_PAGES 256
 #define REPS 20000
 
 static int pagemap;
-
-static double now_ns(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec * 1e9 + t.tv_nsec;
-}
 
 /* Median of 5 runs of REPS scans, in ns a scan. */
 static double scan_ns(char *base, size_t pages, int ask_file)
@@ -72,14 +51,7 @@ static double scan_ns(char *base, size_t pages, int ask_file)
 			}
 		runs[r] = (now_ns() - t0) / REPS;
 	}
-	for (int i = 0; i < 5; i++)
-		for (int j = i + 1; j < 5; j++)
-			if (runs[j] < runs[i]) {
-				double t = runs[i];
-				runs[i] = runs[j];
-				runs[j] = t;
-			}
-	return runs[2];
+	return median5(runs);
 }
 
 /* A fresh slot-like mapping, 2 MiB aligned, with the image mapped in. */

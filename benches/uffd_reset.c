@@ -20,34 +20,20 @@
  *
  *   benches/uffd_reset.sh          (builds this with cc and runs it)
  *
- * The structures are declared here because older kernel headers (Debian
- * 12's) do not have them.
+ * The ioctl's structures are in pagemap_scan.h.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
-struct page_region { uint64_t start, end, categories; };
-struct pm_scan_arg {
-	uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
-	uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
-};
-#define PAGE_IS_WRITTEN (1 << 1)
-#define PAGE_IS_FILE (1 << 2)
-#define PAGE_IS_PRESENT (1 << 3)
-#define PAGE_IS_PFNZERO (1 << 5)
-#define PM_SCAN_WP_MATCHING (1 << 0)
-#define PM_SCAN_CHECK_WPASYNC (1 << 1)
-#define PAGEMAP_SCAN _IOWR('f', 16, struct pm_scan_arg)
+#include "pagemap_scan.h"
+
 #ifndef UFFD_USER_MODE_ONLY
 #define UFFD_USER_MODE_ONLY 1
 #endif
@@ -55,20 +41,12 @@ struct pm_scan_arg {
 #define UFFD_FEATURE_WP_ASYNC (1 << 15)
 #endif
 
-#define PAGE 4096UL
 #define PAGES 352
 #define EVER 32
 #define REPS 5000
 
 static int pagemap;
 static char image[PAGES * PAGE];
-
-static double now_ns(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec * 1e9 + t.tv_nsec;
-}
 
 /* One scan; copies the image back over each page found when `copy`. */
 static void scan(char *base, uint64_t flags, uint64_t inverted, uint64_t mask, int copy)
@@ -122,14 +100,7 @@ static double statement_us(char *base, int write, void (*reset)(char *))
 		}
 		runs[r] = (now_ns() - t0) / REPS / 1000;
 	}
-	for (int i = 0; i < 5; i++)
-		for (int j = i + 1; j < 5; j++)
-			if (runs[j] < runs[i]) {
-				double t = runs[i];
-				runs[i] = runs[j];
-				runs[j] = t;
-			}
-	return runs[2];
+	return median5(runs);
 }
 
 static char *slot(int memfd)

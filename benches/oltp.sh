@@ -6,7 +6,8 @@
 # JavaScript and Python components for slugify). Warm connections with the simple and the prepared
 # protocol, 1 and 2 clients, and a new connection per transaction (-C);
 # SECONDS per run, ROUNDS rounds with the cases interleaved, the median tps
-# of each, and the ratio to PL/pgSQL doing the same in the same mode.
+# of each, and the ratio to PL/pgSQL doing the same in the same mode (the
+# median over the rounds of each round's ratio).
 #   benches/oltp.sh [seconds] [rounds]        (make bench)
 # Writes target/bench/oltp.csv (case,mode,tps), oltp_conn_cpu.csv (CPU a
 # new connection), oltp_cpu.csv (backend CPU a statement) and
@@ -177,6 +178,8 @@ for round in $(seq 1 "$ROUNDS"); do
   done
 done
 
+# The PL/pgSQL case a case is compared with.
+baseline() { if [ "${1%%/*}" = insert ]; then echo insert/plpgsql-trigger; else echo "${1%%/*}/plpgsql"; fi; }
 median() { grep "^$1,$2," "$CSV" | cut -d, -f3 | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 # The ratio is the median of each round's ratio (case and baseline ran
 # within the same minute of that round), not the ratio of the medians:
@@ -200,8 +203,7 @@ printf "%-26s" "tps (median of $ROUNDS)"
 for mode in "${MODES[@]}"; do printf " %14s" "$mode"; done
 echo
 for c in "${CASES[@]}"; do
-  shape=${c%%/*}
-  base=$shape/plpgsql; [ "$shape" = insert ] && base=insert/plpgsql-trigger
+  base=$(baseline "$c")
   printf "%-26s" "$c"
   for mode in "${MODES[@]}"; do
     t=$(median "$c" "$mode")
@@ -242,8 +244,7 @@ if [[ " ${MODES[*]} " == *" 1c-new-conn "* ]]; then
   echo "CPU a new connection (µs of the machine's busy time per connection with -C, median of $ROUNDS; $SECONDS_PER_RUN s per run)"
   printf "%-26s %10s %12s %12s %22s\n" case "µs" "PL/pgSQL µs" "+µs (paired)" "PL/pgSQL µs ÷ µs (paired)"
   for c in "${CONN_CASES[@]}"; do
-    shape=${c%%/*}
-    base=$shape/plpgsql; [ "$shape" = insert ] && base=insert/plpgsql-trigger
+    base=$(baseline "$c")
     printf "%-26s %10.0f %12.0f %+12.0f %22.2f\n" "$c" "$(case_median "$OUT/oltp_conn_cpu.csv" "$c")" \
       "$(case_median "$OUT/oltp_conn_cpu.csv" "$base")" "$(paired_median "$OUT/oltp_conn_cpu.csv" "$c" "$base" 'a - b')" \
       "$(paired_median "$OUT/oltp_conn_cpu.csv" "$c" "$base" 'b / a')"
@@ -297,8 +298,7 @@ done
 # the median of those is shown.
 printf "%-26s %10s %12s %24s\n" case "µs" "PL/pgSQL µs" "+µs (median, per round)"
 for c in "${CASES[@]}"; do
-  shape=${c%%/*}
-  base=$shape/plpgsql; [ "$shape" = insert ] && base=insert/plpgsql-trigger
+  base=$(baseline "$c")
   printf "%-26s %10.1f %12.1f %+24.1f\n" "$c" "$(case_median "$OUT/oltp_cpu.csv" "$c")" \
     "$(case_median "$OUT/oltp_cpu.csv" "$base")" "$(paired_median "$OUT/oltp_cpu.csv" "$c" "$base" 'a - b')"
 done

@@ -40,32 +40,31 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 
-def medians(path):
+def rounds(path):
+    """Each (case, mode)'s tps, one a round, in the CSV's (round) order."""
     runs = defaultdict(list)
     with open(path) as f:
         next(f)
         for line in f:
             case, mode, tps = line.strip().split(",")
-            if tps:
-                runs[(case, mode)].append(float(tps))
-    return {k: statistics.median(v) for k, v in runs.items()}
+            runs[(case, mode)].append(float(tps) if tps else 0.0)
+    return runs
 
 
-def paired_ratio(path, case, base, mode):
+def medians(runs):
+    return {k: statistics.median([t for t in v if t > 0]) for k, v in runs.items() if any(v)}
+
+
+def paired_ratio(runs, case, base, mode):
     """The median over the rounds of case's tps / base's in the same round
-    (as benches/oltp.sh prints it; rounds are the CSV's order)."""
-    runs = defaultdict(list)
-    with open(path) as f:
-        next(f)
-        for line in f:
-            c, m, tps = line.strip().split(",")
-            runs[(c, m)].append(float(tps) if tps else 0.0)
+    (as benches/oltp.sh prints it)."""
     pairs = zip(runs.get((case, mode), []), runs.get((base, mode), []))
     ratios = [t / b for t, b in pairs if b > 0 and t > 0]
     return statistics.median(ratios) if ratios else None
 
 
-before, after = medians(sys.argv[1]), medians(sys.argv[2])
+before_runs, after_runs = rounds(sys.argv[1]), rounds(sys.argv[2])
+before, after = medians(before_runs), medians(after_runs)
 out = sys.argv[3] if len(sys.argv) > 3 else "docs/img/oltp.png"
 before_label = sys.argv[4] if len(sys.argv) > 4 else "before (per-statement set-up)"
 after_label = sys.argv[5] if len(sys.argv) > 5 else "after (pooled instances, functions resolved once)"
@@ -103,8 +102,8 @@ for i, (case, base, label) in enumerate(CORE):
         x = i * 1.25 + (j - (len(MODES) - 1) / 2) * step
         ticks.append(x)
         tick_labels.append(mode)
-        for k, (path, colour) in enumerate([(sys.argv[1], "#bbbbbb"), (sys.argv[2], "#3b7dd8")]):
-            r = paired_ratio(path, case, base, mode)
+        for k, (runs, colour) in enumerate([(before_runs, "#bbbbbb"), (after_runs, "#3b7dd8")]):
+            r = paired_ratio(runs, case, base, mode)
             if r:
                 ax.bar(x + (k - 0.5) * width, r, width, color=colour)
     ax.text(i * 1.25, -0.3, label, ha="center", transform=ax.get_xaxis_transform())

@@ -81,6 +81,7 @@ FROZEN_SQL = $(filter-out $(wildcard sql/pg_wasm--*--*.sql),$(wildcard sql/pg_wa
 define install_extension
 	cargo pgrx install --release --pg-config $(PG_CONFIG)
 	install -m 644 $(FROZEN_SQL) $$($(PG_CONFIG) --sharedir)/extension/
+	PG_CONFIG=$(PG_CONFIG) scripts/order-text.sh --check
 endef
 
 # pg-wasm, the command line (cli/), goes next to the server's own client

@@ -3,11 +3,11 @@
 //! A new backend maps pg_wasm.so's text page by page as its first call runs
 //! through it: `fork` copies no page table entries of a file mapping, so
 //! every connection faults the code in again, and tears the mapping down at
-//! exit. Left where the compiler put them, the few hundred functions a
+//! exit. Left where the compiler put them, the ~2 000 functions a
 //! first call and a statement run are spread over 7–8 MB of the library's
 //! 17 MB of text. `link/first-call.order` lists them (sampled by
 //! `scripts/order-text.sh`); the linker places them first, so a
-//! connection maps about 1 MB instead (docs/benchmarks.md, "A new
+//! connection maps about 1.7 MB instead (docs/benchmarks.md, "A new
 //! connection's text").
 //!
 //! Only where the linker is LLD (rustc's default for x86_64 Linux, which

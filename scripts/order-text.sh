@@ -3,7 +3,7 @@
 # (link/first-call.order; build.rs passes it to LLD). A new backend maps the
 # library's text page by page as its first call runs through it and tears
 # the mapping down at exit; with these functions placed together it maps
-# about 3 MB of text instead of 7.5 MB (docs/benchmarks.md, "A new
+# about 1.7 MB of text instead of 7.5 MB (docs/benchmarks.md, "A new
 # connection's text").
 #
 #   scripts/order-text.sh          profile the installed build and rewrite

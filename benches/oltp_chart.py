@@ -25,6 +25,10 @@ one ("after"). Needs matplotlib (pip install matplotlib).
     docs/img/oltp-paired.png: oltp-2026-12-07-recycle.csv and
       oltp-2026-12-07-paired.csv, labels "kept instances, 3 rounds
       (b224797)" "same build, 5 rounds (this run)"
+    docs/img/oltp-text-order.png: oltp-2026-12-07-paired.csv and
+      oltp-2026-12-07-text-order.csv, labels "afternoon: code as the
+      compiler placed it (b224797)" "night: first-call code linked together
+      (this build)"
 
 Without component rows in the CSVs the components' panel is left out.
 

@@ -11,7 +11,8 @@
 #                                  test cluster running and the guests built)
 #   scripts/order-text.sh --check  how many of the file's functions the
 #                                  installed pg_wasm.so has (make install
-#                                  warns when fewer than 80 %)
+#                                  warns when fewer than 80 %; PostgreSQL
+#                                  15's build, which it profiles)
 #
 # How: pgbench runs each statement of benches/oltp_setup.sh's database over
 # new connections (-C) and then over one warm connection, while perf samples
@@ -39,6 +40,10 @@ coverage() {
 
 if [ "${1:-}" = --check ]; then
   [ -f "$SO" ] && [ -f "$ORDER" ] || exit 0
+  # The file is profiled on PostgreSQL 15's build (make install's default):
+  # other versions build pgrx, and so the generic code pg_wasm instantiates,
+  # under other names, and keep about half of it ordered.
+  "$PG_CONFIG" --version | grep -q '^PostgreSQL 15\.' || exit 0
   have=$(coverage)
   if [ "$have" -lt 80 ]; then
     echo "warning: $SO has only $have % of the functions $ORDER lists;" \

@@ -28,11 +28,14 @@ ORDER=link/first-call.order
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 SO="$("$PG_CONFIG" --pkglibdir)/pg_wasm.so"
 
+# The names the built library defines, one a line, sorted.
+defined_names() { nm --defined-only "$SO" | awk '{print $3}' | sort -u; }
+
 # Percent of the order file's names the built library defines.
 coverage() {
   local names
   names=$(mktemp)
-  nm --defined-only "$SO" | awk '{print $3}' | sort -u > "$names"
+  defined_names > "$names"
   sort -u "$ORDER" | comm -12 - "$names" | wc -l |
     awk -v all="$(sort -u "$ORDER" | wc -l)" '{print (all ? int(100 * $1 / all) : 0)}'
   rm -f "$names"
@@ -106,7 +109,7 @@ perf script -i "$work/faults.data" -F comm,trace 2> /dev/null |
 # this build still defines (a function runs rarely enough to be missed by
 # one profile but not by the next): running this twice, with a rebuild in
 # between, converges.
-nm --defined-only "$SO" | awk '{print $3}' | sort -u > "$work/defined"
+defined_names > "$work/defined"
 cat "$work/sampled" "$work/faulted" "$ORDER" 2> /dev/null | awk '!seen[$0]++' |
   grep -Fxf "$work/defined" > "$work/order"
 mv "$work/order" "$ORDER"

@@ -71,6 +71,8 @@ declare -A MODE=(
   [2c-prepared-after_reply]="-c 2 -j 2 -M prepared"
   [1c-prepared-thread]="-c 1 -j 1 -M prepared"
   [2c-prepared-thread]="-c 2 -j 2 -M prepared"
+  [1c-prepared-noimage]="-c 1 -j 1 -M prepared"
+  [2c-prepared-noimage]="-c 2 -j 2 -M prepared"
 )
 # Settings a mode's sessions get (PGOPTIONS): the suffix is the
 # pg_wasm.reset_slots value (when a finished instance's pool slot is reset:
@@ -78,7 +80,9 @@ declare -A MODE=(
 # them in one run with
 #   OLTP_MODES="1c-prepared-immediately 1c-prepared-after_reply 2c-prepared-immediately 2c-prepared-after_reply"
 # (benches/results/oltp-reset-in-background.csv, of an earlier build, named
-# them -inline and -bg: immediately and thread.)
+# them -inline and -bg: immediately and thread.) The -noimage modes turn
+# pg_wasm.function_images off: JavaScript and Python statements load their
+# function into the engine's image instead of starting from their own.
 declare -A MODE_SETTINGS=(
   [1c-prepared-immediately]="-c pg_wasm.reset_slots=immediately"
   [2c-prepared-immediately]="-c pg_wasm.reset_slots=immediately"
@@ -86,6 +90,8 @@ declare -A MODE_SETTINGS=(
   [2c-prepared-after_reply]="-c pg_wasm.reset_slots=after_reply"
   [1c-prepared-thread]="-c pg_wasm.reset_slots=thread"
   [2c-prepared-thread]="-c pg_wasm.reset_slots=thread"
+  [1c-prepared-noimage]="-c pg_wasm.function_images=off"
+  [2c-prepared-noimage]="-c pg_wasm.function_images=off"
 )
 MODES=(1c-simple 1c-prepared 2c-prepared 1c-new-conn)
 # OLTP_CASES / OLTP_MODES (space-separated) run a subset, e.g.

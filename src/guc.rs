@@ -21,6 +21,7 @@ pub static TRACK_TIME: GucSetting<bool> = GucSetting::<bool>::new(false);
 pub static JAVASCRIPT_SQL: GucSetting<bool> = GucSetting::<bool>::new(true);
 pub static PYTHON_SQL: GucSetting<bool> = GucSetting::<bool>::new(true);
 pub static COMPILED_ARTIFACTS: GucSetting<bool> = GucSetting::<bool>::new(true);
+pub static FUNCTION_IMAGES: GucSetting<bool> = GucSetting::<bool>::new(true);
 pub static INSTANCE_SLOTS: GucSetting<i32> = GucSetting::<i32>::new(256);
 pub static INSTANCE_KEEP_RESIDENT_KB: GucSetting<i32> = GucSetting::<i32>::new(4096);
 pub static RESET_SLOTS: GucSetting<ResetSlots> =
@@ -203,6 +204,14 @@ pub fn register() {
         c"Map modules from the cluster's stored compiled artifacts, and store what this backend compiles.",
         c"Off: this backend compiles every module it uses itself (for diagnosis and benchmarks).",
         &COMPILED_ARTIFACTS,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_bool_guc(
+        c"pg_wasm.function_images",
+        c"Start JavaScript and Python functions from an image with the function already loaded.",
+        c"Off: every statement loads the function into an instance of the engine's image (for diagnosis and benchmarks).",
+        &FUNCTION_IMAGES,
         GucContext::Suset,
         GucFlags::default(),
     );

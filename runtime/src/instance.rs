@@ -33,6 +33,8 @@ pub struct Prepared<H: Host> {
     /// Whether its instances can be reset in place (until wasmtime says
     /// it cannot for this module).
     reuse: Arc<AtomicBool>,
+    /// Which of pg_wasm's engines it is, if one (how it was linked).
+    interpreter: Option<Interpreter>,
 }
 
 /// Numbers each [`Prepared`] for [`crate::recycle`].
@@ -123,8 +125,48 @@ impl<H: Host> Prepared<H> {
             funcs: RefCell::new(Vec::new()),
             id: NEXT_PREPARED.fetch_add(1, Ordering::Relaxed),
             reuse: Arc::new(AtomicBool::new(true)),
+            interpreter,
             pre,
         })
+    }
+
+    /// The module it instantiates.
+    pub fn module(&self) -> &Module {
+        self.pre.module()
+    }
+
+    /// This module with `inst`'s memory as it is now for an image
+    /// ([`crate::function_image`]): the pages `inst` has written since it
+    /// was made (or reset) laid over the module's image, linked the same
+    /// way. `inst` must be an instance of this module whose calls since
+    /// then changed nothing but memory contents; `None` when its memory
+    /// has grown, or the module has no copy-on-write image to lay pages
+    /// over. Once made, neither `inst` nor this module's other instances
+    /// are kept for later statements any more (the image's instances
+    /// take over; kept ones would hold slots and resident pages).
+    pub fn with_memory_of(
+        &self,
+        engine: &Engine,
+        inst: &mut Instance<H>,
+    ) -> Result<Option<Self>, RuntimeError> {
+        let module = self.pre.module();
+        let Some(memory) = inst.core.memory else {
+            return Ok(None);
+        };
+        let ty = memory.ty(&inst.core.store);
+        let data = memory.data(&inst.core.store);
+        if Some(data.len() as u64) != ty.minimum().checked_mul(ty.page_size()) {
+            return Ok(None);
+        }
+        let pages = crate::function_image::written_pages(data)?;
+        let engine_err = |e: wasmtime::Error| RuntimeError::Engine(format!("{e:#}"));
+        let Some(layered) = module.with_memory_pages(&pages).map_err(engine_err)? else {
+            return Ok(None);
+        };
+        let layered = Self::linked(engine, &layered, self.interpreter)?;
+        inst.keep = false;
+        crate::recycle::forget(self.id);
+        Ok(Some(layered))
     }
 
     /// The exported function `name`: its index and numeric signature.
@@ -234,6 +276,9 @@ pub struct Instance<H: Host> {
     /// A call into the guest failed (trap, limit, cancel, host error): the
     /// instance is dropped at the end, never kept.
     failed: bool,
+    /// Kept for the next statement when it ends well (unless told not
+    /// to: [`Prepared::with_memory_of`]).
+    keep: bool,
 }
 
 /// An instance with its store, apart from the export it is bound to: what
@@ -472,6 +517,7 @@ impl<H: Host> Instance<H> {
             sig,
             last_fuel: 0,
             failed: false,
+            keep: true,
         })
     }
 
@@ -687,7 +733,11 @@ impl<H: Host> Drop for Instance<H> {
         // SAFETY: `core` is taken exactly once, here, and `self` is not
         // used after `drop`.
         let mut kept = unsafe { ManuallyDrop::take(&mut self.core) };
-        if !self.failed && kept.reuse.load(Ordering::Relaxed) && crate::reaper::recycles() {
+        if self.keep
+            && !self.failed
+            && kept.reuse.load(Ordering::Relaxed)
+            && crate::reaper::recycles()
+        {
             kept.store.data_mut().drop_host();
             crate::reaper::retire(Box::new(ResetLater(Some(kept))));
             return;

@@ -10,6 +10,7 @@ mod compile;
 pub mod component;
 mod engine;
 mod error;
+pub mod function_image;
 mod guest_memory;
 mod host;
 mod instance;

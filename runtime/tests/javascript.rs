@@ -328,20 +328,27 @@ fn per_statement_cost() {
         js::ABI.compile(&mut i, &src, "add").unwrap().unwrap()
     };
     println!("bytecode: {} bytes", bytecode.len());
-    for round in 0..6 {
+    // Rounds 6–8: instances of the function's own image (the engine's
+    // memory with the function loaded), which start with it loaded.
+    let layered = {
+        let mut i = fresh(&prepared);
+        assert_eq!(js::ABI.load(&mut i, &bytecode, 7).unwrap(), None);
+        prepared.with_memory_of(engine(), &mut i).unwrap().unwrap()
+    };
+    for round in 0..9 {
         let (mut t_inst, mut t_seed, mut t_def, mut t_call, mut t_drop) =
             (0u128, 0u128, 0u128, 0u128, 0u128);
         let mut fuel_def = 0;
         let n = 2000;
         for _ in 0..n {
             let t0 = std::time::Instant::now();
-            let mut i = fresh(&prepared);
+            let mut i = fresh(if round < 6 { &prepared } else { &layered });
             let t1 = std::time::Instant::now();
             js::ABI.seed(&mut i, 7).unwrap();
             let t2 = std::time::Instant::now();
             if round < 3 {
                 define(&mut i, &src, "add");
-            } else {
+            } else if round < 6 {
                 assert_eq!(js::ABI.load(&mut i, &bytecode, 7).unwrap(), None);
             }
             fuel_def = i.last_fuel();
@@ -447,4 +454,83 @@ fn per_row_slugify() {
         let us = t0.elapsed().as_nanos() as f64 / n as f64 / 1000.0;
         println!("round {round}: {us:.2} µs a call, {fuel} fuel");
     }
+}
+
+/// A function's own image (`Prepared::with_memory_of`, the engine's memory
+/// once the function is loaded): its instances start with the function
+/// loaded, and none sees what an earlier one left, in memory the load
+/// wrote or elsewhere; the engine's own instances are unchanged.
+#[test]
+fn a_function_image_starts_loaded_and_every_instance_fresh() {
+    let prepared = Prepared::javascript(engine(), image()).unwrap();
+    let src = js::function_source(
+        "bump",
+        &[Some("s".into())],
+        false,
+        "globalThis.n = (globalThis.n || 0) + 1;
+         globalThis.stash = (globalThis.stash || '') + s.repeat(5000);
+         return n * 1000000 + globalThis.stash.length;",
+    );
+    let bytecode = {
+        let mut i = fresh(&prepared);
+        js::ABI.compile(&mut i, &src, "bump").unwrap().unwrap()
+    };
+    let layered = {
+        let mut i = fresh(&prepared);
+        js::ABI.seed(&mut i, 1).unwrap();
+        assert_eq!(js::ABI.load(&mut i, &bytecode, 7).unwrap(), None);
+        prepared.with_memory_of(engine(), &mut i).unwrap().unwrap()
+    };
+    let mut args = ArgRecord::default();
+    args.string(b"ab");
+    for round in 0..50 {
+        let mut i = fresh(&layered);
+        js::ABI.seed(&mut i, round).unwrap();
+        // No load: the function is there.
+        assert_eq!(
+            number(&run(&mut i, &args, ResultKind::Integer).unwrap()),
+            1010000.0,
+            "statement {round}"
+        );
+        // Within one instance the state lives on.
+        assert_eq!(
+            number(&run(&mut i, &args, ResultKind::Integer).unwrap()),
+            2020000.0
+        );
+    }
+    // Math.random follows each instance's seed, not the image's.
+    let random = {
+        let src = js::function_source("r", &[], false, "return Math.random();");
+        let mut i = fresh(&prepared);
+        let bc = js::ABI.compile(&mut i, &src, "r").unwrap().unwrap();
+        let mut i = fresh(&prepared);
+        assert_eq!(js::ABI.load(&mut i, &bc, 7).unwrap(), None);
+        prepared.with_memory_of(engine(), &mut i).unwrap().unwrap()
+    };
+    let draws: std::collections::HashSet<String> = (0..20)
+        .map(|seed| {
+            let mut i = fresh(&random);
+            js::ABI.seed(&mut i, seed).unwrap();
+            run(&mut i, &ArgRecord::default(), ResultKind::Float).unwrap()
+        })
+        .collect();
+    assert_eq!(draws.len(), 20, "{draws:?}");
+    // The engine's own instances have no function loaded.
+    let mut plain = fresh(&prepared);
+    js::ABI.seed(&mut plain, 3).unwrap();
+    assert!(run(&mut plain, &args, ResultKind::Integer).is_err());
+    assert_eq!(js::ABI.load(&mut plain, &bytecode, 7).unwrap(), None);
+    assert_eq!(
+        number(&run(&mut plain, &args, ResultKind::Integer).unwrap()),
+        1010000.0
+    );
+}
+
+/// The number in `run`'s text of a scalar ("Int(3)", "Number(3.0)").
+fn number(text: &str) -> f64 {
+    let inner = text
+        .split_once('(')
+        .and_then(|(_, rest)| rest.strip_suffix(')'))
+        .unwrap_or(text);
+    inner.parse().unwrap_or(f64::NAN)
 }

@@ -494,3 +494,68 @@ fn a_fresh_instance_first_regex_is_cheap() {
     // Before: 136 k against 39 k; the kept pattern's own loading is ~35 k.
     assert!(first < second + 60_000, "first call {first}, then {second}");
 }
+
+/// A function's own image (`Prepared::with_memory_of`): instances start
+/// with the function defined, `GD` and `random` fresh in each, and the
+/// engine's own instances unchanged.
+#[test]
+fn a_function_image_starts_defined_and_every_instance_fresh() {
+    let prepared = Prepared::python(engine(), image()).unwrap();
+    let params = [Some("s".to_string())];
+    let body = "import random
+GD['n'] = GD.get('n', 0) + 1
+GD['stash'] = GD.get('stash', '') + s * 5000
+return GD['n'] * 1000000 + len(GD['stash']) + int(random.random() * 0)";
+    let (source, spec) = (py::function_source(body), py::spec("f", &params));
+    let code = {
+        let mut i =
+            Instance::from_prepared(engine(), &prepared, ABI.call, Limits::default(), NoHost)
+                .unwrap();
+        ABI.compile(&mut i, &source, &spec).unwrap().unwrap()
+    };
+    let layered = {
+        let mut i =
+            Instance::from_prepared(engine(), &prepared, ABI.call, Limits::default(), NoHost)
+                .unwrap();
+        assert!(ABI.load(&mut i, &code, 7).unwrap().is_none());
+        prepared.with_memory_of(engine(), &mut i).unwrap().unwrap()
+    };
+    let mut args = ArgRecord::default();
+    args.string(b"ab");
+    let integer = ResultKind::Integer as i32;
+    for round in 0..20 {
+        let mut i =
+            Instance::from_prepared(engine(), &layered, ABI.call, Limits::default(), NoHost)
+                .unwrap();
+        ABI.seed(&mut i, round).unwrap();
+        assert_eq!(
+            run(&mut i, &args, integer).unwrap(),
+            "BigInt(1010000)",
+            "statement {round}"
+        );
+        assert_eq!(run(&mut i, &args, integer).unwrap(), "BigInt(2020000)");
+    }
+    let random = {
+        let src = py::function_source("import random\nreturn random.random()");
+        let spec = py::spec("r", &[]);
+        let mut i =
+            Instance::from_prepared(engine(), &prepared, ABI.call, Limits::default(), NoHost)
+                .unwrap();
+        let code = ABI.compile(&mut i, &src, &spec).unwrap().unwrap();
+        let mut i =
+            Instance::from_prepared(engine(), &prepared, ABI.call, Limits::default(), NoHost)
+                .unwrap();
+        assert!(ABI.load(&mut i, &code, 7).unwrap().is_none());
+        prepared.with_memory_of(engine(), &mut i).unwrap().unwrap()
+    };
+    let draws: std::collections::HashSet<String> = (0..20)
+        .map(|seed| {
+            let mut i =
+                Instance::from_prepared(engine(), &random, ABI.call, Limits::default(), NoHost)
+                    .unwrap();
+            ABI.seed(&mut i, seed).unwrap();
+            run(&mut i, &ArgRecord::default(), ResultKind::Float as i32).unwrap()
+        })
+        .collect();
+    assert_eq!(draws.len(), 20, "{draws:?}");
+}

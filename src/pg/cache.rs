@@ -185,6 +185,27 @@ impl Compiled {
     }
 }
 
+impl Compiled {
+    /// This engine with `inst`'s memory laid over its image (a function
+    /// loaded, [`pg_wasm_runtime::function_image`]); `None` when that
+    /// cannot be made (memory grew, no copy-on-write image).
+    pub fn with_memory_of(
+        &self,
+        target: &str,
+        inst: &mut pg_wasm_runtime::Instance<PgHost>,
+    ) -> Result<Option<Rc<Compiled>>> {
+        let prepared = self.prepared(target)?;
+        let Some(layered) = prepared.with_memory_of(engine()?, inst).in_module(target)? else {
+            return Ok(None);
+        };
+        Ok(Some(Rc::new(Compiled {
+            module: layered.module().clone(),
+            prepared: once_cell::unsync::OnceCell::with_value(layered),
+            interpreter: self.interpreter,
+        })))
+    }
+}
+
 thread_local! {
     static JAVASCRIPT: once_cell::unsync::OnceCell<Rc<Compiled>> = const { once_cell::unsync::OnceCell::new() };
 }

@@ -71,12 +71,25 @@ impl CallSite {
         def: &FunctionDef,
         r: &Resolved,
     ) -> Result<Self> {
+        Self::prepare_on(fn_oid, epoch, def, r, &r.module)
+    }
+
+    /// [`Self::prepare`] with an instance of `module` instead of
+    /// `r.module` (a JavaScript or Python function's own image of the
+    /// engine, [`super::js_site`]).
+    pub fn prepare_on(
+        fn_oid: pg_sys::Oid,
+        epoch: u64,
+        def: &FunctionDef,
+        r: &Resolved,
+        module: &cache::Compiled,
+    ) -> Result<Self> {
         let mut host = PgHost::new(r.target.clone(), r.settings().allow_spi, def.read_only());
         if r.javascript {
             host = host.with_library_owner(def.owner);
         }
         let failure = host.failure_slot();
-        let prepared = r.module.prepared(&r.target)?;
+        let prepared = module.prepared(&r.target)?;
         super::reset::configure();
         let instance =
             Instance::from_prepared(cache::engine()?, prepared, &r.export, r.limits(), host)

@@ -131,6 +131,38 @@ pub struct JsResolved {
     pub bytecode: std::cell::RefCell<Option<std::rc::Rc<[u8]>>>,
     /// The engine's entry points (JavaScript's or Python's).
     pub abi: &'static js::Abi,
+    /// The engine's image with this function loaded, once made.
+    pub image: std::cell::RefCell<FunctionImage>,
+}
+
+/// A function's own image of the engine ([`pg_wasm_runtime::function_image`]).
+#[derive(Clone, Default)]
+pub enum FunctionImage {
+    /// Not made yet: made from the first instance that only loaded the
+    /// function's bytecode (the backend's second statement calling it).
+    #[default]
+    NotYet,
+    Ready(std::rc::Rc<super::cache::Compiled>),
+    /// Could not be made (memory grew while loading, or this backend has
+    /// made [`MAX_IMAGES`]): statements load the function.
+    Unavailable,
+}
+
+/// Function images a backend makes at most (each keeps the pages loading
+/// its function wrote, tens to hundreds of kB, in a memfd).
+pub const MAX_IMAGES: usize = 64;
+
+thread_local! {
+    static IMAGES_MADE: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Counts one more image made in this backend; false past [`MAX_IMAGES`].
+pub fn may_make_image() -> bool {
+    IMAGES_MADE.with(|n| {
+        let made = n.get();
+        n.set(made + 1);
+        made < MAX_IMAGES
+    })
 }
 
 pub(super) fn result_kind(shape: &Shape) -> i32 {
@@ -252,6 +284,7 @@ pub fn resolve_in(lang: &Language, def: &FunctionDef, body: &str) -> Result<JsRe
         script,
         args,
         kind,
+        image: Default::default(),
         bytecode: Default::default(),
         abi: lang.abi,
     })

@@ -5,8 +5,9 @@
 //! record and calls `pgjs_call`.
 
 use super::call_site::CallSite;
-use super::javascript::{self, JsArg, JsResolved};
+use super::javascript::{self, FunctionImage, JsArg, JsResolved};
 use crate::error::{PgWasmError, Result};
+use crate::guc;
 use crate::marshal::io_cache::Inputs;
 use crate::marshal::Ret;
 use pg_wasm_runtime::javascript::{self as js, ArgRecord, GuestArgs, Returned};
@@ -30,6 +31,51 @@ impl JsSite {
         def: &super::function::FunctionDef,
         r: &JsResolved,
     ) -> Result<Self> {
+        let target = r.resolved.target.clone();
+        let runtime = |err| PgWasmError::Runtime {
+            target: target.clone(),
+            err,
+        };
+        let image = r.image.borrow().clone();
+        let mut site = match image {
+            // The function's own image: it starts loaded; only
+            // Math.random (or Python's random) is seeded anew.
+            FunctionImage::Ready(module) if guc::FUNCTION_IMAGES.get() => {
+                let mut site = CallSite::prepare_on(fn_oid, epoch, def, &r.resolved, &module)?;
+                r.abi
+                    .seed(&mut site.instance, javascript::next_seed())
+                    .map_err(runtime)?;
+                site
+            }
+            _ => Self::load(fn_oid, epoch, def, r)?,
+        };
+        let trigger = r.resolved.shape.ret_type == pg_sys::TRIGGEROID;
+        if site.buf.len() < 3 {
+            site.buf.resize(3, ValRaw::i64(0));
+        }
+        // The trigger path (CallSite's) sets only the pointer and length.
+        site.buf[2] = ValRaw::i32(r.kind);
+        Ok(JsSite {
+            site,
+            args: r.args.clone(),
+            kind: r.kind,
+            record: ArgRecord::default(),
+            guest: GuestArgs::default(),
+            trigger,
+            abi: r.abi,
+        })
+    }
+
+    /// A call site on an instance of the engine's image, the function
+    /// compiled (the backend's first statement calling it) or loaded from
+    /// its bytecode; the first instance that only loaded it becomes the
+    /// function's image.
+    fn load(
+        fn_oid: pg_sys::Oid,
+        epoch: u64,
+        def: &super::function::FunctionDef,
+        r: &JsResolved,
+    ) -> Result<CallSite> {
         let mut site = CallSite::prepare(fn_oid, epoch, def, &r.resolved)?;
         let target = r.resolved.target.clone();
         let runtime = |err| PgWasmError::Runtime {
@@ -39,8 +85,8 @@ impl JsSite {
         // The function's bytecode: compiled by the backend's first
         // instance of it, loaded by every later one (a fifth of the work).
         let known = r.bytecode.borrow().clone();
-        let bytecode = match known {
-            Some(b) => b,
+        let bytecode = match &known {
+            Some(b) => b.clone(),
             None => {
                 let compiled = r
                     .abi
@@ -62,21 +108,27 @@ impl JsSite {
         if let Some(e) = loaded.map_err(runtime)? {
             return Err(javascript::exception_error(&target, e));
         }
-        let trigger = r.resolved.shape.ret_type == pg_sys::TRIGGEROID;
-        if site.buf.len() < 3 {
-            site.buf.resize(3, ValRaw::i64(0));
+        let first_image = matches!(*r.image.borrow(), FunctionImage::NotYet);
+        if known.is_some() && first_image && guc::FUNCTION_IMAGES.get() {
+            // This instance did nothing but load the function: its memory
+            // is the function's image.
+            let made = if javascript::may_make_image() {
+                r.resolved
+                    .module
+                    .with_memory_of(&target, &mut site.instance)
+                    .unwrap_or_else(|e| {
+                        pgrx::debug1!("pg_wasm: no image of {target}: {e}");
+                        None
+                    })
+            } else {
+                None
+            };
+            *r.image.borrow_mut() = match made {
+                Some(module) => FunctionImage::Ready(module),
+                None => FunctionImage::Unavailable,
+            };
         }
-        // The trigger path (CallSite's) sets only the pointer and length.
-        site.buf[2] = ValRaw::i32(r.kind);
-        Ok(JsSite {
-            site,
-            args: r.args.clone(),
-            kind: r.kind,
-            record: ArgRecord::default(),
-            guest: GuestArgs::default(),
-            trigger,
-            abi: r.abi,
-        })
+        Ok(site)
     }
 
     #[inline(always)]

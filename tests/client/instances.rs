@@ -377,3 +377,108 @@ fn slots_reset_after_the_reply_or_on_a_thread_keep_every_statement_fresh() {
         );
     }
 }
+
+/// JavaScript and Python functions start from their own image of the
+/// engine (the function already loaded) from a backend's second statement
+/// calling them on: what a statement leaves in the interpreter (globals,
+/// `GD`, a large stash in the heap) is gone by the next statement,
+/// transaction or role, `Math.random` and `random` differ in every
+/// statement, another function on the same slot sees none of it, and a
+/// replaced body is called at once — with one slot, so every statement
+/// reuses it, and with `pg_wasm.function_images` off.
+#[test]
+fn javascript_and_python_functions_from_their_images_start_fresh() {
+    let mut c = fresh_db("pg_wasm_inst_images");
+    c.batch_execute(
+        "DROP ROLE IF EXISTS inst_img; CREATE ROLE inst_img;
+         CREATE FUNCTION js_bump(s text) RETURNS int LANGUAGE javascript AS $$
+           globalThis.n = (globalThis.n || 0) + 1;
+           globalThis.stash = (globalThis.stash || '') + s.repeat(20000);
+           return n * 1000000 + globalThis.stash.length / 1000; $$;
+         CREATE FUNCTION js_peek() RETURNS int LANGUAGE javascript AS $$
+           return (globalThis.n || 0) + (globalThis.stash ? 1 : 0); $$;
+         CREATE FUNCTION js_rand() RETURNS float8 LANGUAGE javascript AS $$
+           return Math.random(); $$;
+         CREATE FUNCTION js_throw() RETURNS int LANGUAGE javascript AS $$
+           globalThis.n = 99; throw new Error('no'); $$;
+         CREATE FUNCTION py_bump(s text) RETURNS int LANGUAGE python AS $$
+GD['n'] = GD.get('n', 0) + 1
+GD['stash'] = GD.get('stash', '') + s * 20000
+return GD['n'] * 1000000 + len(GD['stash']) // 1000 $$;
+         CREATE FUNCTION py_rand() RETURNS float8 LANGUAGE python AS $$
+import random
+return random.random() $$;
+         GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO inst_img",
+    )
+    .unwrap();
+    drop(c);
+    for options in [
+        "-c pg_wasm.instance_slots=1",
+        "",
+        "-c pg_wasm.function_images=off",
+    ] {
+        let mut s = Client::connect(
+            &format!("{} options='{options}'", dsn("pg_wasm_inst_images")),
+            NoTls,
+        )
+        .unwrap();
+        for _ in 0..30 {
+            assert_eq!(
+                call_i32(&mut s, "SELECT js_bump('xy')"),
+                1_000_040,
+                "{options}"
+            );
+            assert_eq!(
+                call_i32(&mut s, "SELECT py_bump('xy')"),
+                1_000_040,
+                "{options}"
+            );
+            assert_eq!(call_i32(&mut s, "SELECT js_peek()"), 0, "{options}");
+        }
+        let in_one: Vec<i32> = s
+            .query("SELECT js_bump('xy') FROM generate_series(1, 3)", &[])
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert_eq!(in_one, [1_000_040, 2_000_080, 3_000_120], "{options}");
+        let mut t = s.transaction().unwrap();
+        for _ in 0..3 {
+            let v: i32 = t.query_one("SELECT py_bump('xy')", &[]).unwrap().get(0);
+            assert_eq!(v, 1_000_040, "{options}: same transaction");
+        }
+        t.commit().unwrap();
+        s.batch_execute("SET ROLE inst_img").unwrap();
+        assert_eq!(call_i32(&mut s, "SELECT js_bump('xy')"), 1_000_040);
+        s.batch_execute("RESET ROLE").unwrap();
+        assert!(s.query_one("SELECT js_throw()", &[]).is_err());
+        assert_eq!(
+            call_i32(&mut s, "SELECT js_peek()"),
+            0,
+            "{options}: after a throw"
+        );
+        for f in ["js_rand", "py_rand"] {
+            let draws: std::collections::HashSet<u64> = (0..20)
+                .map(|_| {
+                    let v: f64 = s.query_one(&format!("SELECT {f}()"), &[]).unwrap().get(0);
+                    v.to_bits()
+                })
+                .collect();
+            assert_eq!(draws.len(), 20, "{options}: {f} repeats itself");
+        }
+    }
+    // A replaced body runs at once in a session that made the old one's image.
+    let mut s = Client::connect(&dsn("pg_wasm_inst_images"), NoTls).unwrap();
+    for _ in 0..3 {
+        assert_eq!(call_i32(&mut s, "SELECT js_bump('xy')"), 1_000_040);
+    }
+    let mut other = Client::connect(&dsn("pg_wasm_inst_images"), NoTls).unwrap();
+    other
+        .batch_execute(
+            "CREATE OR REPLACE FUNCTION js_bump(s text) RETURNS int LANGUAGE javascript AS $$
+               return -s.length; $$",
+        )
+        .unwrap();
+    assert_eq!(call_i32(&mut s, "SELECT js_bump('xy')"), -2);
+    assert_eq!(call_i32(&mut s, "SELECT js_bump('xyz')"), -3);
+}

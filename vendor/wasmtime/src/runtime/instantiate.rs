@@ -64,6 +64,31 @@ impl CompiledModule {
         Ok(ret)
     }
 
+    /// pg_wasm patch (vendor/README.md): the same compiled module under a
+    /// new unique ID (for a [`crate::Module`] with other memory images).
+    pub fn with_new_id(&self) -> Result<Self> {
+        let mut func_names = Vec::new();
+        func_names.try_reserve_exact(self.func_names.len())?;
+        func_names.extend(self.func_names.iter().map(|n| FunctionName {
+            idx: n.idx,
+            offset: n.offset,
+            len: n.len,
+        }));
+        Ok(Self {
+            unique_id: CompiledModuleId::new(),
+            engine_code: self.engine_code.clone(),
+            module: self.module.clone(),
+            meta: Metadata {
+                has_unparsed_debuginfo: self.meta.has_unparsed_debuginfo,
+                code_section_offset: self.meta.code_section_offset,
+                has_wasm_debuginfo: self.meta.has_wasm_debuginfo,
+                dwarf: self.meta.dwarf.clone(),
+            },
+            index: self.index.clone(),
+            func_names,
+        })
+    }
+
     fn register_profiling(&mut self, profiler: &dyn ProfilingAgent) -> Result<()> {
         // TODO-Bug?: "code_memory" is not exclusive for this module in the case of components,
         // so we may be registering the same code range multiple times here.

@@ -1179,6 +1179,55 @@ impl Module {
         Ok(images)
     }
 
+    /// pg_wasm patch (vendor/README.md): a module sharing this one's
+    /// compiled code whose first defined memory starts with `pages` laid
+    /// over this module's image: each `(offset, bytes)` one host page of
+    /// linear memory at a page-aligned offset, in ascending order (pages
+    /// equal to the image's are left out). The pages are mapped
+    /// copy-on-write from a memfd, and a pooled slot reset after use puts
+    /// them back, as it puts the image back. Meant for an instance's state
+    /// after some set-up that left everything but that memory as
+    /// instantiation made it (globals, tables, memory size): the caller's
+    /// guarantee. `None` when the module has no copy-on-write image for
+    /// that memory or no memfd can be made.
+    pub fn with_memory_pages(&self, pages: &[(usize, &[u8])]) -> Result<Option<Module>> {
+        let index = wasmtime_environ::DefinedMemoryIndex::from_u32(0);
+        let Some(images) = self.memory_images()? else {
+            return Ok(None);
+        };
+        if self.env_module().num_imported_memories != 0 || images.get_memory_image(index).is_none() {
+            return Ok(None);
+        }
+        let initial = self.env_module().memories[self.env_module().memory_index(index)]
+            .minimum_byte_size()
+            .ok();
+        if pages
+            .iter()
+            .any(|(offset, b)| initial.map_or(true, |i| (*offset + b.len()) as u64 > i))
+        {
+            bail!("an overlay page lies beyond the memory's initial size");
+        }
+        let Some(layered) = images.with_overlay(index, pages)? else {
+            return Ok(None);
+        };
+        let inner = &self.inner;
+        let module = inner.module.with_new_id()?;
+        let memory_images = OnceLock::new();
+        memory_images.get_or_init(|| Some(layered));
+        Ok(Some(Self {
+            inner: try_new::<Arc<_>>(ModuleInner {
+                engine: inner.engine.clone(),
+                code: inner.code.clone(),
+                memory_images,
+                module,
+                #[cfg(any(feature = "cranelift", feature = "winch"))]
+                serializable: false,
+                offsets: inner.offsets,
+                checksum: inner.checksum,
+            })?,
+        }))
+    }
+
     /// See [`CodeMemory::frame_table`].
     #[cfg(feature = "debug")]
     pub(crate) fn frame_table<'a>(&'a self) -> Option<wasmtime_environ::FrameTable<'a>> {

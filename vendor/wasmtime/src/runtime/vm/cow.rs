@@ -28,6 +28,30 @@ impl ModuleMemoryImages {
     pub fn get_memory_image(&self, defined_index: DefinedMemoryIndex) -> Option<&Arc<MemoryImage>> {
         self.memories[defined_index].as_ref()
     }
+
+    /// pg_wasm patch (vendor/README.md): these images with `pages` (see
+    /// [`MemoryImage::with_overlay`]) laid over memory `index`'s; `None`
+    /// when that memory has no image or no memfd can be made.
+    pub fn with_overlay(
+        &self,
+        index: DefinedMemoryIndex,
+        pages: &[(usize, &[u8])],
+    ) -> Result<Option<ModuleMemoryImages>> {
+        let mut memories = TryPrimaryMap::with_capacity(self.memories.len())?;
+        for (i, image) in self.memories.iter() {
+            let image = match image {
+                Some(image) if i == index => match image.with_overlay(pages)? {
+                    Some(layered) => Some(try_new::<Arc<_>>(layered)?),
+                    None => return Ok(None),
+                },
+                Some(image) => Some(image.clone()),
+                None if i == index => return Ok(None),
+                None => None,
+            };
+            memories.push(image)?;
+        }
+        Ok(Some(ModuleMemoryImages { memories }))
+    }
 }
 
 /// One backing image for one memory.
@@ -37,7 +61,7 @@ pub struct MemoryImage {
     /// This might be a mapped `*.cwasm` file or on Unix it could also be a
     /// `Memfd` as an anonymous file in memory on Linux. In either case this is
     /// used as the backing-source for the CoW image.
-    source: MemoryImageSource,
+    source: Arc<MemoryImageSource>,
 
     /// Length of image, in bytes.
     ///
@@ -71,6 +95,26 @@ pub struct MemoryImage {
     /// The offset, within `module_source.wasm_data()`, that this image starts
     /// at.
     module_source_offset: usize,
+
+    /// pg_wasm patch (vendor/README.md): pages that differ from the image
+    /// above, mapped over it (an instance's state after some set-up, taken
+    /// once and shared by its later instances).
+    overlay: Option<Overlay>,
+}
+
+/// pg_wasm patch: pages of a [`MemoryImage`] that replace the base image's
+/// (or the zeros around it), each mapped copy-on-write from a memfd.
+struct Overlay {
+    /// The pages, in the order of `offsets`.
+    source: MemoryImageSource,
+    /// The same bytes, for resetting written pages by hand.
+    data: Box<[u8]>,
+    /// Each page's offset in linear memory, ascending.
+    offsets: Box<[usize]>,
+    /// Where the base image and the pages together start and end in
+    /// linear memory (page-aligned).
+    start: usize,
+    end: usize,
 }
 
 impl MemoryImage {
@@ -118,12 +162,13 @@ impl MemoryImage {
                 if let Some(file) = mmap.original_file() {
                     if let Some(source) = MemoryImageSource::from_file(file) {
                         return Ok(Some(MemoryImage {
-                            source,
+                            source: try_new::<Arc<_>>(source)?,
                             source_offset: u64::try_from(data_start - start).unwrap(),
                             linear_memory_offset,
                             len,
                             module_source: module_source.clone(),
                             module_source_offset: data_range.start,
+                            overlay: None,
                         }));
                     }
                 }
@@ -134,12 +179,13 @@ impl MemoryImage {
         // may be used to place the data in a form that's amenable to an mmap.
         if let Some(source) = MemoryImageSource::from_data(data)? {
             return Ok(Some(MemoryImage {
-                source,
+                source: try_new::<Arc<_>>(source)?,
                 source_offset: 0,
                 linear_memory_offset,
                 len,
                 module_source: module_source.clone(),
                 module_source_offset: data_range.start,
+                overlay: None,
             }));
         }
 
@@ -148,23 +194,136 @@ impl MemoryImage {
 
     unsafe fn map_at(&self, mmap_base: &MmapOffset) -> Result<()> {
         unsafe {
-            mmap_base.map_image_at(
-                &self.source,
-                self.source_offset,
-                self.linear_memory_offset,
-                self.len,
-            )
+            if !self.len.is_zero() {
+                mmap_base.map_image_at(
+                    &self.source,
+                    self.source_offset,
+                    self.linear_memory_offset,
+                    self.len,
+                )?;
+            }
+            // pg_wasm patch: the overlay's pages over the base, one mmap per
+            // run of adjacent pages.
+            if let Some(overlay) = &self.overlay {
+                let page = host_page_size();
+                let mut i = 0;
+                while i < overlay.offsets.len() {
+                    let mut j = i + 1;
+                    while j < overlay.offsets.len()
+                        && overlay.offsets[j] == overlay.offsets[j - 1] + page
+                    {
+                        j += 1;
+                    }
+                    mmap_base.map_image_at(
+                        &overlay.source,
+                        u64::try_from(i * page).unwrap(),
+                        HostAlignedByteCount::new(overlay.offsets[i]).unwrap(),
+                        HostAlignedByteCount::new((j - i) * page).unwrap(),
+                    )?;
+                    i = j;
+                }
+            }
+            Ok(())
         }
     }
 
     unsafe fn remap_as_zeros_at(&self, base: *mut u8) -> Result<()> {
+        let (start, len) = self.span();
         unsafe {
-            self.source.remap_as_zeros_at(
-                base.add(self.linear_memory_offset.byte_count()),
-                self.len.byte_count(),
-            )?;
+            self.source
+                .remap_as_zeros_at(base.add(start.byte_count()), len.byte_count())?;
         }
         Ok(())
+    }
+
+    /// Where this image (with its overlay) starts in linear memory, and
+    /// how far it extends.
+    fn span(&self) -> (HostAlignedByteCount, HostAlignedByteCount) {
+        match &self.overlay {
+            None => (self.linear_memory_offset, self.len),
+            Some(o) => (
+                HostAlignedByteCount::new(o.start).unwrap(),
+                HostAlignedByteCount::new(o.end - o.start).unwrap(),
+            ),
+        }
+    }
+
+    /// pg_wasm patch: this image with the pages `pages` (linear-memory
+    /// offset, one host page of bytes each, ascending offsets) laid over
+    /// it; pages equal to the image's own are left out. `None` when no
+    /// memfd can be made here.
+    pub(crate) fn with_overlay(&self, pages: &[(usize, &[u8])]) -> Result<Option<MemoryImage>> {
+        let page = host_page_size();
+        let (base_start, base_len) = self.span();
+        let mut start = base_start.byte_count();
+        let mut end = start + base_len.byte_count();
+        if self.overlay.is_some() {
+            bail!("an overlay cannot be laid over another");
+        }
+        let mut offsets = Vec::new();
+        let mut data = Vec::new();
+        let mut original = vec![0u8; page];
+        let mut last = None;
+        for (offset, bytes) in pages {
+            if offset % page != 0 || bytes.len() != page || last.is_some_and(|l| l >= *offset) {
+                bail!("overlay pages must be whole host pages in ascending order");
+            }
+            last = Some(*offset);
+            self.original_bytes(*offset, &mut original);
+            if original[..] == bytes[..] {
+                continue;
+            }
+            offsets.push(*offset);
+            data.extend_from_slice(bytes);
+            start = start.min(*offset);
+            end = end.max(*offset + page);
+        }
+        if base_len.is_zero() {
+            if let (Some(first), Some(last)) = (offsets.first(), offsets.last()) {
+                start = *first;
+                end = *last + page;
+            }
+        }
+        let source = if data.is_empty() {
+            None
+        } else {
+            match MemoryImageSource::from_data(&data)? {
+                Some(source) => Some(source),
+                None => return Ok(None),
+            }
+        };
+        let overlay = match source {
+            Some(source) => Some(Overlay {
+                source,
+                data: data.into_boxed_slice(),
+                offsets: offsets.into_boxed_slice(),
+                start,
+                end,
+            }),
+            None => None,
+        };
+        Ok(Some(MemoryImage {
+            source: self.source.clone(),
+            len: self.len,
+            source_offset: self.source_offset,
+            linear_memory_offset: self.linear_memory_offset,
+            module_source: self.module_source.clone(),
+            module_source_offset: self.module_source_offset,
+            overlay,
+        }))
+    }
+
+    /// The base image's bytes (zeros outside it) of the page at `offset`.
+    fn original_bytes(&self, offset: usize, out: &mut [u8]) {
+        let image_start = self.linear_memory_offset.byte_count();
+        let image_end = image_start + self.len.byte_count();
+        out.fill(0);
+        if offset >= image_start && offset < image_end {
+            let bytes = self.module_source.wasm_data();
+            let bytes = &bytes[self.module_source_offset..][..self.len.byte_count()];
+            let n = out.len().min(image_end - offset);
+            out[..n].copy_from_slice(&bytes[offset - image_start..][..n]);
+        }
     }
 }
 
@@ -488,15 +647,11 @@ impl MemoryImageSlot {
         assert!(initial_size_bytes_page_aligned <= self.accessible);
         if !images_equal {
             if let Some(image) = maybe_image.as_ref() {
+                let (span_start, span_len) = image.span();
                 assert!(
-                    image
-                        .linear_memory_offset
-                        .checked_add(image.len)
-                        .unwrap()
-                        .byte_count()
-                        <= initial_size_bytes
+                    span_start.checked_add(span_len).unwrap().byte_count() <= initial_size_bytes
                 );
-                if !image.len.is_zero() {
+                if !span_len.is_zero() {
                     unsafe {
                         image.map_at(&self.base)?;
                     }
@@ -504,7 +659,7 @@ impl MemoryImageSlot {
                     // reset those pages to the default protection key. Restore
                     // this slot's key so the image is not left accessible to
                     // every other stripe.
-                    self.reapply_pkey(image.linear_memory_offset, image.len, true)?;
+                    self.reapply_pkey(span_start, span_len, true)?;
                 }
             }
             self.image = maybe_image.cloned();
@@ -524,7 +679,8 @@ impl MemoryImageSlot {
             }
             // As in `instantiate`, the `mmap` above dropped this slot's
             // protection key over the image's range, so restore it.
-            self.reapply_pkey(image.linear_memory_offset, image.len, true)?;
+            let (span_start, span_len) = image.span();
+            self.reapply_pkey(span_start, span_len, true)?;
             self.image = None;
         }
         Ok(())
@@ -668,7 +824,37 @@ impl MemoryImageSlot {
         ///
         /// Panics if `base_addr` is not the right index due to the various
         /// indexing calculations below.
-        fn manually_reset_region(base_addr: usize, image: &MemoryImage, mut region: &mut [u8]) {
+        fn manually_reset_region(base_addr: usize, image: &MemoryImage, region: &mut [u8]) {
+            // pg_wasm patch: the overlay's pages from the overlay, the rest
+            // as upstream does.
+            let Some(overlay) = &image.overlay else {
+                return reset_from_base(base_addr, image, region);
+            };
+            let page = host_page_size();
+            let start = region.as_ptr().addr() - base_addr;
+            let end = start + region.len();
+            let first = overlay.offsets.partition_point(|&o| o < start);
+            let mut done = start;
+            let mut rest = region;
+            for (i, &offset) in overlay.offsets.iter().enumerate().skip(first) {
+                if offset >= end {
+                    break;
+                }
+                let (before, tail) = rest.split_at_mut(offset - done);
+                if !before.is_empty() {
+                    reset_from_base(base_addr, image, before);
+                }
+                let (this, tail) = tail.split_at_mut(page);
+                this.copy_from_slice(&overlay.data[i * page..][..page]);
+                rest = tail;
+                done = offset + page;
+            }
+            if !rest.is_empty() {
+                reset_from_base(base_addr, image, rest);
+            }
+        }
+
+        fn reset_from_base(base_addr: usize, image: &MemoryImage, mut region: &mut [u8]) {
             let image_start = image.linear_memory_offset.byte_count();
             let image_end = image_start + image.len.byte_count();
             let mut region_start = region.as_ptr().addr() - base_addr;
@@ -831,12 +1017,13 @@ mod test {
         source.data[..data.len()].copy_from_slice(data);
 
         return Ok(MemoryImage {
-            source: MemoryImageSource::from_data(data)?.unwrap(),
+            source: Arc::new(MemoryImageSource::from_data(data)?.unwrap()),
             len: image_len,
             source_offset: 0,
             linear_memory_offset,
             module_source: Arc::new(source),
             module_source_offset: 0,
+            overlay: None,
         });
 
         struct TestDataSource {

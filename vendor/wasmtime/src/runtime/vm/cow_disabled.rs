@@ -18,6 +18,15 @@ impl ModuleMemoryImages {
     ) -> Option<&Arc<MemoryImage>> {
         None
     }
+
+    /// pg_wasm patch: no images, so nothing to lay pages over.
+    pub fn with_overlay(
+        &self,
+        _index: DefinedMemoryIndex,
+        _pages: &[(usize, &[u8])],
+    ) -> Result<Option<ModuleMemoryImages>> {
+        match *self {}
+    }
 }
 
 #[derive(Debug, PartialEq)]

@@ -378,6 +378,61 @@ fn per_statement_cost() {
         v.sort();
         println!("{name}: {:?}", v[v.len() / 2]);
     }
+    // The same statement on the function's own image: no load, a reseed.
+    let layered = {
+        let mut i = instance(Limits::default());
+        assert_eq!(ABI.load(&mut i, &code, 3).unwrap(), None);
+        prepared.with_memory_of(engine, &mut i).unwrap().unwrap()
+    };
+    let (mut inst_t, mut seed_t, mut call_t, mut drop_t) = (vec![], vec![], vec![], vec![]);
+    for round in 0..200 {
+        let t = std::time::Instant::now();
+        let mut i =
+            Instance::from_prepared(engine, &layered, ABI.call, Limits::default(), NoHost).unwrap();
+        inst_t.push(t.elapsed());
+        let t = std::time::Instant::now();
+        ABI.seed(&mut i, round).unwrap();
+        seed_t.push(t.elapsed());
+        let t = std::time::Instant::now();
+        assert_eq!(
+            run(&mut i, &args, ResultKind::Text as i32).unwrap(),
+            "hello-world"
+        );
+        call_t.push(t.elapsed());
+        let t = std::time::Instant::now();
+        drop(i);
+        drop_t.push(t.elapsed());
+    }
+    {
+        let mut i =
+            Instance::from_prepared(engine, &layered, ABI.call, Limits::default(), NoHost).unwrap();
+        ABI.seed(&mut i, 1).unwrap();
+        run(&mut i, &args, ResultKind::Text as i32).unwrap();
+        let mut len = 64 << 20;
+        let mem = loop {
+            if let Ok(b) = i.read_bytes(0, len) {
+                break b;
+            }
+            len -= 65536;
+        };
+        println!(
+            "image: after a statement {} pages private, {} mapped, of {}",
+            pg_wasm_runtime::function_image::written_pages(mem)
+                .unwrap()
+                .len(),
+            pg_wasm_runtime::function_image::present_pages(mem).unwrap(),
+            mem.len() / 4096
+        );
+    }
+    for (name, mut v) in [
+        ("image: instantiate", inst_t),
+        ("image: seed", seed_t),
+        ("image: call", call_t),
+        ("image: drop", drop_t),
+    ] {
+        v.sort();
+        println!("{name}: {:?}", v[v.len() / 2]);
+    }
 }
 
 /// The Wasm instructions (fuel) of warm calls, to see where a row's time

@@ -103,19 +103,29 @@ pub struct MemoryImage {
 }
 
 /// pg_wasm patch: pages of a [`MemoryImage`] that replace the base image's
-/// (or the zeros around it), each mapped copy-on-write from a memfd.
+/// (or the zeros around it), mapped copy-on-write from a memfd in runs.
 struct Overlay {
-    /// The pages, in the order of `offsets`.
+    /// The runs' pages, one after the other.
     source: MemoryImageSource,
-    /// The same bytes, for resetting written pages by hand.
-    data: Box<[u8]>,
-    /// Each page's offset in linear memory, ascending.
-    offsets: Box<[usize]>,
+    /// The same pages mapped read-only, for resetting written pages by
+    /// hand (the memfd's own pages: no second copy).
+    data: crate::runtime::vm::Mmap<crate::runtime::vm::mmap::UnalignedLength>,
+    /// Each run's offset in linear memory, length, and offset in
+    /// `source`, by ascending linear offset. Pages that differ from the
+    /// base less than [`OVERLAY_GAP`] pages apart share a run (the base's
+    /// pages in between copied into it): every run is a mapping of its
+    /// own, and the kernel walks a slot's mappings one by one at each
+    /// reset.
+    runs: Box<[(usize, usize, usize)]>,
     /// Where the base image and the pages together start and end in
     /// linear memory (page-aligned).
     start: usize,
     end: usize,
 }
+
+/// pg_wasm patch: pages that differ from the base image at most this many
+/// pages apart go into one run of the overlay.
+const OVERLAY_GAP: usize = 16;
 
 impl MemoryImage {
     fn new(
@@ -202,25 +212,15 @@ impl MemoryImage {
                     self.len,
                 )?;
             }
-            // pg_wasm patch: the overlay's pages over the base, one mmap per
-            // run of adjacent pages.
+            // pg_wasm patch: the overlay's runs over the base, one mmap each.
             if let Some(overlay) = &self.overlay {
-                let page = host_page_size();
-                let mut i = 0;
-                while i < overlay.offsets.len() {
-                    let mut j = i + 1;
-                    while j < overlay.offsets.len()
-                        && overlay.offsets[j] == overlay.offsets[j - 1] + page
-                    {
-                        j += 1;
-                    }
+                for &(offset, len, source_offset) in overlay.runs.iter() {
                     mmap_base.map_image_at(
                         &overlay.source,
-                        u64::try_from(i * page).unwrap(),
-                        HostAlignedByteCount::new(overlay.offsets[i]).unwrap(),
-                        HostAlignedByteCount::new((j - i) * page).unwrap(),
+                        u64::try_from(source_offset).unwrap(),
+                        HostAlignedByteCount::new(offset).unwrap(),
+                        HostAlignedByteCount::new(len).unwrap(),
                     )?;
-                    i = j;
                 }
             }
             Ok(())
@@ -260,8 +260,8 @@ impl MemoryImage {
         if self.overlay.is_some() {
             bail!("an overlay cannot be laid over another");
         }
-        let mut offsets = Vec::new();
-        let mut data = Vec::new();
+        // The pages that differ from the base.
+        let mut differ = Vec::new();
         let mut original = vec![0u8; page];
         let mut last = None;
         for (offset, bytes) in pages {
@@ -270,37 +270,59 @@ impl MemoryImage {
             }
             last = Some(*offset);
             self.original_bytes(*offset, &mut original);
-            if original[..] == bytes[..] {
-                continue;
+            if original[..] != bytes[..] {
+                differ.push((*offset, *bytes));
             }
-            offsets.push(*offset);
-            data.extend_from_slice(bytes);
-            start = start.min(*offset);
-            end = end.max(*offset + page);
+        }
+        // Runs, the base's pages filling gaps of up to OVERLAY_GAP pages.
+        let mut runs = Vec::new();
+        let mut data: Vec<u8> = Vec::new();
+        let mut i = 0;
+        while i < differ.len() {
+            let run_start = differ[i].0;
+            let mut j = i + 1;
+            while j < differ.len() && differ[j].0 - differ[j - 1].0 <= (OVERLAY_GAP + 1) * page {
+                j += 1;
+            }
+            let run_end = differ[j - 1].0 + page;
+            let source_offset = data.len();
+            let mut next = i;
+            for offset in (run_start..run_end).step_by(page) {
+                if next < j && differ[next].0 == offset {
+                    data.extend_from_slice(differ[next].1);
+                    next += 1;
+                } else {
+                    self.original_bytes(offset, &mut original);
+                    data.extend_from_slice(&original);
+                }
+            }
+            runs.push((run_start, run_end - run_start, source_offset));
+            start = start.min(run_start);
+            end = end.max(run_end);
+            i = j;
         }
         if base_len.is_zero() {
-            if let (Some(first), Some(last)) = (offsets.first(), offsets.last()) {
-                start = *first;
-                end = *last + page;
+            if let (Some(first), Some(last)) = (runs.first(), runs.last()) {
+                start = first.0;
+                end = last.0 + last.1;
             }
         }
-        let source = if data.is_empty() {
+        let overlay = if data.is_empty() {
             None
         } else {
-            match MemoryImageSource::from_data(&data)? {
-                Some(source) => Some(source),
-                None => return Ok(None),
-            }
-        };
-        let overlay = match source {
-            Some(source) => Some(Overlay {
+            let Some(source) = MemoryImageSource::from_data(&data)? else {
+                return Ok(None);
+            };
+            drop(data);
+            let file = source.as_file().try_clone()?;
+            let data = crate::runtime::vm::Mmap::from_file(try_new::<Arc<_>>(file)?)?;
+            Some(Overlay {
                 source,
-                data: data.into_boxed_slice(),
-                offsets: offsets.into_boxed_slice(),
+                data,
+                runs: runs.into_boxed_slice(),
                 start,
                 end,
-            }),
-            None => None,
+            })
         };
         Ok(Some(MemoryImage {
             source: self.source.clone(),
@@ -830,24 +852,32 @@ impl MemoryImageSlot {
             let Some(overlay) = &image.overlay else {
                 return reset_from_base(base_addr, image, region);
             };
-            let page = host_page_size();
             let start = region.as_ptr().addr() - base_addr;
             let end = start + region.len();
-            let first = overlay.offsets.partition_point(|&o| o < start);
+            let first = overlay.runs.partition_point(|&(o, len, _)| o + len <= start);
             let mut done = start;
             let mut rest = region;
-            for (i, &offset) in overlay.offsets.iter().enumerate().skip(first) {
+            for &(offset, len, source_offset) in overlay.runs.iter().skip(first) {
                 if offset >= end {
                     break;
                 }
-                let (before, tail) = rest.split_at_mut(offset - done);
+                let from = offset.max(done);
+                let to = (offset + len).min(end);
+                let (before, tail) = rest.split_at_mut(from - done);
                 if !before.is_empty() {
                     reset_from_base(base_addr, image, before);
                 }
-                let (this, tail) = tail.split_at_mut(page);
-                this.copy_from_slice(&overlay.data[i * page..][..page]);
+                let (this, tail) = tail.split_at_mut(to - from);
+                // SAFETY: the run lies within the mapped memfd, which was
+                // written in full before it was sealed and mapped.
+                let bytes = unsafe {
+                    overlay
+                        .data
+                        .slice(source_offset + (from - offset)..source_offset + (to - offset))
+                };
+                this.copy_from_slice(bytes);
                 rest = tail;
-                done = offset + page;
+                done = to;
             }
             if !rest.is_empty() {
                 reset_from_base(base_addr, image, rest);

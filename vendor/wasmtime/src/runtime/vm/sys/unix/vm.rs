@@ -193,7 +193,7 @@ impl MemoryImageSource {
         Ok(Some(MemoryImageSource::Memfd(memfd)))
     }
 
-    pub(super) fn as_file(&self) -> &File {
+    pub(crate) fn as_file(&self) -> &File {
         match *self {
             #[cfg(feature = "std")]
             MemoryImageSource::Mmap(ref file) => file,

@@ -32,44 +32,38 @@ const FILE_OR_SHARED: u64 = 1 << 61;
 /// are private copies, as `(offset, bytes)` in ascending order.
 pub fn written_pages(memory: &[u8]) -> Result<Vec<(usize, &[u8])>, RuntimeError> {
     let page = page_size();
-    let base = memory.as_ptr() as usize;
-    if base % page != 0 || memory.len() % page != 0 {
-        return Err(RuntimeError::Engine(
-            "guest memory is not page-aligned".into(),
-        ));
-    }
-    let n = memory.len() / page;
-    let mut entries = vec![0u8; n * 8];
-    let io = |e: std::io::Error| RuntimeError::Engine(format!("/proc/self/pagemap: {e}"));
-    let file = File::open("/proc/self/pagemap").map_err(io)?;
-    file.read_exact_at(&mut entries, (base / page * 8) as u64)
-        .map_err(io)?;
-    let mut out = Vec::new();
-    for (i, e) in entries.chunks_exact(8).enumerate() {
-        let e = u64::from_le_bytes(e.try_into().unwrap());
-        let private = e & PRESENT != 0 && e & FILE_OR_SHARED == 0;
-        if private || e & SWAPPED != 0 {
-            out.push((i * page, &memory[i * page..][..page]));
-        }
-    }
-    Ok(out)
+    Ok(pagemap(memory)?
+        .enumerate()
+        .filter(|(_, e)| (e & PRESENT != 0 && e & FILE_OR_SHARED == 0) || e & SWAPPED != 0)
+        .map(|(i, _)| (i * page, &memory[i * page..][..page]))
+        .collect())
 }
 
 /// How many host pages of `memory` are mapped at all (read or written):
 /// what a slot's reset scans one by one.
 pub fn present_pages(memory: &[u8]) -> Result<usize, RuntimeError> {
+    Ok(pagemap(memory)?.filter(|e| e & PRESENT != 0).count())
+}
+
+/// `/proc/self/pagemap`'s entry of each host page of `memory`.
+fn pagemap(memory: &[u8]) -> Result<impl Iterator<Item = u64>, RuntimeError> {
     let page = page_size();
     let base = memory.as_ptr() as usize;
-    let n = memory.len() / page;
-    let mut entries = vec![0u8; n * 8];
+    if !base.is_multiple_of(page) || !memory.len().is_multiple_of(page) {
+        return Err(RuntimeError::Engine(
+            "guest memory is not page-aligned".into(),
+        ));
+    }
+    let mut entries = vec![0u8; memory.len() / page * 8];
     let io = |e: std::io::Error| RuntimeError::Engine(format!("/proc/self/pagemap: {e}"));
     let file = File::open("/proc/self/pagemap").map_err(io)?;
     file.read_exact_at(&mut entries, (base / page * 8) as u64)
         .map_err(io)?;
     Ok(entries
         .chunks_exact(8)
-        .filter(|e| u64::from_le_bytes((*e).try_into().unwrap()) & PRESENT != 0)
-        .count())
+        .map(|e| u64::from_le_bytes(e.try_into().unwrap_or_default()))
+        .collect::<Vec<_>>()
+        .into_iter())
 }
 
 fn page_size() -> usize {

@@ -31,7 +31,7 @@ impl JsSite {
         def: &super::function::FunctionDef,
         r: &JsResolved,
     ) -> Result<Self> {
-        let target = r.resolved.target.clone();
+        let target = &r.resolved.target;
         let runtime = |err| PgWasmError::Runtime {
             target: target.clone(),
             err,
@@ -77,7 +77,7 @@ impl JsSite {
         r: &JsResolved,
     ) -> Result<CallSite> {
         let mut site = CallSite::prepare(fn_oid, epoch, def, &r.resolved)?;
-        let target = r.resolved.target.clone();
+        let target = &r.resolved.target;
         let runtime = |err| PgWasmError::Runtime {
             target: target.clone(),
             err,
@@ -93,7 +93,7 @@ impl JsSite {
                     .compile(&mut site.instance, &r.source, &r.script)
                     .map_err(runtime)?;
                 let b: std::rc::Rc<[u8]> = compiled
-                    .map_err(|e| javascript::exception_error(&target, e))?
+                    .map_err(|e| javascript::exception_error(target, e))?
                     .into();
                 *r.bytecode.borrow_mut() = Some(b.clone());
                 b
@@ -106,7 +106,7 @@ impl JsSite {
             std::panic::resume_unwind(caught);
         }
         if let Some(e) = loaded.map_err(runtime)? {
-            return Err(javascript::exception_error(&target, e));
+            return Err(javascript::exception_error(target, e));
         }
         let first_image = matches!(*r.image.borrow(), FunctionImage::NotYet);
         if known.is_some() && first_image && guc::FUNCTION_IMAGES.get() {
@@ -115,7 +115,7 @@ impl JsSite {
             let made = if javascript::may_make_image() {
                 r.resolved
                     .module
-                    .with_memory_of(&target, &mut site.instance)
+                    .with_memory_of(target, &mut site.instance)
                     .unwrap_or_else(|e| {
                         pgrx::debug1!("pg_wasm: no image of {target}: {e}");
                         None

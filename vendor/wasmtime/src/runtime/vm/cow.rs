@@ -109,7 +109,7 @@ struct Overlay {
     source: MemoryImageSource,
     /// The same pages mapped read-only, for resetting written pages by
     /// hand (the memfd's own pages: no second copy).
-    data: crate::runtime::vm::Mmap<crate::runtime::vm::mmap::UnalignedLength>,
+    data: super::sys::mmap::Mmap,
     /// Each run's offset in linear memory, length, and offset in
     /// `source`, by ascending linear offset. Pages that differ from the
     /// base less than [`OVERLAY_GAP`] pages apart share a run (the base's
@@ -314,8 +314,7 @@ impl MemoryImage {
                 return Ok(None);
             };
             drop(data);
-            let file = source.as_file().try_clone()?;
-            let data = crate::runtime::vm::Mmap::from_file(try_new::<Arc<_>>(file)?)?;
+            let data = super::sys::mmap::Mmap::from_file(source.as_file())?;
             Some(Overlay {
                 source,
                 data,
@@ -868,12 +867,16 @@ impl MemoryImageSlot {
                     reset_from_base(base_addr, image, before);
                 }
                 let (this, tail) = tail.split_at_mut(to - from);
-                // SAFETY: the run lies within the mapped memfd, which was
-                // written in full before it was sealed and mapped.
+                let at = source_offset + (from - offset);
+                assert!(at + (to - from) <= overlay.data.len());
+                // SAFETY: the range lies within the mapping of the memfd,
+                // which was written in full before it was sealed and mapped
+                // and is never written again.
                 let bytes = unsafe {
-                    overlay
-                        .data
-                        .slice(source_offset + (from - offset)..source_offset + (to - offset))
+                    core::slice::from_raw_parts(
+                        overlay.data.as_send_sync_ptr().as_ptr().add(at),
+                        to - from,
+                    )
                 };
                 this.copy_from_slice(bytes);
                 rest = tail;

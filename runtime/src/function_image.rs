@@ -45,6 +45,33 @@ pub fn present_pages(memory: &[u8]) -> Result<usize, RuntimeError> {
     Ok(pagemap(memory)?.filter(|e| e & PRESENT != 0).count())
 }
 
+/// How many mutable globals the module `wasm` has (imported ones too).
+/// An image is only as good as its promise that loading a function
+/// changed nothing but memory: pg_wasm's engines have one, the C stack
+/// pointer, back at its value whenever a call returns (their tests check).
+pub fn mutable_globals(wasm: &[u8]) -> Result<usize, RuntimeError> {
+    let invalid = |e: wasmparser::BinaryReaderError| RuntimeError::InvalidModule(e.to_string());
+    let mut n = 0;
+    for payload in wasmparser::Parser::new(0).parse_all(wasm) {
+        match payload.map_err(invalid)? {
+            wasmparser::Payload::GlobalSection(globals) => {
+                for g in globals {
+                    n += usize::from(g.map_err(invalid)?.ty.mutable);
+                }
+            }
+            wasmparser::Payload::ImportSection(imports) => {
+                for import in imports.into_imports() {
+                    if let wasmparser::TypeRef::Global(g) = import.map_err(invalid)?.ty {
+                        n += usize::from(g.mutable);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(n)
+}
+
 /// `/proc/self/pagemap`'s entry of each host page of `memory`.
 fn pagemap(memory: &[u8]) -> Result<impl Iterator<Item = u64>, RuntimeError> {
     let page = page_size();

@@ -534,3 +534,12 @@ fn number(text: &str) -> f64 {
         .unwrap_or(text);
     inner.parse().unwrap_or(f64::NAN)
 }
+
+/// What a function's image relies on (`Prepared::with_memory_of`): loading
+/// a function changes nothing but memory. The engine's only mutable global
+/// is the C stack pointer, which is back at its value when a call returns.
+#[test]
+fn the_engine_has_one_mutable_global() {
+    let image = js::image(engine()).unwrap();
+    assert_eq!(function_image::mutable_globals(&image).unwrap(), 1);
+}

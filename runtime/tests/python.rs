@@ -614,3 +614,11 @@ return GD['n'] * 1000000 + len(GD['stash']) + int(random.random() * 0)";
         .collect();
     assert_eq!(draws.len(), 20, "{draws:?}");
 }
+
+/// What a function's image relies on (`Prepared::with_memory_of`): defining
+/// a function changes nothing but memory. The engine's only mutable global
+/// is the C stack pointer, which is back at its value when a call returns.
+#[test]
+fn the_engine_has_one_mutable_global() {
+    assert_eq!(function_image::mutable_globals(py::ENGINE_WASM).unwrap(), 1);
+}

@@ -543,3 +543,41 @@ fn the_engine_has_one_mutable_global() {
     let image = js::image(engine()).unwrap();
     assert_eq!(function_image::mutable_globals(&image).unwrap(), 1);
 }
+
+/// A function's image without a pool (`pg_wasm.instance_slots = 0`): each
+/// instance maps its own memory from the image and the overlay.
+#[test]
+fn a_function_image_works_without_a_pool() {
+    let (engine, allocation) = new_engine_with(PoolSettings {
+        slots: 0,
+        keep_resident: 0,
+    })
+    .unwrap();
+    assert!(matches!(allocation, Allocation::OnDemand(None)));
+    let module = Module::new(&engine, js::image(&engine).unwrap()).unwrap();
+    let prepared = Prepared::<NoHost>::javascript(&engine, &module).unwrap();
+    let new = |p: &Prepared<NoHost>| {
+        Instance::from_prepared(&engine, p, js::CALL_EXPORT, Limits::default(), NoHost).unwrap()
+    };
+    let src = js::function_source(
+        "bump",
+        &[],
+        false,
+        "globalThis.n = (globalThis.n || 0) + 1; return n;",
+    );
+    let bytecode = js::ABI
+        .compile(&mut new(&prepared), &src, "bump")
+        .unwrap()
+        .unwrap();
+    let layered = {
+        let mut i = new(&prepared);
+        assert_eq!(js::ABI.load(&mut i, &bytecode, 7).unwrap(), None);
+        prepared.with_memory_of(&engine, &mut i).unwrap().unwrap()
+    };
+    for _ in 0..5 {
+        let mut i = new(&layered);
+        js::ABI.seed(&mut i, 1).unwrap();
+        let out = run(&mut i, &ArgRecord::default(), ResultKind::Integer).unwrap();
+        assert_eq!(number(&out), 1.0);
+    }
+}

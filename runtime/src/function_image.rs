@@ -33,6 +33,7 @@ const FILE_OR_SHARED: u64 = 1 << 61;
 pub fn written_pages(memory: &[u8]) -> Result<Vec<(usize, &[u8])>, RuntimeError> {
     let page = page_size();
     Ok(pagemap(memory)?
+        .into_iter()
         .enumerate()
         .filter(|(_, e)| (e & PRESENT != 0 && e & FILE_OR_SHARED == 0) || e & SWAPPED != 0)
         .map(|(i, _)| (i * page, &memory[i * page..][..page]))
@@ -42,7 +43,10 @@ pub fn written_pages(memory: &[u8]) -> Result<Vec<(usize, &[u8])>, RuntimeError>
 /// How many host pages of `memory` are mapped at all (read or written):
 /// what a slot's reset scans one by one.
 pub fn present_pages(memory: &[u8]) -> Result<usize, RuntimeError> {
-    Ok(pagemap(memory)?.filter(|e| e & PRESENT != 0).count())
+    Ok(pagemap(memory)?
+        .iter()
+        .filter(|&e| e & PRESENT != 0)
+        .count())
 }
 
 /// How many mutable globals the module `wasm` has (imported ones too).
@@ -73,7 +77,7 @@ pub fn mutable_globals(wasm: &[u8]) -> Result<usize, RuntimeError> {
 }
 
 /// `/proc/self/pagemap`'s entry of each host page of `memory`.
-fn pagemap(memory: &[u8]) -> Result<impl Iterator<Item = u64>, RuntimeError> {
+fn pagemap(memory: &[u8]) -> Result<Vec<u64>, RuntimeError> {
     let page = page_size();
     let base = memory.as_ptr() as usize;
     if !base.is_multiple_of(page) || !memory.len().is_multiple_of(page) {
@@ -89,8 +93,7 @@ fn pagemap(memory: &[u8]) -> Result<impl Iterator<Item = u64>, RuntimeError> {
     Ok(entries
         .chunks_exact(8)
         .map(|e| u64::from_le_bytes(e.try_into().unwrap_or_default()))
-        .collect::<Vec<_>>()
-        .into_iter())
+        .collect())
 }
 
 fn page_size() -> usize {

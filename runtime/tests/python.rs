@@ -550,6 +550,11 @@ fn a_fresh_instance_first_regex_is_cheap() {
     assert!(first < second + 60_000, "first call {first}, then {second}");
 }
 
+/// A new instance of `prepared` with default limits.
+fn fresh(prepared: &Prepared<NoHost>) -> Instance<NoHost> {
+    Instance::from_prepared(engine(), prepared, ABI.call, Limits::default(), NoHost).unwrap()
+}
+
 /// A function's own image (`Prepared::with_memory_of`): instances start
 /// with the function defined, `GD` and `random` fresh in each, and the
 /// engine's own instances unchanged.
@@ -563,15 +568,11 @@ GD['stash'] = GD.get('stash', '') + s * 5000
 return GD['n'] * 1000000 + len(GD['stash']) + int(random.random() * 0)";
     let (source, spec) = (py::function_source(body), py::spec("f", &params));
     let code = {
-        let mut i =
-            Instance::from_prepared(engine(), &prepared, ABI.call, Limits::default(), NoHost)
-                .unwrap();
+        let mut i = fresh(&prepared);
         ABI.compile(&mut i, &source, &spec).unwrap().unwrap()
     };
     let layered = {
-        let mut i =
-            Instance::from_prepared(engine(), &prepared, ABI.call, Limits::default(), NoHost)
-                .unwrap();
+        let mut i = fresh(&prepared);
         assert!(ABI.load(&mut i, &code, 7).unwrap().is_none());
         prepared.with_memory_of(engine(), &mut i).unwrap().unwrap()
     };
@@ -579,9 +580,7 @@ return GD['n'] * 1000000 + len(GD['stash']) + int(random.random() * 0)";
     args.string(b"ab");
     let integer = ResultKind::Integer as i32;
     for round in 0..20 {
-        let mut i =
-            Instance::from_prepared(engine(), &layered, ABI.call, Limits::default(), NoHost)
-                .unwrap();
+        let mut i = fresh(&layered);
         ABI.seed(&mut i, round).unwrap();
         assert_eq!(
             run(&mut i, &args, integer).unwrap(),
@@ -593,21 +592,15 @@ return GD['n'] * 1000000 + len(GD['stash']) + int(random.random() * 0)";
     let random = {
         let src = py::function_source("import random\nreturn random.random()");
         let spec = py::spec("r", &[]);
-        let mut i =
-            Instance::from_prepared(engine(), &prepared, ABI.call, Limits::default(), NoHost)
-                .unwrap();
+        let mut i = fresh(&prepared);
         let code = ABI.compile(&mut i, &src, &spec).unwrap().unwrap();
-        let mut i =
-            Instance::from_prepared(engine(), &prepared, ABI.call, Limits::default(), NoHost)
-                .unwrap();
+        let mut i = fresh(&prepared);
         assert!(ABI.load(&mut i, &code, 7).unwrap().is_none());
         prepared.with_memory_of(engine(), &mut i).unwrap().unwrap()
     };
     let draws: std::collections::HashSet<String> = (0..20)
         .map(|seed| {
-            let mut i =
-                Instance::from_prepared(engine(), &random, ABI.call, Limits::default(), NoHost)
-                    .unwrap();
+            let mut i = fresh(&random);
             ABI.seed(&mut i, seed).unwrap();
             run(&mut i, &ArgRecord::default(), ResultKind::Float as i32).unwrap()
         })

@@ -183,9 +183,7 @@ impl Compiled {
             .in_module(target)
         })
     }
-}
 
-impl Compiled {
     /// This engine with `inst`'s memory laid over its image (a function
     /// loaded, [`pg_wasm_runtime::function_image`]); `None` when that
     /// cannot be made (memory grew, no copy-on-write image).

@@ -4,13 +4,14 @@ use crate::host::{self, Host};
 use crate::limits::{Limits, StoreLimiter};
 use crate::ticker::{self, TICK};
 use crate::types::FuncSig;
+use std::any::TypeId;
 use std::cell::RefCell;
 use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use wasmtime::{
     Engine, Extern, ExternType, Func, InstancePre, Linker, Memory, Module, ModuleExport, Store,
-    UpdateDeadline, ValRaw, ValType, WasmParams, WasmResults,
+    TypedFunc, UpdateDeadline, ValRaw, ValType, WasmParams, WasmResults,
 };
 
 const TICK_NANOS: u64 = TICK.as_nanos() as u64;
@@ -297,6 +298,15 @@ struct Kept<H: 'static> {
     /// half a microsecond a statement).
     alloc: Option<Func>,
     free: Option<Func>,
+    /// Exported functions looked up in this instance so far: a kept
+    /// instance's next statement finds them here. A lookup in wasmtime
+    /// finds the name, initializes the function's reference in the
+    /// instance (a search of the store's code registry) and, typed,
+    /// checks its type (0.5–1 µs a statement for the bound export and
+    /// as much for each set-up call of the JavaScript engine). Resetting
+    /// in place leaves the instance's function references as they are,
+    /// so a `Func` found once stays valid for every later statement.
+    exports: Vec<Exported>,
     /// Its module's [`Prepared`] id and reuse flag ([`crate::recycle`]).
     module_id: u64,
     reuse: Arc<AtomicBool>,
@@ -306,7 +316,34 @@ struct Kept<H: 'static> {
     limits: Limits,
 }
 
+/// An export of a [`Kept`] instance found by name, and the Rust types
+/// ([`TypeId`] of `(P, R)`) it was checked against by
+/// [`Instance::call_export`], once.
+struct Exported {
+    name: Box<str>,
+    func: Func,
+    typed_as: Option<TypeId>,
+}
+
 impl<H: 'static> Kept<H> {
+    /// The export `name` as a function, found once per instance.
+    fn func(&mut self, name: &str, index: Option<&ModuleExport>) -> Option<(Func, usize)> {
+        if let Some(at) = self.exports.iter().position(|e| &*e.name == name) {
+            return Some((self.exports[at].func, at));
+        }
+        let found = match index {
+            Some(index) => self.instance.get_module_export(&mut self.store, index),
+            None => self.instance.get_export(&mut self.store, name),
+        };
+        let func = found.and_then(Extern::into_func)?;
+        self.exports.push(Exported {
+            name: name.into(),
+            func,
+            typed_as: None,
+        });
+        Some((func, self.exports.len() - 1))
+    }
+
     /// Resets the instance in place and keeps it; drops it when wasmtime
     /// cannot (then no instance of the module is kept again) or fails
     /// (the slot is then reset by the drop).
@@ -447,6 +484,7 @@ impl<H: Host> Instance<H> {
             memory,
             alloc,
             free,
+            exports: Vec::new(),
             module_id: prepared.id,
             reuse: prepared.reuse.clone(),
             limits,
@@ -504,10 +542,8 @@ impl<H: Host> Instance<H> {
         sig: Arc<FuncSig>,
     ) -> Result<Self, RuntimeError> {
         let mut kept = kept;
-        let func = kept
-            .instance
-            .get_module_export(&mut kept.store, &index)
-            .and_then(Extern::into_func)
+        let (func, _) = kept
+            .func(export, Some(&index))
             .ok_or_else(|| RuntimeError::MissingExport(export.to_string()))?;
         Ok(Instance {
             timeout: kept.limits.timeout_ms > 0,
@@ -694,17 +730,29 @@ impl<H: Host> Instance<H> {
     }
 
     /// Calls another export than the bound one, by name, with the fuel and
-    /// deadline of a call of its own (the JavaScript engine's set-up calls;
-    /// not for per-row use: the export is looked up each time).
-    pub fn call_export<P: WasmParams, R: WasmResults>(
+    /// deadline of a call of its own (the JavaScript and Python engines'
+    /// set-up calls). The export is found and type-checked once per
+    /// instance (then a short search by name).
+    pub fn call_export<P: WasmParams + 'static, R: WasmResults + 'static>(
         &mut self,
         name: &str,
         params: P,
     ) -> Result<R, RuntimeError> {
-        let instance = self.core.instance;
-        let func = instance
-            .get_typed_func::<P, R>(&mut self.core.store, name)
-            .map_err(|_| RuntimeError::MissingExport(name.to_string()))?;
+        let missing = || RuntimeError::MissingExport(name.to_string());
+        let (func, at) = self.core.func(name, None).ok_or_else(missing)?;
+        let types = TypeId::of::<(P, R)>();
+        let func = if self.core.exports[at].typed_as == Some(types) {
+            // SAFETY: `func` was checked against `(P, R)` by `Func::typed`
+            // below in this same store (`typed_as` records it), and a
+            // function's type never changes.
+            unsafe { TypedFunc::<P, R>::new_unchecked(&self.core.store, func) }
+        } else {
+            let typed = func
+                .typed::<P, R>(&self.core.store)
+                .map_err(|_| missing())?;
+            self.core.exports[at].typed_as = Some(types);
+            typed
+        };
         let fuel = self.refuel();
         let result = func.call(&mut self.core.store, params);
         self.last_fuel = fuel - self.core.store.get_fuel().unwrap_or(0);

@@ -5,6 +5,10 @@
 //! 16 MB in every new backend would cost milliseconds.
 use std::path::{Path, PathBuf};
 
+// The same file is the crate's `pg_wasm_runtime::table_writes`.
+#[path = "src/table_writes.rs"]
+mod table_writes;
+
 fn engine(dir: &Path, file: &str, script: &str, var: &str) {
     let path = dir.join(file);
     println!("cargo:rerun-if-changed={}", path.display());
@@ -24,6 +28,12 @@ fn engine(dir: &Path, file: &str, script: &str, var: &str) {
     let hex = hex.split_whitespace().next().unwrap_or_default();
     assert_eq!(hex.len(), 64, "sha256sum printed {hex:?}");
     println!("cargo:rustc-env={var}_SHA256={hex}");
+    let wasm = std::fs::read(&path).expect("the engine module is readable");
+    let writes = match table_writes::count(&wasm) {
+        Ok(0) => "0",
+        Ok(_) | Err(_) => "1",
+    };
+    println!("cargo:rustc-env={var}_WRITES_TABLES={writes}");
 }
 
 fn main() {

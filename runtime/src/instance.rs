@@ -77,6 +77,21 @@ enum Interpreter {
     Python,
 }
 
+impl Interpreter {
+    /// Whether the engine's code never changes its funcref table
+    /// (runtime/build.rs read the embedded module): then its instances keep
+    /// the table between statements ([`Kept::reset_and_park`]). CPython
+    /// calls through hundreds of its 4 058 function pointers a statement,
+    /// and initializing an element again costs a search of the store's
+    /// code each time.
+    fn keeps_tables(&self) -> bool {
+        match self {
+            Interpreter::JavaScript => env!("PG_WASM_JS_ENGINE_WRITES_TABLES") == "0",
+            Interpreter::Python => env!("PG_WASM_PY_ENGINE_WRITES_TABLES") == "0",
+        }
+    }
+}
+
 impl<H: Host> Prepared<H> {
     pub fn new(engine: &Engine, module: &Module) -> Result<Self, RuntimeError> {
         Self::linked(engine, module, None)
@@ -307,6 +322,9 @@ struct Kept<H: 'static> {
     /// in place leaves the instance's function references as they are,
     /// so a `Func` found once stays valid for every later statement.
     exports: Vec<Exported>,
+    /// Whether its tables are left as they are when it is reset in place
+    /// ([`Interpreter::keeps_tables`]).
+    keep_tables: bool,
     /// Its module's [`Prepared`] id and reuse flag ([`crate::recycle`]).
     module_id: u64,
     reuse: Arc<AtomicBool>,
@@ -348,7 +366,12 @@ impl<H: 'static> Kept<H> {
     /// cannot (then no instance of the module is kept again) or fails
     /// (the slot is then reset by the drop).
     fn reset_and_park(mut self) {
-        match self.instance.reset_in_place(&mut self.store) {
+        let reset = if self.keep_tables {
+            self.instance.reset_in_place_keeping_tables(&mut self.store)
+        } else {
+            self.instance.reset_in_place(&mut self.store)
+        };
+        match reset {
             Ok(true) => {
                 let memory = self.memory.is_some();
                 crate::recycle::park(self.module_id, memory, Box::new(self))
@@ -485,6 +508,10 @@ impl<H: Host> Instance<H> {
             alloc,
             free,
             exports: Vec::new(),
+            keep_tables: prepared
+                .interpreter
+                .as_ref()
+                .is_some_and(Interpreter::keeps_tables),
             module_id: prepared.id,
             reuse: prepared.reuse.clone(),
             limits,

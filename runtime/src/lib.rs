@@ -23,6 +23,7 @@ pub mod output;
 pub mod python;
 pub mod reaper;
 pub mod recycle;
+pub mod table_writes;
 mod threads;
 mod ticker;
 mod types;

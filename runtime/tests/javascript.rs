@@ -544,6 +544,16 @@ fn the_engine_has_one_mutable_global() {
     assert_eq!(function_image::mutable_globals(&image).unwrap(), 1);
 }
 
+/// What lets a kept instance of the engine keep its funcref table between
+/// statements (`Instance::reset_in_place_keeping_tables`): its code, as
+/// embedded and as pre-initialized, never changes a table.
+#[test]
+fn the_engine_never_writes_its_table() {
+    assert_eq!(table_writes::count(js::ENGINE_WASM).unwrap(), 0);
+    let image = js::image(engine()).unwrap();
+    assert_eq!(table_writes::count(&image).unwrap(), 0);
+}
+
 /// A function's image without a pool (`pg_wasm.instance_slots = 0`): each
 /// instance maps its own memory from the image and the overlay.
 #[test]

@@ -103,6 +103,35 @@ fn a_reset_instance_is_fresh_again() {
     }
 }
 
+/// `reset_in_place_keeping_tables`, for a module whose code never changes
+/// its table: memory, globals and the rest are reset as ever, the table's
+/// elements stay initialized (calls through them still reach the right
+/// functions), and a table whose size changed after all is reset anyway.
+#[test]
+fn a_reset_keeping_tables_resets_everything_else() {
+    let engine = engine();
+    let module = Module::new(&engine, MUTABLE).unwrap();
+    let mut store = store(&engine);
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    let dirty: TypedFunc<(), ()> = instance.get_typed_func(&mut store, "dirty").unwrap();
+    let check: TypedFunc<(), i32> = instance.get_typed_func(&mut store, "check").unwrap();
+    let memory = instance.get_memory(&mut store, "memory").unwrap();
+    for round in 0..5 {
+        // `check` initializes element 0 lazily; keeping the table keeps it.
+        assert_eq!(check.call(&mut store, ()).unwrap(), 0, "round {round}");
+        assert!(instance.reset_in_place_keeping_tables(&mut store).unwrap());
+        assert_eq!(check.call(&mut store, ()).unwrap(), 0, "round {round}");
+        assert!(instance.reset_in_place_keeping_tables(&mut store).unwrap());
+        // This module does change its table (the caller's promise broken):
+        // it grew, so it is reset all the same.
+        dirty.call(&mut store, ()).unwrap();
+        assert!(instance.reset_in_place_keeping_tables(&mut store).unwrap());
+        assert_eq!(memory.size(&store), 1, "round {round}");
+        assert_eq!(check.call(&mut store, ()).unwrap(), 0, "round {round}");
+        assert!(instance.reset_in_place(&mut store).unwrap());
+    }
+}
+
 #[test]
 fn modules_it_cannot_reset_are_left_alone() {
     let engine = engine();

@@ -360,14 +360,32 @@ impl Instance {
     ///
     /// The store's own state (fuel, epoch deadline, data) is the caller's
     /// to reset.
-    pub fn reset_in_place(&self, mut store: impl AsContextMut) -> Result<bool> {
+    pub fn reset_in_place(&self, store: impl AsContextMut) -> Result<bool> {
+        self.reset_in_place_with(store, false)
+    }
+
+    /// pg_wasm (vendored patch): [`Instance::reset_in_place`], leaving its
+    /// tables as they are. For a module whose code never changes a table
+    /// (no `table.set`, `table.fill`, `table.copy`, `table.init`,
+    /// `table.grow` or `elem.drop`) that the embedder never changes either,
+    /// which the caller vouches for: then only lazy initialization ever
+    /// wrote an element, and it wrote the element's initial value, so the
+    /// tables are in their initial state already — and the next use finds
+    /// the elements it needs initialized instead of initializing them
+    /// again (a search of the store's code per element). A table whose
+    /// size is not its initial one is reset all the same.
+    pub fn reset_in_place_keeping_tables(&self, store: impl AsContextMut) -> Result<bool> {
+        self.reset_in_place_with(store, true)
+    }
+
+    fn reset_in_place_with(&self, mut store: impl AsContextMut, keep_tables: bool) -> Result<bool> {
         let store = store.as_context_mut().0;
         let engine = store.engine().clone();
         let Some(pool) = engine.allocator().as_pooling() else {
             return Ok(false);
         };
         let instance = self.id.get_mut(store);
-        pool.reset_instance_in_place(instance, engine.tunables())
+        pool.reset_instance_in_place(instance, engine.tunables(), keep_tables)
     }
 
     fn start_raw<T>(&self, store: &mut StoreContextMut<'_, T>) -> Result<()> {

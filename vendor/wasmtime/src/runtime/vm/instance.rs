@@ -1556,6 +1556,7 @@ impl Instance {
         pagemap: Option<&crate::runtime::vm::sys::vm::PageMap>,
         keep_resident: crate::runtime::vm::HostAlignedByteCount,
         tunables: &wasmtime_environ::Tunables,
+        keep_tables: bool,
     ) -> Result<bool> {
         let module = self.env_module().clone();
         if self.needs_startup()
@@ -1593,6 +1594,11 @@ impl Instance {
             let index = DefinedTableIndex::new(i);
             let initial = usize::try_from(module.tables[module.table_index(index)].limits.min)?;
             let table = &mut self.as_mut().tables_mut()[index].1;
+            if keep_tables && table.size() == initial {
+                // Only lazy initialization wrote it (the caller vouches):
+                // its elements are their initial values or uninitialized.
+                continue;
+            }
             if !table.reset_in_place(initial) {
                 bail!("table {i} cannot be reset in place");
             }

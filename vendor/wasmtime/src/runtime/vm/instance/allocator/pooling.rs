@@ -299,8 +299,14 @@ impl PoolingInstanceAllocator {
         &self,
         instance: core::pin::Pin<&mut crate::runtime::vm::Instance>,
         tunables: &Tunables,
+        keep_tables: bool,
     ) -> Result<bool> {
-        instance.reset_in_place(self.pagemap.as_ref(), self.memories.keep_resident, tunables)
+        instance.reset_in_place(
+            self.pagemap.as_ref(),
+            self.memories.keep_resident,
+            tunables,
+            keep_tables,
+        )
     }
 
     /// Creates a new pooling instance allocator with the given strategy and limits.

@@ -104,18 +104,43 @@ for c in "${CASES[@]}"; do
   printf '\\set i random(1, 1000000)\n%s\n' "${STMT[$c]}" > "$f"
 done
 
+# OLTP_BUILDS="before=/path/a.so after=/path/b.so" compares builds of the
+# extension in the same minutes: each round installs each build in turn
+# (its pg_wasm.so, then a restart of the cluster) and runs every mode and
+# case on it; a mode is reported once per build as MODE@LABEL, each with
+# its own PL/pgSQL baseline. The last build stays installed; the sections
+# after the tps table (which measure one build) are skipped.
+BUILDS=("")
+if [ -n "${OLTP_BUILDS:-}" ]; then
+  read -r -a BUILDS <<< "$OLTP_BUILDS"
+  for b in "${BUILDS[@]}"; do
+    [ -f "${b#*=}" ] || { echo "oltp.sh: no build ${b#*=}" >&2; exit 1; }
+  done
+  all_modes=()
+  for b in "${BUILDS[@]}"; do for mode in "${MODES[@]}"; do all_modes+=("$mode@${b%%=*}"); done; done
+fi
+install_build() { # label=path
+  install -m 755 "${1#*=}" "$("$PG_CONFIG" --pkglibdir)/pg_wasm.so"
+  scripts/cluster.sh restart > /dev/null
+}
+
 echo "case,mode,tps" > "$CSV"
 for round in $(seq 1 "$ROUNDS"); do
-  for mode in "${MODES[@]}"; do
-    for c in "${CASES[@]}"; do
-      # shellcheck disable=SC2086
-      tps=$(PGOPTIONS="${MODE_SETTINGS[$mode]:-}" "$PGBENCH" -h "$HOST" -p "$PORT" -U postgres -n -T "$SECONDS_PER_RUN" \
-              ${MODE[$mode]} -f "$scripts/${c//\//_}.sql" $DB 2>/dev/null \
-            | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
-      echo "$c,$mode,$tps" >> "$CSV"
+  for build in "${BUILDS[@]}"; do
+    [ -n "$build" ] && install_build "$build"
+    for mode in "${MODES[@]}"; do
+      label=$mode${build:+@${build%%=*}}
+      for c in "${CASES[@]}"; do
+        # shellcheck disable=SC2086
+        tps=$(PGOPTIONS="${MODE_SETTINGS[$mode]:-}" "$PGBENCH" -h "$HOST" -p "$PORT" -U postgres -n -T "$SECONDS_PER_RUN" \
+                ${MODE[$mode]} -f "$scripts/${c//\//_}.sql" $DB 2>/dev/null \
+              | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
+        echo "$c,$label,$tps" >> "$CSV"
+      done
     done
   done
 done
+[ -n "${OLTP_BUILDS:-}" ] && MODES=("${all_modes[@]}")
 
 # The PL/pgSQL case a case is compared with.
 baseline() { if [ "${1%%/*}" = insert ]; then echo insert/plpgsql-trigger; else echo "${1%%/*}/plpgsql"; fi; }
@@ -151,6 +176,7 @@ for c in "${CASES[@]}"; do
   echo
 done
 echo "(tps: median of the rounds; ratio in brackets: median over the rounds of tps / PL/pgSQL's tps in the same round and mode; $SECONDS_PER_RUN s per run; $(nproc) cores)"
+[ -n "${OLTP_BUILDS:-}" ] && exit 0
 
 # CPU a new connection: with -C one client leaves the machine half idle,
 # so its tps follows how fast this VM wakes up that minute more than what

@@ -382,6 +382,7 @@ fn per_statement_cost() {
     let layered = {
         let mut i = instance(Limits::default());
         assert_eq!(ABI.load(&mut i, &code, 3).unwrap(), None);
+        ABI.warm(&mut i).unwrap();
         prepared.with_memory_of(engine, &mut i).unwrap().unwrap()
     };
     let (mut inst_t, mut seed_t, mut call_t, mut drop_t) = (vec![], vec![], vec![], vec![]);
@@ -614,6 +615,51 @@ return GD['n'] * 1000000 + len(GD['stash']) + int(random.random() * 0)";
 #[test]
 fn the_engine_has_one_mutable_global() {
     assert_eq!(function_image::mutable_globals(py::ENGINE_WASM).unwrap(), 1);
+}
+
+/// `Abi::warm` before a function's image is taken: the patterns the
+/// function names as constants are in re's cache from the first statement
+/// on (not one that warns when compiled, not one that does not compile),
+/// results unchanged; a function that never names `re` is left alone.
+#[test]
+fn a_warmed_image_has_the_function_patterns_compiled() {
+    let prepared = Prepared::python(engine(), image()).unwrap();
+    let params = [Some("s".to_string())];
+    let body = "import re
+pats = ['[a-z]+', '[[x]', 'not(valid']
+cached = [p for p in pats if (str, p, 0) in re._cache]
+return ' '.join(cached) + '|' + re.sub('[a-z]+', '-', s)";
+    let image_of = |body: &str| {
+        let (source, spec) = (py::function_source(body), py::spec("f", &params));
+        let code = {
+            let mut i = fresh(&prepared);
+            ABI.compile(&mut i, &source, &spec).unwrap().unwrap()
+        };
+        let mut i = fresh(&prepared);
+        assert!(ABI.load(&mut i, &code, 7).unwrap().is_none());
+        ABI.warm(&mut i).unwrap();
+        prepared.with_memory_of(engine(), &mut i).unwrap().unwrap()
+    };
+    let warmed = image_of(body);
+    let mut args = ArgRecord::default();
+    args.string(b"ab1cd");
+    let text = ResultKind::Text as i32;
+    for round in 0..3 {
+        let mut i = fresh(&warmed);
+        ABI.seed(&mut i, round).unwrap();
+        assert_eq!(run(&mut i, &args, text).unwrap(), "[a-z]+|-1-");
+    }
+    // In the engine's own instance nothing is compiled before the call.
+    let (source, spec) = (py::function_source(body), py::spec("f", &params));
+    let mut i = fresh(&prepared);
+    let code = ABI.compile(&mut i, &source, &spec).unwrap().unwrap();
+    let mut i = fresh(&prepared);
+    assert!(ABI.load(&mut i, &code, 7).unwrap().is_none());
+    assert_eq!(run(&mut i, &args, text).unwrap(), "|-1-");
+    // No `re` named: nothing compiled, even a valid pattern.
+    let plain = image_of("return str(('[a-z]+' in str(__import__('sys').modules['re']._cache)))");
+    let mut i = fresh(&plain);
+    assert_eq!(run(&mut i, &args, text).unwrap(), "False");
 }
 
 /// What lets a kept instance of the engine keep its funcref table between

@@ -113,6 +113,11 @@ impl JsSite {
             // This instance did nothing but load the function: its memory
             // is the function's image.
             let made = if javascript::may_make_image() {
+                let warmed = r.abi.warm(&mut site.instance);
+                if let Some(caught) = site.instance.host_mut().take_failure() {
+                    std::panic::resume_unwind(caught);
+                }
+                warmed.map_err(runtime)?;
                 r.resolved
                     .module
                     .with_memory_of(target, &mut site.instance)

@@ -463,6 +463,8 @@ pub struct Abi {
     pub call: &'static str,
     pub args: &'static str,
     pub seed: &'static str,
+    /// Run once before a function's image is taken ([`Abi::warm`]).
+    pub warm: Option<&'static str>,
 }
 
 /// The JavaScript engine's entry points.
@@ -473,9 +475,22 @@ pub const ABI: Abi = Abi {
     call: CALL_EXPORT,
     args: "pgjs_args",
     seed: SEED_EXPORT,
+    warm: None,
 };
 
 impl Abi {
+    /// In an instance that has just loaded a function, before its memory
+    /// becomes the function's image (`Prepared::with_memory_of`): work the
+    /// function's first call would do in every statement, done once
+    /// (Python: its regular expressions compiled into re's cache). Nothing
+    /// a call can observe changes but its time.
+    pub fn warm<H: Host>(&self, inst: &mut Instance<H>) -> Result<(), RuntimeError> {
+        match self.warm {
+            Some(name) => inst.call_export::<(), ()>(name, ()),
+            None => Ok(()),
+        }
+    }
+
     /// Compiles `source` without running it and returns its bytecode, for
     /// [`Abi::load`] in other instances of the same function (in this
     /// process: the engine's bytecode format is its own); `Err(Ok(e))` is

@@ -25,6 +25,7 @@ pub const ABI: Abi = Abi {
     call: "pgpy_call",
     args: "pgpy_args",
     seed: "pgpy_seed",
+    warm: Some("pgpy_warm"),
 };
 
 const WASI: &str = "wasi_snapshot_preview1";

@@ -8,7 +8,7 @@
 //! same limits only, and never past their module's `Prepared`.
 
 use pg_wasm_runtime::{new_engine_with, PoolSettings};
-use wasmtime::{Engine, Instance, Module, Store, TypedFunc};
+use wasmtime::{Engine, Instance, Memory, Module, Store, TypedFunc};
 
 /// `dirty` changes every kind of state an instance has; `check` returns a
 /// bit for each that differs from a new instance (0: fresh).
@@ -78,15 +78,30 @@ fn store(engine: &Engine) -> Store<()> {
     store
 }
 
-#[test]
-fn a_reset_instance_is_fresh_again() {
+/// A new instance of [`MUTABLE`] in its own store, with its exports
+/// `dirty`, `check` and `memory`.
+type Mutable = (
+    Store<()>,
+    Instance,
+    TypedFunc<(), ()>,
+    TypedFunc<(), i32>,
+    Memory,
+);
+
+fn mutable() -> Mutable {
     let engine = engine();
     let module = Module::new(&engine, MUTABLE).unwrap();
     let mut store = store(&engine);
     let instance = Instance::new(&mut store, &module, &[]).unwrap();
-    let dirty: TypedFunc<(), ()> = instance.get_typed_func(&mut store, "dirty").unwrap();
-    let check: TypedFunc<(), i32> = instance.get_typed_func(&mut store, "check").unwrap();
+    let dirty = instance.get_typed_func(&mut store, "dirty").unwrap();
+    let check = instance.get_typed_func(&mut store, "check").unwrap();
     let memory = instance.get_memory(&mut store, "memory").unwrap();
+    (store, instance, dirty, check, memory)
+}
+
+#[test]
+fn a_reset_instance_is_fresh_again() {
+    let (mut store, instance, dirty, check, memory) = mutable();
     assert_eq!(check.call(&mut store, ()).unwrap(), 0, "a new instance");
     for round in 0..5 {
         assert!(instance.reset_in_place(&mut store).unwrap());
@@ -109,13 +124,7 @@ fn a_reset_instance_is_fresh_again() {
 /// functions), and a table whose size changed after all is reset anyway.
 #[test]
 fn a_reset_keeping_tables_resets_everything_else() {
-    let engine = engine();
-    let module = Module::new(&engine, MUTABLE).unwrap();
-    let mut store = store(&engine);
-    let instance = Instance::new(&mut store, &module, &[]).unwrap();
-    let dirty: TypedFunc<(), ()> = instance.get_typed_func(&mut store, "dirty").unwrap();
-    let check: TypedFunc<(), i32> = instance.get_typed_func(&mut store, "check").unwrap();
-    let memory = instance.get_memory(&mut store, "memory").unwrap();
+    let (mut store, instance, dirty, check, memory) = mutable();
     for round in 0..5 {
         // `check` initializes element 0 lazily; keeping the table keeps it.
         assert_eq!(check.call(&mut store, ()).unwrap(), 0, "round {round}");
